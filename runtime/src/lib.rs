@@ -1,0 +1,1 @@
+//! greenmongo-runtime

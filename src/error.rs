@@ -1,0 +1,239 @@
+//! The driver's one error type.
+//!
+//! Every failure is an [`Error`]: a boxed [`ErrorKind`] plus the error labels the server
+//! (or the driver, per the retryable-writes spec) attached. Server errors keep the server's
+//! `code`, `codeName` and `errmsg` verbatim, so a user can match on them.
+
+use std::{collections::BTreeSet, fmt, io, sync::Arc};
+
+/// `Result` with the driver's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An error from the driver or the server.
+///
+/// Cheap to clone (I/O errors are shared behind an `Arc`), so one failure can be reported
+/// to every operation that waited on it.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{Error, ErrorKind};
+///
+/// let err = Error::invalid_argument("batchSize must be positive");
+/// assert!(matches!(*err.kind, ErrorKind::InvalidArgument { .. }));
+/// assert_eq!(err.to_string(), "invalid argument: batchSize must be positive");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Error {
+    /// What went wrong.
+    pub kind: Box<ErrorKind>,
+    labels: BTreeSet<String>,
+}
+
+/// The kinds of [`Error`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An option, URI or argument given to the driver is invalid.
+    InvalidArgument {
+        /// Why it is invalid.
+        message: String,
+    },
+    /// Authentication failed; the message never contains the password.
+    Authentication {
+        /// Why it failed.
+        message: String,
+    },
+    /// A command failed on the server (`ok: 0`).
+    Command(CommandError),
+    /// A socket or TLS error.
+    Io(Arc<io::Error>),
+    /// The server sent bytes the driver cannot understand (malformed or truncated message).
+    InvalidResponse {
+        /// What was wrong with them.
+        message: String,
+    },
+    /// No suitable server was found within serverSelectionTimeoutMS.
+    ServerSelection {
+        /// What the driver saw of the topology.
+        message: String,
+    },
+    /// A BSON value could not be serialized or deserialized.
+    Bson {
+        /// The serializer's message.
+        message: String,
+    },
+    /// The driver itself hit a state it does not support (e.g. a feature the server lacks).
+    Internal {
+        /// What happened.
+        message: String,
+    },
+}
+
+/// A command error reported by the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommandError {
+    /// The server's numeric error code (`code`).
+    pub code: i32,
+    /// The server's name for the code (`codeName`), possibly empty.
+    pub code_name: String,
+    /// The server's message (`errmsg`).
+    pub message: String,
+}
+
+impl Error {
+    /// Builds an error of the given kind with no labels.
+    pub fn new(kind: ErrorKind) -> Self {
+        Error {
+            kind: Box::new(kind),
+            labels: BTreeSet::new(),
+        }
+    }
+
+    /// An [`ErrorKind::InvalidArgument`] error.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument {
+            message: message.into(),
+        })
+    }
+
+    /// An [`ErrorKind::InvalidResponse`] error.
+    pub fn invalid_response(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidResponse {
+            message: message.into(),
+        })
+    }
+
+    /// An [`ErrorKind::Authentication`] error.
+    pub fn authentication(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Authentication {
+            message: message.into(),
+        })
+    }
+
+    /// An [`ErrorKind::Internal`] error.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal {
+            message: message.into(),
+        })
+    }
+
+    /// The error labels (e.g. `RetryableWriteError`, `TransientTransactionError`).
+    pub fn labels(&self) -> impl Iterator<Item = &str> {
+        self.labels.iter().map(String::as_str)
+    }
+
+    /// Whether the error carries `label`.
+    pub fn contains_label(&self, label: &str) -> bool {
+        self.labels.contains(label)
+    }
+
+    /// Adds a label.
+    pub fn add_label(&mut self, label: impl Into<String>) {
+        self.labels.insert(label.into());
+    }
+
+    /// Returns the error with `labels` added.
+    pub fn with_labels<I, S>(mut self, labels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.labels.extend(labels.into_iter().map(Into::into));
+        self
+    }
+
+    /// The server's error code, if the server reported one.
+    pub fn code(&self) -> Option<i32> {
+        match &*self.kind {
+            ErrorKind::Command(c) => Some(c.code),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a network (socket or TLS) error.
+    pub fn is_network_error(&self) -> bool {
+        matches!(&*self.kind, ErrorKind::Io(_))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.kind {
+            ErrorKind::InvalidArgument { message } => write!(f, "invalid argument: {message}"),
+            ErrorKind::Authentication { message } => write!(f, "authentication failed: {message}"),
+            ErrorKind::Command(c) => {
+                write!(f, "command failed with code {}", c.code)?;
+                if !c.code_name.is_empty() {
+                    write!(f, " ({})", c.code_name)?;
+                }
+                write!(f, ": {}", c.message)
+            }
+            ErrorKind::Io(e) => write!(f, "I/O error: {e}"),
+            ErrorKind::InvalidResponse { message } => {
+                write!(f, "invalid server response: {message}")
+            }
+            ErrorKind::ServerSelection { message } => {
+                write!(f, "server selection failed: {message}")
+            }
+            ErrorKind::Bson { message } => write!(f, "BSON error: {message}"),
+            ErrorKind::Internal { message } => write!(f, "internal error: {message}"),
+        }?;
+        if !self.labels.is_empty() {
+            let labels: Vec<&str> = self.labels().collect();
+            write!(f, " (labels: {})", labels.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &*self.kind {
+            ErrorKind::Io(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::new(ErrorKind::Io(Arc::new(e)))
+    }
+}
+
+impl From<bson::error::Error> for Error {
+    fn from(e: bson::error::Error) -> Self {
+        Error::new(ErrorKind::Bson {
+            message: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_error_display_names_code_and_message() {
+        let err = Error::new(ErrorKind::Command(CommandError {
+            code: 11000,
+            code_name: "DuplicateKey".into(),
+            message: "E11000 duplicate key".into(),
+        }))
+        .with_labels(["RetryableWriteError"]);
+        assert_eq!(err.code(), Some(11000));
+        assert!(err.contains_label("RetryableWriteError"));
+        assert_eq!(
+            err.to_string(),
+            "command failed with code 11000 (DuplicateKey): E11000 duplicate key (labels: RetryableWriteError)"
+        );
+    }
+}
