@@ -1,0 +1,598 @@
+//! Coroutines: spawning, joining, yielding, and the task record each one carries.
+//!
+//! A coroutine is a closure running on its own mmap'd stack (with a guard page below it,
+//! see [`stack`]) on one worker thread, which it never leaves. [`spawn`] hands the closure
+//! to a worker (round-robin) that creates the coroutine there; the returned
+//! [`JoinHandle`] yields the closure's value, or its panic as a [`JoinError`].
+
+pub(crate) mod overflow;
+pub(crate) mod stack;
+
+use std::{
+    any::Any,
+    fmt, io,
+    panic::{self, AssertUnwindSafe},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use crate::park;
+use crate::scheduler::{worker, Handle, Job};
+use crate::sync::oneshot;
+
+/// Task states. Transitions: SCHEDULED -> RUNNING (worker resumes it); RUNNING -> PARKED
+/// (it parks) or -> NOTIFIED (an unpark arrives while it runs); PARKED -> SCHEDULED (an
+/// unpark queues it); RUNNING -> DONE. Only the PARKED -> SCHEDULED transition queues the
+/// task, so it is never queued twice.
+pub(crate) mod state {
+    pub(crate) const SCHEDULED: u8 = 0;
+    pub(crate) const RUNNING: u8 = 1;
+    pub(crate) const PARKED: u8 = 2;
+    pub(crate) const NOTIFIED: u8 = 3;
+    pub(crate) const DONE: u8 = 4;
+}
+
+/// What a parked coroutine waits on, for the coroutine dump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitKind {
+    /// Not waiting (running or runnable).
+    None,
+    /// Readiness of a socket, by file descriptor and direction.
+    Socket {
+        /// The socket's file descriptor.
+        fd: i32,
+        /// `true` when waiting to write, `false` to read.
+        write: bool,
+    },
+    /// A timer (`sleep`).
+    Timer,
+    /// A `Mutex` or `Semaphore`.
+    Lock,
+    /// A `Condvar`.
+    Condvar,
+    /// A channel (`mpsc` or `oneshot`).
+    Channel,
+    /// Another coroutine or a blocking job (`JoinHandle::join`).
+    Join,
+    /// A `WaitGroup`.
+    WaitGroup,
+}
+
+impl WaitKind {
+    fn encode(self) -> u64 {
+        match self {
+            WaitKind::None => 0,
+            WaitKind::Socket { fd, write } => 1 | (write as u64) << 8 | (fd as u32 as u64) << 32,
+            WaitKind::Timer => 2,
+            WaitKind::Lock => 3,
+            WaitKind::Condvar => 4,
+            WaitKind::Channel => 5,
+            WaitKind::Join => 6,
+            WaitKind::WaitGroup => 7,
+        }
+    }
+
+    fn decode(bits: u64) -> WaitKind {
+        match bits & 0xff {
+            1 => WaitKind::Socket {
+                fd: (bits >> 32) as u32 as i32,
+                write: bits & 0x100 != 0,
+            },
+            2 => WaitKind::Timer,
+            3 => WaitKind::Lock,
+            4 => WaitKind::Condvar,
+            5 => WaitKind::Channel,
+            6 => WaitKind::Join,
+            7 => WaitKind::WaitGroup,
+            _ => WaitKind::None,
+        }
+    }
+}
+
+impl fmt::Display for WaitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitKind::None => f.write_str("-"),
+            WaitKind::Socket { fd, write: false } => write!(f, "socket fd {fd} (read)"),
+            WaitKind::Socket { fd, write: true } => write!(f, "socket fd {fd} (write)"),
+            WaitKind::Timer => f.write_str("timer"),
+            WaitKind::Lock => f.write_str("lock"),
+            WaitKind::Condvar => f.write_str("condvar"),
+            WaitKind::Channel => f.write_str("channel"),
+            WaitKind::Join => f.write_str("join"),
+            WaitKind::WaitGroup => f.write_str("wait group"),
+        }
+    }
+}
+
+/// The shared record of one coroutine: what wakes it and what the dump shows. The
+/// coroutine itself (its stack) stays in its worker's slab, never in here, because it must
+/// not leave that thread.
+pub(crate) struct Task {
+    pub(crate) id: u64,
+    pub(crate) name: Option<Box<str>>,
+    /// The worker that owns the coroutine, and the coroutine's slot in that worker's slab.
+    pub(crate) worker: Arc<worker::WorkerShared>,
+    pub(crate) slot: usize,
+    /// One of [`state`]'s constants.
+    pub(crate) state: AtomicU8,
+    /// Set before a shutdown unwinds the coroutine: every wait then fails at once.
+    cancelled: AtomicBool,
+    /// The encoded [`WaitKind`].
+    wait: AtomicU64,
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("worker", &self.worker.index)
+            .finish_non_exhaustive()
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Task {
+    pub(crate) fn new(
+        name: Option<Box<str>>,
+        worker: Arc<worker::WorkerShared>,
+        slot: usize,
+    ) -> Task {
+        Task {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            name,
+            worker,
+            slot,
+            state: AtomicU8::new(state::SCHEDULED),
+            cancelled: AtomicBool::new(false),
+            wait: AtomicU64::new(0),
+        }
+    }
+
+    /// Makes the task runnable; see [`state`] for the protocol.
+    pub(crate) fn unpark(self: &Arc<Self>) {
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            let next = match current {
+                state::RUNNING => state::NOTIFIED,
+                state::PARKED => state::SCHEDULED,
+                _ => return,
+            };
+            match self.state.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if next == state::SCHEDULED => return worker::schedule(self),
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn set_wait(&self, kind: WaitKind) {
+        self.wait.store(kind.encode(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn wait(&self) -> WaitKind {
+        WaitKind::decode(self.wait.load(Ordering::Relaxed))
+    }
+}
+
+/// Why [`JoinHandle::join`] returned no value.
+pub struct JoinError {
+    repr: JoinRepr,
+}
+
+enum JoinRepr {
+    Panicked(Box<dyn Any + Send + 'static>),
+    Cancelled,
+    Spawn(io::Error),
+    Wait(io::Error),
+}
+
+impl JoinError {
+    pub(crate) fn panicked(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError {
+            repr: JoinRepr::Panicked(payload),
+        }
+    }
+
+    pub(crate) fn spawn_failed(err: io::Error) -> JoinError {
+        JoinError {
+            repr: JoinRepr::Spawn(err),
+        }
+    }
+
+    /// Whether the coroutine panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, JoinRepr::Panicked(_))
+    }
+
+    /// Whether the coroutine was dropped unfinished (its runtime shut down).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, JoinRepr::Cancelled)
+    }
+
+    /// Whether the *joiner's* wait failed (its `with_timeout` deadline passed, or it was
+    /// itself cancelled); the coroutine may still be running.
+    pub fn is_timeout(&self) -> bool {
+        matches!(&self.repr, JoinRepr::Wait(e) if e.kind() == io::ErrorKind::TimedOut)
+    }
+
+    /// The panic's message, when it was a string (as with `panic!("...")`).
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            JoinRepr::Panicked(p) => p
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            _ => None,
+        }
+    }
+
+    /// The panic payload, to re-raise with `std::panic::resume_unwind`.
+    ///
+    /// # Errors
+    /// Returns `self` when this is not a panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            JoinRepr::Panicked(p) => Ok(p),
+            repr => Err(JoinError { repr }),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            JoinRepr::Panicked(_) => match self.panic_message() {
+                Some(msg) => write!(f, "coroutine panicked: {msg}"),
+                None => f.write_str("coroutine panicked"),
+            },
+            JoinRepr::Cancelled => f.write_str("coroutine was cancelled by a runtime shutdown"),
+            JoinRepr::Spawn(e) => write!(f, "coroutine could not be spawned: {e}"),
+            JoinRepr::Wait(e) => write!(f, "join failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for io::Error {
+    fn from(e: JoinError) -> io::Error {
+        match e.repr {
+            JoinRepr::Wait(e) | JoinRepr::Spawn(e) => e,
+            repr => io::Error::other(JoinError { repr }.to_string()),
+        }
+    }
+}
+
+/// Owns the result of a spawned coroutine (or a [`spawn_blocking`](crate::spawn_blocking)
+/// job). Dropping it detaches the coroutine, which runs on.
+pub struct JoinHandle<T> {
+    rx: oneshot::Receiver<Result<T, JoinError>>,
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").finish_non_exhaustive()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new() -> (ResultSender<T>, JoinHandle<T>) {
+        let (tx, rx) = oneshot::channel();
+        (ResultSender(tx), JoinHandle { rx })
+    }
+
+    /// Waits for the coroutine to finish and returns its value. Parks a coroutine, blocks
+    /// a thread.
+    ///
+    /// # Errors
+    /// The coroutine panicked, was cancelled, or could not be created; or the caller's
+    /// `with_timeout` deadline passed first.
+    ///
+    /// # Examples
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::new().unwrap();
+    /// let h = rt.spawn(|| 6 * 7);
+    /// assert_eq!(h.join().unwrap(), 42);
+    /// let h = rt.spawn(|| -> () { panic!("boom") });
+    /// assert_eq!(h.join().unwrap_err().panic_message(), Some("boom"));
+    /// ```
+    pub fn join(self) -> Result<T, JoinError> {
+        match self.rx.recv_kind(WaitKind::Join) {
+            Ok(result) => result,
+            Err(oneshot::RecvError::Disconnected) => Err(JoinError {
+                repr: JoinRepr::Cancelled,
+            }),
+            Err(oneshot::RecvError::Wait(e)) => Err(JoinError {
+                repr: JoinRepr::Wait(e),
+            }),
+        }
+    }
+
+    /// Whether the coroutine has finished (its result is waiting).
+    pub fn is_finished(&self) -> bool {
+        self.rx.is_ready()
+    }
+}
+
+/// The producer side of a [`JoinHandle`].
+pub(crate) struct ResultSender<T>(oneshot::Sender<Result<T, JoinError>>);
+
+impl<T> ResultSender<T> {
+    pub(crate) fn send(self, result: Result<T, JoinError>) {
+        // The joiner may be gone (detached): then nobody wants the value.
+        let _ = self.0.send(result);
+    }
+
+    /// Runs `f`, catching its panic, and sends the outcome.
+    pub(crate) fn run(self, f: impl FnOnce() -> T) {
+        match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => self.send(Ok(value)),
+            Err(payload) => {
+                // A shutdown unwinds suspended coroutines with a panic of corosensei's;
+                // it must reach the coroutine's root, where corosensei stops it.
+                if park::with_current(|ctx| ctx.is_some_and(|c| c.task.is_cancelled())) {
+                    panic::resume_unwind(payload);
+                }
+                self.send(Err(JoinError::panicked(payload)))
+            }
+        }
+    }
+}
+
+/// Options for one coroutine: name and stack size.
+///
+/// # Examples
+/// ```
+/// use greenmongo_runtime::{coroutine, Runtime};
+///
+/// let rt = Runtime::new().unwrap();
+/// let name = rt.block_on(|| {
+///     coroutine::Builder::new()
+///         .name("worker-7")
+///         .stack_size(64 * 1024)
+///         .spawn(|| coroutine::current_name())
+///         .join()
+///         .unwrap()
+/// });
+/// assert_eq!(name.as_deref(), Some("worker-7"));
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// Default options: no name, the runtime's stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the coroutine (shown in dumps, panics and stack-overflow reports).
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into().into_boxed_str());
+        self
+    }
+
+    /// Stack size in bytes (rounded up to pages; a guard page is added below).
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Spawns on the current runtime (round-robin over its workers).
+    ///
+    /// # Panics
+    /// Outside a coroutine of a runtime; use [`Runtime::spawn`](crate::Runtime::spawn).
+    pub fn spawn<F, T>(self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        current_handle("spawn").spawn_with(self, f)
+    }
+
+    /// Spawns on the current worker thread; `f` need not be `Send`.
+    ///
+    /// # Panics
+    /// Outside a coroutine of a runtime.
+    pub fn spawn_local<F, T>(self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let (tx, handle) = JoinHandle::new();
+        if !worker::spawn_here(self, Box::new(Job { f, tx })) {
+            panic!("spawn_local called outside a greenmongo runtime coroutine");
+        }
+        handle
+    }
+}
+
+fn current_handle(what: &str) -> Handle {
+    Handle::try_current().unwrap_or_else(|| {
+        panic!("{what} called outside a greenmongo runtime; use Runtime::{what} or Handle::{what}")
+    })
+}
+
+/// Spawns a coroutine on the current runtime, on its workers in turn.
+///
+/// # Panics
+/// Outside a coroutine of a runtime; use [`Runtime::spawn`](crate::Runtime::spawn) there.
+///
+/// # Examples
+/// ```
+/// use greenmongo_runtime::{coroutine, Runtime};
+///
+/// let rt = Runtime::new().unwrap();
+/// let sum: u32 = rt.block_on(|| {
+///     let handles: Vec<_> = (1..=10).map(|i| coroutine::spawn(move || i * i)).collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).sum()
+/// });
+/// assert_eq!(sum, 385);
+/// ```
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new().spawn(f)
+}
+
+/// Spawns a coroutine on the current worker thread; `f` need not be `Send`.
+///
+/// # Panics
+/// Outside a coroutine of a runtime.
+///
+/// # Examples
+/// ```
+/// use std::rc::Rc;
+/// use greenmongo_runtime::{coroutine, Runtime};
+///
+/// let rt = Runtime::new().unwrap();
+/// let n = rt.block_on(|| {
+///     let shared = Rc::new(5); // !Send, fine on one worker
+///     coroutine::spawn_local(move || *shared + 1).join().unwrap()
+/// });
+/// assert_eq!(n, 6);
+/// ```
+pub fn spawn_local<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    Builder::new().spawn_local(f)
+}
+
+/// Lets the other runnable coroutines of this worker run, then continues. On a plain
+/// thread, `std::thread::yield_now`.
+///
+/// # Examples
+/// ```
+/// use greenmongo_runtime::{coroutine, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(|| {
+///     let other = coroutine::spawn_local(|| 1);
+///     coroutine::yield_now(); // `other` runs to completion here
+///     assert!(other.is_finished());
+/// });
+/// ```
+pub fn yield_now() {
+    let done = park::with_current(|ctx| {
+        let Some(ctx) = ctx else { return false };
+        if ctx.task.is_cancelled() {
+            return true;
+        }
+        ctx.task.state.store(state::SCHEDULED, Ordering::Release);
+        worker::push_local(ctx.task.slot);
+        park::suspend(ctx);
+        true
+    });
+    if !done {
+        std::thread::yield_now();
+    }
+}
+
+/// The current coroutine's id, or `None` on a plain thread.
+pub fn current_id() -> Option<u64> {
+    park::with_current(|ctx| ctx.map(|c| c.task.id))
+}
+
+/// The current coroutine's name, or `None` if unnamed or on a plain thread.
+pub fn current_name() -> Option<String> {
+    park::with_current(|ctx| ctx.and_then(|c| c.task.name.as_deref().map(str::to_owned)))
+}
+
+/// Sleeps for `dur`: the coroutine parks on a timer; a plain thread sleeps.
+///
+/// # Errors
+/// `TimedOut` if an enclosing [`with_timeout`](crate::time::with_timeout) deadline
+/// passes first (the sleep is cut short there).
+///
+/// # Examples
+/// ```
+/// use std::time::{Duration, Instant};
+/// let t = Instant::now();
+/// greenmongo_runtime::sleep(Duration::from_millis(5)).unwrap();
+/// assert!(t.elapsed() >= Duration::from_millis(5));
+/// ```
+pub fn sleep(dur: Duration) -> io::Result<()> {
+    let until = Instant::now() + dur;
+    loop {
+        match park::park(WaitKind::Timer, Some(until)) {
+            // Our own timer firing is a normal end; only an outer deadline is an error.
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                let outer = park::current_deadline();
+                return match outer {
+                    Some(d) if d <= Instant::now() && d <= until => Err(e),
+                    _ => Ok(()),
+                };
+            }
+            Err(e) => return Err(e),
+            Ok(()) if Instant::now() >= until => return Ok(()),
+            Ok(()) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::park::Unparker;
+
+    #[test]
+    fn handles_are_send_and_tasks_are_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Task>();
+        send_sync::<Unparker>();
+        send::<JoinHandle<u32>>();
+    }
+
+    #[test]
+    fn wait_kinds_round_trip_through_their_encoding() {
+        for kind in [
+            WaitKind::None,
+            WaitKind::Socket { fd: 7, write: true },
+            WaitKind::Socket {
+                fd: i32::MAX,
+                write: false,
+            },
+            WaitKind::Timer,
+            WaitKind::Lock,
+            WaitKind::Condvar,
+            WaitKind::Channel,
+            WaitKind::Join,
+            WaitKind::WaitGroup,
+        ] {
+            assert_eq!(WaitKind::decode(kind.encode()), kind);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Coroutine stacks: mmap'd, with a guard page below, pooled per worker for reuse.
+//!
+//! A fresh stack costs an `mmap` and an `mprotect` (about 10 µs with the page faults that
+//! follow); a pooled one costs a `Vec::pop`. Memory is reserved, not committed: an idle
+//! coroutine holds only the pages it touched.
+
+use std::io;
+
+use corosensei::stack::{DefaultStack, Stack};
+
+/// The default stack size: 256 KiB of address space (a few KiB resident when idle). It
+/// fits the driver's deepest path (TLS handshake through rustls, then BSON/serde) with
+/// room to spare; see `BENCHMARKS.md` for the measurement.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// How many idle stacks a worker keeps for reuse.
+const POOL_LIMIT: usize = 1024;
+
+/// A worker's pool of stacks of its runtime's default size.
+pub(crate) struct StackPool {
+    size: usize,
+    idle: Vec<DefaultStack>,
+}
+
+impl std::fmt::Debug for StackPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackPool")
+            .field("size", &self.size)
+            .field("idle", &self.idle.len())
+            .finish()
+    }
+}
+
+impl StackPool {
+    pub(crate) fn new(size: usize) -> StackPool {
+        StackPool {
+            size,
+            idle: Vec::new(),
+        }
+    }
+
+    /// A stack of at least `size` bytes (the pool's size when `None`).
+    pub(crate) fn take(&mut self, size: Option<usize>) -> io::Result<DefaultStack> {
+        match size {
+            None | Some(0) => match self.idle.pop() {
+                Some(stack) => Ok(stack),
+                None => allocate(self.size),
+            },
+            Some(size) => allocate(size),
+        }
+    }
+
+    /// Returns a stack; kept if it has the pool's size and the pool is not full.
+    pub(crate) fn give(&mut self, stack: DefaultStack) {
+        if self.idle.len() < POOL_LIMIT && usable_size(&stack) == rounded(self.size) {
+            self.idle.push(stack);
+        }
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+}
+
+fn rounded(size: usize) -> usize {
+    let page = page_size();
+    size.max(page).div_ceil(page) * page
+}
+
+/// The usable bytes of a stack (its mapping minus the guard page).
+pub(crate) fn usable_size(stack: &DefaultStack) -> usize {
+    stack.base().get() - stack.limit().get() - page_size()
+}
+
+/// The guard page of a stack: `[start, end)`.
+pub(crate) fn guard_range(stack: &DefaultStack) -> (usize, usize) {
+    // corosensei maps the stack as one region whose lowest page is PROT_NONE.
+    let low = stack.limit().get();
+    (low, low + page_size())
+}
+
+fn allocate(size: usize) -> io::Result<DefaultStack> {
+    DefaultStack::new(rounded(size)).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ENOMEM) {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "cannot map a coroutine stack ({e}): each guarded stack takes two memory \
+                     mappings and Linux caps a process at vm.max_map_count ({} here); raise it \
+                     with `sysctl -w vm.max_map_count=262144`, or run fewer coroutines",
+                    max_map_count().map_or_else(|| "unknown".to_owned(), |n| n.to_string())
+                ),
+            )
+        } else {
+            io::Error::new(e.kind(), format!("cannot map a coroutine stack: {e}"))
+        }
+    })
+}
+
+fn max_map_count() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooled_stacks_are_reused() {
+        let mut pool = StackPool::new(DEFAULT_STACK_SIZE);
+        let stack = pool.take(None).unwrap();
+        let base = stack.base();
+        assert_eq!(usable_size(&stack), DEFAULT_STACK_SIZE);
+        pool.give(stack);
+        assert_eq!(pool.take(None).unwrap().base(), base);
+    }
+
+    #[test]
+    fn odd_sizes_round_up_to_pages_and_are_not_pooled() {
+        let mut pool = StackPool::new(DEFAULT_STACK_SIZE);
+        let stack = pool.take(Some(10_000)).unwrap();
+        assert_eq!(usable_size(&stack), rounded(10_000));
+        pool.give(stack);
+        assert!(pool.idle.is_empty());
+        let (lo, hi) = guard_range(&pool.take(None).unwrap());
+        assert_eq!(hi - lo, page_size());
+    }
+}

@@ -1,0 +1,346 @@
+//! TCP sockets.
+
+use std::{
+    fmt,
+    io::{self, IoSlice, IoSliceMut, Read, Write},
+    net::{Shutdown, SocketAddr},
+    os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
+    time::{Duration, Instant},
+};
+
+use super::{each_addr, source::IoSource, ToSocketAddrs};
+use crate::reactor::Direction;
+
+/// A TCP connection, like `std::net::TcpStream`.
+///
+/// # Examples
+/// ```
+/// use std::io::{Read, Write};
+/// use greenmongo_runtime::{net::{TcpListener, TcpStream}, Runtime};
+///
+/// let rt = Runtime::new().unwrap();
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// rt.spawn(move || {
+///     let (mut conn, _) = listener.accept().unwrap();
+///     let mut buf = [0; 5];
+///     conn.read_exact(&mut buf).unwrap();
+///     conn.write_all(&buf).unwrap();
+/// });
+/// let echoed = rt.block_on(move || {
+///     let mut stream = TcpStream::connect(addr).unwrap();
+///     stream.write_all(b"hello").unwrap();
+///     let mut buf = [0; 5];
+///     stream.read_exact(&mut buf).unwrap();
+///     buf
+/// });
+/// assert_eq!(&echoed, b"hello");
+/// ```
+pub struct TcpStream {
+    source: IoSource<mio::net::TcpStream>,
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.source.get_ref(), f)
+    }
+}
+
+impl TcpStream {
+    /// Connects to the first address that accepts.
+    ///
+    /// # Errors
+    /// The last address's error, or a resolution error.
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        each_addr(&addr, |addr| TcpStream::connect_until(addr, None))
+    }
+
+    /// Connects to one address, giving up after `timeout` with `TimedOut`.
+    ///
+    /// # Errors
+    /// `TimedOut`, or the connection's error (e.g. `ConnectionRefused`).
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        TcpStream::connect_until(*addr, Some(Instant::now() + timeout))
+    }
+
+    fn connect_until(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+        let stream = TcpStream {
+            source: IoSource::new(mio::net::TcpStream::connect(addr)?),
+        };
+        stream.source.do_io_until(Direction::Write, deadline, |s| {
+            if let Some(e) = s.take_error()? {
+                return Err(e);
+            }
+            match s.peer_addr() {
+                Ok(_) => Ok(()),
+                // Still in progress: wait for writability.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Err(e) => Err(e),
+            }
+        })?;
+        Ok(stream)
+    }
+
+    /// Wraps a connected std stream (switching it to non-blocking mode).
+    ///
+    /// # Errors
+    /// When the mode cannot be set.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Ok(TcpStream {
+            source: IoSource::new(mio::net::TcpStream::from_std(stream)),
+        })
+    }
+
+    fn from_mio(stream: mio::net::TcpStream) -> TcpStream {
+        TcpStream {
+            source: IoSource::new(stream),
+        }
+    }
+
+    /// The remote address.
+    ///
+    /// # Errors
+    /// When the socket is not connected.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// From `getsockname`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().local_addr()
+    }
+
+    /// Shuts down reading, writing or both.
+    ///
+    /// # Errors
+    /// From `shutdown(2)`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.source.get_ref().shutdown(how)
+    }
+
+    /// Sets `TCP_NODELAY`.
+    ///
+    /// # Errors
+    /// From `setsockopt`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.source.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Reads `TCP_NODELAY`.
+    ///
+    /// # Errors
+    /// From `getsockopt`.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.source.get_ref().nodelay()
+    }
+
+    /// Read timeout: a read waiting longer fails with `TimedOut`. `None` waits forever.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero duration (as std).
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.source.set_timeout(Direction::Read, timeout)
+    }
+
+    /// Write timeout: a write waiting longer fails with `TimedOut`.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero duration.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.source.set_timeout(Direction::Write, timeout)
+    }
+
+    /// The read timeout.
+    ///
+    /// # Errors
+    /// Never; `Result` for std compatibility.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.source.timeout(Direction::Read))
+    }
+
+    /// The write timeout.
+    ///
+    /// # Errors
+    /// Never; `Result` for std compatibility.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.source.timeout(Direction::Write))
+    }
+
+    /// A second handle to the same connection (a `dup` of the socket).
+    ///
+    /// # Errors
+    /// From `dup`.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        let fd = self.source.get_ref().as_fd().try_clone_to_owned()?;
+        let clone = TcpStream::from_mio(mio::net::TcpStream::from_std(fd.into()));
+        clone.set_read_timeout(self.source.timeout(Direction::Read))?;
+        clone.set_write_timeout(self.source.timeout(Direction::Write))?;
+        Ok(clone)
+    }
+
+    /// The pending socket error (`SO_ERROR`), clearing it.
+    ///
+    /// # Errors
+    /// From `getsockopt`.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.source.get_ref().take_error()
+    }
+
+    /// Reads without consuming.
+    ///
+    /// # Errors
+    /// As [`Read::read`].
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.source.do_io(Direction::Read, |s| s.peek(buf))
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.source.do_io(Direction::Read, |mut s| s.read(buf))
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.source
+            .do_io(Direction::Read, |mut s| s.read_vectored(bufs))
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.source.do_io(Direction::Write, |mut s| s.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.source
+            .do_io(Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.get_ref().as_raw_fd()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.source.get_ref().as_fd()
+    }
+}
+
+/// A TCP listening socket, like `std::net::TcpListener`.
+///
+/// # Examples
+/// ```
+/// use greenmongo_runtime::net::TcpListener;
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// assert_ne!(listener.local_addr().unwrap().port(), 0);
+/// ```
+pub struct TcpListener {
+    source: IoSource<mio::net::TcpListener>,
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.source.get_ref(), f)
+    }
+}
+
+impl TcpListener {
+    /// Binds to the first address that works (with `SO_REUSEADDR`).
+    ///
+    /// # Errors
+    /// The last address's error.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        each_addr(&addr, |addr| {
+            Ok(TcpListener {
+                source: IoSource::new(mio::net::TcpListener::bind(addr)?),
+            })
+        })
+    }
+
+    /// Wraps a bound std listener (switching it to non-blocking mode).
+    ///
+    /// # Errors
+    /// When the mode cannot be set.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        Ok(TcpListener {
+            source: IoSource::new(mio::net::TcpListener::from_std(listener)),
+        })
+    }
+
+    /// Waits for a connection.
+    ///
+    /// # Errors
+    /// From `accept(2)` (e.g. out of file descriptors), or `TimedOut` under a deadline.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self.source.do_io(Direction::Read, |l| l.accept())?;
+        Ok((TcpStream::from_mio(stream), addr))
+    }
+
+    /// An endless iterator of accepted connections.
+    pub fn incoming(&self) -> impl Iterator<Item = io::Result<TcpStream>> + '_ {
+        std::iter::repeat_with(|| self.accept().map(|(s, _)| s))
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// From `getsockname`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().local_addr()
+    }
+
+    /// A second handle to the same listener.
+    ///
+    /// # Errors
+    /// From `dup`.
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        let fd = self.source.get_ref().as_fd().try_clone_to_owned()?;
+        Ok(TcpListener {
+            source: IoSource::new(mio::net::TcpListener::from_std(fd.into())),
+        })
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.get_ref().as_raw_fd()
+    }
+}

@@ -1,0 +1,211 @@
+//! Parking and unparking: the one primitive every wait in the runtime is built on.
+//!
+//! A wait parks the *current context*: inside a coroutine that means suspending it back to
+//! its worker's event loop; on a plain thread it means `std::thread::park`. An [`Unparker`]
+//! is the `Send` handle that makes the parked context runnable again, from any thread.
+//!
+//! Every park may wake spuriously, so callers always re-check their condition in a loop.
+//! A park returns `io::ErrorKind::TimedOut` once its deadline (the earlier of the caller's
+//! and the enclosing [`with_timeout`](crate::time::with_timeout)) has passed, and an error
+//! of kind `Interrupted` when the coroutine is being cancelled by a runtime shutdown.
+
+use std::{
+    cell::Cell,
+    io, ptr,
+    sync::{atomic::Ordering, Arc},
+    thread::{self, Thread},
+    time::Instant,
+};
+
+use corosensei::Yielder;
+
+use crate::coroutine::{state, Task, WaitKind};
+use crate::scheduler::worker;
+
+/// What a coroutine keeps about itself while it runs; lives at the bottom of its own stack.
+pub(crate) struct CoroutineContext {
+    pub(crate) task: Arc<Task>,
+    pub(crate) yielder: *const Yielder<(), ()>,
+    /// The deadline set by the innermost `with_timeout` around the running code.
+    pub(crate) deadline: Cell<Option<Instant>>,
+    /// The stack's guard page `[start, end)` and usable size, for overflow reports.
+    pub(crate) guard: (usize, usize),
+    pub(crate) stack_size: usize,
+}
+
+thread_local! {
+    /// The coroutine running on this thread, or null on a plain thread (and between
+    /// coroutines on a worker). A coroutine sets it itself each time it resumes, so the
+    /// pointer always names a live `CoroutineContext` on a live stack.
+    static CURRENT: Cell<*const CoroutineContext> = const { Cell::new(ptr::null()) };
+
+    /// The `with_timeout` deadline of a plain thread.
+    static THREAD_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Marks `ctx` as the running coroutine of this thread.
+pub(crate) fn set_current(ctx: *const CoroutineContext) {
+    CURRENT.with(|c| c.set(ctx));
+}
+
+/// Runs `f` with the running coroutine's context, or `None` on a plain thread.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&CoroutineContext>) -> R) -> R {
+    let ctx = CURRENT.with(Cell::get);
+    // SAFETY: CURRENT is either null or points at the context of the coroutine running on
+    // this thread; that context lives on the coroutine's stack until the coroutine
+    // finishes, and the coroutine clears CURRENT (through its worker) before that.
+    f(unsafe { ctx.as_ref() })
+}
+
+/// Whether the caller runs inside a coroutine of this runtime.
+pub fn in_coroutine() -> bool {
+    CURRENT.with(|c| !c.get().is_null())
+}
+
+/// The deadline in force for the current context (coroutine or thread).
+pub(crate) fn current_deadline() -> Option<Instant> {
+    with_current(|ctx| match ctx {
+        Some(ctx) => ctx.deadline.get(),
+        None => THREAD_DEADLINE.with(Cell::get),
+    })
+}
+
+/// Replaces the current context's deadline, returning the previous one.
+pub(crate) fn replace_deadline(deadline: Option<Instant>) -> Option<Instant> {
+    with_current(|ctx| match ctx {
+        Some(ctx) => ctx.deadline.replace(deadline),
+        None => THREAD_DEADLINE.with(|d| d.replace(deadline)),
+    })
+}
+
+/// The earlier of two optional deadlines.
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "deadline elapsed while waiting")
+}
+
+pub(crate) fn cancelled() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Interrupted,
+        "the coroutine is being cancelled: its runtime is shutting down",
+    )
+}
+
+/// Wakes a parked coroutine or thread. Cheap to clone; `Send` and `Sync`.
+#[derive(Clone, Debug)]
+pub(crate) enum Unparker {
+    Coroutine(Arc<Task>),
+    Thread(Thread),
+}
+
+impl Unparker {
+    /// The unparker of the current context.
+    pub(crate) fn current() -> Unparker {
+        with_current(|ctx| match ctx {
+            Some(ctx) => Unparker::Coroutine(ctx.task.clone()),
+            None => Unparker::Thread(thread::current()),
+        })
+    }
+
+    /// Makes the parked context runnable; a no-op if it is already.
+    pub(crate) fn unpark(&self) {
+        match self {
+            Unparker::Coroutine(task) => task.unpark(),
+            Unparker::Thread(thread) => thread.unpark(),
+        }
+    }
+}
+
+/// Parks the current context until it is unparked, `deadline` passes, or (in a
+/// coroutine) the enclosing `with_timeout` deadline passes. May return early: callers
+/// re-check their condition.
+///
+/// # Errors
+/// `TimedOut` once the effective deadline has passed; `Interrupted` when the coroutine is
+/// being cancelled.
+pub(crate) fn park(kind: WaitKind, deadline: Option<Instant>) -> io::Result<()> {
+    let ctx = CURRENT.with(Cell::get);
+    if ctx.is_null() {
+        return park_thread(deadline);
+    }
+    // SAFETY: see `with_current`; the context outlives this call because it sits lower on
+    // the very stack this function runs on.
+    let ctx = unsafe { &*ctx };
+    let deadline = earliest(deadline, ctx.deadline.get());
+    let task = &ctx.task;
+    if task.is_cancelled() {
+        return Err(cancelled());
+    }
+    if deadline.is_some_and(|d| d <= Instant::now()) {
+        return Err(timed_out());
+    }
+    if task
+        .state
+        .compare_exchange(
+            state::RUNNING,
+            state::PARKED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_err()
+    {
+        // An unpark arrived while we ran (state NOTIFIED): consume it, don't sleep.
+        task.state.store(state::RUNNING, Ordering::Release);
+        return Ok(());
+    }
+    let timer = deadline.map(|d| worker::add_timer(d, task.clone()));
+    task.set_wait(kind);
+    suspend(ctx);
+    task.set_wait(WaitKind::None);
+    if let Some(timer) = timer {
+        worker::cancel_timer(timer);
+    }
+    if task.is_cancelled() {
+        return Err(cancelled());
+    }
+    match deadline {
+        Some(d) if d <= Instant::now() => Err(timed_out()),
+        _ => Ok(()),
+    }
+}
+
+/// Suspends the running coroutine back to its worker. The caller has already arranged to
+/// be rescheduled (state PARKED with a waker registered, or pushed on the run queue).
+pub(crate) fn suspend(ctx: &CoroutineContext) {
+    /// Restores CURRENT when the coroutine resumes, also when it resumes to unwind (a
+    /// runtime shutdown), so destructors further up still know where they run.
+    struct Restore(*const CoroutineContext);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            set_current(self.0);
+        }
+    }
+    let _restore = Restore(ctx);
+    // SAFETY: the yielder belongs to the running coroutine (the context is its own) and
+    // this code runs on that coroutine's stack.
+    unsafe { &*ctx.yielder }.suspend(());
+}
+
+fn park_thread(deadline: Option<Instant>) -> io::Result<()> {
+    let deadline = earliest(deadline, THREAD_DEADLINE.with(Cell::get));
+    match deadline {
+        None => thread::park(),
+        Some(d) => {
+            let now = Instant::now();
+            if d <= now {
+                return Err(timed_out());
+            }
+            thread::park_timeout(d - now);
+            if d <= Instant::now() {
+                return Err(timed_out());
+            }
+        }
+    }
+    Ok(())
+}

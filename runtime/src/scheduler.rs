@@ -1,0 +1,457 @@
+//! The runtime: worker threads, each with its own event loop, and the handles that spawn
+//! onto them.
+//!
+//! Threads created: `worker_threads` workers (named `greenmongo-worker-N`), started by
+//! [`Builder::build`] and joined when the [`Runtime`] drops; and up to
+//! `max_blocking_threads` blocking-pool threads, started on demand by
+//! [`spawn_blocking`](crate::spawn_blocking), ended after 10 s idle or at drop.
+
+pub(crate) mod worker;
+
+use std::{
+    fmt, io, panic,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    thread,
+};
+
+use crate::blocking::BlockingPool;
+use crate::coroutine::{self, overflow, state, Builder as CoroutineBuilder, JoinHandle, WaitKind};
+use crate::sync::lock;
+use worker::{Body, Message, Worker, WorkerShared};
+
+/// State shared by the runtime, its handles and its workers.
+pub(crate) struct RuntimeShared {
+    pub(crate) workers: Vec<Arc<WorkerShared>>,
+    /// Round-robin cursor for spawns.
+    next_worker: AtomicUsize,
+    pub(crate) stack_size: usize,
+    pub(crate) blocking: BlockingPool,
+}
+
+/// Configures a [`Runtime`].
+///
+/// # Examples
+/// ```
+/// let rt = greenmongo_runtime::Runtime::builder()
+///     .worker_threads(2)
+///     .stack_size(128 * 1024)
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(|| 1 + 1), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    worker_threads: usize,
+    stack_size: usize,
+    max_blocking_threads: usize,
+    thread_name: String,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            worker_threads: thread::available_parallelism().map_or(1, |n| n.get()),
+            stack_size: coroutine::stack::DEFAULT_STACK_SIZE,
+            max_blocking_threads: 64,
+            thread_name: "greenmongo-worker".to_owned(),
+        }
+    }
+}
+
+impl Builder {
+    /// Number of worker threads (default: the number of CPUs). At least 1.
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.worker_threads = n.max(1);
+        self
+    }
+
+    /// Default stack size of the runtime's coroutines, in bytes (default 256 KiB; see
+    /// the crate docs for how it was chosen). Rounded up to whole pages; a guard page is
+    /// added below each stack.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Upper bound on blocking-pool threads (default 64).
+    pub fn max_blocking_threads(mut self, n: usize) -> Self {
+        self.max_blocking_threads = n.max(1);
+        self
+    }
+
+    /// Name prefix of the worker threads (default `greenmongo-worker`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Starts the worker threads.
+    ///
+    /// # Errors
+    /// When the OS refuses an epoll instance, an eventfd or a thread.
+    pub fn build(self) -> io::Result<Runtime> {
+        overflow::install();
+        let mut polls = Vec::with_capacity(self.worker_threads);
+        let mut workers = Vec::with_capacity(self.worker_threads);
+        for index in 0..self.worker_threads {
+            let poll = mio::Poll::new()?;
+            workers.push(Arc::new(WorkerShared::new(index, &poll)?));
+            polls.push(poll);
+        }
+        let shared = Arc::new(RuntimeShared {
+            workers,
+            next_worker: AtomicUsize::new(0),
+            stack_size: self.stack_size,
+            blocking: BlockingPool::new(self.max_blocking_threads),
+        });
+        let mut runtime = Runtime {
+            shared: shared.clone(),
+            threads: Vec::new(),
+        };
+        for (index, poll) in polls.into_iter().enumerate() {
+            let worker = shared.workers[index].clone();
+            let runtime_shared = shared.clone();
+            let thread = thread::Builder::new()
+                .name(format!("{}-{index}", self.thread_name))
+                .spawn(move || Worker::run(worker, runtime_shared, poll))?;
+            // Pushed one by one so that an error above still joins the started threads.
+            runtime.threads.push(thread);
+        }
+        Ok(runtime)
+    }
+}
+
+/// A running set of worker threads. Dropping it stops them, unwinding every suspended
+/// coroutine so its destructors run, and joins them.
+///
+/// # Examples
+/// ```
+/// use greenmongo_runtime::{coroutine, Runtime};
+///
+/// let rt = Runtime::new().unwrap();
+/// let total: u64 = rt.block_on(|| {
+///     let hs: Vec<_> = (0..100u64).map(|i| coroutine::spawn(move || i)).collect();
+///     hs.into_iter().map(|h| h.join().unwrap()).sum()
+/// });
+/// assert_eq!(total, 4950);
+/// ```
+pub struct Runtime {
+    shared: Arc<RuntimeShared>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.shared.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime with default settings: one worker per CPU, 256 KiB stacks.
+    ///
+    /// # Errors
+    /// See [`Builder::build`].
+    pub fn new() -> io::Result<Runtime> {
+        Builder::default().build()
+    }
+
+    /// A [`Builder`] with default settings.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A cloneable handle for spawning from anywhere.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Runs `f` in a coroutine and blocks the calling thread until it returns.
+    ///
+    /// # Panics
+    /// Re-raises a panic of `f`; panics if the runtime shuts down before `f` ends.
+    ///
+    /// # Examples
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::new().unwrap();
+    /// let v = rt.block_on(|| {
+    ///     greenmongo_runtime::sleep(std::time::Duration::from_millis(1)).unwrap();
+    ///     "done"
+    /// });
+    /// assert_eq!(v, "done");
+    /// ```
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.spawn(f).join() {
+            Ok(value) => value,
+            Err(e) => match e.try_into_panic() {
+                Ok(payload) => panic::resume_unwind(payload),
+                Err(e) => panic!("block_on: {e}"),
+            },
+        }
+    }
+
+    /// Spawns a coroutine on the runtime's workers in turn.
+    ///
+    /// # Examples
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::new().unwrap();
+    /// assert_eq!(rt.spawn(|| "hi").join().unwrap(), "hi");
+    /// ```
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle().spawn(f)
+    }
+
+    /// Every live coroutine: id, name, worker, state and what it waits on.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo_runtime::{coroutine, sleep, Runtime};
+    ///
+    /// let rt = Runtime::new().unwrap();
+    /// let _h = rt.spawn(|| sleep(Duration::from_secs(60)));
+    /// std::thread::sleep(Duration::from_millis(50));
+    /// let dump = rt.dump();
+    /// assert!(dump.iter().any(|c| c.wait == coroutine::WaitKind::Timer));
+    /// println!("{}", rt.dump_string());
+    /// ```
+    pub fn dump(&self) -> Vec<CoroutineInfo> {
+        self.handle().dump()
+    }
+
+    /// [`Runtime::dump`] as a table, one coroutine a line.
+    pub fn dump_string(&self) -> String {
+        format_dump(&self.dump())
+    }
+
+    /// Counts per worker: live coroutines and runnable ones.
+    pub fn metrics(&self) -> Metrics {
+        self.handle().metrics()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for worker in &self.shared.workers {
+            worker.shut_down();
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        self.shared.blocking.shut_down();
+    }
+}
+
+/// A cloneable, `Send` handle to a [`Runtime`], for spawning from any thread.
+///
+/// A handle does not keep the workers alive: once the runtime is dropped, spawns through
+/// it fail at join with a "cancelled" error.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<RuntimeShared>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// The handle of the runtime whose coroutine calls this; `None` elsewhere.
+    ///
+    /// # Examples
+    /// ```
+    /// use greenmongo_runtime::{Handle, Runtime};
+    /// assert!(Handle::try_current().is_none());
+    /// let rt = Runtime::new().unwrap();
+    /// assert!(rt.block_on(|| Handle::try_current().is_some()));
+    /// ```
+    pub fn try_current() -> Option<Handle> {
+        worker::with_worker(|w| Handle {
+            shared: w.runtime.clone(),
+        })
+    }
+
+    /// Spawns a coroutine (see [`Runtime::spawn`]).
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_with(CoroutineBuilder::new(), f)
+    }
+
+    pub(crate) fn spawn_with<F, T>(&self, builder: CoroutineBuilder, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, handle) = JoinHandle::new();
+        let body: Box<dyn Body + Send> = Box::new(Job { f, tx });
+        let n = self.shared.workers.len();
+        let target =
+            &self.shared.workers[self.shared.next_worker.fetch_add(1, Ordering::Relaxed) % n];
+        let local = worker::with_worker(|w| Arc::ptr_eq(&w.shared, target)) == Some(true);
+        if local {
+            worker::spawn_here(builder, body);
+        } else {
+            target.send(Message::Spawn(builder, body));
+        }
+        handle
+    }
+
+    /// See [`Runtime::dump`].
+    pub fn dump(&self) -> Vec<CoroutineInfo> {
+        let mut out = Vec::new();
+        for worker in &self.shared.workers {
+            for task in lock(&worker.tasks).iter().flatten() {
+                out.push(CoroutineInfo {
+                    id: task.id,
+                    name: task.name.as_deref().map(str::to_owned),
+                    worker: worker.index,
+                    state: match task.state.load(Ordering::Acquire) {
+                        state::RUNNING | state::NOTIFIED => CoroutineState::Running,
+                        state::SCHEDULED => CoroutineState::Runnable,
+                        _ => CoroutineState::Waiting,
+                    },
+                    wait: task.wait(),
+                });
+            }
+        }
+        out.sort_by_key(|c| c.id);
+        out
+    }
+
+    /// See [`Runtime::metrics`].
+    pub fn metrics(&self) -> Metrics {
+        let workers = self
+            .shared
+            .workers
+            .iter()
+            .map(|worker| {
+                let tasks = lock(&worker.tasks);
+                let live = tasks.iter().flatten();
+                WorkerMetrics {
+                    coroutines: live.clone().count(),
+                    runnable: live
+                        .filter(|t| t.state.load(Ordering::Relaxed) == state::SCHEDULED)
+                        .count(),
+                }
+            })
+            .collect();
+        Metrics {
+            workers,
+            blocking_threads: self.shared.blocking.threads(),
+        }
+    }
+}
+
+/// The closure of a spawned coroutine and where its result goes.
+pub(crate) struct Job<F, T> {
+    pub(crate) f: F,
+    pub(crate) tx: coroutine::ResultSender<T>,
+}
+
+impl<F: FnOnce() -> T, T> Body for Job<F, T> {
+    fn run(self: Box<Self>) {
+        let Job { f, tx } = *self;
+        tx.run(f);
+    }
+
+    fn fail(self: Box<Self>, error: io::Error) {
+        self.tx.send(Err(coroutine::JoinError::spawn_failed(error)));
+    }
+}
+
+/// One line of a coroutine dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CoroutineInfo {
+    /// Unique id (process-wide).
+    pub id: u64,
+    /// The name given at spawn.
+    pub name: Option<String>,
+    /// Index of the worker that owns it.
+    pub worker: usize,
+    /// Running, runnable or waiting.
+    pub state: CoroutineState,
+    /// What it waits on, when waiting.
+    pub wait: WaitKind,
+}
+
+/// The scheduling state of a coroutine in a dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoroutineState {
+    /// On its worker's CPU right now.
+    Running,
+    /// Queued to run.
+    Runnable,
+    /// Parked until something wakes it.
+    Waiting,
+}
+
+fn format_dump(dump: &[CoroutineInfo]) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "{} coroutines\n{:>8}  {:<24} {:>6}  {:<9} waits on\n",
+        dump.len(),
+        "id",
+        "name",
+        "worker",
+        "state"
+    );
+    for c in dump {
+        let _ = writeln!(
+            out,
+            "{:>8}  {:<24} {:>6}  {:<9} {}",
+            c.id,
+            c.name.as_deref().unwrap_or("-"),
+            c.worker,
+            format!("{:?}", c.state).to_lowercase(),
+            c.wait
+        );
+    }
+    out
+}
+
+/// Runtime counters, per worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// One entry per worker thread.
+    pub workers: Vec<WorkerMetrics>,
+    /// Threads alive in the blocking pool.
+    pub blocking_threads: usize,
+}
+
+impl Metrics {
+    /// Live coroutines over all workers.
+    pub fn coroutines(&self) -> usize {
+        self.workers.iter().map(|w| w.coroutines).sum()
+    }
+}
+
+/// Counters of one worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerMetrics {
+    /// Live coroutines owned by the worker.
+    pub coroutines: usize,
+    /// Those queued to run (the run-queue length).
+    pub runnable: usize,
+}

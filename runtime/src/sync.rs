@@ -1,0 +1,33 @@
+//! Synchronisation between coroutines (on any worker) and plain threads.
+//!
+//! A waiting coroutine parks (its worker runs others); a waiting thread blocks. Every wait
+//! honours the enclosing [`with_timeout`](crate::time::with_timeout) deadline and fails
+//! with `TimedOut` when it passes. A waiter that gives up (deadline, or its coroutine is
+//! unwound by a shutdown) leaves nothing behind: it removes itself from the wait list, and
+//! if it had already been handed a wake-up or a permit, passes it to the next waiter. The
+//! gevent/PyMongo deadlock PYTHON-6074 (a timed-out waiter that kept a lock) cannot happen.
+//!
+//! Each primitive is a small `std::sync::Mutex` around its state plus a [`WaitList`];
+//! the std mutex is only held for a few instructions, never across a park.
+
+mod condvar;
+pub mod mpsc;
+mod mutex;
+pub mod oneshot;
+mod semaphore;
+mod wait_group;
+mod wait_list;
+
+pub use condvar::Condvar;
+pub use mutex::{Mutex, MutexGuard};
+pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+pub use wait_group::WaitGroup;
+pub(crate) use wait_list::{wait_until, WaitList};
+
+/// Locks a std mutex, ignoring poison: the runtime's critical sections never panic
+/// half-way, so the state is consistent even if some unrelated panic poisoned it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,136 @@
+//! The FIFO list of parked waiters shared by every primitive, and the wait loop.
+
+use std::{collections::BTreeMap, io, sync::Mutex, time::Instant};
+
+use super::lock;
+use crate::coroutine::WaitKind;
+use crate::park::{self, Unparker};
+
+/// Waiters in arrival order. A notifier *removes* the waiter it wakes, so a waiter that
+/// finds itself gone from the list knows it was chosen (and owns whatever was handed to
+/// it). O(log n) push, pop and removal: fine with ten thousand waiters.
+#[derive(Default, Debug)]
+pub(crate) struct WaitList {
+    waiters: BTreeMap<u64, Unparker>,
+    next_id: u64,
+}
+
+impl WaitList {
+    pub(crate) fn push(&mut self, unparker: Unparker) -> u64 {
+        self.next_id += 1;
+        self.waiters.insert(self.next_id, unparker);
+        self.next_id
+    }
+
+    /// Removes a waiter; `true` if it was still waiting (not yet notified).
+    pub(crate) fn remove(&mut self, id: u64) -> bool {
+        self.waiters.remove(&id).is_some()
+    }
+
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.waiters.contains_key(&id)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.waiters.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// Wakes the oldest waiter; `false` if there was none.
+    pub(crate) fn notify_one(&mut self) -> bool {
+        match self.waiters.pop_first() {
+            Some((_, unparker)) => {
+                unparker.unpark();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn notify_all(&mut self) {
+        for (_, unparker) in std::mem::take(&mut self.waiters) {
+            unparker.unpark();
+        }
+    }
+}
+
+/// Waits until `poll` yields a value.
+///
+/// `poll(state, notified)` runs under the lock, first before registering and then after
+/// each wake-up; `notified` says a notifier removed us from the list (and handed us
+/// whatever the primitive hands over). `on_registered` runs once, right after the first
+/// registration (a condvar releases its mutex there). When the wait fails after we were
+/// notified, `abandon` passes the notification on, so it is never lost.
+///
+/// # Errors
+/// `TimedOut` when `deadline` (or the enclosing `with_timeout`) passes; `Interrupted`
+/// when the coroutine is cancelled. `poll` gets a last chance before either is returned.
+pub(crate) fn wait_until<S, R>(
+    mutex: &Mutex<S>,
+    kind: WaitKind,
+    deadline: Option<Instant>,
+    list: fn(&mut S) -> &mut WaitList,
+    mut poll: impl FnMut(&mut S, bool) -> Option<R>,
+    on_registered: impl FnOnce(),
+    abandon: fn(&mut S),
+) -> io::Result<R> {
+    let mut state = lock(mutex);
+    if let Some(value) = poll(&mut state, false) {
+        return Ok(value);
+    }
+    let unparker = Unparker::current();
+    let mut registration = Registration {
+        mutex,
+        list,
+        abandon,
+        id: list(&mut state).push(unparker.clone()),
+        armed: true,
+    };
+    drop(state);
+    on_registered();
+    loop {
+        let parked = park::park(kind, deadline);
+        let mut state = lock(mutex);
+        let notified = !list(&mut state).contains(registration.id);
+        let outcome = match poll(&mut state, notified) {
+            Some(value) => Some(Ok(value)),
+            None => parked.err().map(Err),
+        };
+        if let Some(outcome) = outcome {
+            registration.armed = false;
+            if !notified {
+                list(&mut state).remove(registration.id);
+            } else if outcome.is_err() {
+                abandon(&mut state);
+            }
+            return outcome;
+        }
+        if notified {
+            // Woken, but another took what we were woken for: wait again.
+            registration.id = list(&mut state).push(unparker.clone());
+        }
+    }
+}
+
+/// Unregisters a waiter whose coroutine is unwound while parked (a runtime shutdown).
+struct Registration<'a, S> {
+    mutex: &'a Mutex<S>,
+    list: fn(&mut S) -> &mut WaitList,
+    abandon: fn(&mut S),
+    id: u64,
+    armed: bool,
+}
+
+impl<S> Drop for Registration<'_, S> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut state = lock(self.mutex);
+            if !(self.list)(&mut state).remove(self.id) {
+                (self.abandon)(&mut state);
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Time: deadlines that interrupt every wait inside a closure, and the workers' timers.
+//!
+//! [`with_timeout`] is gevent's `Timeout` for Rust: every wait inside the closure (socket,
+//! lock, channel, sleep, join) fails with `io::ErrorKind::TimedOut` once the deadline has
+//! passed. Nested deadlines take the earliest. Code that does not wait is not interrupted:
+//! the deadline takes effect at the next wait.
+
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+pub use crate::coroutine::sleep;
+use crate::{coroutine::Task, park};
+
+/// Runs `f` with a deadline `dur` from now (or the enclosing one, if earlier).
+///
+/// Works the same in a coroutine and on a plain thread.
+///
+/// # Examples
+/// ```
+/// use std::{io, time::Duration};
+/// use greenmongo_runtime::{sleep, time::with_timeout};
+///
+/// let result = with_timeout(Duration::from_millis(10), || sleep(Duration::from_secs(5)));
+/// assert_eq!(result.unwrap_err().kind(), io::ErrorKind::TimedOut);
+/// ```
+pub fn with_timeout<R>(dur: Duration, f: impl FnOnce() -> R) -> R {
+    with_deadline(Instant::now() + dur, f)
+}
+
+/// Runs `f` with an absolute deadline (or the enclosing one, if earlier).
+///
+/// # Examples
+/// ```
+/// use std::time::{Duration, Instant};
+/// use greenmongo_runtime::time::{deadline, with_deadline};
+///
+/// let at = Instant::now() + Duration::from_secs(1);
+/// with_deadline(at, || assert_eq!(deadline(), Some(at)));
+/// assert_eq!(deadline(), None);
+/// ```
+pub fn with_deadline<R>(at: Instant, f: impl FnOnce() -> R) -> R {
+    /// Puts the outer deadline back, also when `f` panics.
+    struct Restore(Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            park::replace_deadline(self.0);
+        }
+    }
+    let outer = park::current_deadline();
+    let _restore = Restore(outer);
+    park::replace_deadline(park::earliest(outer, Some(at)));
+    f()
+}
+
+/// The deadline in force here, if any.
+pub fn deadline() -> Option<Instant> {
+    park::current_deadline()
+}
+
+/// Identifies an armed timer, to cancel it.
+pub(crate) type TimerKey = (Instant, u64);
+
+/// A worker's pending timers, ordered by deadline. Adding and cancelling are O(log n):
+/// cheap with a million pending.
+#[derive(Default)]
+pub(crate) struct Timers {
+    pending: BTreeMap<TimerKey, Arc<Task>>,
+    /// Tie-breaker, so equal deadlines stay distinct.
+    sequence: u64,
+}
+
+impl Timers {
+    pub(crate) fn add(&mut self, deadline: Instant, task: Arc<Task>) -> TimerKey {
+        self.sequence += 1;
+        let key = (deadline, self.sequence);
+        self.pending.insert(key, task);
+        key
+    }
+
+    pub(crate) fn cancel(&mut self, key: TimerKey) {
+        self.pending.remove(&key);
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.pending.first_key_value().map(|(k, _)| k.0)
+    }
+
+    /// Removes and returns the task of the earliest timer due at `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Arc<Task>> {
+        let entry = self.pending.first_entry()?;
+        (entry.key().0 <= now).then(|| entry.remove())
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.pending.clear();
+    }
+}
