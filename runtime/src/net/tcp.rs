@@ -282,14 +282,22 @@ impl fmt::Debug for TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to the first address that works (with `SO_REUSEADDR`).
+    /// Binds to the first address that works (with `SO_REUSEADDR`), with the largest
+    /// accept backlog the system allows (`net.core.somaxconn`): a server of ten thousand
+    /// coroutines sees connection bursts that a short backlog turns into SYN retries.
     ///
     /// # Errors
     /// The last address's error.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         each_addr(&addr, |addr| {
+            let listener = mio::net::TcpListener::bind(addr)?;
+            // SAFETY: `listen` on a socket we own; calling it again on a listening socket
+            // only changes the backlog (-1 or more than the cap means somaxconn).
+            if unsafe { libc::listen(listener.as_raw_fd(), i32::MAX) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
             Ok(TcpListener {
-                source: IoSource::new(mio::net::TcpListener::bind(addr)?),
+                source: IoSource::new(listener),
             })
         })
     }

@@ -1,0 +1,95 @@
+//! Dropping a runtime stops its workers and unwinds suspended coroutines.
+
+mod util;
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use greenmongo_runtime::{coroutine, sleep, sync::Mutex};
+
+struct CountOnDrop(Arc<AtomicUsize>);
+impl Drop for CountOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn dropping_the_runtime_runs_destructors_of_suspended_coroutines() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let rt = util::runtime(2);
+    let lock = Arc::new(Mutex::new(()));
+    let held = lock.clone();
+    let handles: Vec<_> = (0..100)
+        .map(|i| {
+            let guard = CountOnDrop(dropped.clone());
+            let lock = lock.clone();
+            rt.spawn(move || {
+                let _guard = guard;
+                if i % 2 == 0 {
+                    sleep(Duration::from_secs(3600)).unwrap_err()
+                } else {
+                    // Parked on a lock the test holds.
+                    lock.lock().map(|_| ()).unwrap_err()
+                }
+            })
+        })
+        .collect();
+    let _held = held.try_lock().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(dropped.load(Ordering::SeqCst), 0);
+    drop(rt);
+    assert_eq!(dropped.load(Ordering::SeqCst), 100);
+    for h in handles {
+        assert!(h.join().unwrap_err().is_cancelled());
+    }
+}
+
+#[test]
+fn waits_in_destructors_during_shutdown_fail_instead_of_hanging() {
+    struct SleepOnDrop(Arc<AtomicUsize>);
+    impl Drop for SleepOnDrop {
+        fn drop(&mut self) {
+            if sleep(Duration::from_secs(3600)).is_err() {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+    let failed = Arc::new(AtomicUsize::new(0));
+    let rt = util::runtime(1);
+    let f = failed.clone();
+    rt.spawn(move || {
+        let _d = SleepOnDrop(f);
+        sleep(Duration::from_secs(3600)).unwrap_err();
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    drop(rt);
+    assert_eq!(failed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn spawning_through_a_handle_after_drop_reports_cancelled() {
+    let rt = util::runtime(1);
+    let handle = rt.handle();
+    drop(rt);
+    assert!(handle.spawn(|| 1).join().unwrap_err().is_cancelled());
+}
+
+#[test]
+fn a_never_started_coroutine_drops_its_closure() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let rt = util::runtime(1);
+    let d = dropped.clone();
+    rt.block_on(move || {
+        let guard = CountOnDrop(d);
+        coroutine::spawn_local(move || drop(guard));
+        // Block the worker's queue: the spawned one never gets to run before shutdown.
+    });
+    drop(rt);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}

@@ -1,0 +1,142 @@
+//! The sync primitives between coroutines on different workers and plain threads.
+
+mod util;
+
+use std::{sync::Arc, time::Duration};
+
+use greenmongo_runtime::{
+    coroutine, sleep, spawn_blocking,
+    sync::{mpsc, oneshot, Mutex, Semaphore, WaitGroup},
+};
+
+#[test]
+fn mpsc_carries_every_value_from_threads_and_coroutines() {
+    let rt = util::runtime(2);
+    let (tx, rx) = mpsc::bounded::<u64>(8);
+    let thread_senders: Vec<_> = (0..4u64)
+        .map(|t| {
+            let tx = tx.clone();
+            std::thread::spawn(move || (0..1000).for_each(|i| tx.send(t * 10_000 + i).unwrap()))
+        })
+        .collect();
+    let coroutine_senders: Vec<_> = (4..8u64)
+        .map(|t| {
+            let tx = tx.clone();
+            rt.spawn(move || (0..1000).for_each(|i| tx.send(t * 10_000 + i).unwrap()))
+        })
+        .collect();
+    drop(tx);
+    // The receiver is a coroutine.
+    let mut got = rt.block_on(move || rx.iter().collect::<Vec<_>>());
+    thread_senders.into_iter().for_each(|t| t.join().unwrap());
+    coroutine_senders
+        .into_iter()
+        .for_each(|c| c.join().unwrap());
+    got.sort_unstable();
+    let mut want: Vec<u64> = (0..8u64)
+        .flat_map(|t| (0..1000).map(move |i| t * 10_000 + i))
+        .collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn dropping_senders_or_receivers_disconnects() {
+    let (tx, rx) = mpsc::channel::<u8>();
+    drop(tx);
+    assert!(matches!(rx.recv(), Err(mpsc::RecvError::Disconnected)));
+    let (tx, rx) = mpsc::channel::<u8>();
+    drop(rx);
+    assert!(matches!(tx.send(1), Err(mpsc::SendError::Disconnected(1))));
+    let (tx, rx) = oneshot::channel::<u8>();
+    drop(tx);
+    assert!(matches!(rx.recv(), Err(oneshot::RecvError::Disconnected)));
+}
+
+#[test]
+fn a_mutex_serialises_coroutines_on_two_workers_and_threads() {
+    let rt = util::runtime(2);
+    let counter = Arc::new(Mutex::new(0u64));
+    let wg = WaitGroup::new();
+    for _ in 0..200 {
+        wg.add(1);
+        let (c, wg) = (counter.clone(), wg.clone());
+        rt.spawn(move || {
+            for _ in 0..50 {
+                let mut g = c.lock().unwrap();
+                let v = *g;
+                coroutine::yield_now(); // a race would lose increments here
+                *g = v + 1;
+            }
+            wg.done();
+        });
+    }
+    for _ in 0..2 {
+        wg.add(1);
+        let (c, wg) = (counter.clone(), wg.clone());
+        std::thread::spawn(move || {
+            for _ in 0..500 {
+                *c.lock().unwrap() += 1;
+            }
+            wg.done();
+        });
+    }
+    wg.wait().unwrap(); // a plain thread waits for coroutines
+    assert_eq!(*counter.lock().unwrap(), 200 * 50 + 1000);
+}
+
+#[test]
+fn semaphore_waiters_are_served_in_arrival_order() {
+    let rt = util::runtime(1);
+    let order = rt.block_on(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let (tx, rx) = mpsc::channel();
+        for i in 0..20 {
+            let (sem, tx) = (sem.clone(), tx.clone());
+            coroutine::spawn_local(move || {
+                let _p = sem.acquire().unwrap();
+                tx.send(i).unwrap();
+            });
+            coroutine::yield_now(); // let it queue before the next one
+        }
+        drop(tx);
+        sem.add_permits(1);
+        rx.iter().collect::<Vec<_>>()
+    });
+    assert_eq!(order, (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn spawn_blocking_runs_off_the_worker() {
+    let rt = util::runtime(1);
+    let (worker_ran, result) = rt.block_on(|| {
+        // While a blocking job sleeps on the pool, the single worker keeps running others.
+        let job = spawn_blocking(|| {
+            std::thread::sleep(Duration::from_millis(100));
+            std::thread::current().name().map(str::to_owned)
+        });
+        let other = coroutine::spawn_local(|| 1);
+        let worker_ran = other.join().unwrap() == 1 && !job.is_finished();
+        (worker_ran, job.join().unwrap())
+    });
+    assert!(worker_ran);
+    assert_eq!(result.as_deref(), Some("greenmongo-blocking"));
+    assert!(rt.metrics().blocking_threads <= 1);
+    // On a plain thread it just runs.
+    assert_eq!(spawn_blocking(|| 5).join().unwrap(), 5);
+}
+
+#[test]
+fn sleeping_coroutines_do_not_block_each_other() {
+    let rt = util::runtime(1);
+    let elapsed = rt.block_on(|| {
+        let t = std::time::Instant::now();
+        let hs: Vec<_> = (0..1000)
+            .map(|_| coroutine::spawn(|| sleep(Duration::from_millis(50)).unwrap()))
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        t.elapsed()
+    });
+    // 1000 sequential sleeps would take 50 s.
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+}
