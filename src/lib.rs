@@ -1,4 +1,4 @@
-//! greenmongo: a MongoDB driver in plain blocking style, run on stackful coroutines.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
