@@ -5,5 +5,8 @@
 pub use greenmongo_runtime as runtime;
 
 pub mod error;
+pub mod options;
+pub mod uri;
 
 pub use error::{Error, ErrorKind, Result};
+pub use options::ClientOptions;

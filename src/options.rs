@@ -1,0 +1,508 @@
+//! Client options: everything a connection string can say, as typed values.
+//!
+//! Implements the option set of the URI Options spec. [`ClientOptions::parse`] builds them
+//! from a connection string (see [`crate::uri`]); they can also be built in code from
+//! [`ClientOptions::default`] by setting fields, then checked with
+//! [`ClientOptions::validate`].
+//!
+//! Durations are [`Duration`]s; where the spec gives zero a special meaning ("no timeout",
+//! "no limit") the field's docs say so, and the zero is kept as is.
+
+mod address;
+mod concern;
+mod credential;
+mod read_preference;
+mod tls;
+
+use std::{fmt, str::FromStr, time::Duration};
+
+pub use address::{ServerAddress, DEFAULT_PORT};
+pub use concern::{Acknowledgment, ReadConcern, ReadConcernLevel, WriteConcern};
+pub use credential::{AuthMechanism, Credential, DEFAULT_GSSAPI_SERVICE_NAME, EXTERNAL_SOURCE};
+pub use read_preference::{ReadPreference, ReadPreferenceMode, TagSet};
+pub use tls::TlsOptions;
+
+use crate::{Error, Result};
+
+/// How a client connects and what it defaults to.
+///
+/// Every option is `None` when not given, so a user's choice can be told apart from the
+/// driver's default (which the component that uses the option applies).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo::{options::ServerAddress, ClientOptions};
+///
+/// let opts = ClientOptions::parse(
+///     "mongodb://alice:secret@db1.example.com,db2.example.com:27018/app?replicaSet=rs0&w=majority&connectTimeoutMS=2500",
+/// )?;
+/// assert_eq!(opts.hosts, [ServerAddress::tcp("db1.example.com", 27017), ServerAddress::tcp("db2.example.com", 27018)]);
+/// assert_eq!(opts.repl_set_name.as_deref(), Some("rs0"));
+/// assert_eq!(opts.connect_timeout, Some(Duration::from_millis(2500)));
+/// let cred = opts.credential.as_ref().unwrap();
+/// assert_eq!(cred.source.as_deref(), Some("app"));
+/// assert!(!format!("{opts:?}").contains("secret"));
+///
+/// // Or in code:
+/// let mut opts = ClientOptions::default();
+/// opts.app_name = Some("reporting".into());
+/// opts.validate()?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// The seed list. `localhost:27017` by default; empty for a `mongodb+srv` connection
+    /// string until [`apply_srv_records`](Self::apply_srv_records) fills it in.
+    pub hosts: Vec<ServerAddress>,
+    /// The host name of a `mongodb+srv` connection string, kept after resolution for SRV
+    /// polling. See [`needs_srv_resolution`](Self::needs_srv_resolution).
+    pub srv_host: Option<String>,
+    /// `srvServiceName`: the SRV service name (`mongodb` when `None`).
+    pub srv_service_name: Option<String>,
+    /// `srvMaxHosts`: how many SRV results to use at most; zero means all.
+    pub srv_max_hosts: Option<u32>,
+    /// The database named in the connection string's path.
+    pub default_database: Option<String>,
+    /// Authentication; `None` means the client does not authenticate.
+    pub credential: Option<Credential>,
+    /// `appname`: sent in the handshake (at most 128 bytes).
+    pub app_name: Option<String>,
+    /// `replicaSet`: the replica set name to require.
+    pub repl_set_name: Option<String>,
+    /// `directConnection`: talk to the single seed only, whatever its type.
+    pub direct_connection: Option<bool>,
+    /// `loadBalanced`: the seed is a load balancer in front of mongoses.
+    pub load_balanced: Option<bool>,
+    /// The `tls*` options.
+    pub tls: TlsOptions,
+    /// `connectTimeoutMS`: limit on opening a socket and the handshake; zero means none.
+    pub connect_timeout: Option<Duration>,
+    /// `socketTimeoutMS` (deprecated in favour of `timeoutMS`): limit on each socket read
+    /// or write of an operation; zero means none.
+    pub socket_timeout: Option<Duration>,
+    /// `serverSelectionTimeoutMS`: how long server selection may block.
+    pub server_selection_timeout: Option<Duration>,
+    /// `serverSelectionTryOnce`: single-threaded drivers' "scan once, then fail" mode.
+    pub server_selection_try_once: Option<bool>,
+    /// `heartbeatFrequencyMS`: interval between server checks (at least 500 ms).
+    pub heartbeat_frequency: Option<Duration>,
+    /// `localThresholdMS`: width of the latency window for server selection.
+    pub local_threshold: Option<Duration>,
+    /// `serverMonitoringMode`: streaming or polling server monitoring.
+    pub server_monitoring_mode: Option<ServerMonitoringMode>,
+    /// `timeoutMS`: client-side operation timeout; zero means none.
+    pub timeout: Option<Duration>,
+    /// `maxPoolSize`: connections per server at most; zero means no limit.
+    pub max_pool_size: Option<u32>,
+    /// `minPoolSize`: connections per server to keep open.
+    pub min_pool_size: Option<u32>,
+    /// `maxConnecting`: connections per server being established at once (at least 1).
+    pub max_connecting: Option<u32>,
+    /// `maxIdleTimeMS`: close pooled connections idle this long; zero means never.
+    pub max_idle_time: Option<Duration>,
+    /// `waitQueueTimeoutMS` (deprecated in favour of `timeoutMS`): limit on waiting for a
+    /// pooled connection.
+    pub wait_queue_timeout: Option<Duration>,
+    /// `readPreference`, `readPreferenceTags` and `maxStalenessSeconds`.
+    pub read_preference: Option<ReadPreference>,
+    /// `readConcernLevel`.
+    pub read_concern: Option<ReadConcern>,
+    /// `w`, `wTimeoutMS` and `journal`.
+    pub write_concern: Option<WriteConcern>,
+    /// `retryReads`.
+    pub retry_reads: Option<bool>,
+    /// `retryWrites`.
+    pub retry_writes: Option<bool>,
+    /// `maxAdaptiveRetries`: retry budget of the client backpressure spec.
+    pub max_adaptive_retries: Option<u32>,
+    /// `enableOverloadRetargeting`: retry an overloaded server's operations elsewhere.
+    pub enable_overload_retargeting: Option<bool>,
+    /// `compressors`: wire compressors to offer, in order of preference.
+    pub compressors: Option<Vec<Compressor>>,
+    /// `zlibCompressionLevel`: -1 (zlib's default) to 9.
+    pub zlib_compression_level: Option<i32>,
+    /// `proxyHost`, `proxyPort`, `proxyUsername`, `proxyPassword`: a SOCKS5 proxy.
+    pub proxy: Option<ProxyOptions>,
+    /// What the connection string parser ignored, one message per problem: unknown
+    /// options, invalid values, repeated keys, deprecated spellings. The Connection String
+    /// spec requires these to be warnings, not errors; the client logs them. Empty for
+    /// options built in code.
+    pub warnings: Vec<String>,
+}
+
+impl Default for ClientOptions {
+    /// No options set; the seed list is `localhost:27017`.
+    fn default() -> Self {
+        ClientOptions {
+            hosts: vec![ServerAddress::default()],
+            srv_host: None,
+            srv_service_name: None,
+            srv_max_hosts: None,
+            default_database: None,
+            credential: None,
+            app_name: None,
+            repl_set_name: None,
+            direct_connection: None,
+            load_balanced: None,
+            tls: TlsOptions::default(),
+            connect_timeout: None,
+            socket_timeout: None,
+            server_selection_timeout: None,
+            server_selection_try_once: None,
+            heartbeat_frequency: None,
+            local_threshold: None,
+            server_monitoring_mode: None,
+            timeout: None,
+            max_pool_size: None,
+            min_pool_size: None,
+            max_connecting: None,
+            max_idle_time: None,
+            wait_queue_timeout: None,
+            read_preference: None,
+            read_concern: None,
+            write_concern: None,
+            retry_reads: None,
+            retry_writes: None,
+            max_adaptive_retries: None,
+            enable_overload_retargeting: None,
+            compressors: None,
+            zlib_compression_level: None,
+            proxy: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Parses a `mongodb://` or `mongodb+srv://` connection string. No I/O: a `mongodb+srv`
+    /// string comes back with empty [`hosts`](Self::hosts) and
+    /// [`needs_srv_resolution`](Self::needs_srv_resolution) true.
+    ///
+    /// Invalid values of individual options do not fail the parse: they are skipped and
+    /// reported in [`warnings`](Self::warnings), as the Connection String spec requires.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for a malformed
+    /// string (scheme, user info, hosts, ports, percent-encoding, database name) and for
+    /// the combinations the specs forbid: conflicting TLS options, `directConnection=true`
+    /// with several hosts or SRV, `loadBalanced=true` with several hosts, a replica set or
+    /// `directConnection=true`, SRV-only options without SRV, a credential its mechanism
+    /// rejects (see [`Credential::validate`]), and read preference tags or staleness with
+    /// mode primary.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::ClientOptions;
+    ///
+    /// let opts = ClientOptions::parse("mongodb://localhost/?maxPoolSize=10&fsync=true")?;
+    /// assert_eq!(opts.max_pool_size, Some(10));
+    /// assert_eq!(opts.warnings.len(), 1); // fsync is not a known option
+    ///
+    /// assert!(ClientOptions::parse("mongodb://a,b/?directConnection=true").is_err());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn parse(uri: &str) -> Result<Self> {
+        crate::uri::parse(uri)
+    }
+
+    /// Checks the combinations of options the specs forbid (the same checks
+    /// [`parse`](Self::parse) makes after reading every option).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) naming the conflict.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::ClientOptions;
+    ///
+    /// let mut opts = ClientOptions::default();
+    /// opts.load_balanced = Some(true);
+    /// opts.repl_set_name = Some("rs0".into());
+    /// assert!(opts.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let fail = |msg: &str| Err(Error::invalid_argument(msg));
+        let srv = self.srv_host.is_some();
+        if !srv {
+            if self.hosts.is_empty() {
+                return fail("at least one host is required");
+            }
+            if self.srv_max_hosts.is_some() {
+                return fail("srvMaxHosts is only allowed with a mongodb+srv connection string");
+            }
+            if self.srv_service_name.is_some() {
+                return fail("srvServiceName is only allowed with a mongodb+srv connection string");
+            }
+        }
+        let max_hosts = self.srv_max_hosts.unwrap_or(0);
+        if self.direct_connection == Some(true) {
+            if srv {
+                return fail("directConnection=true is not allowed with mongodb+srv");
+            }
+            if self.hosts.len() > 1 {
+                return fail("directConnection=true is not allowed with more than one host");
+            }
+        }
+        if self.load_balanced == Some(true) {
+            if self.hosts.len() > 1 {
+                return fail("loadBalanced=true is not allowed with more than one host");
+            }
+            if self.repl_set_name.is_some() {
+                return fail("loadBalanced=true is not allowed with replicaSet");
+            }
+            if self.direct_connection == Some(true) {
+                return fail("loadBalanced=true is not allowed with directConnection=true");
+            }
+            if max_hosts > 0 {
+                return fail("loadBalanced=true is not allowed with a positive srvMaxHosts");
+            }
+        }
+        if max_hosts > 0 && self.repl_set_name.is_some() {
+            return fail("replicaSet is not allowed with a positive srvMaxHosts");
+        }
+        if let (Some(min), Some(max)) = (self.min_pool_size, self.max_pool_size) {
+            if max != 0 && min > max {
+                return fail("minPoolSize must not exceed maxPoolSize");
+            }
+        }
+        if let Some(credential) = &self.credential {
+            credential.validate()?;
+        }
+        if let Some(read_preference) = &self.read_preference {
+            read_preference.validate()?;
+        }
+        if let Some(write_concern) = &self.write_concern {
+            write_concern.validate()?;
+        }
+        if let Some(proxy) = &self.proxy {
+            proxy.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// A wire-protocol compressor (the OP_COMPRESSED spec).
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::Compressor;
+///
+/// assert_eq!("zstd".parse::<Compressor>()?, Compressor::Zstd);
+/// assert_eq!(Compressor::Zlib.as_str(), "zlib");
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Compressor {
+    /// Snappy.
+    Snappy,
+    /// zlib, at [`ClientOptions::zlib_compression_level`].
+    Zlib,
+    /// Zstandard.
+    Zstd,
+}
+
+impl Compressor {
+    /// The compressor's name as the handshake spells it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::Compressor;
+    ///
+    /// assert_eq!(Compressor::Snappy.as_str(), "snappy");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compressor::Snappy => "snappy",
+            Compressor::Zlib => "zlib",
+            Compressor::Zstd => "zstd",
+        }
+    }
+}
+
+impl FromStr for Compressor {
+    type Err = Error;
+
+    /// Parses a compressor name, ignoring ASCII case.
+    fn from_str(s: &str) -> Result<Self> {
+        [Compressor::Snappy, Compressor::Zlib, Compressor::Zstd]
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| Error::invalid_argument(format!("unsupported compressor \"{s}\"")))
+    }
+}
+
+impl fmt::Display for Compressor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How servers are monitored (the SDAM spec's `serverMonitoringMode`).
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::ServerMonitoringMode;
+///
+/// assert_eq!("poll".parse::<ServerMonitoringMode>()?, ServerMonitoringMode::Poll);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerMonitoringMode {
+    /// Use the streaming protocol when the server supports it.
+    Stream,
+    /// Always poll with `hello`.
+    Poll,
+    /// Stream, except on FaaS platforms where polling is used.
+    Auto,
+}
+
+impl ServerMonitoringMode {
+    /// The mode's name in connection strings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::ServerMonitoringMode;
+    ///
+    /// assert_eq!(ServerMonitoringMode::Auto.as_str(), "auto");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerMonitoringMode::Stream => "stream",
+            ServerMonitoringMode::Poll => "poll",
+            ServerMonitoringMode::Auto => "auto",
+        }
+    }
+}
+
+impl FromStr for ServerMonitoringMode {
+    type Err = Error;
+
+    /// Parses `stream`, `poll` or `auto` (exactly, as the spec lists them).
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "stream" => Ok(ServerMonitoringMode::Stream),
+            "poll" => Ok(ServerMonitoringMode::Poll),
+            "auto" => Ok(ServerMonitoringMode::Auto),
+            _ => Err(Error::invalid_argument(format!(
+                "unknown server monitoring mode \"{s}\" (expected stream, poll or auto)"
+            ))),
+        }
+    }
+}
+
+/// A SOCKS5 proxy (the SOCKS5 Support spec). `Debug` never shows the password.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::ClientOptions;
+///
+/// let opts = ClientOptions::parse("mongodb://h/?proxyHost=proxy.local&proxyPort=1081")?;
+/// let proxy = opts.proxy.unwrap();
+/// assert_eq!((proxy.host.as_str(), proxy.port()), ("proxy.local", 1081));
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProxyOptions {
+    /// The proxy's host name or IP address.
+    pub host: String,
+    /// The proxy's port ([`ProxyOptions::DEFAULT_PORT`] when `None`).
+    pub port: Option<u16>,
+    /// User name for the proxy; given together with the password.
+    pub username: Option<String>,
+    /// Password for the proxy; given together with the user name.
+    pub password: Option<String>,
+}
+
+impl ProxyOptions {
+    /// The SOCKS5 port used when none is given.
+    pub const DEFAULT_PORT: u16 = 1080;
+
+    /// A proxy at `host` on the default port, without authentication.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::ProxyOptions;
+    ///
+    /// assert_eq!(ProxyOptions::new("proxy.local").port(), 1080);
+    /// ```
+    pub fn new(host: impl Into<String>) -> Self {
+        ProxyOptions {
+            host: host.into(),
+            port: None,
+            username: None,
+            password: None,
+        }
+    }
+
+    /// The port to connect to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::ProxyOptions;
+    ///
+    /// let mut proxy = ProxyOptions::new("p");
+    /// proxy.port = Some(9050);
+    /// assert_eq!(proxy.port(), 9050);
+    /// ```
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(Self::DEFAULT_PORT)
+    }
+
+    /// Checks that the host is not empty and that user name and password come together.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) when they do not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::ProxyOptions;
+    ///
+    /// let mut proxy = ProxyOptions::new("p");
+    /// proxy.username = Some("u".into());
+    /// assert!(proxy.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if self.host.is_empty() {
+            return Err(Error::invalid_argument("proxyHost must not be empty"));
+        }
+        if self.username.is_some() != self.password.is_some() {
+            return Err(Error::invalid_argument(
+                "proxyUsername and proxyPassword must be given together",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ProxyOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ProxyOptions");
+        d.field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username);
+        match self.password {
+            Some(_) => d.field("password", &"***"),
+            None => d.field("password", &None::<()>),
+        };
+        d.finish()
+    }
+}

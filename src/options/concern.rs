@@ -1,0 +1,205 @@
+//! Read and write concerns (the Read and Write Concern spec).
+
+use std::{fmt, time::Duration};
+
+use crate::{Error, Result};
+
+/// The isolation level of a read.
+///
+/// Unknown levels are kept as [`ReadConcernLevel::Custom`] so a newer server's levels can
+/// be used without a driver update.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::ReadConcernLevel;
+///
+/// assert_eq!(ReadConcernLevel::from("majority"), ReadConcernLevel::Majority);
+/// assert_eq!(ReadConcernLevel::from("future").as_str(), "future");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReadConcernLevel {
+    /// `local`.
+    Local,
+    /// `majority`.
+    Majority,
+    /// `linearizable`.
+    Linearizable,
+    /// `available`.
+    Available,
+    /// `snapshot`.
+    Snapshot,
+    /// Any other level, passed to the server as is.
+    Custom(String),
+}
+
+impl ReadConcernLevel {
+    /// The level's name as sent to the server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::ReadConcernLevel;
+    ///
+    /// assert_eq!(ReadConcernLevel::Snapshot.as_str(), "snapshot");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        match self {
+            ReadConcernLevel::Local => "local",
+            ReadConcernLevel::Majority => "majority",
+            ReadConcernLevel::Linearizable => "linearizable",
+            ReadConcernLevel::Available => "available",
+            ReadConcernLevel::Snapshot => "snapshot",
+            ReadConcernLevel::Custom(s) => s,
+        }
+    }
+}
+
+impl From<&str> for ReadConcernLevel {
+    /// Level names are case-sensitive, as they are on the server.
+    fn from(s: &str) -> Self {
+        match s {
+            "local" => ReadConcernLevel::Local,
+            "majority" => ReadConcernLevel::Majority,
+            "linearizable" => ReadConcernLevel::Linearizable,
+            "available" => ReadConcernLevel::Available,
+            "snapshot" => ReadConcernLevel::Snapshot,
+            other => ReadConcernLevel::Custom(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for ReadConcernLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A read concern.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::{ReadConcern, ReadConcernLevel};
+///
+/// let rc = ReadConcern::new(ReadConcernLevel::Majority);
+/// assert_eq!(rc.level.as_str(), "majority");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ReadConcern {
+    /// The level.
+    pub level: ReadConcernLevel,
+}
+
+impl ReadConcern {
+    /// A read concern with `level`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{ReadConcern, ReadConcernLevel};
+    ///
+    /// assert_eq!(ReadConcern::new(ReadConcernLevel::Local).level, ReadConcernLevel::Local);
+    /// ```
+    pub fn new(level: ReadConcernLevel) -> Self {
+        ReadConcern { level }
+    }
+}
+
+/// The `w` of a write concern: how many members, or which, must acknowledge a write.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::Acknowledgment;
+///
+/// assert_eq!(Acknowledgment::from("majority"), Acknowledgment::Majority);
+/// assert_eq!(Acknowledgment::from("dcTag"), Acknowledgment::Custom("dcTag".into()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Acknowledgment {
+    /// A number of members; 0 means unacknowledged.
+    Nodes(u32),
+    /// `"majority"`.
+    Majority,
+    /// A custom write concern name (a tag set defined in the replica set config).
+    Custom(String),
+}
+
+impl From<&str> for Acknowledgment {
+    /// `"majority"` or a custom name; numbers are built with [`Acknowledgment::Nodes`].
+    fn from(s: &str) -> Self {
+        match s {
+            "majority" => Acknowledgment::Majority,
+            other => Acknowledgment::Custom(other.to_owned()),
+        }
+    }
+}
+
+/// A write concern. Every field is optional; unset fields are left to the server.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::{Acknowledgment, WriteConcern};
+///
+/// let mut wc = WriteConcern::default();
+/// wc.w = Some(Acknowledgment::Nodes(0));
+/// assert!(!wc.is_acknowledged());
+/// wc.journal = Some(true);
+/// assert!(wc.validate().is_err()); // w: 0 cannot wait for the journal
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteConcern {
+    /// `w`.
+    pub w: Option<Acknowledgment>,
+    /// `wtimeout`: how long the server waits for `w` before reporting an error; zero means
+    /// no limit.
+    pub w_timeout: Option<Duration>,
+    /// `j`: whether to wait for the on-disk journal.
+    pub journal: Option<bool>,
+}
+
+impl WriteConcern {
+    /// Whether the server acknowledges writes: false only for `w: 0` without `j: true`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::WriteConcern;
+    ///
+    /// assert!(WriteConcern::default().is_acknowledged());
+    /// ```
+    pub fn is_acknowledged(&self) -> bool {
+        self.w != Some(Acknowledgment::Nodes(0)) || self.journal == Some(true)
+    }
+
+    /// Checks that `w: 0` is not combined with `j: true`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) when it is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{Acknowledgment, WriteConcern};
+    ///
+    /// let mut wc = WriteConcern::default();
+    /// wc.w = Some(Acknowledgment::Majority);
+    /// wc.journal = Some(true);
+    /// assert!(wc.validate().is_ok());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if self.w == Some(Acknowledgment::Nodes(0)) && self.journal == Some(true) {
+            return Err(Error::invalid_argument(
+                "write concern w: 0 cannot be combined with journal: true",
+            ));
+        }
+        Ok(())
+    }
+}
