@@ -516,6 +516,10 @@ pub fn yield_now() {
         true
     });
     if !done {
+        #[cfg(feature = "may")]
+        if crate::may_interop::in_may_coroutine() {
+            return may::coroutine::yield_now();
+        }
         std::thread::yield_now();
     }
 }

@@ -84,6 +84,8 @@
 
 mod blocking;
 pub mod coroutine;
+#[cfg(feature = "may")]
+mod may_interop;
 pub mod net;
 mod park;
 mod reactor;

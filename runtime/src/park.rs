@@ -66,6 +66,8 @@ pub fn in_coroutine() -> bool {
 pub(crate) fn current_deadline() -> Option<Instant> {
     with_current(|ctx| match ctx {
         Some(ctx) => ctx.deadline.get(),
+        #[cfg(feature = "may")]
+        None if crate::may_interop::in_may_coroutine() => crate::may_interop::deadline(),
         None => THREAD_DEADLINE.with(Cell::get),
     })
 }
@@ -74,6 +76,10 @@ pub(crate) fn current_deadline() -> Option<Instant> {
 pub(crate) fn replace_deadline(deadline: Option<Instant>) -> Option<Instant> {
     with_current(|ctx| match ctx {
         Some(ctx) => ctx.deadline.replace(deadline),
+        #[cfg(feature = "may")]
+        None if crate::may_interop::in_may_coroutine() => {
+            crate::may_interop::replace_deadline(deadline)
+        }
         None => THREAD_DEADLINE.with(|d| d.replace(deadline)),
     })
 }
@@ -102,6 +108,8 @@ pub(crate) fn cancelled() -> io::Error {
 pub(crate) enum Unparker {
     Coroutine(Arc<Task>),
     Thread(Thread),
+    #[cfg(feature = "may")]
+    May(may::coroutine::Coroutine),
 }
 
 impl Unparker {
@@ -109,6 +117,10 @@ impl Unparker {
     pub(crate) fn current() -> Unparker {
         with_current(|ctx| match ctx {
             Some(ctx) => Unparker::Coroutine(ctx.task.clone()),
+            #[cfg(feature = "may")]
+            None if crate::may_interop::in_may_coroutine() => {
+                Unparker::May(crate::may_interop::current())
+            }
             None => Unparker::Thread(thread::current()),
         })
     }
@@ -118,6 +130,8 @@ impl Unparker {
         match self {
             Unparker::Coroutine(task) => task.unpark(),
             Unparker::Thread(thread) => thread.unpark(),
+            #[cfg(feature = "may")]
+            Unparker::May(coroutine) => coroutine.unpark(),
         }
     }
 }
@@ -193,7 +207,18 @@ pub(crate) fn suspend(ctx: &CoroutineContext) {
 }
 
 fn park_thread(deadline: Option<Instant>) -> io::Result<()> {
-    let deadline = earliest(deadline, THREAD_DEADLINE.with(Cell::get));
+    let deadline = earliest(deadline, current_deadline());
+    #[cfg(feature = "may")]
+    if crate::may_interop::in_may_coroutine() {
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Err(timed_out());
+        }
+        crate::may_interop::park(deadline);
+        return match deadline {
+            Some(d) if d <= Instant::now() => Err(timed_out()),
+            _ => Ok(()),
+        };
+    }
     match deadline {
         None => thread::park(),
         Some(d) => {

@@ -103,6 +103,10 @@ impl<S: AsRawFd> IoSource<S> {
     ) -> io::Result<()> {
         let fd = self.io.as_raw_fd();
         if !park::in_coroutine() {
+            #[cfg(feature = "may")]
+            if crate::may_interop::in_may_coroutine() {
+                return crate::may_interop::wait_fd(fd);
+            }
             return reactor::wait_fd_blocking(fd, dir, deadline);
         }
         let registration = match self.registration.get() {
