@@ -5,5 +5,6 @@
 pub use greenmongo_runtime as runtime;
 
 pub mod error;
+pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};
