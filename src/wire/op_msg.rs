@@ -15,95 +15,10 @@ use super::{
 use crate::{Error, Result};
 
 mod flags;
+mod sequence;
 
 pub use flags::MessageFlags;
-
-/// A payload type 1 section: a named run of documents that stands for one array-valued
-/// command argument (e.g. `documents` of `insert`).
-///
-/// # Examples
-///
-/// ```
-/// use bson::rawdoc;
-/// use greenmongo::wire::DocumentSequence;
-///
-/// let seq = DocumentSequence::new("documents", vec![rawdoc! { "_id": 1 }])?;
-/// assert_eq!(seq.identifier(), "documents");
-/// assert_eq!(seq.documents().len(), 1);
-/// assert!(DocumentSequence::new("bad\0name", vec![]).is_err());
-/// # Ok::<(), greenmongo::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct DocumentSequence {
-    /// Never contains NUL (it is written as a C string).
-    identifier: String,
-    documents: Vec<RawDocumentBuf>,
-}
-
-impl DocumentSequence {
-    /// A sequence named `identifier` holding `documents`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) if `identifier`
-    /// contains a NUL byte.
-    pub fn new(identifier: impl Into<String>, documents: Vec<RawDocumentBuf>) -> Result<Self> {
-        let identifier = identifier.into();
-        if identifier.contains('\0') {
-            return Err(Error::invalid_argument(format!(
-                "document sequence identifier {identifier:?} contains a NUL byte"
-            )));
-        }
-        Ok(DocumentSequence {
-            identifier,
-            documents,
-        })
-    }
-
-    /// The command argument this sequence stands for.
-    pub fn identifier(&self) -> &str {
-        &self.identifier
-    }
-
-    /// The documents, in order.
-    pub fn documents(&self) -> &[RawDocumentBuf] {
-        &self.documents
-    }
-
-    /// Appends a document.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bson::rawdoc;
-    /// use greenmongo::wire::DocumentSequence;
-    ///
-    /// let mut seq = DocumentSequence::new("updates", vec![])?;
-    /// seq.push(rawdoc! { "q": {}, "u": { "$set": { "x": 1 } } });
-    /// assert_eq!(seq.documents().len(), 1);
-    /// # Ok::<(), greenmongo::Error>(())
-    /// ```
-    pub fn push(&mut self, document: RawDocumentBuf) {
-        self.documents.push(document);
-    }
-
-    /// Takes the documents out.
-    pub fn into_documents(self) -> Vec<RawDocumentBuf> {
-        self.documents
-    }
-
-    /// Bytes this section takes on the wire, its payload-type byte included.
-    fn encoded_len(&self) -> usize {
-        1 + 4
-            + self.identifier.len()
-            + 1
-            + self
-                .documents
-                .iter()
-                .map(|d| d.as_bytes().len())
-                .sum::<usize>()
-    }
-}
+pub use sequence::DocumentSequence;
 
 /// An OP_MSG: one body document plus any document sequences.
 ///
@@ -193,6 +108,17 @@ impl Message {
 
     /// The command name: the body's first key, or `None` if the body is empty or its first
     /// element is malformed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::rawdoc;
+    /// use greenmongo::wire::Message;
+    ///
+    /// let get_more = Message::new(rawdoc! { "getMore": 1_i64, "collection": "c" });
+    /// assert_eq!(get_more.command_name(), Some("getMore"));
+    /// assert_eq!(Message::new(rawdoc! {}).command_name(), None);
+    /// ```
     pub fn command_name(&self) -> Option<&str> {
         match self.body.iter().next() {
             Some(Ok((key, _))) => Some(key.as_str()),
@@ -206,12 +132,35 @@ impl Message {
     ///
     /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) if the body is not
     /// valid BSON.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::{doc, rawdoc};
+    /// use greenmongo::wire::Message;
+    ///
+    /// let reply = Message::new(rawdoc! { "ok": 1.0, "n": 3 });
+    /// assert_eq!(reply.body_document()?, doc! { "ok": 1.0, "n": 3 });
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn body_document(&self) -> Result<Document> {
         Document::try_from(self.body.as_ref())
             .map_err(|e| Error::invalid_response(format!("OP_MSG body is not valid BSON: {e}")))
     }
 
     /// Length of the uncompressed encoding, checksum included when the flag is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::rawdoc;
+    /// use greenmongo::wire::{Message, MessageFlags};
+    ///
+    /// let mut msg = Message::new(rawdoc! { "ping": 1 });
+    /// assert_eq!(msg.encoded_len(), msg.encode(None).len());
+    /// msg.flags.insert(MessageFlags::CHECKSUM_PRESENT);
+    /// assert_eq!(msg.encoded_len(), msg.encode(None).len());
+    /// ```
     pub fn encoded_len(&self) -> usize {
         let checksum = if self.flags.contains(MessageFlags::CHECKSUM_PRESENT) {
             4
@@ -322,6 +271,21 @@ impl Message {
     /// # Panics
     ///
     /// As [`encode`](Self::encode).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::rawdoc;
+    /// use greenmongo::wire::Message;
+    ///
+    /// let mut buf = Vec::with_capacity(1024);
+    /// for _ in 0..3 {
+    ///     buf.clear();
+    ///     Message::new(rawdoc! { "ping": 1 }).encode_into(None, &mut buf);
+    ///     assert_eq!(Message::decode(&buf)?.command_name(), Some("ping"));
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn encode_into(&self, compressor: Option<&Compressor>, out: &mut Vec<u8>) {
         let compressor =
             compressor.filter(|_| self.command_name().is_some_and(command_may_be_compressed));
@@ -403,6 +367,19 @@ impl Message {
     /// wrong: a truncated or oversized message, an unsupported opcode or compressor, unknown
     /// required flag bits, a checksum mismatch, an unknown section type, a missing or
     /// repeated body, a repeated sequence identifier, or a badly framed document.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::rawdoc;
+    /// use greenmongo::wire::{Message, SizeLimits};
+    ///
+    /// let bytes = Message::new(rawdoc! { "ok": 1.0 }).encode(None);
+    /// let small = SizeLimits { max_message_size_bytes: 20, ..SizeLimits::default() };
+    /// let err = Message::decode_with_limits(&bytes, &small).unwrap_err();
+    /// assert!(err.to_string().contains("exceeds maxMessageSizeBytes (20)"));
+    /// assert!(Message::decode_with_limits(&bytes, &SizeLimits::default()).is_ok());
+    /// ```
     pub fn decode_with_limits(bytes: &[u8], limits: &SizeLimits) -> Result<Message> {
         let head = MsgHeader::parse(bytes)?;
         let len = header::check_message_length(head.message_length, limits)?;

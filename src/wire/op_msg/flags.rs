@@ -22,7 +22,8 @@ use std::{fmt, ops};
 pub struct MessageFlags(u32);
 
 impl MessageFlags {
-    /// Bit 0: a CRC-32C checksum follows the sections. [`Message::encode`] appends it.
+    /// Bit 0: a CRC-32C checksum follows the sections.
+    /// [`Message::encode`](super::Message::encode) appends it.
     pub const CHECKSUM_PRESENT: MessageFlags = MessageFlags(1);
     /// Bit 1: the sender will send another message without waiting (requests: no reply
     /// wanted; replies: more replies follow on this connection).
