@@ -4,6 +4,7 @@
 
 pub use greenmongo_runtime as runtime;
 
+pub mod auth;
 pub mod error;
 pub mod wire;
 
