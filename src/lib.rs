@@ -4,9 +4,11 @@
 
 pub use greenmongo_runtime as runtime;
 
+pub mod auth;
 pub mod error;
 pub mod options;
 pub mod uri;
+pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};
 pub use options::ClientOptions;
