@@ -39,7 +39,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::{fmt, sync::Arc};
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
@@ -55,98 +55,7 @@ pub use plain::PlainConversation;
 pub use scram::{ScramCache, ScramConversation, ScramVersion};
 pub use x509::X509Conversation;
 
-/// An authentication mechanism this driver implements.
-///
-/// # Examples
-///
-/// ```
-/// use greenmongo::auth::AuthMechanism;
-///
-/// let m: AuthMechanism = "SCRAM-SHA-256".parse()?;
-/// assert_eq!(m, AuthMechanism::ScramSha256);
-/// assert_eq!(m.as_str(), "SCRAM-SHA-256");
-/// assert!("GSSAPI".parse::<AuthMechanism>().is_err());
-/// # Ok::<(), greenmongo::Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AuthMechanism {
-    /// SCRAM-SHA-1 (RFC 5802) over MongoDB's MD5 password digest.
-    ScramSha1,
-    /// SCRAM-SHA-256 (RFC 7677) over the SASLprep'd password.
-    ScramSha256,
-    /// PLAIN (RFC 4616), used for LDAP.
-    Plain,
-    /// MONGODB-X509: the TLS client certificate's subject is the user.
-    X509,
-}
-
-impl AuthMechanism {
-    /// The mechanism's name as the server and the URI spell it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use greenmongo::auth::AuthMechanism;
-    ///
-    /// assert_eq!(AuthMechanism::X509.as_str(), "MONGODB-X509");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMechanism::ScramSha1 => "SCRAM-SHA-1",
-            AuthMechanism::ScramSha256 => "SCRAM-SHA-256",
-            AuthMechanism::Plain => "PLAIN",
-            AuthMechanism::X509 => "MONGODB-X509",
-        }
-    }
-
-    /// The default mechanism given the `saslSupportedMechs` of a `hello` reply: SCRAM-SHA-256
-    /// if listed, otherwise SCRAM-SHA-1 (also when the field is absent).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use greenmongo::auth::AuthMechanism;
-    ///
-    /// let mechs = ["SCRAM-SHA-1", "SCRAM-SHA-256"];
-    /// assert_eq!(AuthMechanism::negotiate(Some(&mechs)), AuthMechanism::ScramSha256);
-    /// assert_eq!(AuthMechanism::negotiate(Some(&["PLAIN"])), AuthMechanism::ScramSha1);
-    /// assert_eq!(AuthMechanism::negotiate(None::<&[&str]>), AuthMechanism::ScramSha1);
-    /// ```
-    pub fn negotiate<S: AsRef<str>>(sasl_supported_mechs: Option<&[S]>) -> AuthMechanism {
-        let has_256 =
-            sasl_supported_mechs.is_some_and(|m| m.iter().any(|m| m.as_ref() == "SCRAM-SHA-256"));
-        if has_256 {
-            AuthMechanism::ScramSha256
-        } else {
-            AuthMechanism::ScramSha1
-        }
-    }
-}
-
-impl FromStr for AuthMechanism {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<AuthMechanism> {
-        Ok(match s {
-            "SCRAM-SHA-1" => AuthMechanism::ScramSha1,
-            "SCRAM-SHA-256" => AuthMechanism::ScramSha256,
-            "PLAIN" => AuthMechanism::Plain,
-            "MONGODB-X509" => AuthMechanism::X509,
-            other => {
-                return Err(Error::invalid_argument(format!(
-                    "unsupported authMechanism {other:?}"
-                )))
-            }
-        })
-    }
-}
-
-impl fmt::Display for AuthMechanism {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::options::AuthMechanism;
 
 /// A password. Its `Debug` output is `Password(<redacted>)`, and it has no `Display`.
 ///
@@ -399,7 +308,7 @@ impl Conversation {
                 let source = source.unwrap_or("$external");
                 PlainConversation::new(username, password, source).map(Conversation::Plain)
             }
-            AuthMechanism::X509 => {
+            AuthMechanism::MongoDbX509 => {
                 if password.is_some() {
                     return Err(Error::authentication(
                         "MONGODB-X509 does not take a password",
@@ -412,6 +321,10 @@ impl Conversation {
                 }
                 Ok(Conversation::X509(X509Conversation::new(username)))
             }
+            other => Err(Error::authentication(format!(
+                "{other} is not supported by greenmongo (supported: SCRAM-SHA-256, \
+                 SCRAM-SHA-1, PLAIN, MONGODB-X509)"
+            ))),
         }
     }
 
@@ -469,7 +382,7 @@ impl Conversation {
     /// use bson::doc;
     /// use greenmongo::auth::{AuthMechanism, Conversation};
     ///
-    /// let conv = Conversation::new(AuthMechanism::X509, None, None, None)?;
+    /// let conv = Conversation::new(AuthMechanism::MongoDbX509, None, None, None)?;
     /// let mut hello = doc! { "hello": 1 };
     /// if let Some(spec) = conv.speculative_authenticate() {
     ///     hello.insert("speculativeAuthenticate", spec);

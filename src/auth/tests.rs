@@ -14,12 +14,13 @@ fn mechanism_names_round_trip() {
         AuthMechanism::ScramSha1,
         AuthMechanism::ScramSha256,
         AuthMechanism::Plain,
-        AuthMechanism::X509,
+        AuthMechanism::MongoDbX509,
     ] {
         assert_eq!(m.as_str().parse::<AuthMechanism>().unwrap(), m);
         assert_eq!(m.to_string(), m.as_str());
     }
-    assert!("scram-sha-1".parse::<AuthMechanism>().is_err());
+    assert_eq!("scram-sha-1".parse::<AuthMechanism>().unwrap(), AuthMechanism::ScramSha1);
+    assert!("SCRAM-SHA-3".parse::<AuthMechanism>().is_err());
 }
 
 /// Mechanism, username, password, source, and the error expected.
@@ -71,14 +72,14 @@ fn conversation_validates_credentials_per_mechanism() {
             "requires a username",
         ),
         (
-            AuthMechanism::X509,
+            AuthMechanism::MongoDbX509,
             None,
             Some(&pw),
             None,
             "does not take a password",
         ),
         (
-            AuthMechanism::X509,
+            AuthMechanism::MongoDbX509,
             None,
             None,
             Some("admin"),
@@ -97,8 +98,8 @@ fn conversation_validates_credentials_per_mechanism() {
 fn sources_default_per_mechanism() {
     let pw = Password::new(SECRET);
     let source = |m, s| {
-        let user = (m != AuthMechanism::X509).then_some("u");
-        let pass = (m != AuthMechanism::X509).then_some(&pw);
+        let user = (m != AuthMechanism::MongoDbX509).then_some("u");
+        let pass = (m != AuthMechanism::MongoDbX509).then_some(&pw);
         Conversation::new(m, user, pass, s)
             .unwrap()
             .source()
@@ -108,8 +109,8 @@ fn sources_default_per_mechanism() {
     assert_eq!(source(AuthMechanism::ScramSha256, Some("db")), "db");
     assert_eq!(source(AuthMechanism::Plain, None), "$external");
     assert_eq!(source(AuthMechanism::Plain, Some("ldap")), "ldap");
-    assert_eq!(source(AuthMechanism::X509, None), "$external");
-    assert_eq!(source(AuthMechanism::X509, Some("$external")), "$external");
+    assert_eq!(source(AuthMechanism::MongoDbX509, None), "$external");
+    assert_eq!(source(AuthMechanism::MongoDbX509, Some("$external")), "$external");
 }
 
 #[test]
@@ -121,7 +122,7 @@ fn speculative_support_by_mechanism() {
     assert_eq!(spec.get_str("db").unwrap(), "admin");
     let plain = Conversation::new(AuthMechanism::Plain, Some("u"), Some(&pw), None).unwrap();
     assert!(plain.speculative_authenticate().is_none());
-    let x509 = Conversation::new(AuthMechanism::X509, None, None, None).unwrap();
+    let x509 = Conversation::new(AuthMechanism::MongoDbX509, None, None, None).unwrap();
     assert_eq!(
         x509.speculative_authenticate()
             .unwrap()
@@ -133,7 +134,7 @@ fn speculative_support_by_mechanism() {
 
 #[test]
 fn x509_speculative_reply_completes_the_conversation() {
-    let mut conv = Conversation::new(AuthMechanism::X509, None, None, None).unwrap();
+    let mut conv = Conversation::new(AuthMechanism::MongoDbX509, None, None, None).unwrap();
     let hello_reply = doc! {
         "isWritablePrimary": true,
         "speculativeAuthenticate": { "dbname": "$external", "user": "CN=client" },

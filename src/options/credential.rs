@@ -86,6 +86,29 @@ impl AuthMechanism {
         }
     }
 
+    /// The default mechanism given the `saslSupportedMechs` of a `hello` reply: SCRAM-SHA-256
+    /// if listed, otherwise SCRAM-SHA-1 (also when the field is absent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::AuthMechanism;
+    ///
+    /// let mechs = ["SCRAM-SHA-1", "SCRAM-SHA-256"];
+    /// assert_eq!(AuthMechanism::negotiate(Some(&mechs)), AuthMechanism::ScramSha256);
+    /// assert_eq!(AuthMechanism::negotiate(Some(&["PLAIN"])), AuthMechanism::ScramSha1);
+    /// assert_eq!(AuthMechanism::negotiate(None::<&[&str]>), AuthMechanism::ScramSha1);
+    /// ```
+    pub fn negotiate<S: AsRef<str>>(sasl_supported_mechs: Option<&[S]>) -> AuthMechanism {
+        let has_256 =
+            sasl_supported_mechs.is_some_and(|m| m.iter().any(|m| m.as_ref() == "SCRAM-SHA-256"));
+        if has_256 {
+            AuthMechanism::ScramSha256
+        } else {
+            AuthMechanism::ScramSha1
+        }
+    }
+
     const ALL: [AuthMechanism; 7] = [
         AuthMechanism::ScramSha1,
         AuthMechanism::ScramSha256,
