@@ -5,10 +5,15 @@
 pub use greenmongo_runtime as runtime;
 
 pub mod auth;
+mod client;
+mod conn;
+mod database;
 pub mod error;
 pub mod options;
 pub mod uri;
 pub mod wire;
 
-pub use error::{Error, ErrorKind, Result};
+pub use client::Client;
+pub use database::Database;
+pub use error::{CommandError, Error, ErrorKind, Result};
 pub use options::ClientOptions;

@@ -288,6 +288,21 @@ impl ScramConversation {
         &self.source
     }
 
+    /// SCRAM-SHA-1 or SCRAM-SHA-256.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::auth::{Password, ScramConversation, ScramVersion};
+    ///
+    /// let conv = ScramConversation::new(ScramVersion::Sha1, "u", &Password::new("p"), "app")?;
+    /// assert_eq!(conv.version(), ScramVersion::Sha1);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn version(&self) -> ScramVersion {
+        self.version
+    }
+
     /// The `saslStart` command carrying the client-first message.
     ///
     /// # Examples

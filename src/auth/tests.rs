@@ -19,7 +19,10 @@ fn mechanism_names_round_trip() {
         assert_eq!(m.as_str().parse::<AuthMechanism>().unwrap(), m);
         assert_eq!(m.to_string(), m.as_str());
     }
-    assert_eq!("scram-sha-1".parse::<AuthMechanism>().unwrap(), AuthMechanism::ScramSha1);
+    assert_eq!(
+        "scram-sha-1".parse::<AuthMechanism>().unwrap(),
+        AuthMechanism::ScramSha1
+    );
     assert!("SCRAM-SHA-3".parse::<AuthMechanism>().is_err());
 }
 
@@ -110,7 +113,10 @@ fn sources_default_per_mechanism() {
     assert_eq!(source(AuthMechanism::Plain, None), "$external");
     assert_eq!(source(AuthMechanism::Plain, Some("ldap")), "ldap");
     assert_eq!(source(AuthMechanism::MongoDbX509, None), "$external");
-    assert_eq!(source(AuthMechanism::MongoDbX509, Some("$external")), "$external");
+    assert_eq!(
+        source(AuthMechanism::MongoDbX509, Some("$external")),
+        "$external"
+    );
 }
 
 #[test]

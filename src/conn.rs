@@ -1,0 +1,295 @@
+//! One connection to one server: connect, handshake, authenticate, run commands.
+//!
+//! This is the only module that touches the runtime's sockets. Everything it calls is
+//! plain blocking I/O, so inside a coroutine each wait parks the coroutine and on a plain
+//! thread it blocks. Implements the connection half of the mongodb-handshake and
+//! authentication specs; the codecs are in [`wire`](crate::wire) and
+//! [`auth`](crate::auth).
+
+mod handshake;
+mod stream;
+
+use std::{
+    io::{BufReader, Write},
+    sync::Arc,
+};
+
+use bson::{Bson, Document};
+
+use crate::{
+    auth::{AuthStep, Conversation, Password, ScramCache, ScramVersion},
+    error::{CommandError, ErrorKind},
+    options::{AuthMechanism, ClientOptions, Credential, ServerAddress},
+    wire::{self, Message},
+    Error, Result,
+};
+pub(crate) use handshake::HelloReply;
+use handshake::{hello_command, HelloOptions};
+pub(crate) use stream::tls_config;
+use stream::Stream;
+
+/// The oldest server greenmongo talks to: MongoDB 4.0 (OP_MSG only, no OP_QUERY).
+const MIN_WIRE_VERSION: i32 = 7;
+
+/// What every connection of a client shares: options, TLS configuration, SCRAM cache.
+#[derive(Debug)]
+pub(crate) struct ConnectionConfig {
+    pub(crate) options: ClientOptions,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) scram_cache: Arc<ScramCache>,
+}
+
+impl ConnectionConfig {
+    pub(crate) fn new(options: ClientOptions) -> Result<ConnectionConfig> {
+        let tls = match options.tls.enabled {
+            Some(true) => Some(tls_config(&options.tls)?),
+            _ => None,
+        };
+        Ok(ConnectionConfig {
+            options,
+            tls,
+            scram_cache: Arc::new(ScramCache::new()),
+        })
+    }
+}
+
+/// An established, authenticated connection.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    stream: BufReader<Stream>,
+    pub(crate) hello: HelloReply,
+    compressor: Option<wire::Compressor>,
+    /// Set while a request is on the wire and its reply not yet read. A connection left
+    /// in that state (timeout, deadline, panic, coroutine dropped) is out of step with
+    /// the server and must be closed, never reused.
+    in_flight: bool,
+    /// Set on any network or protocol error.
+    broken: bool,
+}
+
+impl Connection {
+    /// Connects to `address`, runs the handshake and authenticates.
+    ///
+    /// # Errors
+    /// Network, TLS, handshake and authentication errors.
+    pub(crate) fn connect(
+        address: &ServerAddress,
+        config: &ConnectionConfig,
+    ) -> Result<Connection> {
+        let options = &config.options;
+        let stream = Stream::connect(address, options.connect_timeout, config.tls.as_ref())?;
+        stream.set_timeouts(options.socket_timeout)?;
+        let mut conn = Connection {
+            stream: BufReader::with_capacity(64 * 1024, stream),
+            hello: HelloReply::default(),
+            compressor: None,
+            in_flight: false,
+            broken: false,
+        };
+        let credential = options.credential.as_ref();
+        let mut conversation = credential
+            .map(|c| start_conversation(c, None, &config.scram_cache))
+            .transpose()?;
+        let compressors = options.compressors.as_deref().unwrap_or(&[]);
+        let hello = hello_command(&HelloOptions {
+            app_name: options.app_name.as_deref(),
+            compressors,
+            load_balanced: options.load_balanced == Some(true),
+            sasl_supported_mechs: credential
+                .filter(|c| c.mechanism.is_none())
+                .and_then(|c| Some(format!("{}.{}", source_of(c), c.username.as_deref()?))),
+            speculative_authenticate: conversation
+                .as_ref()
+                .and_then(Conversation::speculative_authenticate),
+        });
+        let reply = conn.command("admin", hello)?;
+        conn.hello = HelloReply::parse(&reply, compressors)?;
+        if conn.hello.max_wire_version < MIN_WIRE_VERSION {
+            return Err(Error::internal(format!(
+                "{address} speaks wire version {} but greenmongo needs {MIN_WIRE_VERSION} \
+                 (MongoDB 4.0) or newer",
+                conn.hello.max_wire_version
+            )));
+        }
+        conn.compressor = conn
+            .hello
+            .compressor
+            .map(|c| wire::Compressor::from_name(c.as_str(), options.zlib_compression_level))
+            .transpose()?;
+        if let Some(credential) = credential {
+            // A negotiated mechanism may differ from the speculative SCRAM-SHA-256 guess.
+            let mechanism = credential.mechanism.unwrap_or_else(|| {
+                AuthMechanism::negotiate(conn.hello.sasl_supported_mechs.as_deref())
+            });
+            let speculative = conn.hello.speculative_authenticate.take();
+            let conversation = match (conversation.take(), speculative) {
+                (Some(conv), Some(first_reply)) if mechanism_of(&conv) == mechanism => {
+                    (conv, Some(first_reply))
+                }
+                _ => (
+                    start_conversation(credential, Some(mechanism), &config.scram_cache)?,
+                    None,
+                ),
+            };
+            conn.authenticate(conversation.0, conversation.1)
+                .map_err(|e| redact_auth_error(e, credential))?;
+        }
+        Ok(conn)
+    }
+
+    fn authenticate(
+        &mut self,
+        mut conversation: Conversation,
+        first_reply: Option<Document>,
+    ) -> Result<()> {
+        let mut reply = match first_reply {
+            Some(reply) => reply,
+            None => self.command(
+                &conversation.source().to_owned(),
+                conversation.start_command(),
+            )?,
+        };
+        loop {
+            match conversation.handle_reply(&reply)? {
+                AuthStep::Done => return Ok(()),
+                AuthStep::Continue(next) => {
+                    reply = self.command(&conversation.source().to_owned(), next)?;
+                }
+            }
+        }
+    }
+
+    /// Runs `command` against database `db` and returns the server's reply.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Command`] when the server answers `ok: 0` (code, codeName, errmsg and
+    /// errorLabels kept); network and protocol errors (which also mark the connection
+    /// broken).
+    pub(crate) fn command(&mut self, db: &str, mut command: Document) -> Result<Document> {
+        if self.broken {
+            return Err(Error::internal(
+                "the connection is broken; it must not be reused",
+            ));
+        }
+        command.insert("$db", db);
+        let message = Message::from_document(&command)?;
+        message.check_size(&self.hello.limits)?;
+        let bytes = message.encode(self.compressor.as_ref());
+        self.in_flight = true;
+        let reply = self.round_trip(&bytes, message.request_id);
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(e) => {
+                self.broken = true;
+                return Err(e);
+            }
+        };
+        self.in_flight = false;
+        check_reply(reply)
+    }
+
+    fn round_trip(&mut self, request: &[u8], request_id: i32) -> Result<Document> {
+        self.stream.get_mut().write_all(request)?;
+        let reply = wire::read_message(&mut self.stream, &self.hello.limits)?;
+        if reply.response_to != request_id {
+            return Err(Error::invalid_response(format!(
+                "reply to request {} arrived while waiting for {request_id}",
+                reply.response_to
+            )));
+        }
+        reply.body_document()
+    }
+
+    /// Whether the connection may go back to a pool: not broken, nothing half sent.
+    pub(crate) fn is_reusable(&self) -> bool {
+        !self.broken && !self.in_flight
+    }
+}
+
+/// Turns `ok: 0` into [`ErrorKind::Command`], keeping the server's words.
+fn check_reply(reply: Document) -> Result<Document> {
+    let ok = match reply.get("ok") {
+        Some(Bson::Double(v)) => *v == 1.0,
+        Some(Bson::Int32(v)) => *v == 1,
+        Some(Bson::Int64(v)) => *v == 1,
+        Some(Bson::Boolean(v)) => *v,
+        _ => false,
+    };
+    if ok {
+        return Ok(reply);
+    }
+    let code = match reply.get("code") {
+        Some(Bson::Int32(c)) => *c,
+        Some(Bson::Int64(c)) => *c as i32,
+        Some(Bson::Double(c)) => *c as i32,
+        _ => 0,
+    };
+    let labels: Vec<String> = reply
+        .get_array("errorLabels")
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Err(Error::new(ErrorKind::Command(CommandError {
+        code,
+        code_name: reply.get_str("codeName").unwrap_or_default().to_owned(),
+        message: reply
+            .get_str("errmsg")
+            .unwrap_or("the server reported ok: 0 without a message")
+            .to_owned(),
+    }))
+    .with_labels(labels))
+}
+
+fn source_of(credential: &Credential) -> &str {
+    credential.source.as_deref().unwrap_or("admin")
+}
+
+fn start_conversation(
+    credential: &Credential,
+    mechanism: Option<AuthMechanism>,
+    cache: &Arc<ScramCache>,
+) -> Result<Conversation> {
+    // Without a mechanism, speculate with SCRAM-SHA-256 (the auth spec's default).
+    let mechanism = mechanism
+        .or(credential.mechanism)
+        .unwrap_or(AuthMechanism::ScramSha256);
+    let password = credential.password.as_deref().map(Password::new);
+    let source = credential.source.as_deref();
+    Ok(Conversation::new(
+        mechanism,
+        credential.username.as_deref(),
+        password.as_ref(),
+        source,
+    )?
+    .with_scram_cache(cache.clone()))
+}
+
+fn mechanism_of(conversation: &Conversation) -> AuthMechanism {
+    match conversation {
+        Conversation::Scram(c) if c.version() == ScramVersion::Sha1 => AuthMechanism::ScramSha1,
+        Conversation::Scram(_) => AuthMechanism::ScramSha256,
+        Conversation::Plain(_) => AuthMechanism::Plain,
+        Conversation::X509(_) => AuthMechanism::MongoDbX509,
+    }
+}
+
+/// Makes every failure during authentication an authentication error that names the user
+/// and keeps the server's message, and never contains the password.
+fn redact_auth_error(error: Error, credential: &Credential) -> Error {
+    let user = credential.username.as_deref().unwrap_or("<none>");
+    let mut message = match &*error.kind {
+        ErrorKind::Authentication { message } => message.clone(),
+        ErrorKind::Command(c) => format!("{} (code {}, {})", c.message, c.code, c.code_name),
+        _ => return error,
+    };
+    if let Some(password) = credential.password.as_deref().filter(|p| !p.is_empty()) {
+        message = message.replace(password, "<redacted>");
+    }
+    Error::authentication(format!(
+        "user {user:?} on {:?}: {message}",
+        source_of(credential)
+    ))
+}
