@@ -4,7 +4,10 @@
 //! follow); a pooled one costs a `Vec::pop`. Memory is reserved, not committed: an idle
 //! coroutine holds only the pages it touched.
 
-use std::io;
+use std::{
+    io,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 
 use corosensei::stack::{DefaultStack, Stack};
 
@@ -58,9 +61,19 @@ impl StackPool {
     }
 }
 
+/// The page size, read once: `sysconf` costs about 50 instructions, and every spawn and
+/// every pooled stack asks for it (four times per spawn and join).
 fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+    static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+    match PAGE_SIZE.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: sysconf has no preconditions.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+            PAGE_SIZE.store(page, Ordering::Relaxed);
+            page
+        }
+        page => page,
+    }
 }
 
 fn rounded(size: usize) -> usize {

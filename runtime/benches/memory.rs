@@ -1,0 +1,295 @@
+//! Resident memory per idle coroutine: 10,000 and 30,000 coroutines (tasks) sleeping,
+//! for greenmongo-runtime (default 256 KiB and 16 KiB stacks), `may` (its default
+//! 32 KiB and 16 KiB stacks) and tokio (multi-thread), each on two workers.
+//!
+//! Not a criterion bench: it prints a table. Each case runs in a fresh child process
+//! (this executable, re-run with `GM_MEMORY_CASE` set), so one case's freed memory, kept
+//! by the allocator, does not shrink the next one's figure. A case reads `VmRSS` (and
+//! `VmPTE`, the page tables, which `VmRSS` leaves out) from `/proc/self/status` once the
+//! runtime is up and warm, spawns the sleepers, waits until every one has parked, reads
+//! again, and divides the difference by the count. A spawn that fails (30,000 guarded
+//! stacks need 60,000 memory mappings, against `vm.max_map_count` = 65,530 here) is
+//! reported with its error message instead of a number.
+//!
+//! Run it with `cargo bench -p greenmongo-runtime --bench memory`.
+
+use std::{
+    process::Command,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+const KIB: usize = 1024;
+const SLEEP: Duration = Duration::from_secs(3600);
+const COUNTS: [usize; 2] = [10_000, 30_000];
+
+/// (case name, stack size in bytes or 0 for the runtime's default)
+const RUNTIMES: [(&str, usize); 5] = [
+    ("greenmongo", 0),
+    ("greenmongo", 16 * KIB),
+    ("may", 0),
+    ("may", 16 * KIB),
+    ("tokio-mt", 0),
+];
+
+/// What one child process found.
+struct Outcome {
+    spawned: usize,
+    rss_kib: (usize, usize),
+    pte_kib: (usize, usize),
+    error: Option<String>,
+}
+
+fn status_kib(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+fn snapshot() -> (usize, usize) {
+    (status_kib("VmRSS"), status_kib("VmPTE"))
+}
+
+/// Waits until `started + failed` reaches `n`, or 60 s.
+fn wait_for(n: usize, started: &AtomicUsize, failed: impl Fn() -> usize) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while started.load(Ordering::Acquire) + failed() < n && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn greenmongo(n: usize, stack: usize) -> Outcome {
+    use greenmongo_runtime::{sleep, Runtime};
+
+    let mut builder = Runtime::builder().worker_threads(2);
+    if stack != 0 {
+        builder = builder.stack_size(stack);
+    }
+    let rt = builder.build().expect("greenmongo runtime");
+    // Warm up both workers (their first coroutine, event loop buffers).
+    for _ in 0..4 {
+        rt.spawn(|| ()).join().expect("warm-up");
+    }
+    let before = snapshot();
+    let started = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let started = started.clone();
+            rt.spawn(move || {
+                started.fetch_add(1, Ordering::Release);
+                let _ = sleep(SLEEP);
+            })
+        })
+        .collect();
+    wait_for(n, &started, || {
+        handles.iter().filter(|h| h.is_finished()).count()
+    });
+    // Every sleeper has run; let the workers finish parking them.
+    while rt.metrics().workers.iter().any(|w| w.runnable > 0) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let after = snapshot();
+    let spawned = started.load(Ordering::Acquire);
+    let error = handles
+        .into_iter()
+        .filter(|h| h.is_finished())
+        .find_map(|h| h.join().err())
+        .map(|e| e.to_string());
+    Outcome {
+        spawned,
+        rss_kib: (before.0, after.0),
+        pte_kib: (before.1, after.1),
+        error,
+    }
+}
+
+fn may(n: usize, stack: usize) -> Outcome {
+    may::config().set_workers(2);
+    if stack != 0 {
+        may::config().set_stack_size(stack / std::mem::size_of::<usize>());
+    }
+    for _ in 0..4 {
+        // SAFETY: no thread-locals, trivial stack use.
+        unsafe { may::coroutine::spawn(|| ()) }
+            .join()
+            .expect("warm-up");
+    }
+    let before = snapshot();
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::with_capacity(n);
+    let mut error = None;
+    for _ in 0..n {
+        let started = started.clone();
+        // may panics when it cannot map a stack: catch that and report it.
+        let spawned = std::panic::catch_unwind(move || {
+            // SAFETY: no thread-locals; the sleeper uses little stack.
+            unsafe {
+                may::coroutine::spawn(move || {
+                    started.fetch_add(1, Ordering::Release);
+                    may::coroutine::sleep(SLEEP);
+                })
+            }
+        });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(panic) => {
+                error = Some(
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "spawn panicked".to_owned()),
+                );
+                break;
+            }
+        }
+    }
+    let spawned = handles.len();
+    wait_for(spawned, &started, || 0);
+    std::thread::sleep(Duration::from_millis(100));
+    let after = snapshot();
+    std::mem::forget(handles); // the process exits; nothing to join
+    Outcome {
+        spawned: started.load(Ordering::Acquire),
+        rss_kib: (before.0, after.0),
+        pte_kib: (before.1, after.1),
+        error,
+    }
+}
+
+fn tokio(n: usize) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    for _ in 0..4 {
+        rt.block_on(rt.spawn(async {})).expect("warm-up");
+    }
+    let before = snapshot();
+    let started = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let started = started.clone();
+            rt.spawn(async move {
+                started.fetch_add(1, Ordering::Release);
+                tokio::time::sleep(SLEEP).await;
+            })
+        })
+        .collect();
+    wait_for(n, &started, || 0);
+    std::thread::sleep(Duration::from_millis(100));
+    let after = snapshot();
+    drop(handles);
+    Outcome {
+        spawned: started.load(Ordering::Acquire),
+        rss_kib: (before.0, after.0),
+        pte_kib: (before.1, after.1),
+        error: None,
+    }
+}
+
+/// Runs one case in this process and prints it as one `RESULT` line.
+fn child(case: &str) {
+    let mut parts = case.split(',');
+    let (name, stack, n) = (
+        parts.next().expect("name"),
+        parts.next().expect("stack").parse().expect("stack"),
+        parts.next().expect("count").parse().expect("count"),
+    );
+    let o = match name {
+        "greenmongo" => greenmongo(n, stack),
+        "may" => may(n, stack),
+        "tokio-mt" => tokio(n),
+        other => panic!("unknown case {other}"),
+    };
+    println!(
+        "RESULT {} {} {} {} {} {}",
+        o.spawned, o.rss_kib.0, o.rss_kib.1, o.pte_kib.0, o.pte_kib.1, n
+    );
+    if let Some(e) = o.error {
+        println!("ERROR {e}");
+    }
+    // Exit without dropping the runtimes: unwinding 30,000 sleepers is not measured.
+    std::process::exit(0);
+}
+
+fn stack_label(name: &str, stack: usize) -> String {
+    match (name, stack) {
+        ("greenmongo", 0) => "256 KiB (default)".to_owned(),
+        ("may", 0) => "32 KiB (default)".to_owned(),
+        ("tokio-mt", _) => "- (stackless)".to_owned(),
+        (_, s) => format!("{} KiB", s / KIB),
+    }
+}
+
+fn main() {
+    if let Ok(case) = std::env::var("GM_MEMORY_CASE") {
+        return child(&case);
+    }
+    // `cargo bench` passes `--bench`; a `--list` (from `cargo bench -- --list`) names nothing.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let max_maps = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap_or_default();
+    println!(
+        "memory: RSS per idle (sleeping) coroutine/task, 2 workers each; vm.max_map_count = {}",
+        max_maps.trim()
+    );
+    println!(
+        "{:<11} {:<18} {:>7} {:>10} {:>14} {:>14}  note",
+        "runtime", "stack", "count", "spawned", "RSS/coroutine", "PTE/coroutine"
+    );
+    for (name, stack) in RUNTIMES {
+        for n in COUNTS {
+            let out = Command::new(&exe)
+                .env("GM_MEMORY_CASE", format!("{name},{stack},{n}"))
+                .output()
+                .expect("run memory case");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let result = stdout.lines().find_map(|l| l.strip_prefix("RESULT "));
+            let error = stdout.lines().find_map(|l| l.strip_prefix("ERROR "));
+            let label = stack_label(name, stack);
+            let Some(result) = result else {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let last = stderr
+                    .lines()
+                    .find(|l| l.contains("panicked") || l.contains("error"))
+                    .or_else(|| stderr.lines().last())
+                    .unwrap_or("no output")
+                    .to_owned();
+                println!(
+                    "{name:<11} {label:<18} {n:>7} {:>10} {:>14} {:>14}  crashed ({}): {last}",
+                    "-", "-", "-", out.status
+                );
+                continue;
+            };
+            let v: Vec<usize> = result
+                .split_whitespace()
+                .map(|x| x.parse().expect("number"))
+                .collect();
+            let (spawned, rss0, rss1, pte0, pte1) = (v[0], v[1], v[2], v[3], v[4]);
+            let per = |a: usize, b: usize| {
+                if spawned == 0 {
+                    "-".to_owned()
+                } else {
+                    format!("{:.2} KiB", b.saturating_sub(a) as f64 / spawned as f64)
+                }
+            };
+            println!(
+                "{name:<11} {label:<18} {n:>7} {spawned:>10} {:>14} {:>14}  {}",
+                per(rss0, rss1),
+                per(pte0, pte1),
+                error.map_or_else(String::new, |e| format!("spawn failed: {e}"))
+            );
+        }
+    }
+}
