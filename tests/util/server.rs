@@ -1,0 +1,49 @@
+//! The live test server: `MONGODB_URI` (set by `scripts/test`, which starts SecantusDB).
+//!
+//! Without it, a test prints why it skips, except in CI (`CI` set), where a missing
+//! server is a failure.
+#![allow(dead_code)] // each test binary uses a different part of this file
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use greenmongo::Client;
+
+/// The URI in `var`, or `None` after saying why the test skips.
+///
+/// # Panics
+/// In CI, when the variable is unset.
+pub fn uri_from(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(uri) if !uri.is_empty() => Some(uri),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{var} is not set: in CI the test servers must run (use scripts/test)")
+        }
+        _ => {
+            eprintln!("skipped: {var} is not set (run the tests with scripts/test)");
+            None
+        }
+    }
+}
+
+/// The main test server's URI.
+pub fn uri() -> Option<String> {
+    uri_from("MONGODB_URI")
+}
+
+/// A client for the main test server.
+pub fn client() -> Option<Client> {
+    uri().map(|uri| Client::with_uri_str(&uri).expect("MONGODB_URI parses"))
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
