@@ -145,7 +145,7 @@ impl Connection {
         let mut reply = match first_reply {
             Some(reply) => reply,
             None => self.command(
-                &conversation.source().to_owned(),
+                conversation.source(),
                 conversation.start_command(),
             )?,
         };
@@ -153,7 +153,7 @@ impl Connection {
             match conversation.handle_reply(&reply)? {
                 AuthStep::Done => return Ok(()),
                 AuthStep::Continue(next) => {
-                    reply = self.command(&conversation.source().to_owned(), next)?;
+                    reply = self.command(conversation.source(), next)?;
                 }
             }
         }
