@@ -41,9 +41,11 @@ pub(crate) struct ConnectionConfig {
 
 impl ConnectionConfig {
     pub(crate) fn new(options: ClientOptions) -> Result<ConnectionConfig> {
-        let tls = match options.tls.enabled {
-            Some(true) => Some(tls_config(&options.tls)?),
-            _ => None,
+        // `is_enabled`, not `enabled`: any other tls option (tlsCAFile, ...) implies TLS.
+        let tls = if options.tls.is_enabled() {
+            Some(tls_config(&options.tls)?)
+        } else {
+            None
         };
         Ok(ConnectionConfig {
             options,
@@ -144,10 +146,7 @@ impl Connection {
     ) -> Result<()> {
         let mut reply = match first_reply {
             Some(reply) => reply,
-            None => self.command(
-                conversation.source(),
-                conversation.start_command(),
-            )?,
+            None => self.command(conversation.source(), conversation.start_command())?,
         };
         loop {
             match conversation.handle_reply(&reply)? {
