@@ -1,8 +1,8 @@
 //! A database handle.
 
-use bson::Document;
+use bson::{doc, Document};
 
-use crate::{Client, Result};
+use crate::{cursor::CursorSpec, operation::CursorReply, Client, Collection, Cursor, Result};
 
 /// A handle to one database of a [`Client`]. Cheap to clone; no I/O until used.
 ///
@@ -39,6 +39,118 @@ impl Database {
     /// The client this database belongs to.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// A handle to collection `name`, with documents of type `T` (no I/O).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::Document;
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// assert_eq!(items.namespace(), "shop.items");
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn collection<T>(&self, name: &str) -> Collection<T> {
+        Collection::new(self.client.clone(), &self.name, name)
+    }
+
+    /// The names of the collections in this database.
+    ///
+    /// # Errors
+    /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// println!("{:?}", client.database("shop").list_collection_names()?);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn list_collection_names(&self) -> Result<Vec<String>> {
+        let cursor =
+            self.run_cursor_command(doc! { "listCollections": 1, "nameOnly": true, "cursor": {} })?;
+        cursor
+            .map(|c| Ok(c?.get_str("name").unwrap_or_default().to_owned()))
+            .collect()
+    }
+
+    /// Creates a collection (with options as the `create` command takes them, e.g.
+    /// `capped`, `size`, `validator`).
+    ///
+    /// # Errors
+    /// Server and network errors (e.g. code 48 when it exists).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// client.database("logs").create_collection("recent", doc! { "capped": true, "size": 1_000_000 })?;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn create_collection(
+        &self,
+        name: &str,
+        options: impl Into<Option<Document>>,
+    ) -> Result<()> {
+        let mut command = doc! { "create": name };
+        command.extend(options.into().unwrap_or_default());
+        self.run_command(command).map(drop)
+    }
+
+    /// Drops the database.
+    ///
+    /// # Errors
+    /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// client.database("scratch").drop()?;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn drop(&self) -> Result<()> {
+        self.run_command(doc! { "dropDatabase": 1 }).map(drop)
+    }
+
+    /// Runs a command that returns a cursor (`find`, `aggregate`, `listCollections`, ...)
+    /// and iterates its results.
+    ///
+    /// # Errors
+    /// Server and network errors; a reply without a cursor.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let db = client.database("shop");
+    /// for doc in db.run_cursor_command(doc! { "find": "items", "filter": {}, "batchSize": 100 })? {
+    ///     println!("{}", doc?);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run_cursor_command(&self, command: Document) -> Result<Cursor<Document>> {
+        let batch_size = command
+            .get_document("cursor")
+            .ok()
+            .and_then(|c| crate::operation::get_int(c, "batchSize"))
+            .map(|b| b as u32);
+        let reply = self.run_command(command)?;
+        let spec = CursorSpec {
+            db: self.name.clone(),
+            batch_size,
+            max_await_time: None,
+            limit: None,
+        };
+        Ok(Cursor::new(
+            self.client.clone(),
+            spec,
+            CursorReply::parse(&reply)?,
+        ))
     }
 
     /// Runs a command against this database and returns the server's reply.

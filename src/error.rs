@@ -63,6 +63,10 @@ pub enum ErrorKind {
         /// The serializer's message.
         message: String,
     },
+    /// A write was refused (a `writeErrors` entry) or its write concern was not met.
+    Write(WriteFailure),
+    /// Some documents of an `insert_many` were not inserted.
+    InsertMany(InsertManyError),
     /// The driver itself hit a state it does not support (e.g. a feature the server lacks).
     Internal {
         /// What happened.
@@ -80,6 +84,58 @@ pub struct CommandError {
     pub code_name: String,
     /// The server's message (`errmsg`).
     pub message: String,
+}
+
+/// One refused write of a batch (`writeErrors[i]`).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct WriteError {
+    /// The index of the failed write in its batch.
+    pub index: usize,
+    /// The server's error code (e.g. 11000 for a duplicate key).
+    pub code: i32,
+    /// The server's name for the code, possibly empty.
+    pub code_name: String,
+    /// The server's message.
+    pub message: String,
+    /// `errInfo`, when the server sent one (e.g. schema validation details).
+    pub details: Option<bson::Document>,
+}
+
+/// A write concern the server could not satisfy (`writeConcernError`).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct WriteConcernError {
+    /// The server's error code.
+    pub code: i32,
+    /// The server's name for the code, possibly empty.
+    pub code_name: String,
+    /// The server's message.
+    pub message: String,
+    /// `errInfo`, when present.
+    pub details: Option<bson::Document>,
+}
+
+/// Why a single-document write failed.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum WriteFailure {
+    /// The write itself was refused.
+    WriteError(WriteError),
+    /// The write was applied but its write concern was not met.
+    WriteConcernError(WriteConcernError),
+}
+
+/// The outcome of an `insert_many` that did not insert everything.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct InsertManyError {
+    /// The refused documents, by index in the input.
+    pub write_errors: Vec<WriteError>,
+    /// Set when the write concern was not met.
+    pub write_concern_error: Option<WriteConcernError>,
+    /// The `_id`s of the documents that were inserted, by index in the input.
+    pub inserted_ids: std::collections::HashMap<usize, bson::Bson>,
 }
 
 impl Error {
@@ -148,6 +204,13 @@ impl Error {
     pub fn code(&self) -> Option<i32> {
         match &*self.kind {
             ErrorKind::Command(c) => Some(c.code),
+            ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
+            ErrorKind::Write(WriteFailure::WriteConcernError(e)) => Some(e.code),
+            ErrorKind::InsertMany(e) => e
+                .write_errors
+                .first()
+                .map(|w| w.code)
+                .or(e.write_concern_error.as_ref().map(|w| w.code)),
             _ => None,
         }
     }
@@ -178,6 +241,39 @@ impl fmt::Display for Error {
                 write!(f, "server selection failed: {message}")
             }
             ErrorKind::Bson { message } => write!(f, "BSON error: {message}"),
+            ErrorKind::Write(WriteFailure::WriteError(e)) => {
+                write!(f, "write error {}", e.code)?;
+                if !e.code_name.is_empty() {
+                    write!(f, " ({})", e.code_name)?;
+                }
+                write!(f, ": {}", e.message)
+            }
+            ErrorKind::Write(WriteFailure::WriteConcernError(e)) => {
+                write!(f, "write concern error {}", e.code)?;
+                if !e.code_name.is_empty() {
+                    write!(f, " ({})", e.code_name)?;
+                }
+                write!(f, ": {}", e.message)
+            }
+            ErrorKind::InsertMany(e) => {
+                write!(
+                    f,
+                    "insert_many inserted {} documents; {} refused",
+                    e.inserted_ids.len(),
+                    e.write_errors.len()
+                )?;
+                if let Some(first) = e.write_errors.first() {
+                    write!(
+                        f,
+                        " (first: index {}, code {}: {})",
+                        first.index, first.code, first.message
+                    )?;
+                }
+                if let Some(wce) = &e.write_concern_error {
+                    write!(f, "; write concern error {}: {}", wce.code, wce.message)?;
+                }
+                Ok(())
+            }
             ErrorKind::Internal { message } => write!(f, "internal error: {message}"),
         }?;
         if !self.labels.is_empty() {

@@ -6,14 +6,20 @@ pub use greenmongo_runtime as runtime;
 
 pub mod auth;
 mod client;
+mod collection;
 mod conn;
+mod cursor;
 mod database;
 pub mod error;
+mod operation;
 pub mod options;
+pub mod results;
 pub mod uri;
 pub mod wire;
 
 pub use client::Client;
+pub use collection::{Collection, UpdateModifications};
+pub use cursor::Cursor;
 pub use database::Database;
 pub use error::{CommandError, Error, ErrorKind, Result};
 pub use options::ClientOptions;

@@ -11,6 +11,7 @@
 mod address;
 mod concern;
 mod credential;
+mod crud;
 mod read_preference;
 mod tls;
 
@@ -19,6 +20,11 @@ use std::{fmt, str::FromStr, time::Duration};
 pub use address::{ServerAddress, DEFAULT_PORT};
 pub use concern::{Acknowledgment, ReadConcern, ReadConcernLevel, WriteConcern};
 pub use credential::{AuthMechanism, Credential, DEFAULT_GSSAPI_SERVICE_NAME, EXTERNAL_SOURCE};
+pub use crud::{
+    AggregateOptions, CountOptions, CursorType, DeleteOptions, DistinctOptions,
+    FindOneAndModifyOptions, FindOptions, Hint, IndexModel, InsertManyOptions, InsertOneOptions,
+    ReplaceOptions, ReturnDocument, UpdateOptions,
+};
 pub use read_preference::{ReadPreference, ReadPreferenceMode, TagSet};
 pub use tls::TlsOptions;
 

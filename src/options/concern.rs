@@ -203,3 +203,36 @@ impl WriteConcern {
         Ok(())
     }
 }
+
+impl ReadConcern {
+    /// The `readConcern` document of a command.
+    pub(crate) fn to_document(&self) -> bson::Document {
+        bson::doc! { "level": self.level.as_str() }
+    }
+}
+
+impl WriteConcern {
+    /// The `writeConcern` document of a command (empty fields left out).
+    pub(crate) fn to_document(&self) -> bson::Document {
+        let mut doc = bson::Document::new();
+        match &self.w {
+            Some(Acknowledgment::Nodes(n)) => {
+                doc.insert("w", i64::from(*n));
+            }
+            Some(Acknowledgment::Majority) => {
+                doc.insert("w", "majority");
+            }
+            Some(Acknowledgment::Custom(tag)) => {
+                doc.insert("w", tag.as_str());
+            }
+            None => {}
+        }
+        if let Some(j) = self.journal {
+            doc.insert("j", j);
+        }
+        if let Some(t) = self.w_timeout {
+            doc.insert("wtimeout", i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
+        }
+        doc
+    }
+}

@@ -1,0 +1,160 @@
+//! Cursors: iterate query results, fetching batches lazily with `getMore`.
+
+use std::{collections::VecDeque, fmt, marker::PhantomData, time::Duration};
+
+use bson::{doc, RawDocumentBuf};
+use serde::de::DeserializeOwned;
+
+use crate::{operation::CursorReply, runtime::time::with_timeout, Client, Result};
+
+/// How long dropping an unexhausted cursor may spend telling the server (`killCursors`).
+const KILL_CURSORS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The results of a query, as an [`Iterator`] of `Result<T>`. Batches after the first are
+/// fetched with `getMore` when needed (parking the coroutine, or blocking the thread).
+/// Dropping a cursor that still has results on the server sends `killCursors`, waiting at
+/// most one second so that a dead server cannot hang the drop.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// for item in items.find(doc! { "price": { "$lt": 10 } }, None)? {
+///     println!("{}", item?);
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+pub struct Cursor<T> {
+    client: Client,
+    db: String,
+    collection: String,
+    id: i64,
+    batch: VecDeque<RawDocumentBuf>,
+    batch_size: Option<u32>,
+    max_await_time: Option<Duration>,
+    /// Remaining documents allowed by a `limit`, if any.
+    remaining: Option<u64>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Cursor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cursor")
+            .field("ns", &format_args!("{}.{}", self.db, self.collection))
+            .field("id", &self.id)
+            .field("buffered", &self.batch.len())
+            .finish()
+    }
+}
+
+/// How a cursor fetches more.
+pub(crate) struct CursorSpec {
+    pub(crate) db: String,
+    pub(crate) batch_size: Option<u32>,
+    pub(crate) max_await_time: Option<Duration>,
+    pub(crate) limit: Option<u64>,
+}
+
+impl<T> Cursor<T> {
+    pub(crate) fn new(client: Client, spec: CursorSpec, reply: CursorReply) -> Cursor<T> {
+        // The namespace of the reply wins (aggregate on a database has none of its own).
+        let collection = reply
+            .ns
+            .split_once('.')
+            .map_or_else(String::new, |(_, coll)| coll.to_owned());
+        Cursor {
+            client,
+            db: spec.db,
+            collection,
+            id: reply.id,
+            batch: reply.batch,
+            batch_size: spec.batch_size,
+            max_await_time: spec.max_await_time,
+            remaining: spec.limit.filter(|l| *l > 0),
+            _type: PhantomData,
+        }
+    }
+
+    /// The server's id of the cursor; 0 once the server has no more results.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Whether the server may still have results (a tailable cursor stays alive).
+    pub fn is_alive(&self) -> bool {
+        self.id != 0
+    }
+
+    fn get_more(&mut self) -> Result<()> {
+        let mut command = doc! { "getMore": self.id, "collection": self.collection.as_str() };
+        if let Some(size) = self.batch_size {
+            command.insert("batchSize", i64::from(size));
+        }
+        if let Some(wait) = self.max_await_time {
+            command.insert(
+                "maxTimeMS",
+                i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
+            );
+        }
+        let reply = self.client.run_command(&self.db, command);
+        let reply = match reply {
+            Ok(reply) => CursorReply::parse(&reply),
+            Err(e) => Err(e),
+        };
+        match reply {
+            Ok(reply) => {
+                self.id = reply.id;
+                self.batch = reply.batch;
+                Ok(())
+            }
+            Err(e) => {
+                // The server dropped it, or we cannot reach it: do not try again.
+                self.id = 0;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Iterator for Cursor<T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        if self.remaining == Some(0) {
+            return None;
+        }
+        while self.batch.is_empty() {
+            if self.id == 0 {
+                return None;
+            }
+            if let Err(e) = self.get_more() {
+                return Some(Err(e));
+            }
+            if self.batch.is_empty() && self.max_await_time.is_none() && self.id != 0 {
+                // An empty batch of a live tailable cursor: nothing new yet.
+                return None;
+            }
+        }
+        let raw = self.batch.pop_front()?;
+        if let Some(remaining) = &mut self.remaining {
+            *remaining -= 1;
+        }
+        Some(bson::deserialize_from_slice(raw.as_bytes()).map_err(Into::into))
+    }
+}
+
+impl<T> Drop for Cursor<T> {
+    fn drop(&mut self) {
+        if self.id == 0 {
+            return;
+        }
+        let command = doc! { "killCursors": self.collection.as_str(), "cursors": [self.id] };
+        // Best effort: the server also times idle cursors out.
+        let _ = with_timeout(KILL_CURSORS_TIMEOUT, || {
+            self.client.run_command(&self.db, command)
+        });
+    }
+}

@@ -1,0 +1,259 @@
+//! The pure half of the CRUD operations: reading write and cursor replies (CRUD spec).
+//! Building the commands is plain document construction in
+//! [`Collection`](crate::Collection); what can go wrong in a reply is handled here, with
+//! unit tests and no server.
+
+use std::collections::{HashMap, VecDeque};
+
+use bson::{Bson, Document, RawDocumentBuf};
+
+use crate::{
+    error::{ErrorKind, InsertManyError, WriteConcernError, WriteError, WriteFailure},
+    Error, Result,
+};
+
+/// Reads an integer that the server may send as int32, int64 or double.
+pub(crate) fn get_int(doc: &Document, key: &str) -> Option<i64> {
+    match doc.get(key)? {
+        Bson::Int32(v) => Some(i64::from(*v)),
+        Bson::Int64(v) => Some(*v),
+        Bson::Double(v) if v.fract() == 0.0 => Some(*v as i64),
+        _ => None,
+    }
+}
+
+/// The write errors and write concern error of an insert/update/delete reply.
+#[derive(Debug, Default)]
+pub(crate) struct WriteReply {
+    /// `n`: documents inserted, matched or deleted.
+    pub(crate) n: u64,
+    /// `nModified` (updates).
+    pub(crate) n_modified: u64,
+    /// `upserted`: (index, _id) pairs.
+    pub(crate) upserted: Vec<(usize, Bson)>,
+    pub(crate) write_errors: Vec<WriteError>,
+    pub(crate) write_concern_error: Option<WriteConcernError>,
+}
+
+impl WriteReply {
+    /// Parses an (already `ok: 1`) write command reply.
+    pub(crate) fn parse(reply: &Document) -> WriteReply {
+        let write_errors = reply
+            .get_array("writeErrors")
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(Bson::as_document)
+                    .map(|e| WriteError {
+                        index: get_int(e, "index").unwrap_or(0).max(0) as usize,
+                        code: get_int(e, "code").unwrap_or(0) as i32,
+                        code_name: e.get_str("codeName").unwrap_or_default().to_owned(),
+                        message: e.get_str("errmsg").unwrap_or_default().to_owned(),
+                        details: e.get_document("errInfo").ok().cloned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let write_concern_error =
+            reply
+                .get_document("writeConcernError")
+                .ok()
+                .map(|e| WriteConcernError {
+                    code: get_int(e, "code").unwrap_or(0) as i32,
+                    code_name: e.get_str("codeName").unwrap_or_default().to_owned(),
+                    message: e.get_str("errmsg").unwrap_or_default().to_owned(),
+                    details: e.get_document("errInfo").ok().cloned(),
+                });
+        let upserted = reply
+            .get_array("upserted")
+            .map(|u| {
+                u.iter()
+                    .filter_map(Bson::as_document)
+                    .filter_map(|d| {
+                        Some((get_int(d, "index")?.max(0) as usize, d.get("_id")?.clone()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        WriteReply {
+            n: get_int(reply, "n").unwrap_or(0).max(0) as u64,
+            n_modified: get_int(reply, "nModified").unwrap_or(0).max(0) as u64,
+            upserted,
+            write_errors,
+            write_concern_error,
+        }
+    }
+
+    /// For single-document writes: the first write error, else the write concern error.
+    pub(crate) fn into_single_result(self) -> Result<WriteReply> {
+        if let Some(error) = self.write_errors.first() {
+            return Err(Error::new(ErrorKind::Write(WriteFailure::WriteError(
+                error.clone(),
+            ))));
+        }
+        if let Some(error) = &self.write_concern_error {
+            return Err(Error::new(ErrorKind::Write(
+                WriteFailure::WriteConcernError(error.clone()),
+            )));
+        }
+        Ok(self)
+    }
+
+    /// For `insert_many`: an error naming the refused documents and the inserted ids.
+    pub(crate) fn into_insert_many_error(
+        self,
+        batch_offset: usize,
+        ids: &[Bson],
+        inserted_before: &HashMap<usize, Bson>,
+    ) -> Option<Error> {
+        if self.write_errors.is_empty() && self.write_concern_error.is_none() {
+            return None;
+        }
+        let failed: Vec<usize> = self.write_errors.iter().map(|e| e.index).collect();
+        let mut inserted_ids = inserted_before.clone();
+        for (i, id) in ids.iter().enumerate() {
+            if i < self.n as usize + failed.len() && !failed.contains(&i) {
+                inserted_ids.insert(batch_offset + i, id.clone());
+            }
+        }
+        let write_errors = self
+            .write_errors
+            .into_iter()
+            .map(|mut e| {
+                e.index += batch_offset;
+                e
+            })
+            .collect();
+        Some(Error::new(ErrorKind::InsertMany(InsertManyError {
+            write_errors,
+            write_concern_error: self.write_concern_error,
+            inserted_ids,
+        })))
+    }
+}
+
+/// The `cursor` part of a `find` / `aggregate` / `getMore` reply.
+#[derive(Debug)]
+pub(crate) struct CursorReply {
+    pub(crate) id: i64,
+    pub(crate) ns: String,
+    pub(crate) batch: VecDeque<RawDocumentBuf>,
+}
+
+impl CursorReply {
+    /// Parses a cursor reply; `firstBatch` or `nextBatch`.
+    ///
+    /// # Errors
+    /// When the reply has no well-formed `cursor` document.
+    pub(crate) fn parse(reply: &Document) -> Result<CursorReply> {
+        let cursor = reply.get_document("cursor").map_err(|_| {
+            Error::invalid_response(format!("reply has no cursor document: {reply}"))
+        })?;
+        let id = get_int(cursor, "id")
+            .ok_or_else(|| Error::invalid_response("cursor reply has no id"))?;
+        let batch = cursor
+            .get_array("firstBatch")
+            .or_else(|_| cursor.get_array("nextBatch"))
+            .map_err(|_| Error::invalid_response("cursor reply has no firstBatch or nextBatch"))?;
+        let batch = batch
+            .iter()
+            .map(|doc| match doc {
+                Bson::Document(d) => RawDocumentBuf::try_from(d).map_err(Error::from),
+                other => Err(Error::invalid_response(format!(
+                    "cursor batch holds a {:?}, not a document",
+                    other.element_type()
+                ))),
+            })
+            .collect::<Result<_>>()?;
+        Ok(CursorReply {
+            id,
+            ns: cursor.get_str("ns").unwrap_or_default().to_owned(),
+            batch,
+        })
+    }
+}
+
+/// The default name of an index: `field_1_other_-1`.
+pub(crate) fn index_name(keys: &Document) -> String {
+    keys.iter()
+        .map(|(field, dir)| {
+            let dir = match dir {
+                Bson::Int32(v) => v.to_string(),
+                Bson::Int64(v) => v.to_string(),
+                Bson::Double(v) => v.to_string(),
+                Bson::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!("{field}_{dir}")
+        })
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use super::*;
+
+    #[test]
+    fn a_duplicate_key_becomes_a_write_error_with_the_servers_words() {
+        let reply = doc! { "n": 0, "ok": 1, "writeErrors": [
+            { "index": 0, "code": 11000, "codeName": "DuplicateKey", "errmsg": "E11000 duplicate key" }
+        ] };
+        let err = WriteReply::parse(&reply).into_single_result().unwrap_err();
+        assert_eq!(err.code(), Some(11000));
+        assert_eq!(
+            err.to_string(),
+            "write error 11000 (DuplicateKey): E11000 duplicate key"
+        );
+    }
+
+    #[test]
+    fn a_write_concern_error_is_reported_when_there_is_no_write_error() {
+        let reply = doc! { "n": 1, "ok": 1, "writeConcernError": { "code": 64, "errmsg": "waiting for replication timed out" } };
+        let err = WriteReply::parse(&reply).into_single_result().unwrap_err();
+        assert!(matches!(
+            *err.kind,
+            ErrorKind::Write(WriteFailure::WriteConcernError(_))
+        ));
+        assert_eq!(err.code(), Some(64));
+    }
+
+    #[test]
+    fn insert_many_errors_keep_the_ids_that_made_it() {
+        let ids: Vec<Bson> = (0..4).map(Bson::Int32).collect();
+        let reply = doc! { "n": 1, "ok": 1, "writeErrors": [ { "index": 1, "code": 11000, "errmsg": "dup" } ] };
+        // ordered: stopped after index 1, so only index 0 went in.
+        let err = WriteReply::parse(&reply)
+            .into_insert_many_error(10, &ids, &HashMap::new())
+            .unwrap();
+        let ErrorKind::InsertMany(e) = &*err.kind else {
+            panic!("{err:?}")
+        };
+        assert_eq!(e.write_errors[0].index, 11);
+        assert_eq!(e.inserted_ids.keys().copied().collect::<Vec<_>>(), [10]);
+    }
+
+    #[test]
+    fn cursor_replies_parse_and_malformed_ones_are_errors() {
+        let reply =
+            doc! { "cursor": { "id": 7_i64, "ns": "db.c", "firstBatch": [ { "a": 1 } ] }, "ok": 1 };
+        let cursor = CursorReply::parse(&reply).unwrap();
+        assert_eq!(
+            (cursor.id, cursor.ns.as_str(), cursor.batch.len()),
+            (7, "db.c", 1)
+        );
+        assert!(CursorReply::parse(&doc! { "ok": 1 }).is_err());
+        assert!(CursorReply::parse(&doc! { "cursor": { "id": 0, "nextBatch": [1] } }).is_err());
+    }
+
+    #[test]
+    fn index_names_follow_the_servers_convention() {
+        assert_eq!(
+            index_name(&doc! { "sku": 1, "price": -1 }),
+            "sku_1_price_-1"
+        );
+        assert_eq!(index_name(&doc! { "body": "text" }), "body_text");
+    }
+}

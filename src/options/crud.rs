@@ -1,0 +1,259 @@
+//! Options of the CRUD operations, shaped like the official driver's: plain structs with
+//! public fields and `Default`, so `FindOptions { limit: Some(10), ..Default::default() }`
+//! reads as it does there.
+
+use std::time::Duration;
+
+use bson::{Bson, Document};
+
+use super::{ReadConcern, ReadPreference, WriteConcern};
+
+/// An index hint: by name or by key pattern.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Hint {
+    /// The index's key pattern, e.g. `doc! { "sku": 1 }`.
+    Keys(Document),
+    /// The index's name, e.g. `"sku_1"`.
+    Name(String),
+}
+
+impl Hint {
+    pub(crate) fn to_bson(&self) -> Bson {
+        match self {
+            Hint::Keys(keys) => Bson::Document(keys.clone()),
+            Hint::Name(name) => Bson::String(name.clone()),
+        }
+    }
+}
+
+/// Options of `insert_one`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InsertOneOptions {
+    /// Skip document validation on the server.
+    pub bypass_document_validation: Option<bool>,
+    /// The write concern (default: the collection's).
+    pub write_concern: Option<WriteConcern>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+}
+
+/// Options of `insert_many`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InsertManyOptions {
+    /// Skip document validation on the server.
+    pub bypass_document_validation: Option<bool>,
+    /// Stop at the first error (default `true`); `false` inserts all it can.
+    pub ordered: Option<bool>,
+    /// The write concern (default: the collection's).
+    pub write_concern: Option<WriteConcern>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+}
+
+/// Options of `find` and `find_one`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FindOptions {
+    /// Fields to return, e.g. `doc! { "name": 1, "_id": 0 }`.
+    pub projection: Option<Document>,
+    /// Sort order, e.g. `doc! { "price": -1 }`.
+    pub sort: Option<Document>,
+    /// Documents to skip.
+    pub skip: Option<u64>,
+    /// At most this many documents (0: no limit).
+    pub limit: Option<i64>,
+    /// Documents per batch (the first `find` reply and each `getMore`).
+    pub batch_size: Option<u32>,
+    /// Server-side time limit of the query.
+    pub max_time: Option<Duration>,
+    /// Let the server spill large sorts to disk.
+    pub allow_disk_use: Option<bool>,
+    /// A tailable cursor (capped collections).
+    pub cursor_type: Option<CursorType>,
+    /// For tailable await cursors: how long a `getMore` waits for new data.
+    pub max_await_time: Option<Duration>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+    /// String comparison rules, e.g. `doc! { "locale": "fr" }`.
+    pub collation: Option<Document>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+    /// Variables for `$$name` in the filter.
+    pub let_vars: Option<Document>,
+    /// Read concern (default: the collection's).
+    pub read_concern: Option<ReadConcern>,
+    /// Read preference (default: the collection's).
+    pub selection_criteria: Option<ReadPreference>,
+    /// Keep the cursor alive without a timeout on the server.
+    pub no_cursor_timeout: Option<bool>,
+    /// Return partial results when some shards are down.
+    pub allow_partial_results: Option<bool>,
+    /// Only the index keys: `returnKey`.
+    pub return_key: Option<bool>,
+    /// Add `$recordId` to each document.
+    pub show_record_id: Option<bool>,
+    /// Inclusive lower index bound.
+    pub min: Option<Document>,
+    /// Exclusive upper index bound.
+    pub max: Option<Document>,
+}
+
+/// What kind of cursor `find` opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CursorType {
+    /// Closed when the results are exhausted (the default).
+    NonTailable,
+    /// Stays open at the end of a capped collection; `getMore` returns new documents.
+    Tailable,
+    /// Tailable, and `getMore` waits (up to `max_await_time`) for new documents.
+    TailableAwait,
+}
+
+/// Options of `update_one` and `update_many`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UpdateOptions {
+    /// Insert a document when none matches.
+    pub upsert: Option<bool>,
+    /// Filters selecting array elements for `$[<identifier>]`.
+    pub array_filters: Option<Vec<Document>>,
+    /// Skip document validation on the server.
+    pub bypass_document_validation: Option<bool>,
+    /// String comparison rules.
+    pub collation: Option<Document>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+    /// The write concern (default: the collection's).
+    pub write_concern: Option<WriteConcern>,
+    /// Variables for `$$name`.
+    pub let_vars: Option<Document>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+    /// For `update_one`: which document to update when several match.
+    pub sort: Option<Document>,
+}
+
+/// Options of `replace_one`.
+pub type ReplaceOptions = UpdateOptions;
+
+/// Options of `delete_one` and `delete_many`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeleteOptions {
+    /// String comparison rules.
+    pub collation: Option<Document>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+    /// The write concern (default: the collection's).
+    pub write_concern: Option<WriteConcern>,
+    /// Variables for `$$name`.
+    pub let_vars: Option<Document>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+}
+
+/// Options of `count_documents`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CountOptions {
+    /// Documents to skip.
+    pub skip: Option<u64>,
+    /// Count at most this many.
+    pub limit: Option<u64>,
+    /// Server-side time limit.
+    pub max_time: Option<Duration>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+    /// String comparison rules.
+    pub collation: Option<Document>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+    /// Read concern (default: the collection's).
+    pub read_concern: Option<ReadConcern>,
+}
+
+/// Options of `aggregate`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AggregateOptions {
+    /// Let the server spill large stages to disk.
+    pub allow_disk_use: Option<bool>,
+    /// Documents per batch.
+    pub batch_size: Option<u32>,
+    /// Skip document validation (for `$out` / `$merge`).
+    pub bypass_document_validation: Option<bool>,
+    /// String comparison rules.
+    pub collation: Option<Document>,
+    /// Server-side time limit.
+    pub max_time: Option<Duration>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+    /// Variables for `$$name`.
+    pub let_vars: Option<Document>,
+    /// Read concern (default: the collection's).
+    pub read_concern: Option<ReadConcern>,
+    /// Write concern, for `$out` / `$merge` (default: the collection's).
+    pub write_concern: Option<WriteConcern>,
+}
+
+/// Options of `distinct`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DistinctOptions {
+    /// Server-side time limit.
+    pub max_time: Option<Duration>,
+    /// String comparison rules.
+    pub collation: Option<Document>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+    /// Read concern (default: the collection's).
+    pub read_concern: Option<ReadConcern>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+}
+
+/// Which version of the document `find_one_and_update` / `_replace` return.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReturnDocument {
+    /// As it was before the change (the default).
+    #[default]
+    Before,
+    /// As it is after the change.
+    After,
+}
+
+/// Options of `find_one_and_update`, `find_one_and_replace` and `find_one_and_delete`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FindOneAndModifyOptions {
+    /// Which document to change when several match.
+    pub sort: Option<Document>,
+    /// Fields to return.
+    pub projection: Option<Document>,
+    /// Before or after the change (update and replace only).
+    pub return_document: Option<ReturnDocument>,
+    /// Insert when none matches (update and replace only).
+    pub upsert: Option<bool>,
+    /// Filters for `$[<identifier>]` (update only).
+    pub array_filters: Option<Vec<Document>>,
+    /// Skip document validation.
+    pub bypass_document_validation: Option<bool>,
+    /// Server-side time limit.
+    pub max_time: Option<Duration>,
+    /// String comparison rules.
+    pub collation: Option<Document>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+    /// The write concern (default: the collection's).
+    pub write_concern: Option<WriteConcern>,
+    /// Variables for `$$name`.
+    pub let_vars: Option<Document>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+}
+
+/// One index to create.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IndexModel {
+    /// The key pattern, e.g. `doc! { "sku": 1 }`.
+    pub keys: Document,
+    /// Index options as the `createIndexes` command takes them (`name`, `unique`,
+    /// `expireAfterSeconds`, `partialFilterExpression`, ...). Without a `name`, one is
+    /// derived from the keys (`sku_1`).
+    pub options: Option<Document>,
+}

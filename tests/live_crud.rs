@@ -1,0 +1,323 @@
+//! The everyday API against the real test server.
+
+mod util {
+    pub mod server;
+}
+
+use bson::{doc, Bson, Document};
+use greenmongo::{
+    options::{
+        FindOneAndModifyOptions, FindOptions, IndexModel, InsertManyOptions, ReturnDocument,
+        UpdateOptions,
+    },
+    runtime::{coroutine, Runtime},
+    Collection, ErrorKind,
+};
+use serde::{Deserialize, Serialize};
+use util::server;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Item {
+    sku: String,
+    qty: i32,
+    price: f64,
+}
+
+fn collection<T>(prefix: &str) -> Option<(greenmongo::Database, Collection<T>)> {
+    let client = server::client()?;
+    let db = client.database(&server::unique(prefix));
+    let coll = db.collection::<T>("items");
+    Some((db, coll))
+}
+
+#[test]
+fn typed_insert_find_update_delete_round_trip() {
+    let Some((db, items)) = collection::<Item>("crud_typed") else {
+        return;
+    };
+    let apple = Item {
+        sku: "apple".into(),
+        qty: 3,
+        price: 0.5,
+    };
+    let id = items.insert_one(&apple, None).unwrap().inserted_id;
+    assert!(matches!(id, Bson::ObjectId(_)), "a generated _id: {id}");
+    assert_eq!(
+        items.find_one(doc! { "_id": id.clone() }, None).unwrap(),
+        Some(apple.clone())
+    );
+
+    let r = items
+        .update_one(doc! { "sku": "apple" }, doc! { "$inc": { "qty": 2 } }, None)
+        .unwrap();
+    assert_eq!(
+        (r.matched_count, r.modified_count, r.upserted_id),
+        (1, 1, None)
+    );
+    assert_eq!(
+        items
+            .find_one(doc! { "sku": "apple" }, None)
+            .unwrap()
+            .unwrap()
+            .qty,
+        5
+    );
+
+    let upsert = UpdateOptions {
+        upsert: Some(true),
+        ..Default::default()
+    };
+    let r = items
+        .update_one(
+            doc! { "sku": "kiwi" },
+            doc! { "$set": { "qty": 1, "price": 0.2 } },
+            upsert,
+        )
+        .unwrap();
+    assert!(r.upserted_id.is_some());
+
+    let r = items
+        .replace_one(
+            doc! { "sku": "kiwi" },
+            Item {
+                sku: "kiwi".into(),
+                qty: 9,
+                price: 0.3,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.modified_count, 1);
+    let err = items
+        .update_one(doc! {}, doc! { "qty": 1 }, None)
+        .unwrap_err();
+    assert!(
+        matches!(*err.kind, ErrorKind::InvalidArgument { .. }),
+        "{err}"
+    );
+
+    assert_eq!(items.count_documents(doc! {}, None).unwrap(), 2);
+    assert_eq!(items.estimated_document_count().unwrap(), 2);
+    let r = items.delete_one(doc! { "sku": "kiwi" }, None).unwrap();
+    assert_eq!(r.deleted_count, 1);
+    assert_eq!(items.delete_many(doc! {}, None).unwrap().deleted_count, 1);
+    assert_eq!(items.find_one(doc! {}, None).unwrap(), None);
+    db.drop().unwrap();
+}
+
+#[test]
+fn insert_many_batches_and_a_cursor_fetches_lazily_and_is_killed_on_drop() {
+    let Some((db, items)) = collection::<Document>("crud_cursor") else {
+        return;
+    };
+    let r = items
+        .insert_many((0..2500).map(|i| doc! { "n": i }), None)
+        .unwrap();
+    assert_eq!(r.inserted_ids.len(), 2500);
+
+    // Sorted, in batches of 100: 25 getMores, every document once, in order.
+    let options = FindOptions {
+        sort: Some(doc! { "n": 1 }),
+        batch_size: Some(100),
+        ..Default::default()
+    };
+    let ns: Vec<i32> = items
+        .find(doc! {}, options)
+        .unwrap()
+        .map(|d| d.unwrap().get_i32("n").unwrap())
+        .collect();
+    assert_eq!(ns, (0..2500).collect::<Vec<_>>());
+
+    let limited = FindOptions {
+        limit: Some(7),
+        batch_size: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(items.find(doc! {}, limited).unwrap().count(), 7);
+
+    // An unexhausted cursor is killed when dropped: its id is gone on the server.
+    let small = FindOptions {
+        batch_size: Some(10),
+        ..Default::default()
+    };
+    let mut cursor = items.find(doc! {}, small).unwrap();
+    cursor.next().unwrap().unwrap();
+    let id = cursor.id();
+    assert_ne!(id, 0);
+    drop(cursor);
+    let err = db
+        .run_command(doc! { "getMore": id, "collection": "items" })
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(43),
+        "CursorNotFound after killCursors: {err}"
+    );
+    db.drop().unwrap();
+}
+
+#[test]
+fn write_errors_carry_the_servers_code_and_what_was_inserted() {
+    let Some((db, items)) = collection::<Document>("crud_errors") else {
+        return;
+    };
+    items.insert_one(doc! { "_id": 1 }, None).unwrap();
+    let err = items.insert_one(doc! { "_id": 1 }, None).unwrap_err();
+    assert_eq!(err.code(), Some(11000), "{err}");
+    assert!(matches!(*err.kind, ErrorKind::Write(_)));
+
+    // Unordered: everything but the duplicate goes in.
+    let unordered = InsertManyOptions {
+        ordered: Some(false),
+        ..Default::default()
+    };
+    let err = items
+        .insert_many(
+            [doc! { "_id": 2 }, doc! { "_id": 1 }, doc! { "_id": 3 }],
+            unordered,
+        )
+        .unwrap_err();
+    let ErrorKind::InsertMany(e) = &*err.kind else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.write_errors.len(), 1);
+    assert_eq!(e.write_errors[0].index, 1);
+    assert_eq!(e.write_errors[0].code, 11000);
+    let mut inserted: Vec<usize> = e.inserted_ids.keys().copied().collect();
+    inserted.sort_unstable();
+    assert_eq!(inserted, [0, 2]);
+    // Ordered: stops at the duplicate.
+    let err = items
+        .insert_many(
+            [doc! { "_id": 4 }, doc! { "_id": 1 }, doc! { "_id": 5 }],
+            None,
+        )
+        .unwrap_err();
+    let ErrorKind::InsertMany(e) = &*err.kind else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.inserted_ids.keys().copied().collect::<Vec<_>>(), [0]);
+    assert_eq!(items.count_documents(doc! {}, None).unwrap(), 4);
+    db.drop().unwrap();
+}
+
+#[test]
+fn aggregate_distinct_find_and_modify_and_indexes() {
+    let Some((db, items)) = collection::<Document>("crud_more") else {
+        return;
+    };
+    items
+        .insert_many(
+            [
+                doc! { "sku": "a", "qty": 1 },
+                doc! { "sku": "b", "qty": 2 },
+                doc! { "sku": "a", "qty": 3 },
+            ],
+            None,
+        )
+        .unwrap();
+    let totals: Vec<Document> = items
+        .aggregate(
+            [
+                doc! { "$group": { "_id": "$sku", "n": { "$sum": "$qty" } } },
+                doc! { "$sort": { "_id": 1 } },
+            ],
+            None,
+        )
+        .unwrap()
+        .collect::<greenmongo::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        totals,
+        [doc! { "_id": "a", "n": 4 }, doc! { "_id": "b", "n": 2 }]
+    );
+    items
+        .aggregate(
+            [doc! { "$match": { "sku": "a" } }, doc! { "$out": "only_a" }],
+            None,
+        )
+        .unwrap()
+        .for_each(drop);
+    assert_eq!(
+        db.collection::<Document>("only_a")
+            .count_documents(doc! {}, None)
+            .unwrap(),
+        2
+    );
+
+    let mut skus = items.distinct("sku", doc! {}, None).unwrap();
+    skus.sort_by_key(|b| b.to_string());
+    assert_eq!(skus, [Bson::from("a"), Bson::from("b")]);
+
+    let after = FindOneAndModifyOptions {
+        return_document: Some(ReturnDocument::After),
+        ..Default::default()
+    };
+    let updated = items
+        .find_one_and_update(doc! { "sku": "b" }, doc! { "$inc": { "qty": 10 } }, after)
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.get_i32("qty").unwrap(), 12);
+    let before = items
+        .find_one_and_replace(doc! { "sku": "b" }, doc! { "sku": "b", "qty": 0 }, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.get_i32("qty").unwrap(), 12);
+    let deleted = items
+        .find_one_and_delete(doc! { "sku": "b" }, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(deleted.get_i32("qty").unwrap(), 0);
+    assert_eq!(
+        items
+            .find_one_and_delete(doc! { "sku": "zzz" }, None)
+            .unwrap(),
+        None
+    );
+
+    let name = items
+        .create_index(IndexModel {
+            keys: doc! { "sku": 1, "qty": -1 },
+            options: Some(doc! { "unique": true }),
+        })
+        .unwrap();
+    assert_eq!(name, "sku_1_qty_-1");
+    assert!(items.list_index_names().unwrap().contains(&name));
+    items.drop_index(&name).unwrap();
+    assert_eq!(items.list_index_names().unwrap(), ["_id_"]);
+
+    let mut names = db.list_collection_names().unwrap();
+    names.sort();
+    assert_eq!(names, ["items", "only_a"]);
+    items.drop().unwrap();
+    items.drop().unwrap(); // dropping twice is fine
+    db.drop().unwrap();
+}
+
+#[test]
+fn many_coroutines_share_a_collection() {
+    let Some((db, items)) = collection::<Document>("crud_coroutines") else {
+        return;
+    };
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let coll = items.clone();
+    let found: usize = rt.block_on(move || {
+        let hs: Vec<_> = (0..500)
+            .map(|i| {
+                let coll = coll.clone();
+                coroutine::spawn(move || {
+                    coll.insert_one(doc! { "_id": i, "even": i % 2 == 0 }, None)
+                        .unwrap();
+                    coll.find_one(doc! { "_id": i }, None).unwrap().is_some() as usize
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(found, 500);
+    assert_eq!(
+        items.count_documents(doc! { "even": true }, None).unwrap(),
+        250
+    );
+    db.drop().unwrap();
+}
