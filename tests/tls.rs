@@ -56,6 +56,32 @@ fn tls_against_secantusdb() {
     let uri = trusted.clone();
     let from_thread = std::thread::spawn(move || ping(&uri)).join().unwrap();
     assert_pong("(a) tlsCAFile, from a plain thread", from_thread);
+    // The driver's deepest path (TCP connect, TLS handshake, hello, a typed insert and find
+    // through serde) fits the default 256 KiB stack with room to spare: measured on a
+    // fresh 1 MiB stack as the resident pages of its mapping.
+    let uri = trusted.clone();
+    let used = rt.block_on(move || {
+        greenmongo::runtime::coroutine::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(move || {
+                let client = Client::with_uri_str(&uri).unwrap();
+                let coll = client.database("stack_depth").collection::<Document>("c");
+                coll.insert_one(doc! { "nested": { "a": [1, 2, { "b": "c" }] } }, None)
+                    .unwrap();
+                coll.find_one(doc! {}, None).unwrap().unwrap();
+                coll.drop().unwrap();
+                let here = 0u8;
+                resident_kib_of_mapping(std::ptr::addr_of!(here) as usize)
+            })
+            .join()
+            .unwrap()
+    });
+    println!("stack used by connect + TLS handshake + insert + find: {used} KiB");
+    // Debug builds use the most stack (about 112 KiB here); the default is 256 KiB.
+    assert!(
+        used > 0 && used <= 192,
+        "the deepest driver path used {used} KiB of stack"
+    );
     // A client's pooled TLS connection is reused for a second command.
     let client = Client::with_uri_str(&trusted).unwrap();
     for i in 0..2 {
@@ -165,6 +191,30 @@ fn tls_against_secantusdb() {
     drop(server);
     let _ = std::fs::remove_dir_all(state);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Resident KiB of the memory mapping containing `addr` (from /proc/self/smaps).
+fn resident_kib_of_mapping(addr: usize) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut inside = false;
+    for line in smaps.lines() {
+        if let Some((range, _)) = line.split_once(' ') {
+            if let Some((lo, hi)) = range.split_once('-') {
+                if let (Ok(lo), Ok(hi)) =
+                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                {
+                    inside = lo <= addr && addr < hi;
+                    continue;
+                }
+            }
+        }
+        if inside {
+            if let Some(rss) = line.strip_prefix("Rss:") {
+                return rss.trim().trim_end_matches(" kB").trim().parse().unwrap();
+            }
+        }
+    }
+    panic!("no mapping contains {addr:#x}");
 }
 
 fn ping(uri: &str) -> greenmongo::Result<Document> {
