@@ -11,7 +11,11 @@ mod stream;
 
 use std::{
     io::{BufReader, Write},
-    sync::Arc,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Instant,
 };
 
 use bson::{Bson, Document};
@@ -19,6 +23,10 @@ use bson::{Bson, Document};
 use crate::{
     auth::{AuthStep, Conversation, Password, ScramCache, ScramVersion},
     error::{CommandError, ErrorKind},
+    event::{
+        self, CommandEvent, CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent,
+        ConnectionInfo, EventHandler,
+    },
     options::{AuthMechanism, ClientOptions, Credential, ServerAddress},
     wire::{self, Message},
     Error, Result,
@@ -58,6 +66,7 @@ impl ConnectionConfig {
 /// An established, authenticated connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
+    info: ConnectionInfo,
     stream: BufReader<Stream>,
     pub(crate) hello: HelloReply,
     compressor: Option<wire::Compressor>,
@@ -67,7 +76,12 @@ pub(crate) struct Connection {
     in_flight: bool,
     /// Set on any network or protocol error.
     broken: bool,
+    /// Command monitoring; set once the handshake is done (handshakes are not published).
+    events: Option<EventHandler<CommandEvent>>,
 }
+
+/// Driver-side connection ids, unique in the process.
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Connection {
     /// Connects to `address`, runs the handshake and authenticates.
@@ -82,11 +96,17 @@ impl Connection {
         let stream = Stream::connect(address, options.connect_timeout, config.tls.as_ref())?;
         stream.set_timeouts(options.socket_timeout)?;
         let mut conn = Connection {
+            info: ConnectionInfo {
+                id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+                server_id: None,
+                address: address.clone(),
+            },
             stream: BufReader::with_capacity(64 * 1024, stream),
             hello: HelloReply::default(),
             compressor: None,
             in_flight: false,
             broken: false,
+            events: None,
         };
         let credential = options.credential.as_ref();
         let mut conversation = credential
@@ -106,6 +126,7 @@ impl Connection {
         });
         let reply = conn.command("admin", hello)?;
         conn.hello = HelloReply::parse(&reply, compressors)?;
+        conn.info.server_id = crate::operation::get_int(&reply, "connectionId");
         if conn.hello.max_wire_version < MIN_WIRE_VERSION {
             return Err(Error::internal(format!(
                 "{address} speaks wire version {} but greenmongo needs {MIN_WIRE_VERSION} \
@@ -136,6 +157,7 @@ impl Connection {
             conn.authenticate(conversation.0, conversation.1)
                 .map_err(|e| redact_auth_error(e, credential))?;
         }
+        conn.events = options.command_event_handler.clone();
         Ok(conn)
     }
 
@@ -174,17 +196,17 @@ impl Connection {
         let message = Message::from_document(&command)?;
         message.check_size(&self.hello.limits)?;
         let bytes = message.encode(self.compressor.as_ref());
+        let monitor = Monitor::start(self, db, &command, message.request_id);
         self.in_flight = true;
         let reply = self.round_trip(&bytes, message.request_id);
-        let reply = match reply {
-            Ok(reply) => reply,
-            Err(e) => {
-                self.broken = true;
-                return Err(e);
-            }
-        };
-        self.in_flight = false;
-        check_reply(reply)
+        if reply.is_err() {
+            self.broken = true;
+        } else {
+            self.in_flight = false;
+        }
+        let result = reply.and_then(check_reply);
+        monitor.finish(self, &result);
+        result
     }
 
     fn round_trip(&mut self, request: &[u8], request_id: i32) -> Result<Document> {
@@ -202,6 +224,88 @@ impl Connection {
     /// Whether the connection may go back to a pool: not broken, nothing half sent.
     pub(crate) fn is_reusable(&self) -> bool {
         !self.broken && !self.in_flight
+    }
+}
+
+/// Publishes one command to the event handler and to `tracing`.
+struct Monitor {
+    span: tracing::Span,
+    name: String,
+    request_id: i32,
+    sensitive: bool,
+    started: Instant,
+}
+
+impl Monitor {
+    fn start(conn: &Connection, db: &str, command: &Document, request_id: i32) -> Monitor {
+        let name = command.keys().next().cloned().unwrap_or_default();
+        let sensitive = event::is_sensitive(&name, command);
+        // The span is only entered for the instant of each record, never across the
+        // socket wait: the current-span stack is thread-local, shared by the coroutines
+        // of a worker.
+        let span = tracing::debug_span!(
+            "mongodb.command",
+            command = %name,
+            db,
+            request_id,
+            connection = conn.info.id,
+            server = %conn.info.address
+        );
+        span.in_scope(|| tracing::debug!("command started"));
+        if let Some(events) = &conn.events {
+            events.handle(&CommandEvent::Started(CommandStartedEvent {
+                command: if sensitive {
+                    Document::new()
+                } else {
+                    command.clone()
+                },
+                database_name: db.to_owned(),
+                command_name: name.clone(),
+                request_id,
+                connection: conn.info.clone(),
+            }));
+        }
+        Monitor {
+            span,
+            name,
+            request_id,
+            sensitive,
+            started: Instant::now(),
+        }
+    }
+
+    fn finish(self, conn: &Connection, result: &Result<Document>) {
+        let duration = self.started.elapsed();
+        match result {
+            Ok(_) => self
+                .span
+                .in_scope(|| tracing::debug!(duration_us = duration.as_micros() as u64, "command succeeded")),
+            Err(e) => self.span.in_scope(
+                || tracing::debug!(duration_us = duration.as_micros() as u64, error = %e, "command failed"),
+            ),
+        }
+        let Some(events) = &conn.events else { return };
+        let event = match result {
+            Ok(reply) => CommandEvent::Succeeded(CommandSucceededEvent {
+                duration,
+                reply: if self.sensitive {
+                    Document::new()
+                } else {
+                    reply.clone()
+                },
+                command_name: self.name,
+                request_id: self.request_id,
+                connection: conn.info.clone(),
+            }),
+            Err(failure) => CommandEvent::Failed(CommandFailedEvent {
+                duration,
+                command_name: self.name,
+                failure: failure.clone(),
+                request_id: self.request_id,
+                connection: conn.info.clone(),
+            }),
+        };
+        events.handle(&event);
     }
 }
 

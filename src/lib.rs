@@ -11,6 +11,7 @@ mod conn;
 mod cursor;
 mod database;
 pub mod error;
+pub mod event;
 mod operation;
 pub mod options;
 pub mod results;

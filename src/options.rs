@@ -132,6 +132,9 @@ pub struct ClientOptions {
     pub zlib_compression_level: Option<i32>,
     /// `proxyHost`, `proxyPort`, `proxyUsername`, `proxyPassword`: a SOCKS5 proxy.
     pub proxy: Option<ProxyOptions>,
+    /// Called for every command the client sends (not the handshake's): started,
+    /// succeeded, failed. Set in code; the connection string cannot.
+    pub command_event_handler: Option<crate::event::EventHandler<crate::event::CommandEvent>>,
     /// What the connection string parser ignored, one message per problem: unknown
     /// options, invalid values, repeated keys, deprecated spellings. The Connection String
     /// spec requires these to be warnings, not errors; the client logs them. Empty for
@@ -177,6 +180,7 @@ impl Default for ClientOptions {
             compressors: None,
             zlib_compression_level: None,
             proxy: None,
+            command_event_handler: None,
             warnings: Vec::new(),
         }
     }
