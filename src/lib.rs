@@ -8,8 +8,10 @@ pub mod auth;
 mod client;
 mod conn;
 mod database;
+mod dns;
 pub mod error;
 pub mod options;
+mod srv;
 pub mod uri;
 pub mod wire;
 
