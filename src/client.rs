@@ -48,10 +48,12 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// A client for the deployment a connection string names. Connects lazily: the first
-    /// operation opens the first connection.
+    /// operation opens the first connection. A `mongodb+srv` connection string is
+    /// resolved first (see [`with_options`](Self::with_options)).
     ///
     /// # Errors
-    /// An invalid connection string, or TLS files that cannot be read.
+    /// An invalid connection string, DNS failures for `mongodb+srv`, or TLS files that
+    /// cannot be read.
     ///
     /// # Examples
     ///
@@ -69,8 +71,15 @@ impl Client {
 
     /// A client with the given options.
     ///
+    /// Options from a `mongodb+srv` connection string are resolved here, before anything
+    /// else, with [`ClientOptions::resolve_srv`]: the SRV records give the seed list and
+    /// the TXT record may add `authSource`, `replicaSet` and `loadBalanced`. That blocks
+    /// the caller until DNS answers (a coroutine parks; a blocking-pool thread waits).
+    /// The seed list is not polled for changes afterwards yet.
+    ///
     /// # Errors
-    /// Invalid options, or TLS files that cannot be read.
+    /// Invalid options, DNS failures for `mongodb+srv` (see
+    /// [`ClientOptions::resolve_srv`]), or TLS files that cannot be read.
     ///
     /// # Examples
     ///
@@ -84,16 +93,23 @@ impl Client {
     /// # let _ = client;
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
-    pub fn with_options(options: ClientOptions) -> Result<Client> {
+    ///
+    /// With `mongodb+srv`, the resolved seed list is in [`options`](Self::options):
+    ///
+    /// ```no_run
+    /// use greenmongo::Client;
+    ///
+    /// let client = Client::with_uri_str("mongodb+srv://user:pw@cluster0.example.com/")?;
+    /// println!("{:?}", client.options().hosts);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn with_options(mut options: ClientOptions) -> Result<Client> {
+        if options.needs_srv_resolution() {
+            options.resolve_srv()?;
+        }
         options.validate()?;
         if options.hosts.is_empty() {
-            return Err(Error::invalid_argument(match &options.srv_host {
-                Some(host) => format!(
-                    "mongodb+srv://{host}: SRV resolution is not implemented yet; list the hosts \
-                     with mongodb://"
-                ),
-                None => "no hosts given".to_owned(),
-            }));
+            return Err(Error::invalid_argument("no hosts given"));
         }
         Ok(Client {
             inner: Arc::new(ClientInner {

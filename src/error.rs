@@ -67,6 +67,14 @@ pub enum ErrorKind {
     Write(WriteFailure),
     /// Some documents of an `insert_many` were not inserted.
     InsertMany(InsertManyError),
+    /// A DNS lookup for a `mongodb+srv` connection string failed: the name does not exist
+    /// (NXDOMAIN), no nameserver answered in time, a nameserver reported an error, or
+    /// the answer held no usable records. The message names the record and the
+    /// nameserver.
+    DnsResolve {
+        /// What was looked up, where, and what went wrong.
+        message: String,
+    },
     /// The driver itself hit a state it does not support (e.g. a feature the server lacks).
     Internal {
         /// What happened.
@@ -164,6 +172,13 @@ impl Error {
     /// An [`ErrorKind::Authentication`] error.
     pub fn authentication(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Authentication {
+            message: message.into(),
+        })
+    }
+
+    /// An [`ErrorKind::DnsResolve`] error.
+    pub(crate) fn dns_resolve(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::DnsResolve {
             message: message.into(),
         })
     }
@@ -274,6 +289,7 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            ErrorKind::DnsResolve { message } => write!(f, "DNS resolution failed: {message}"),
             ErrorKind::Internal { message } => write!(f, "internal error: {message}"),
         }?;
         if !self.labels.is_empty() {

@@ -10,11 +10,13 @@ mod collection;
 mod conn;
 mod cursor;
 mod database;
+mod dns;
 pub mod error;
 pub mod event;
 mod operation;
 pub mod options;
 pub mod results;
+mod srv;
 pub mod uri;
 pub mod wire;
 

@@ -13,6 +13,7 @@ mod concern;
 mod credential;
 mod crud;
 mod read_preference;
+mod resolver;
 mod tls;
 
 use std::{fmt, str::FromStr, time::Duration};
@@ -26,6 +27,7 @@ pub use crud::{
     ReplaceOptions, ReturnDocument, UpdateOptions,
 };
 pub use read_preference::{ReadPreference, ReadPreferenceMode, TagSet};
+pub use resolver::ResolverConfig;
 pub use tls::TlsOptions;
 
 use crate::{Error, Result};
@@ -61,7 +63,8 @@ use crate::{Error, Result};
 #[non_exhaustive]
 pub struct ClientOptions {
     /// The seed list. `localhost:27017` by default; empty for a `mongodb+srv` connection
-    /// string until [`apply_srv_records`](Self::apply_srv_records) fills it in.
+    /// string until [`resolve_srv`](Self::resolve_srv) (or
+    /// [`apply_srv_records`](Self::apply_srv_records)) fills it in.
     pub hosts: Vec<ServerAddress>,
     /// The host name of a `mongodb+srv` connection string, kept after resolution for SRV
     /// polling. See [`needs_srv_resolution`](Self::needs_srv_resolution).
@@ -70,6 +73,9 @@ pub struct ClientOptions {
     pub srv_service_name: Option<String>,
     /// `srvMaxHosts`: how many SRV results to use at most; zero means all.
     pub srv_max_hosts: Option<u32>,
+    /// The nameservers that resolve a `mongodb+srv` connection string (code only, not a
+    /// URI option); `None` means the system's, from [`ResolverConfig::system`].
+    pub resolver_config: Option<ResolverConfig>,
     /// The database named in the connection string's path.
     pub default_database: Option<String>,
     /// Authentication; `None` means the client does not authenticate.
@@ -150,6 +156,7 @@ impl Default for ClientOptions {
             srv_host: None,
             srv_service_name: None,
             srv_max_hosts: None,
+            resolver_config: None,
             default_database: None,
             credential: None,
             app_name: None,

@@ -29,6 +29,8 @@
 //! I/O and happen elsewhere. The caller asks [`ClientOptions::srv_lookup`] what to look up
 //! and hands the answers to [`ClientOptions::apply_srv_records`], which validates them and
 //! merges the TXT record's options (the Initial DNS Seedlist Discovery spec).
+//! [`ClientOptions::resolve_srv`] does the lookups and both steps; a client calls it when
+//! it is created.
 
 mod query;
 mod srv;
