@@ -3,6 +3,10 @@
 //! Shaped like the official `mongodb` crate's 2.x API (methods taking
 //! `impl Into<Option<XxxOptions>>`), so porting code from it means deleting `.await`.
 
+mod bulk_write;
+
+pub use bulk_write::{BulkWriteOptions, BulkWriteResult, WriteModel, WriteModelOptions};
+
 use std::{borrow::Borrow, collections::HashMap, fmt, marker::PhantomData};
 
 use bson::{doc, oid::ObjectId, Bson, Document};

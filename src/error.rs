@@ -67,6 +67,8 @@ pub enum ErrorKind {
     Write(WriteFailure),
     /// Some documents of an `insert_many` were not inserted.
     InsertMany(InsertManyError),
+    /// Some writes of a `bulk_write` failed.
+    BulkWrite(BulkWriteFailure),
     /// A DNS lookup for a `mongodb+srv` connection string failed: the name does not exist
     /// (NXDOMAIN), no nameserver answered in time, a nameserver reported an error, or
     /// the answer held no usable records. The message names the record and the
@@ -144,6 +146,18 @@ pub struct InsertManyError {
     pub write_concern_error: Option<WriteConcernError>,
     /// The `_id`s of the documents that were inserted, by index in the input.
     pub inserted_ids: std::collections::HashMap<usize, bson::Bson>,
+}
+
+/// The outcome of a `bulk_write` that did not do everything.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct BulkWriteFailure {
+    /// The refused writes, by index in the request list.
+    pub write_errors: Vec<WriteError>,
+    /// Set when the write concern was not met.
+    pub write_concern_error: Option<WriteConcernError>,
+    /// What was done before (and, unordered, besides) the failures.
+    pub partial_result: crate::collection::BulkWriteResult,
 }
 
 impl Error {
@@ -226,6 +240,11 @@ impl Error {
                 .first()
                 .map(|w| w.code)
                 .or(e.write_concern_error.as_ref().map(|w| w.code)),
+            ErrorKind::BulkWrite(e) => e
+                .write_errors
+                .first()
+                .map(|w| w.code)
+                .or(e.write_concern_error.as_ref().map(|w| w.code)),
             _ => None,
         }
     }
@@ -277,6 +296,20 @@ impl fmt::Display for Error {
                     e.inserted_ids.len(),
                     e.write_errors.len()
                 )?;
+                if let Some(first) = e.write_errors.first() {
+                    write!(
+                        f,
+                        " (first: index {}, code {}: {})",
+                        first.index, first.code, first.message
+                    )?;
+                }
+                if let Some(wce) = &e.write_concern_error {
+                    write!(f, "; write concern error {}: {}", wce.code, wce.message)?;
+                }
+                Ok(())
+            }
+            ErrorKind::BulkWrite(e) => {
+                write!(f, "bulk_write: {} writes refused", e.write_errors.len())?;
                 if let Some(first) = e.write_errors.first() {
                     write!(
                         f,

@@ -21,7 +21,10 @@ pub mod uri;
 pub mod wire;
 
 pub use client::Client;
-pub use collection::{Collection, UpdateModifications};
+pub use collection::{
+    BulkWriteOptions, BulkWriteResult, Collection, UpdateModifications, WriteModel,
+    WriteModelOptions,
+};
 pub use cursor::Cursor;
 pub use database::Database;
 pub use error::{CommandError, Error, ErrorKind, Result};

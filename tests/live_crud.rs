@@ -321,3 +321,97 @@ fn many_coroutines_share_a_collection() {
     );
     db.drop().unwrap();
 }
+
+#[test]
+fn bulk_write_groups_mixed_writes_and_reports_partial_results() {
+    use greenmongo::{WriteModel, WriteModelOptions};
+    let Some((db, items)) = collection::<Document>("crud_bulk") else {
+        return;
+    };
+    let none = WriteModelOptions::default;
+    let result = items
+        .bulk_write(
+            [
+                WriteModel::InsertOne {
+                    document: doc! { "_id": 1, "qty": 1 },
+                },
+                WriteModel::InsertOne {
+                    document: doc! { "qty": 2 },
+                },
+                WriteModel::UpdateOne {
+                    filter: doc! { "_id": 1 },
+                    update: doc! { "$inc": { "qty": 10 } }.into(),
+                    options: none(),
+                },
+                WriteModel::UpdateMany {
+                    filter: doc! { "_id": 99 },
+                    update: doc! { "$set": { "qty": 0 } }.into(),
+                    options: WriteModelOptions {
+                        upsert: Some(true),
+                        ..Default::default()
+                    },
+                },
+                WriteModel::ReplaceOne {
+                    filter: doc! { "_id": 1 },
+                    replacement: doc! { "qty": 5 },
+                    options: none(),
+                },
+                WriteModel::DeleteOne {
+                    filter: doc! { "qty": 2 },
+                    options: none(),
+                },
+            ],
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            result.inserted_count,
+            result.matched_count,
+            result.modified_count
+        ),
+        (2, 2, 2)
+    );
+    assert_eq!((result.upserted_count, result.deleted_count), (1, 1));
+    assert_eq!(result.upserted_ids.get(&3), Some(&Bson::Int32(99)));
+    assert_eq!(result.inserted_ids.len(), 2);
+    assert_eq!(
+        items
+            .find_one(doc! { "_id": 1 }, None)
+            .unwrap()
+            .unwrap()
+            .get_i32("qty")
+            .unwrap(),
+        5
+    );
+
+    // Ordered: stops at the duplicate; the partial result says what was done.
+    let err = items
+        .bulk_write(
+            [
+                WriteModel::InsertOne {
+                    document: doc! { "_id": 2 },
+                },
+                WriteModel::InsertOne {
+                    document: doc! { "_id": 1 },
+                },
+                WriteModel::DeleteMany {
+                    filter: doc! {},
+                    options: none(),
+                },
+            ],
+            None,
+        )
+        .unwrap_err();
+    let ErrorKind::BulkWrite(failure) = &*err.kind else {
+        panic!("{err:?}")
+    };
+    assert_eq!(failure.write_errors[0].index, 1);
+    assert_eq!(failure.write_errors[0].code, 11000);
+    assert_eq!(failure.partial_result.inserted_count, 1);
+    assert_eq!(
+        failure.partial_result.deleted_count, 0,
+        "ordered: the delete never ran"
+    );
+    db.drop().unwrap();
+}
