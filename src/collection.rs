@@ -1026,7 +1026,7 @@ impl<T: Serialize> Collection<T> {
 }
 
 /// Serializes a document, putting a generated `_id` first when it has none.
-fn with_id<T: Serialize>(document: &T) -> Result<(Bson, Document)> {
+pub(crate) fn with_id<T: Serialize>(document: &T) -> Result<(Bson, Document)> {
     let mut document = bson::serialize_to_document(document)?;
     match document.get("_id") {
         Some(id) => Ok((id.clone(), document)),
@@ -1040,7 +1040,7 @@ fn with_id<T: Serialize>(document: &T) -> Result<(Bson, Document)> {
 }
 
 /// An update document must consist of operators; anything else is a replacement.
-fn checked_update(update: UpdateModifications) -> Result<Bson> {
+pub(crate) fn checked_update(update: UpdateModifications) -> Result<Bson> {
     if let UpdateModifications::Document(d) = &update {
         if d.keys().next().is_some_and(|k| !k.starts_with('$')) {
             return Err(Error::invalid_argument(
@@ -1051,7 +1051,7 @@ fn checked_update(update: UpdateModifications) -> Result<Bson> {
     Ok(update.to_bson())
 }
 
-fn to_replacement<T: Serialize>(replacement: &T) -> Result<Document> {
+pub(crate) fn to_replacement<T: Serialize>(replacement: &T) -> Result<Document> {
     let document = bson::serialize_to_document(replacement)?;
     if document.keys().next().is_some_and(|k| k.starts_with('$')) {
         return Err(Error::invalid_argument(
@@ -1100,7 +1100,7 @@ fn merge_insert_errors(previous: Option<Error>, next: Error) -> Error {
     previous
 }
 
-fn insert_opt(command: &mut Document, key: &str, value: Option<impl Into<Bson>>) {
+pub(crate) fn insert_opt(command: &mut Document, key: &str, value: Option<impl Into<Bson>>) {
     if let Some(value) = value {
         command.insert(key, value.into());
     }

@@ -153,6 +153,21 @@ impl Database {
         ))
     }
 
+    /// The cursor of a cursor-returning command's reply, fetching more from this database.
+    pub(crate) fn cursor_from_reply(&self, reply: &Document) -> Result<Cursor<Document>> {
+        let spec = CursorSpec {
+            db: self.name.clone(),
+            batch_size: None,
+            max_await_time: None,
+            limit: None,
+        };
+        Ok(Cursor::new(
+            self.client.clone(),
+            spec,
+            CursorReply::parse(reply)?,
+        ))
+    }
+
     /// Runs a command against this database and returns the server's reply.
     ///
     /// # Errors

@@ -69,6 +69,8 @@ pub enum ErrorKind {
     InsertMany(InsertManyError),
     /// Some writes of a `bulk_write` failed.
     BulkWrite(BulkWriteFailure),
+    /// Some writes of a `Client::bulk_write` failed.
+    ClientBulkWrite(crate::client_bulk_write::ClientBulkWriteFailure),
     /// A DNS lookup for a `mongodb+srv` connection string failed: the name does not exist
     /// (NXDOMAIN), no nameserver answered in time, a nameserver reported an error, or
     /// the answer held no usable records. The message names the record and the
@@ -245,6 +247,12 @@ impl Error {
                 .first()
                 .map(|w| w.code)
                 .or(e.write_concern_error.as_ref().map(|w| w.code)),
+            ErrorKind::ClientBulkWrite(e) => e
+                .write_errors
+                .iter()
+                .min_by_key(|(i, _)| **i)
+                .map(|(_, w)| w.code)
+                .or(e.write_concern_errors.first().map(|w| w.code)),
             _ => None,
         }
     }
@@ -318,6 +326,26 @@ impl fmt::Display for Error {
                     )?;
                 }
                 if let Some(wce) = &e.write_concern_error {
+                    write!(f, "; write concern error {}: {}", wce.code, wce.message)?;
+                }
+                Ok(())
+            }
+            ErrorKind::ClientBulkWrite(e) => {
+                write!(
+                    f,
+                    "client bulk_write: {} writes refused",
+                    e.write_errors.len()
+                )?;
+                let mut indexes: Vec<_> = e.write_errors.keys().collect();
+                indexes.sort();
+                if let Some(first) = indexes.first().and_then(|i| e.write_errors.get(i)) {
+                    write!(
+                        f,
+                        " (first: index {}, code {}: {})",
+                        first.index, first.code, first.message
+                    )?;
+                }
+                for wce in &e.write_concern_errors {
                     write!(f, "; write concern error {}: {}", wce.code, wce.message)?;
                 }
                 Ok(())

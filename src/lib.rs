@@ -6,6 +6,7 @@ pub use greenmongo_runtime as runtime;
 
 pub mod auth;
 mod client;
+mod client_bulk_write;
 mod collection;
 mod conn;
 mod cursor;
@@ -21,6 +22,10 @@ pub mod uri;
 pub mod wire;
 
 pub use client::Client;
+pub use client_bulk_write::{
+    ClientBulkWriteFailure, ClientBulkWriteOptions, ClientBulkWriteResult, ClientDeleteResult,
+    ClientInsertResult, ClientUpdateResult, ClientWriteModel,
+};
 pub use collection::{
     BulkWriteOptions, BulkWriteResult, Collection, UpdateModifications, WriteModel,
     WriteModelOptions,

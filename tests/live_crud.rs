@@ -415,3 +415,70 @@ fn bulk_write_groups_mixed_writes_and_reports_partial_results() {
     );
     db.drop().unwrap();
 }
+
+#[test]
+fn client_bulk_write_spans_collections() {
+    use greenmongo::{ClientBulkWriteOptions, ClientWriteModel, WriteModelOptions};
+    let Some(client) = server::client() else {
+        return;
+    };
+    let db = client.database(&server::unique("crud_client_bulk"));
+    let (a, b) = (format!("{}.a", db.name()), format!("{}.b", db.name()));
+    let verbose = ClientBulkWriteOptions {
+        verbose_results: Some(true),
+        ..Default::default()
+    };
+    let result = client
+        .bulk_write(
+            [
+                ClientWriteModel::InsertOne {
+                    namespace: a.clone(),
+                    document: doc! { "_id": 1, "x": 1 },
+                },
+                ClientWriteModel::InsertOne {
+                    namespace: b.clone(),
+                    document: doc! { "_id": 1, "y": 1 },
+                },
+                ClientWriteModel::Update {
+                    namespace: a.clone(),
+                    filter: doc! { "_id": 1 },
+                    update: doc! { "$inc": { "x": 1 } }.into(),
+                    multi: false,
+                    options: WriteModelOptions::default(),
+                },
+                ClientWriteModel::Delete {
+                    namespace: b.clone(),
+                    filter: doc! {},
+                    multi: true,
+                    options: WriteModelOptions::default(),
+                },
+            ],
+            verbose,
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            result.inserted_count,
+            result.modified_count,
+            result.deleted_count
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(result.insert_results[&1].inserted_id, Bson::Int32(1));
+    assert_eq!(result.update_results[&2].modified_count, 1);
+    assert_eq!(result.delete_results[&3].deleted_count, 1);
+    let err = client
+        .bulk_write(
+            [ClientWriteModel::InsertOne {
+                namespace: a.clone(),
+                document: doc! { "_id": 1 },
+            }],
+            None,
+        )
+        .unwrap_err();
+    let ErrorKind::ClientBulkWrite(failure) = &*err.kind else {
+        panic!("{err:?}")
+    };
+    assert_eq!(failure.write_errors[&0].code, 11000);
+    db.drop().unwrap();
+}
