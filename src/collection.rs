@@ -831,6 +831,32 @@ impl<T> Collection<T> {
         self.drop_index("*")
     }
 
+    /// Renames the collection (within its database, or to `other_db.name` given as
+    /// `to_namespace`), replacing an existing target when `drop_target` is true.
+    ///
+    /// # Errors
+    /// Server and network errors (e.g. code 48 when the target exists).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let staging = client.database("shop").collection::<bson::Document>("items_staging");
+    /// staging.rename("shop.items", true)?;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn rename(&self, to_namespace: &str, drop_target: bool) -> Result<()> {
+        let to = if to_namespace.contains('.') {
+            to_namespace.to_owned()
+        } else {
+            format!("{}.{to_namespace}", self.db)
+        };
+        let mut command =
+            doc! { "renameCollection": self.namespace(), "to": to, "dropTarget": drop_target };
+        self.add_write_concern(&mut command, None);
+        self.client.run_command("admin", command).map(drop)
+    }
+
     /// Drops the collection; dropping one that does not exist is not an error.
     ///
     /// # Errors

@@ -289,6 +289,12 @@ fn aggregate_distinct_find_and_modify_and_indexes() {
     let mut names = db.list_collection_names().unwrap();
     names.sort();
     assert_eq!(names, ["items", "only_a"]);
+    db.collection::<Document>("only_a")
+        .rename("renamed", false)
+        .unwrap();
+    let mut names = db.list_collection_names().unwrap();
+    names.sort();
+    assert_eq!(names, ["items", "renamed"]);
     items.drop().unwrap();
     items.drop().unwrap(); // dropping twice is fine
     db.drop().unwrap();
