@@ -10,6 +10,7 @@ mod conn;
 mod database;
 pub mod error;
 pub mod options;
+pub mod sdam;
 pub mod uri;
 pub mod wire;
 
