@@ -11,6 +11,7 @@ mod database;
 pub mod error;
 pub mod options;
 pub mod sdam;
+pub mod selection;
 pub mod uri;
 pub mod wire;
 

@@ -16,8 +16,7 @@
 //!   and returns an [`ErrorDecision`]: mark Unknown, clear the pool, request or cancel a
 //!   check.
 //!
-//! Server selection (the `selection` module) then picks servers from a
-//! [`TopologyDescription`].
+//! [`crate::selection`] then picks servers from a [`TopologyDescription`].
 //!
 //! # Examples
 //!
