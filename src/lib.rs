@@ -18,6 +18,8 @@ mod operation;
 pub mod options;
 pub mod results;
 mod srv;
+pub mod sdam;
+pub mod selection;
 pub mod uri;
 pub mod wire;
 

@@ -1,0 +1,72 @@
+//! Server Discovery and Monitoring: the client's view of the deployment and the rules that
+//! keep it current (the SDAM spec, with its Logging and Monitoring and Server Monitoring
+//! companions).
+//!
+//! Everything here is pure: values in, values out, no sockets, threads or clocks.
+//!
+//! - [`ServerDescription::from_hello`] turns a monitor's `hello` reply (with the
+//!   [`RttStats`] it keeps) into a [`ServerDescription`]; a failed check is
+//!   [`ServerDescription::with_error`].
+//! - [`TopologyDescription::update`] applies it by the spec's state machine and returns an
+//!   [`UpdateOutcome`]: the [`SdamEvent`]s to publish (ServerOpening / ServerClosed tell the
+//!   client which monitors to start and stop) and the servers to re-check or whose pool to
+//!   clear.
+//! - [`TopologyDescription::handle_application_error`] judges an operation's error
+//!   ([`ApplicationError`]) against the server's pool generation and `topologyVersion`
+//!   and returns an [`ErrorDecision`]: mark Unknown, clear the pool, request or cancel a
+//!   check.
+//!
+//! [`crate::selection`] then picks servers from a [`TopologyDescription`].
+//!
+//! # Examples
+//!
+//! A monitor's loop body, without the I/O:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use bson::doc;
+//! use greenmongo::{options::ServerAddress, sdam::*, ClientOptions};
+//!
+//! let (mut topology, events) = TopologyDescription::new(&ClientOptions::parse("mongodb://a")?);
+//! assert_eq!(events.len(), 3); // TopologyOpening, TopologyDescriptionChanged, ServerOpening
+//!
+//! let mut rtt = RttStats::default();
+//! rtt.add_sample(Duration::from_millis(3)); // how long the hello took
+//! let reply = doc! { "ok": 1, "isWritablePrimary": true, "maxWireVersion": 21 };
+//! let a = ServerAddress::tcp("a", 27017);
+//! let sd = ServerDescription::from_hello(a.clone(), &reply, rtt.times().unwrap(), Instant::now());
+//! let outcome = topology.update(sd);
+//! assert_eq!(topology.topology_type(), TopologyType::Single); // one seed, a standalone
+//! assert_eq!(outcome.events.len(), 2);
+//! # Ok::<(), greenmongo::Error>(())
+//! ```
+
+mod app_error;
+mod description;
+mod events;
+mod rtt;
+mod topology;
+
+use std::time::Duration;
+
+pub use app_error::{
+    decide, ApplicationError, ApplicationErrorKind, CommandFailure, ErrorDecision, ErrorOutcome,
+    ErrorPhase, SYSTEM_OVERLOADED_ERROR,
+};
+pub use description::{ServerDescription, ServerType, TopologyVersion};
+pub use events::SdamEvent;
+pub use rtt::{moving_average, RoundTripTimes, RttStats, RTT_ALPHA};
+pub use topology::{TopologyDescription, TopologyType, UpdateOutcome};
+
+/// The oldest wire version greenmongo speaks: MongoDB 4.0.
+pub const MIN_WIRE_VERSION: i32 = 7;
+/// The MongoDB release of [`MIN_WIRE_VERSION`], for error messages.
+pub const MIN_SERVER_VERSION: &str = "4.0";
+/// The newest wire version greenmongo knows: MongoDB 8.2.
+pub const MAX_WIRE_VERSION: i32 = 27;
+
+/// Default interval between checks of a server (`heartbeatFrequencyMS`), for clients that
+/// monitor in the background.
+pub const DEFAULT_HEARTBEAT_FREQUENCY: Duration = Duration::from_secs(10);
+/// The shortest interval between checks of a server (`minHeartbeatFrequencyMS`).
+pub const MIN_HEARTBEAT_FREQUENCY: Duration = Duration::from_millis(500);

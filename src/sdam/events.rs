@@ -1,0 +1,86 @@
+//! SDAM monitoring events (SDAM Logging and Monitoring spec, "Events API"), as values.
+//!
+//! The pure core returns them from [`TopologyDescription::new`](super::TopologyDescription::new),
+//! [`update`](super::TopologyDescription::update),
+//! [`handle_application_error`](super::TopologyDescription::handle_application_error) and
+//! [`close`](super::TopologyDescription::close); the client publishes them, in order,
+//! tagged with its topology id. `ServerOpening` and `ServerClosed` are also the monitor's cue
+//! to start and stop checking a server. Heartbeat events belong to the monitor, which
+//! produces them itself.
+
+use crate::options::ServerAddress;
+
+use super::{ServerDescription, TopologyDescription};
+
+/// One SDAM event.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{sdam::{SdamEvent, TopologyDescription}, ClientOptions};
+///
+/// let (_, events) = TopologyDescription::new(&ClientOptions::parse("mongodb://a,b")?);
+/// let names: Vec<&str> = events.iter().map(SdamEvent::name).collect();
+/// assert_eq!(
+///     names,
+///     ["TopologyOpening", "TopologyDescriptionChanged", "ServerOpening", "ServerOpening"]
+/// );
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum SdamEvent {
+    /// The topology was created (first event of a client).
+    TopologyOpening,
+    /// The topology description changed (its type, set name, or any server's description
+    /// by the spec's equality).
+    TopologyDescriptionChanged {
+        /// The description before.
+        previous: Box<TopologyDescription>,
+        /// The description after.
+        new: Box<TopologyDescription>,
+    },
+    /// A server was added to the topology: start monitoring it.
+    ServerOpening {
+        /// The server.
+        address: ServerAddress,
+    },
+    /// A server's description changed (spec equality; RTT changes do not count).
+    ServerDescriptionChanged {
+        /// The server.
+        address: ServerAddress,
+        /// Its description before.
+        previous: Box<ServerDescription>,
+        /// Its description as checked.
+        new: Box<ServerDescription>,
+    },
+    /// A server was removed from the topology: stop monitoring it and close its pool.
+    ServerClosed {
+        /// The server.
+        address: ServerAddress,
+    },
+    /// The topology was closed (last event of a client).
+    TopologyClosed,
+}
+
+impl SdamEvent {
+    /// The event's name without the `Event` suffix, e.g. `"ServerOpening"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::sdam::SdamEvent;
+    ///
+    /// assert_eq!(SdamEvent::TopologyClosed.name(), "TopologyClosed");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            SdamEvent::TopologyOpening => "TopologyOpening",
+            SdamEvent::TopologyDescriptionChanged { .. } => "TopologyDescriptionChanged",
+            SdamEvent::ServerOpening { .. } => "ServerOpening",
+            SdamEvent::ServerDescriptionChanged { .. } => "ServerDescriptionChanged",
+            SdamEvent::ServerClosed { .. } => "ServerClosed",
+            SdamEvent::TopologyClosed => "TopologyClosed",
+        }
+    }
+}
