@@ -144,10 +144,7 @@ impl Connection {
     ) -> Result<()> {
         let mut reply = match first_reply {
             Some(reply) => reply,
-            None => self.command(
-                conversation.source(),
-                conversation.start_command(),
-            )?,
+            None => self.command(conversation.source(), conversation.start_command())?,
         };
         loop {
             match conversation.handle_reply(&reply)? {

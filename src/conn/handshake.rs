@@ -151,7 +151,13 @@ mod tests {
             "greenmongo"
         );
         assert!(client.get_document("os").unwrap().get_str("type").is_ok());
-        assert!(bson::RawDocumentBuf::try_from(client).unwrap().as_bytes().len() <= 512);
+        assert!(
+            bson::RawDocumentBuf::try_from(client)
+                .unwrap()
+                .as_bytes()
+                .len()
+                <= 512
+        );
         let compression: Vec<&str> = hello
             .get_array("compression")
             .unwrap()
