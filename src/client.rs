@@ -59,8 +59,11 @@ impl Client {
     /// use greenmongo::Client;
     ///
     /// let client = Client::with_uri_str("mongodb://localhost:27017/?appName=inventory")?;
-    /// let err = Client::with_uri_str("mongodb://localhost:27017/?maxPoolSize=-1").unwrap_err();
-    /// assert!(err.to_string().contains("maxPoolSize"), "{err}");
+    /// // An invalid option value is a warning (URI Options spec), not an error:
+    /// let client = Client::with_uri_str("mongodb://localhost:27017/?maxPoolSize=-1")?;
+    /// assert!(client.options().warnings[0].contains("maxPoolSize"));
+    /// let err = Client::with_uri_str("mongodb://localhost:27017:1").unwrap_err();
+    /// assert!(err.to_string().contains("invalid host"), "{err}");
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn with_uri_str(uri: &str) -> Result<Client> {
