@@ -203,6 +203,12 @@ impl Connection {
     }
 }
 
+impl crate::pool::PoolConnection for Connection {
+    fn is_reusable(&self) -> bool {
+        Connection::is_reusable(self)
+    }
+}
+
 /// Turns `ok: 0` into [`ErrorKind::Command`], keeping the server's words.
 fn check_reply(reply: Document) -> Result<Document> {
     let ok = match reply.get("ok") {

@@ -10,6 +10,7 @@ mod conn;
 mod database;
 pub mod error;
 pub mod options;
+pub mod pool;
 pub mod uri;
 pub mod wire;
 
