@@ -1,15 +1,17 @@
 //! The client: the entry point of the API.
 
 use std::{
+    collections::{hash_map::Entry, HashMap},
     fmt,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
 use bson::{doc, Document};
 
 use crate::{
     conn::{Connection, ConnectionConfig},
-    options::ClientOptions,
+    options::{ClientOptions, ServerAddress},
+    pool::{EventHandler, Pool, PoolCounts, PoolOptions},
     Database, Error, Result,
 };
 
@@ -33,9 +35,12 @@ pub struct Client {
 }
 
 struct ClientInner {
-    config: ConnectionConfig,
-    /// Idle connections. The std mutex is held only to push or pop, never across I/O.
-    idle: Mutex<Vec<Connection>>,
+    config: Arc<ConnectionConfig>,
+    /// The pool options every pool of this client shares (CMAP: client-level options).
+    pool_options: PoolOptions,
+    /// One connection pool per server, created on first use. The std mutex is held only
+    /// to look up or insert, never across I/O.
+    pools: Mutex<HashMap<ServerAddress, Arc<Pool<Connection>>>>,
 }
 
 impl fmt::Debug for Client {
@@ -88,6 +93,42 @@ impl Client {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn with_options(options: ClientOptions) -> Result<Client> {
+        Client::build(options, None)
+    }
+
+    /// A client whose connection pools report their [CMAP events](crate::pool::CmapEvent)
+    /// to `handler`.
+    ///
+    /// # Errors
+    /// As [`Client::with_options`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
+    /// use greenmongo::{pool::CmapEvent, Client, ClientOptions};
+    ///
+    /// let checkouts = Arc::new(AtomicUsize::new(0));
+    /// let counter = checkouts.clone();
+    /// let client = Client::with_cmap_event_handler(
+    ///     ClientOptions::parse("mongodb://localhost:27017/?maxPoolSize=20")?,
+    ///     Arc::new(move |event: &CmapEvent| {
+    ///         if let CmapEvent::ConnectionCheckedOut { .. } = event {
+    ///             counter.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     }),
+    /// )?;
+    /// # let _ = client;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn with_cmap_event_handler(
+        options: ClientOptions,
+        handler: EventHandler,
+    ) -> Result<Client> {
+        Client::build(options, Some(handler))
+    }
+
+    fn build(options: ClientOptions, handler: Option<EventHandler>) -> Result<Client> {
         options.validate()?;
         if options.hosts.is_empty() {
             return Err(Error::invalid_argument(match &options.srv_host {
@@ -98,10 +139,13 @@ impl Client {
                 None => "no hosts given".to_owned(),
             }));
         }
+        let mut pool_options = PoolOptions::from_client_options(&options);
+        pool_options.event_handler = handler;
         Ok(Client {
             inner: Arc::new(ClientInner {
-                config: ConnectionConfig::new(options)?,
-                idle: Mutex::new(Vec::new()),
+                config: Arc::new(ConnectionConfig::new(options)?),
+                pool_options,
+                pools: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -149,60 +193,69 @@ impl Client {
             .collect())
     }
 
-    /// Runs a command on a pooled connection; a connection that failed or was interrupted
-    /// is closed instead of pooled.
-    pub(crate) fn run_command(&self, db: &str, command: Document) -> Result<Document> {
-        let mut conn = self.check_out()?;
-        let result = conn.command(db, command);
-        self.check_in(conn);
-        result
+    /// The connection counts of the pool for `address`, or `None` before the client
+    /// first used that server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, Client};
+    ///
+    /// let client = Client::with_uri_str("mongodb://localhost:27017")?;
+    /// assert!(client.pool_counts(&ServerAddress::tcp("localhost", 27017)).is_none());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn pool_counts(&self, address: &ServerAddress) -> Option<PoolCounts> {
+        let pool = self.lock_pools().get(address).cloned();
+        pool.map(|pool| pool.counts())
     }
 
-    fn check_out(&self) -> Result<Connection> {
-        let idle = self
-            .inner
-            .idle
+    /// The connection pool for `address`, created (and marked ready) on first use.
+    ///
+    /// Until server discovery and monitoring (SDAM) arrives, nothing checks the server
+    /// and marks the pool ready again after a clear, so the client marks new pools ready
+    /// itself and does not clear them on errors.
+    pub(crate) fn pool(&self, address: &ServerAddress) -> Arc<Pool<Connection>> {
+        if let Some(pool) = self.lock_pools().get(address) {
+            return pool.clone();
+        }
+        // Created outside the lock: creating emits events, and the handler may call back
+        // into the client. Two threads racing here both create one; the loser's pool is
+        // dropped (closed) unused.
+        let config = self.inner.config.clone();
+        let pool = Arc::new(Pool::new(
+            address.clone(),
+            self.inner.pool_options.clone(),
+            move |address: &ServerAddress, _generation| Connection::connect(address, &config),
+        ));
+        pool.ready();
+        let (pool, loser) = match self.lock_pools().entry(address.clone()) {
+            Entry::Occupied(entry) => (entry.get().clone(), Some(pool)),
+            Entry::Vacant(entry) => (entry.insert(pool).clone(), None),
+        };
+        drop(loser);
+        pool
+    }
+
+    fn lock_pools(&self) -> MutexGuard<'_, HashMap<ServerAddress, Arc<Pool<Connection>>>> {
+        self.inner
+            .pools
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        match idle {
-            Some(conn) => Ok(conn),
-            None => self.connect(),
-        }
     }
 
-    /// Opens a connection to the first host that accepts one. (Server discovery and
-    /// selection arrive with the SDAM work; until then the seed list is tried in order.)
-    fn connect(&self) -> Result<Connection> {
+    /// Runs a command on a pooled connection, on the first host of the seed list that
+    /// gives one (server selection arrives with SDAM). A connection whose command failed
+    /// or was interrupted is closed instead of pooled.
+    pub(crate) fn run_command(&self, db: &str, command: Document) -> Result<Document> {
         let mut last = None;
         for address in &self.inner.config.options.hosts {
-            match Connection::connect(address, &self.inner.config) {
-                Ok(conn) => return Ok(conn),
+            match self.pool(address).check_out() {
+                Ok(mut conn) => return conn.command(db, command),
                 Err(e) if e.is_network_error() => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
         Err(last.unwrap_or_else(|| Error::invalid_argument("no hosts given")))
-    }
-
-    fn check_in(&self, conn: Connection) {
-        if !conn.is_reusable() {
-            return; // dropped: closes the socket
-        }
-        let limit = self
-            .inner
-            .config
-            .options
-            .max_pool_size
-            .unwrap_or(100)
-            .max(1) as usize;
-        let mut idle = self
-            .inner
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < limit {
-            idle.push(conn);
-        }
     }
 }
