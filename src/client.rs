@@ -1,15 +1,17 @@
 //! The client: the entry point of the API.
 
-use std::{
-    fmt,
-    sync::{Arc, Mutex, PoisonError},
-};
+use std::{fmt, sync::Arc};
 
-use bson::{doc, Document};
+use bson::{doc, Bson, Document};
 
 use crate::{
-    conn::{Connection, ConnectionConfig},
-    options::ClientOptions,
+    conn::ConnectionConfig,
+    options::{ClientOptions, ServerAddress},
+    pool::{EventHandler, PoolCounts},
+    retry::{is_retryable_read_error, is_retryable_write_error, RETRYABLE_WRITE_ERROR},
+    sdam::ErrorPhase,
+    session::{ServerSession, SessionPool},
+    topology::{Criteria, Topology},
     Database, Error, Result,
 };
 
@@ -33,9 +35,11 @@ pub struct Client {
 }
 
 struct ClientInner {
-    config: ConnectionConfig,
-    /// Idle connections. The std mutex is held only to push or pop, never across I/O.
-    idle: Mutex<Vec<Connection>>,
+    config: Arc<ConnectionConfig>,
+    /// The deployment: monitors, pools, server selection.
+    topology: Topology,
+    /// Server sessions behind the implicit session of every operation.
+    sessions: SessionPool,
 }
 
 impl fmt::Debug for Client {
@@ -48,12 +52,10 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// A client for the deployment a connection string names. Connects lazily: the first
-    /// operation opens the first connection. A `mongodb+srv` connection string is
-    /// resolved first (see [`with_options`](Self::with_options)).
+    /// operation opens the first connection.
     ///
     /// # Errors
-    /// An invalid connection string, DNS failures for `mongodb+srv`, or TLS files that
-    /// cannot be read.
+    /// An invalid connection string, or TLS files that cannot be read.
     ///
     /// # Examples
     ///
@@ -61,8 +63,11 @@ impl Client {
     /// use greenmongo::Client;
     ///
     /// let client = Client::with_uri_str("mongodb://localhost:27017/?appName=inventory")?;
-    /// let err = Client::with_uri_str("mongodb://localhost:99999").unwrap_err();
-    /// assert!(err.to_string().contains("99999"), "{err}");
+    /// // An invalid option value is a warning (URI Options spec), not an error:
+    /// let client = Client::with_uri_str("mongodb://localhost:27017/?maxPoolSize=-1")?;
+    /// assert!(client.options().warnings[0].contains("maxPoolSize"));
+    /// let err = Client::with_uri_str("mongodb://localhost:27017:1").unwrap_err();
+    /// assert!(err.to_string().contains("invalid host"), "{err}");
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn with_uri_str(uri: &str) -> Result<Client> {
@@ -71,15 +76,8 @@ impl Client {
 
     /// A client with the given options.
     ///
-    /// Options from a `mongodb+srv` connection string are resolved here, before anything
-    /// else, with [`ClientOptions::resolve_srv`]: the SRV records give the seed list and
-    /// the TXT record may add `authSource`, `replicaSet` and `loadBalanced`. That blocks
-    /// the caller until DNS answers (a coroutine parks; a blocking-pool thread waits).
-    /// The seed list is not polled for changes afterwards yet.
-    ///
     /// # Errors
-    /// Invalid options, DNS failures for `mongodb+srv` (see
-    /// [`ClientOptions::resolve_srv`]), or TLS files that cannot be read.
+    /// Invalid options, or TLS files that cannot be read.
     ///
     /// # Examples
     ///
@@ -93,17 +91,43 @@ impl Client {
     /// # let _ = client;
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
+    pub fn with_options(options: ClientOptions) -> Result<Client> {
+        Client::build(options, None)
+    }
+
+    /// A client whose connection pools report their [CMAP events](crate::pool::CmapEvent)
+    /// to `handler`.
     ///
-    /// With `mongodb+srv`, the resolved seed list is in [`options`](Self::options):
+    /// # Errors
+    /// As [`Client::with_options`].
     ///
-    /// ```no_run
-    /// use greenmongo::Client;
+    /// # Examples
     ///
-    /// let client = Client::with_uri_str("mongodb+srv://user:pw@cluster0.example.com/")?;
-    /// println!("{:?}", client.options().hosts);
+    /// ```
+    /// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
+    /// use greenmongo::{pool::CmapEvent, Client, ClientOptions};
+    ///
+    /// let checkouts = Arc::new(AtomicUsize::new(0));
+    /// let counter = checkouts.clone();
+    /// let client = Client::with_cmap_event_handler(
+    ///     ClientOptions::parse("mongodb://localhost:27017/?maxPoolSize=20")?,
+    ///     Arc::new(move |event: &CmapEvent| {
+    ///         if let CmapEvent::ConnectionCheckedOut { .. } = event {
+    ///             counter.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     }),
+    /// )?;
+    /// # let _ = client;
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
-    pub fn with_options(mut options: ClientOptions) -> Result<Client> {
+    pub fn with_cmap_event_handler(
+        options: ClientOptions,
+        handler: EventHandler,
+    ) -> Result<Client> {
+        Client::build(options, Some(handler))
+    }
+
+    fn build(mut options: ClientOptions, handler: Option<EventHandler>) -> Result<Client> {
         if options.needs_srv_resolution() {
             options.resolve_srv()?;
         }
@@ -111,10 +135,13 @@ impl Client {
         if options.hosts.is_empty() {
             return Err(Error::invalid_argument("no hosts given"));
         }
+        let config = Arc::new(ConnectionConfig::new(options)?);
+        let topology = Topology::new(config.clone(), handler)?;
         Ok(Client {
             inner: Arc::new(ClientInner {
-                config: ConnectionConfig::new(options)?,
-                idle: Mutex::new(Vec::new()),
+                config,
+                topology,
+                sessions: SessionPool::default(),
             }),
         })
     }
@@ -162,60 +189,200 @@ impl Client {
             .collect())
     }
 
-    /// Runs a command on a pooled connection; a connection that failed or was interrupted
-    /// is closed instead of pooled.
+    /// The connection counts of the pool for `address`, or `None` when the server is not
+    /// (or no longer) part of the deployment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, Client};
+    ///
+    /// let client = Client::with_uri_str("mongodb://localhost:27017")?;
+    /// if let Some(counts) = client.pool_counts(&ServerAddress::tcp("localhost", 27017)) {
+    ///     println!("{} connections checked out", counts.checked_out);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn pool_counts(&self, address: &ServerAddress) -> Option<PoolCounts> {
+        self.inner.topology.pool_counts(address)
+    }
+
+    /// Runs a command on the primary (or whatever server a write would use), in an
+    /// implicit session, without retrying.
     pub(crate) fn run_command(&self, db: &str, command: Document) -> Result<Document> {
-        let mut conn = self.check_out()?;
-        let result = conn.command(db, command);
-        self.check_in(conn);
-        result
+        self.run_operation(db, command, Criteria::Write, Retry::No)
     }
 
-    fn check_out(&self) -> Result<Connection> {
-        let idle = self
-            .inner
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        match idle {
-            Some(conn) => Ok(conn),
-            None => self.connect(),
-        }
+    /// Runs one operation in an implicit session: selects a server for `criteria`, and
+    /// retries once per `retry` (the retryable-reads and retryable-writes specs).
+    pub(crate) fn run_operation(
+        &self,
+        db: &str,
+        command: Document,
+        criteria: Criteria,
+        retry: Retry,
+    ) -> Result<Document> {
+        let mut session = self.implicit_session(&command)?;
+        let result = self.execute(
+            db,
+            command,
+            Target::Select(criteria),
+            retry,
+            session.as_mut(),
+        );
+        self.end_session(session);
+        result.map(|(reply, _)| reply)
     }
 
-    /// Opens a connection to the first host that accepts one. (Server discovery and
-    /// selection arrive with the SDAM work; until then the seed list is tried in order.)
-    fn connect(&self) -> Result<Connection> {
-        let mut last = None;
-        for address in &self.inner.config.options.hosts {
-            match Connection::connect(address, &self.inner.config) {
-                Ok(conn) => return Ok(conn),
-                Err(e) if e.is_network_error() => last = Some(e),
-                Err(e) => return Err(e),
+    /// Like [`Client::run_operation`] for a command that opens a cursor: the session and
+    /// the server stay with the cursor, for its `getMore`s and `killCursors`.
+    pub(crate) fn run_cursor_operation(
+        &self,
+        db: &str,
+        command: Document,
+        criteria: Criteria,
+    ) -> Result<(Document, ServerAddress, Option<ServerSession>)> {
+        let mut session = self.implicit_session(&command)?;
+        match self.execute(
+            db,
+            command,
+            Target::Select(criteria),
+            Retry::Read,
+            session.as_mut(),
+        ) {
+            Ok((reply, address)) => Ok((reply, address, session)),
+            Err(e) => {
+                self.end_session(session);
+                Err(e)
             }
         }
-        Err(last.unwrap_or_else(|| Error::invalid_argument("no hosts given")))
     }
 
-    fn check_in(&self, conn: Connection) {
-        if !conn.is_reusable() {
-            return; // dropped: closes the socket
-        }
-        let limit = self
-            .inner
-            .config
-            .options
-            .max_pool_size
-            .unwrap_or(100)
-            .max(1) as usize;
-        let mut idle = self
-            .inner
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < limit {
-            idle.push(conn);
+    /// Runs a command of a cursor on the server it lives on, in the cursor's session.
+    pub(crate) fn run_on(
+        &self,
+        address: &ServerAddress,
+        db: &str,
+        command: Document,
+        session: Option<&mut ServerSession>,
+    ) -> Result<Document> {
+        self.execute(
+            db,
+            command,
+            Target::Server(address.clone()),
+            Retry::No,
+            session,
+        )
+        .map(|(reply, _)| reply)
+    }
+
+    /// Gives a cursor's session back.
+    pub(crate) fn end_session(&self, session: Option<ServerSession>) {
+        if let (Some(session), Some(timeout)) = (session, self.inner.topology.session_timeout()) {
+            self.inner.sessions.check_in(session, timeout);
         }
     }
+
+    /// A server session when the deployment supports sessions and the write is
+    /// acknowledged (an unacknowledged write must not use one).
+    fn implicit_session(&self, command: &Document) -> Result<Option<ServerSession>> {
+        let unacknowledged = command
+            .get_document("writeConcern")
+            .is_ok_and(|wc| matches!(wc.get("w"), Some(Bson::Int32(0) | Bson::Int64(0))));
+        match self.inner.topology.session_timeout() {
+            Some(timeout) if !unacknowledged => self.inner.sessions.check_out(timeout).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Selects a server, checks out a connection, runs the command; reports failures to
+    /// SDAM and retries once when `retry` allows.
+    fn execute(
+        &self,
+        db: &str,
+        mut command: Document,
+        target: Target,
+        retry: Retry,
+        mut session: Option<&mut ServerSession>,
+    ) -> Result<(Document, ServerAddress)> {
+        let options = &self.inner.config.options;
+        let retry = match retry {
+            Retry::Read if options.retry_reads == Some(false) => Retry::No,
+            Retry::Write if options.retry_writes == Some(false) || session.is_none() => Retry::No,
+            other => other,
+        };
+        if let Some(session) = session.as_deref_mut() {
+            command.insert("lsid", session.id.clone());
+            if retry == Retry::Write {
+                // One number for the write and its retry: the server runs it once.
+                command.insert("txnNumber", session.next_txn_number());
+            }
+        }
+        let topology = &self.inner.topology;
+        let mut retried = false;
+        loop {
+            let server = match &target {
+                Target::Select(criteria) => topology.select(criteria)?,
+                Target::Server(address) => topology.server(address)?,
+            };
+            let attempt = topology.check_out(&server).and_then(|mut conn| {
+                let generation = conn.generation();
+                conn.command(db, command.clone())
+                    .map_err(|e| (e, generation))
+                    .map_err(|(e, generation)| {
+                        topology.handle_error(
+                            &server.address,
+                            &e,
+                            generation,
+                            ErrorPhase::Established,
+                            server.max_wire_version,
+                        );
+                        e
+                    })
+            });
+            let mut error = match attempt {
+                Ok(reply) => return Ok((reply, server.address)),
+                Err(e) => e,
+            };
+            if error.is_network_error() {
+                if let Some(session) = session.as_deref_mut() {
+                    session.dirty = true;
+                }
+            }
+            let retryable = match retry {
+                Retry::No => false,
+                Retry::Read => is_retryable_read_error(&error) || error.is_pool_cleared(),
+                Retry::Write => {
+                    is_retryable_write_error(&error, server.max_wire_version)
+                        || error.is_pool_cleared()
+                }
+            };
+            if retry == Retry::Write && retryable && !error.contains_label(RETRYABLE_WRITE_ERROR) {
+                error.add_label(RETRYABLE_WRITE_ERROR);
+            }
+            if retried || !retryable {
+                return Err(error);
+            }
+            tracing::debug!(%error, "retrying once");
+            retried = true;
+        }
+    }
+}
+
+/// Where an operation runs.
+enum Target {
+    Select(Criteria),
+    Server(ServerAddress),
+}
+
+/// Whether an operation may be retried once, and by which spec's rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Not retryable (multi-document writes, getMore, killCursors, most commands).
+    No,
+    /// A read (find, aggregate without $out, count, distinct, list*).
+    Read,
+    /// A single-statement write (insert, update/replace/delete one, findAndModify,
+    /// bulk writes without multi-document statements).
+    Write,
 }

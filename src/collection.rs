@@ -13,6 +13,7 @@ use bson::{doc, oid::ObjectId, Bson, Document};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{
+    client::Retry,
     cursor::{Cursor, CursorSpec},
     operation::{get_int, index_name, CursorReply, WriteReply},
     options::{
@@ -22,6 +23,7 @@ use crate::{
         WriteConcern,
     },
     results::{DeleteResult, InsertManyResult, InsertOneResult, UpdateResult},
+    topology::Criteria,
     Client, Error, Result,
 };
 
@@ -193,6 +195,24 @@ impl<T> Collection<T> {
         self.client.run_command(&self.db, command)
     }
 
+    fn read_criteria(&self) -> Criteria {
+        Criteria::Read(self.read_preference.clone().unwrap_or_default())
+    }
+
+    /// A read: on a server the read preference allows, retried once on a retryable error.
+    fn run_read(&self, command: Document) -> Result<Document> {
+        self.client
+            .run_operation(&self.db, command, self.read_criteria(), Retry::Read)
+    }
+
+    /// A write: on the primary; retried once (same `txnNumber`) when `retryable`, i.e. a
+    /// single-statement write.
+    pub(crate) fn run_write(&self, command: Document, retryable: bool) -> Result<Document> {
+        let retry = if retryable { Retry::Write } else { Retry::No };
+        self.client
+            .run_operation(&self.db, command, Criteria::Write, retry)
+    }
+
     fn add_write_concern(&self, command: &mut Document, op: Option<&WriteConcern>) {
         if let Some(wc) = op.or(self.write_concern.as_ref()) {
             let wc = wc.to_document();
@@ -218,12 +238,28 @@ impl<T> Collection<T> {
         }
     }
 
-    fn cursor<U>(&self, command: Document, spec: CursorSpec) -> Result<Cursor<U>> {
-        let reply = self.run(command)?;
+    fn cursor<U>(
+        &self,
+        command: Document,
+        spec: CursorSpec,
+        criteria: Criteria,
+    ) -> Result<Cursor<U>> {
+        let (reply, address, session) = self
+            .client
+            .run_cursor_operation(&self.db, command, criteria)?;
+        let reply = match CursorReply::parse(&reply) {
+            Ok(reply) => reply,
+            Err(e) => {
+                self.client.end_session(session);
+                return Err(e);
+            }
+        };
         Ok(Cursor::new(
             self.client.clone(),
             spec,
-            CursorReply::parse(&reply)?,
+            reply,
+            Some(address),
+            session,
         ))
     }
 
@@ -300,7 +336,7 @@ impl<T> Collection<T> {
                 .filter(|_| o.cursor_type == Some(CursorType::TailableAwait)),
             limit: o.limit.map(|l| l.unsigned_abs()),
         };
-        self.cursor(command, spec)
+        self.cursor(command, spec, self.read_criteria())
     }
 
     /// Runs an aggregation pipeline; the results are documents (their shape is the
@@ -359,7 +395,12 @@ impl<T> Collection<T> {
             max_await_time: None,
             limit: None,
         };
-        self.cursor(command, spec)
+        let criteria = if writes {
+            Criteria::Write
+        } else {
+            self.read_criteria()
+        };
+        self.cursor(command, spec, criteria)
     }
 
     /// Counts the documents matching `filter` (an aggregation with `$match` and `$group`).
@@ -422,7 +463,7 @@ impl<T> Collection<T> {
     pub fn estimated_document_count(&self) -> Result<u64> {
         let mut command = doc! { "count": self.name.as_str() };
         self.add_read_options(&mut command, None, None);
-        let reply = self.run(command)?;
+        let reply = self.run_read(command)?;
         Ok(get_int(&reply, "n").unwrap_or(0).max(0) as u64)
     }
 
@@ -453,7 +494,7 @@ impl<T> Collection<T> {
         insert_opt(&mut command, "comment", o.comment.clone());
         insert_opt(&mut command, "hint", o.hint.as_ref().map(|h| h.to_bson()));
         self.add_read_options(&mut command, o.read_concern.as_ref(), None);
-        let reply = self.run(command)?;
+        let reply = self.run_read(command)?;
         Ok(reply.get_array("values").cloned().unwrap_or_default())
     }
 
@@ -531,7 +572,7 @@ impl<T> Collection<T> {
         insert_opt(&mut command, "let", o.let_vars.clone());
         insert_opt(&mut command, "comment", o.comment.clone());
         self.add_write_concern(&mut command, o.write_concern.as_ref());
-        let reply = WriteReply::parse(&self.run(command)?).into_single_result()?;
+        let reply = WriteReply::parse(&self.run_write(command, !multi)?).into_single_result()?;
         let upserted_id = reply.upserted.into_iter().next().map(|(_, id)| id);
         Ok(UpdateResult {
             matched_count: if upserted_id.is_some() { 0 } else { reply.n },
@@ -591,7 +632,8 @@ impl<T> Collection<T> {
         insert_opt(&mut command, "let", o.let_vars.clone());
         insert_opt(&mut command, "comment", o.comment.clone());
         self.add_write_concern(&mut command, o.write_concern.as_ref());
-        let reply = WriteReply::parse(&self.run(command)?).into_single_result()?;
+        let reply =
+            WriteReply::parse(&self.run_write(command, limit == 1)?).into_single_result()?;
         Ok(DeleteResult {
             deleted_count: reply.n,
         })
@@ -714,7 +756,7 @@ impl<T> Collection<T> {
         insert_opt(command, "let", o.let_vars.clone());
         insert_opt(command, "comment", o.comment.clone());
         self.add_write_concern(command, o.write_concern.as_ref());
-        let reply = self.run(command.clone())?;
+        let reply = self.run_write(command.clone(), true)?;
         if let Some(error) = WriteReply::parse(&reply).write_concern_error {
             return Err(Error::new(crate::ErrorKind::Write(
                 crate::error::WriteFailure::WriteConcernError(error),
@@ -800,7 +842,7 @@ impl<T> Collection<T> {
             max_await_time: None,
             limit: None,
         };
-        self.cursor(command, spec)
+        self.cursor(command, spec, self.read_criteria())
     }
 
     /// The names of the collection's indexes.
@@ -937,7 +979,7 @@ impl<T: Serialize> Collection<T> {
         );
         insert_opt(&mut command, "comment", o.comment.clone());
         self.add_write_concern(&mut command, o.write_concern.as_ref());
-        WriteReply::parse(&self.run(command)?).into_single_result()?;
+        WriteReply::parse(&self.run_write(command, true)?).into_single_result()?;
         Ok(InsertOneResult { inserted_id: id })
     }
 
@@ -992,7 +1034,7 @@ impl<T: Serialize> Collection<T> {
             );
             insert_opt(&mut command, "comment", o.comment.clone());
             self.add_write_concern(&mut command, o.write_concern.as_ref());
-            let reply = WriteReply::parse(&self.run(command)?);
+            let reply = WriteReply::parse(&self.run_write(command, true)?);
             let had_errors = !reply.write_errors.is_empty();
             match reply.into_insert_many_error(offset, &ids, &inserted) {
                 None => {

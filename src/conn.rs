@@ -92,6 +92,26 @@ impl Connection {
         address: &ServerAddress,
         config: &ConnectionConfig,
     ) -> Result<Connection> {
+        Connection::establish(address, config, true).map(|(conn, _)| conn)
+    }
+
+    /// A connection for a server monitor: the handshake only, no authentication and no
+    /// command monitoring (the SDAM spec). Returns the handshake's `hello` reply too.
+    ///
+    /// # Errors
+    /// Network, TLS and handshake errors.
+    pub(crate) fn connect_for_monitoring(
+        address: &ServerAddress,
+        config: &ConnectionConfig,
+    ) -> Result<(Connection, Document)> {
+        Connection::establish(address, config, false)
+    }
+
+    fn establish(
+        address: &ServerAddress,
+        config: &ConnectionConfig,
+        authenticate: bool,
+    ) -> Result<(Connection, Document)> {
         let options = &config.options;
         let stream = Stream::connect(address, options.connect_timeout, config.tls.as_ref())?;
         stream.set_timeouts(options.socket_timeout)?;
@@ -108,7 +128,7 @@ impl Connection {
             broken: false,
             events: None,
         };
-        let credential = options.credential.as_ref();
+        let credential = options.credential.as_ref().filter(|_| authenticate);
         let mut conversation = credential
             .map(|c| start_conversation(c, None, &config.scram_cache))
             .transpose()?;
@@ -126,6 +146,7 @@ impl Connection {
         });
         let reply = conn.command("admin", hello)?;
         conn.hello = HelloReply::parse(&reply, compressors)?;
+        let hello_reply = reply.clone();
         conn.info.server_id = crate::operation::get_int(&reply, "connectionId");
         if conn.hello.max_wire_version < MIN_WIRE_VERSION {
             return Err(Error::internal(format!(
@@ -157,8 +178,10 @@ impl Connection {
             conn.authenticate(conversation.0, conversation.1)
                 .map_err(|e| redact_auth_error(e, credential))?;
         }
-        conn.events = options.command_event_handler.clone();
-        Ok(conn)
+        if authenticate {
+            conn.events = options.command_event_handler.clone();
+        }
+        Ok((conn, hello_reply))
     }
 
     fn authenticate(
@@ -306,6 +329,12 @@ impl Monitor {
             }),
         };
         events.handle(&event);
+    }
+}
+
+impl crate::pool::PoolConnection for Connection {
+    fn is_reusable(&self) -> bool {
+        Connection::is_reusable(self)
     }
 }
 

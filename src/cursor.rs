@@ -5,7 +5,10 @@ use std::{collections::VecDeque, fmt, marker::PhantomData, time::Duration};
 use bson::{doc, RawDocumentBuf};
 use serde::de::DeserializeOwned;
 
-use crate::{operation::CursorReply, runtime::time::with_timeout, Client, Result};
+use crate::{
+    operation::CursorReply, options::ServerAddress, runtime::time::with_timeout,
+    session::ServerSession, Client, Result,
+};
 
 /// How long dropping an unexhausted cursor may spend telling the server (`killCursors`).
 const KILL_CURSORS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -37,6 +40,10 @@ pub struct Cursor<T> {
     max_await_time: Option<Duration>,
     /// Remaining documents allowed by a `limit`, if any.
     remaining: Option<u64>,
+    /// The server the cursor lives on: its `getMore`s and `killCursors` go there.
+    address: Option<ServerAddress>,
+    /// The implicit session of the query, kept until the cursor is done.
+    session: Option<ServerSession>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -59,7 +66,13 @@ pub(crate) struct CursorSpec {
 }
 
 impl<T> Cursor<T> {
-    pub(crate) fn new(client: Client, spec: CursorSpec, reply: CursorReply) -> Cursor<T> {
+    pub(crate) fn new(
+        client: Client,
+        spec: CursorSpec,
+        reply: CursorReply,
+        address: Option<ServerAddress>,
+        session: Option<ServerSession>,
+    ) -> Cursor<T> {
         // The namespace of the reply wins (aggregate on a database has none of its own).
         let collection = reply
             .ns
@@ -74,7 +87,27 @@ impl<T> Cursor<T> {
             batch_size: spec.batch_size,
             max_await_time: spec.max_await_time,
             remaining: spec.limit.filter(|l| *l > 0),
+            address,
+            session,
             _type: PhantomData,
+        }
+        .release_if_done()
+    }
+
+    /// Gives the session back once the server has closed the cursor.
+    fn release_if_done(mut self) -> Self {
+        if self.id == 0 {
+            self.client.end_session(self.session.take());
+        }
+        self
+    }
+
+    fn run(&mut self, command: bson::Document) -> Result<bson::Document> {
+        match &self.address {
+            Some(address) => self
+                .client
+                .run_on(address, &self.db, command, self.session.as_mut()),
+            None => self.client.run_command(&self.db, command),
         }
     }
 
@@ -99,7 +132,7 @@ impl<T> Cursor<T> {
                 i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
             );
         }
-        let reply = self.client.run_command(&self.db, command);
+        let reply = self.run(command);
         let reply = match reply {
             Ok(reply) => CursorReply::parse(&reply),
             Err(e) => Err(e),
@@ -108,11 +141,18 @@ impl<T> Cursor<T> {
             Ok(reply) => {
                 self.id = reply.id;
                 self.batch = reply.batch;
+                if self.id == 0 {
+                    self.client.end_session(self.session.take());
+                }
                 Ok(())
             }
             Err(e) => {
                 // The server dropped it, or we cannot reach it: do not try again.
                 self.id = 0;
+                if let Some(session) = &mut self.session {
+                    session.dirty |= e.is_network_error();
+                }
+                self.client.end_session(self.session.take());
                 Err(e)
             }
         }

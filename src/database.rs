@@ -2,7 +2,10 @@
 
 use bson::{doc, Document};
 
-use crate::{cursor::CursorSpec, operation::CursorReply, Client, Collection, Cursor, Result};
+use crate::{
+    cursor::CursorSpec, operation::CursorReply, topology::Criteria, Client, Collection, Cursor,
+    Result,
+};
 
 /// A handle to one database of a [`Client`]. Cheap to clone; no I/O until used.
 ///
@@ -139,18 +142,28 @@ impl Database {
             .ok()
             .and_then(|c| crate::operation::get_int(c, "batchSize"))
             .map(|b| b as u32);
-        let reply = self.run_command(command)?;
+        let (reply, address, session) =
+            self.client
+                .run_cursor_operation(&self.name, command, Criteria::Write)?;
         let spec = CursorSpec {
             db: self.name.clone(),
             batch_size,
             max_await_time: None,
             limit: None,
         };
-        Ok(Cursor::new(
-            self.client.clone(),
-            spec,
-            CursorReply::parse(&reply)?,
-        ))
+        match CursorReply::parse(&reply) {
+            Ok(reply) => Ok(Cursor::new(
+                self.client.clone(),
+                spec,
+                reply,
+                Some(address),
+                session,
+            )),
+            Err(e) => {
+                self.client.end_session(session);
+                Err(e)
+            }
+        }
     }
 
     /// The cursor of a cursor-returning command's reply, fetching more from this database.
@@ -165,6 +178,8 @@ impl Database {
             self.client.clone(),
             spec,
             CursorReply::parse(reply)?,
+            None,
+            None,
         ))
     }
 

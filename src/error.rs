@@ -79,6 +79,24 @@ pub enum ErrorKind {
         /// What was looked up, where, and what went wrong.
         message: String,
     },
+    /// A connection pool was cleared (it is paused until the server is checked again)
+    /// before or while a checkout waited. Retryable, and not a sign that the server is
+    /// down (the CMAP spec's `PoolClearedError`).
+    PoolCleared {
+        /// Which pool, and when.
+        message: String,
+    },
+    /// A checkout failed because the connection pool is closed.
+    PoolClosed {
+        /// Which pool.
+        message: String,
+    },
+    /// No connection became available within `waitQueueTimeoutMS` (the CMAP spec's
+    /// `WaitQueueTimeoutError`).
+    WaitQueueTimeout {
+        /// Which pool, and how long the checkout waited.
+        message: String,
+    },
     /// The driver itself hit a state it does not support (e.g. a feature the server lacks).
     Internal {
         /// What happened.
@@ -257,6 +275,22 @@ impl Error {
         }
     }
 
+    /// Whether a checkout failed because its pool was cleared: retryable, and not a sign
+    /// that the server is down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{Error, ErrorKind};
+    ///
+    /// let err = Error::new(ErrorKind::PoolCleared { message: "db1:27017".into() });
+    /// assert!(err.is_pool_cleared());
+    /// assert!(!err.is_network_error());
+    /// ```
+    pub fn is_pool_cleared(&self) -> bool {
+        matches!(&*self.kind, ErrorKind::PoolCleared { .. })
+    }
+
     /// Whether this is a network (socket or TLS) error.
     pub fn is_network_error(&self) -> bool {
         matches!(&*self.kind, ErrorKind::Io(_))
@@ -351,6 +385,11 @@ impl fmt::Display for Error {
                 Ok(())
             }
             ErrorKind::DnsResolve { message } => write!(f, "DNS resolution failed: {message}"),
+            ErrorKind::PoolCleared { message } => write!(f, "connection pool cleared: {message}"),
+            ErrorKind::PoolClosed { message } => write!(f, "connection pool closed: {message}"),
+            ErrorKind::WaitQueueTimeout { message } => {
+                write!(f, "timed out waiting for a pooled connection: {message}")
+            }
             ErrorKind::Internal { message } => write!(f, "internal error: {message}"),
         }?;
         if !self.labels.is_empty() {

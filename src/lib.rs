@@ -16,10 +16,14 @@ pub mod error;
 pub mod event;
 mod operation;
 pub mod options;
+pub mod pool;
 pub mod results;
-mod srv;
+mod retry;
 pub mod sdam;
 pub mod selection;
+mod session;
+mod srv;
+mod topology;
 pub mod uri;
 pub mod wire;
 

@@ -184,6 +184,8 @@ struct Received {
     wire_len: usize,
     /// The compressor id of the reply, if it was sent compressed.
     reply_compressor: Option<u8>,
+    /// Which connection it came over (the client's monitor has one of its own).
+    connection: usize,
 }
 
 /// A MongoDB-speaking peer on 127.0.0.1, one thread per connection.
@@ -205,13 +207,13 @@ impl FakeServer {
         let acceptor = {
             let (received, stop) = (received.clone(), stop.clone());
             thread::spawn(move || {
-                for stream in listener.incoming() {
+                for (connection, stream) in listener.incoming().enumerate() {
                     if stop.load(Ordering::SeqCst) {
                         return;
                     }
                     let (received, offered) = (received.clone(), offered.clone());
                     let stream = stream.unwrap();
-                    thread::spawn(move || serve(stream, offered.as_deref(), &received));
+                    thread::spawn(move || serve(stream, connection, offered.as_deref(), &received));
                 }
             })
         };
@@ -223,8 +225,16 @@ impl FakeServer {
         }
     }
 
+    /// What arrived on the connection that carried the `ping` (not the monitor's).
     fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
+        let all = self.received.lock().unwrap().clone();
+        let Some(ping) = all.iter().find(|r| r.command == "ping") else {
+            return all;
+        };
+        let connection = ping.connection;
+        all.into_iter()
+            .filter(|r| r.connection == connection)
+            .collect()
     }
 }
 
@@ -239,7 +249,12 @@ impl Drop for FakeServer {
 }
 
 /// Serves one connection until the client closes it.
-fn serve(mut stream: TcpStream, offered: Option<&[String]>, log: &Mutex<Vec<Received>>) {
+fn serve(
+    mut stream: TcpStream,
+    connection: usize,
+    offered: Option<&[String]>,
+    log: &Mutex<Vec<Received>>,
+) {
     let limits = SizeLimits::default();
     while let Ok(bytes) = wire::read_message_bytes(&mut stream, &limits) {
         let header = MsgHeader::parse(&bytes).unwrap();
@@ -294,6 +309,7 @@ fn serve(mut stream: TcpStream, offered: Option<&[String]>, log: &Mutex<Vec<Rece
             wire_len: bytes.len(),
             reply_compressor: (reply_header.op_code == OpCode::COMPRESSED)
                 .then(|| out[HEADER_LEN + 8]),
+            connection,
         });
         if stream.write_all(&out).is_err() {
             return;

@@ -118,24 +118,37 @@ fn list_database_names_sees_a_new_database() {
 }
 
 #[test]
-fn an_unreachable_server_fails_with_a_clear_network_error() {
+fn an_unreachable_server_fails_server_selection_with_a_clear_error() {
     // A port that was free a moment ago: connection refused, reported with the address.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let client = greenmongo::Client::with_uri_str(&format!(
-        "mongodb://127.0.0.1:{port}/?connectTimeoutMS=2000"
-    ))
-    .unwrap();
+    let uri =
+        format!("mongodb://127.0.0.1:{port}/?connectTimeoutMS=2000&serverSelectionTimeoutMS=1500");
+    let client = greenmongo::Client::with_uri_str(&uri).unwrap();
+    let started = std::time::Instant::now();
     let err = client
         .database("admin")
         .run_command(doc! { "ping": 1 })
         .unwrap_err();
-    assert!(err.is_network_error(), "{err}");
     assert!(
-        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "gave up in time"
+    );
+    assert!(
+        matches!(*err.kind, ErrorKind::ServerSelection { .. }),
         "{err}"
     );
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}")),
+        "names the server: {text}"
+    );
+    assert!(
+        text.contains("serverSelectionTimeoutMS"),
+        "names the option: {text}"
+    );
+    assert!(text.to_lowercase().contains("refused"), "says why: {text}");
 }

@@ -200,7 +200,11 @@ impl<T> Collection<T> {
                 insert_opt(&mut command, "let", o.let_vars.clone());
             }
             self.add_write_concern(&mut command, o.write_concern.as_ref());
-            let reply = WriteReply::parse(&self.run(command)?);
+            // Retryable unless a statement may touch several documents.
+            let retryable = statements[start..end].iter().all(|(_, s, _)| {
+                !s.get_bool("multi").unwrap_or(false) && s.get_i32("limit").unwrap_or(1) != 0
+            });
+            let reply = WriteReply::parse(&self.run_write(command, retryable)?);
             let failed: Vec<usize> = reply.write_errors.iter().map(|e| e.index).collect();
             match kind {
                 Kind::Insert => {

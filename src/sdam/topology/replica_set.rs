@@ -113,7 +113,7 @@ impl TopologyDescription {
             self.max_election_id = Some(election_id);
         }
         if let Some(set_version) = sd.set_version {
-            if self.max_set_version.map_or(true, |max| set_version > max) {
+            if self.max_set_version.is_none_or(|max| set_version > max) {
                 self.max_set_version = Some(set_version);
             }
         }

@@ -1,0 +1,106 @@
+//! Establishing a connection: create it, run the `connect` closure, and settle the
+//! result into the pool (checked out or available), giving the slot back on failure.
+
+use std::{sync::atomic::Ordering, time::Instant};
+
+use super::{
+    shared::{Failure, Inner, Member},
+    CmapEvent, ConnectionClosedReason, PoolConnection, PoolState,
+};
+use crate::Result;
+
+impl<C: PoolConnection> Inner<C> {
+    /// Creates and establishes a connection in a slot already counted in `total` and
+    /// `pending`. On failure (or a panic) the slot is given back and `ConnectionClosed`
+    /// emitted.
+    pub(super) fn establish(&self, generation: u64) -> Result<(Slot<'_, C>, Member<C>)> {
+        let id = self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let slot = Slot {
+            pool: self,
+            id,
+            armed: true,
+        };
+        let created = Instant::now();
+        self.emit(|| CmapEvent::ConnectionCreated {
+            address: self.address.clone(),
+            connection_id: id,
+        });
+        let conn = (self.connect)(&self.address, generation)?;
+        self.emit(|| CmapEvent::ConnectionReady {
+            address: self.address.clone(),
+            connection_id: id,
+            duration: created.elapsed(),
+        });
+        let member = Member {
+            conn,
+            id,
+            generation,
+            since: Instant::now(),
+        };
+        Ok((slot, member))
+    }
+
+    /// Ends an establishment: the new connection is checked out (returned) or made
+    /// available; closed instead if the pool was closed or cleared meanwhile.
+    pub(super) fn settle(
+        &self,
+        mut slot: Slot<'_, C>,
+        member: Member<C>,
+        check_out: bool,
+    ) -> std::result::Result<Option<Member<C>>, Failure> {
+        let mut closing = Vec::new();
+        let result = {
+            let mut st = self.lock();
+            slot.armed = false;
+            st.pending -= 1;
+            let result = if st.status == PoolState::Closed {
+                st.total -= 1;
+                closing.push((member, ConnectionClosedReason::PoolClosed));
+                Err(Failure::Closed)
+            } else if member.generation != st.generation {
+                st.total -= 1;
+                closing.push((member, ConnectionClosedReason::Stale));
+                Err(Failure::Cleared)
+            } else if check_out {
+                st.checked_out += 1;
+                Ok(Some(member))
+            } else {
+                st.available.push_back(member);
+                Ok(None)
+            };
+            self.dispatch(&mut st, &mut closing);
+            result
+        };
+        self.close_all(closing);
+        result
+    }
+}
+
+/// A place in `total` and `pending` taken for one establishment; given back on drop
+/// unless the establishment settled.
+pub(super) struct Slot<'a, C: PoolConnection> {
+    pool: &'a Inner<C>,
+    id: u64,
+    armed: bool,
+}
+
+impl<C: PoolConnection> Drop for Slot<'_, C> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut closing = Vec::new();
+        {
+            let mut st = self.pool.lock();
+            st.total -= 1;
+            st.pending -= 1;
+            self.pool.dispatch(&mut st, &mut closing);
+        }
+        self.pool.close_all(closing);
+        self.pool.emit(|| CmapEvent::ConnectionClosed {
+            address: self.pool.address.clone(),
+            connection_id: self.id,
+            reason: ConnectionClosedReason::Error,
+        });
+    }
+}

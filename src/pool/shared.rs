@@ -1,0 +1,340 @@
+//! The pool's shared state and the bookkeeping every operation does under its lock:
+//! handing connections and establishment rights to queued checkouts, check-in,
+//! maintenance runs.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{atomic::AtomicU64, Mutex, MutexGuard, PoisonError},
+    time::Instant,
+};
+
+use super::{
+    CheckOutFailedReason, CmapEvent, ConnectionClosedReason, PoolConnection, PoolOptions, PoolState,
+};
+use crate::{error::ErrorKind, options::ServerAddress, runtime::sync::mpsc, Error, Result};
+
+/// Establishes one connection: `(address, generation) -> connection`.
+pub(super) type Connector<C> = Box<dyn Fn(&ServerAddress, u64) -> Result<C> + Send + Sync>;
+
+/// What a [`Pool`](super::Pool) handle, its checked-out connections and its maintenance
+/// task share.
+///
+/// `Send` and `Sync` when `C: Send` (the trait requires it): the connections sit behind
+/// the mutex, the closures are `Send + Sync` by their bounds.
+pub(super) struct Inner<C: PoolConnection> {
+    pub(super) address: ServerAddress,
+    pub(super) options: PoolOptions,
+    pub(super) connect: Connector<C>,
+    /// The last connection id handed out; ids start at 1.
+    pub(super) last_id: AtomicU64,
+    /// Held for a few instructions only: never across a wait, I/O, or an event handler
+    /// (so a `std` mutex is right, even inside coroutines).
+    pub(super) state: Mutex<State<C>>,
+}
+
+/// Everything guarded by [`Inner::state`].
+pub(super) struct State<C> {
+    pub(super) status: PoolState,
+    /// Whether the maintenance task may create connections: set once the `PoolReady`
+    /// event is out (the spec orders it before any background creation), cleared by
+    /// `clear` and `close`.
+    pub(super) populate: bool,
+    /// Bumped by `clear`; members of an older generation are stale.
+    pub(super) generation: u64,
+    /// Established connections, the most recently checked in at the back.
+    pub(super) available: VecDeque<Member<C>>,
+    /// `pending + available.len() + checked_out`.
+    pub(super) total: usize,
+    pub(super) pending: usize,
+    pub(super) checked_out: usize,
+    /// The wait queue, oldest first: each waiter receives one [`Grant`] on its channel.
+    /// A waiter whose ticket is no longer here has been sent its grant.
+    pub(super) waiters: BTreeMap<u64, mpsc::Sender<Grant<C>>>,
+    pub(super) next_ticket: u64,
+}
+
+/// A connection with its pool bookkeeping.
+pub(super) struct Member<C> {
+    pub(super) conn: C,
+    pub(super) id: u64,
+    pub(super) generation: u64,
+    /// When it became available (or was established).
+    pub(super) since: Instant,
+}
+
+/// What a queued checkout is handed.
+pub(super) enum Grant<C> {
+    /// An available connection, already counted as checked out.
+    Connection(Member<C>),
+    /// The right to establish a connection of this generation, already counted in
+    /// `total` and `pending`.
+    Establish { generation: u64 },
+    /// The pool was cleared or closed while waiting.
+    Fail(Failure),
+}
+
+/// Why the pool refuses a checkout.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Failure {
+    Cleared,
+    Closed,
+}
+
+/// Connections to close once the lock is released.
+pub(super) type Closing<C> = Vec<(Member<C>, ConnectionClosedReason)>;
+
+impl<C: PoolConnection> Inner<C> {
+    pub(super) fn new(
+        address: ServerAddress,
+        options: PoolOptions,
+        connect: Connector<C>,
+    ) -> Inner<C> {
+        Inner {
+            address,
+            options,
+            connect,
+            last_id: AtomicU64::new(0),
+            state: Mutex::new(State {
+                status: PoolState::Paused,
+                populate: false,
+                generation: 0,
+                available: VecDeque::new(),
+                total: 0,
+                pending: 0,
+                checked_out: 0,
+                waiters: BTreeMap::new(),
+                next_ticket: 0,
+            }),
+        }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State<C>> {
+        // Nothing panics while the lock is held (no user code runs under it).
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn emit(&self, event: impl FnOnce() -> CmapEvent) {
+        if let Some(handler) = &self.options.event_handler {
+            handler(&event());
+        }
+    }
+
+    /// Emits `ConnectionClosed` for each and drops it (closing its socket).
+    pub(super) fn close_all(&self, closing: Closing<C>) {
+        for (member, reason) in closing {
+            self.emit(|| CmapEvent::ConnectionClosed {
+                address: self.address.clone(),
+                connection_id: member.id,
+                reason,
+            });
+            drop(member);
+        }
+    }
+
+    /// Why an available connection must not be handed out, if it must not.
+    pub(super) fn perished(
+        &self,
+        member: &Member<C>,
+        generation: u64,
+        now: Instant,
+    ) -> Option<ConnectionClosedReason> {
+        if member.generation != generation {
+            Some(ConnectionClosedReason::Stale)
+        } else if self
+            .options
+            .max_idle_time()
+            .is_some_and(|max| now.saturating_duration_since(member.since) >= max)
+        {
+            Some(ConnectionClosedReason::Idle)
+        } else {
+            None
+        }
+    }
+
+    /// The most recently used available connection that has not perished; the perished
+    /// ones met on the way are moved to `closing`.
+    pub(super) fn take_available(
+        &self,
+        st: &mut State<C>,
+        closing: &mut Closing<C>,
+    ) -> Option<Member<C>> {
+        let now = Instant::now();
+        while let Some(member) = st.available.pop_back() {
+            match self.perished(&member, st.generation, now) {
+                Some(reason) => {
+                    st.total -= 1;
+                    closing.push((member, reason));
+                }
+                None => return Some(member),
+            }
+        }
+        None
+    }
+
+    /// Whether one more connection may be established now (`maxPoolSize` and
+    /// `maxConnecting`).
+    pub(super) fn can_establish(&self, st: &State<C>) -> bool {
+        st.pending < self.options.max_connecting() as usize
+            && self
+                .options
+                .max_pool_size()
+                .is_none_or(|max| st.total < max as usize)
+    }
+
+    /// Serves queued checkouts, oldest first, while there is something to hand out.
+    pub(super) fn dispatch(&self, st: &mut State<C>, closing: &mut Closing<C>) {
+        if st.status != PoolState::Ready {
+            return;
+        }
+        while !st.waiters.is_empty() {
+            let grant = if let Some(member) = self.take_available(st, closing) {
+                st.checked_out += 1;
+                Grant::Connection(member)
+            } else if self.can_establish(st) {
+                st.total += 1;
+                st.pending += 1;
+                Grant::Establish {
+                    generation: st.generation,
+                }
+            } else {
+                return;
+            };
+            let (_, waiter) = st.waiters.pop_first().expect("not empty");
+            if let Err(grant) = waiter.try_send(grant) {
+                // Waiters leave the queue before dropping their receiver, so this is a
+                // safety net: take the grant back and serve the next one.
+                self.revoke(st, grant);
+            }
+        }
+    }
+
+    /// Undoes the bookkeeping of a grant its waiter did not take.
+    pub(super) fn revoke(&self, st: &mut State<C>, grant: Grant<C>) {
+        match grant {
+            Grant::Connection(member) => {
+                st.checked_out -= 1;
+                st.available.push_back(member);
+            }
+            Grant::Establish { .. } => {
+                st.total -= 1;
+                st.pending -= 1;
+            }
+            Grant::Fail(_) => {}
+        }
+    }
+
+    /// Fails the checkouts queued before ticket `cutoff`.
+    pub(super) fn fail_waiters(&self, cutoff: u64, failure: Failure) {
+        let failing = {
+            let mut st = self.lock();
+            let later = st.waiters.split_off(&cutoff);
+            std::mem::replace(&mut st.waiters, later)
+        };
+        // Each waiter is out of the queue, so it knows a grant is on its way.
+        for (_, waiter) in failing {
+            let _ = waiter.try_send(Grant::Fail(failure));
+        }
+    }
+
+    pub(super) fn check_in(&self, conn: C, id: u64, generation: u64) {
+        self.emit(|| CmapEvent::ConnectionCheckedIn {
+            address: self.address.clone(),
+            connection_id: id,
+        });
+        let reusable = conn.is_reusable();
+        let member = Member {
+            conn,
+            id,
+            generation,
+            since: Instant::now(),
+        };
+        let mut closing = Vec::new();
+        {
+            let mut st = self.lock();
+            st.checked_out -= 1;
+            let reason = if st.status == PoolState::Closed {
+                Some(ConnectionClosedReason::PoolClosed)
+            } else if generation != st.generation {
+                Some(ConnectionClosedReason::Stale)
+            } else if !reusable {
+                Some(ConnectionClosedReason::Error)
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => {
+                    st.total -= 1;
+                    closing.push((member, reason));
+                }
+                None => st.available.push_back(member),
+            }
+            self.dispatch(&mut st, &mut closing);
+        }
+        self.close_all(closing);
+    }
+
+    /// One maintenance run: close perished available connections, then create
+    /// connections up to `minPoolSize` while allowed, one at a time. Does the work at
+    /// hand and returns; never waits for a turn.
+    pub(super) fn maintain(&self) {
+        let mut closing = Vec::new();
+        {
+            let mut st = self.lock();
+            let now = Instant::now();
+            let generation = st.generation;
+            for member in std::mem::take(&mut st.available) {
+                match self.perished(&member, generation, now) {
+                    Some(reason) => closing.push((member, reason)),
+                    None => st.available.push_back(member),
+                }
+            }
+            st.total -= closing.len();
+        }
+        self.close_all(closing);
+        let min = self.options.min_pool_size() as usize;
+        if min == 0 {
+            return;
+        }
+        loop {
+            let generation = {
+                let mut st = self.lock();
+                let allowed = st.status == PoolState::Ready && st.populate;
+                if !allowed || st.total >= min || !self.can_establish(&st) {
+                    return;
+                }
+                st.total += 1;
+                st.pending += 1;
+                st.generation
+            };
+            let Ok((slot, member)) = self.establish(generation) else {
+                return; // server monitoring learns of the failure by itself
+            };
+            if self.settle(slot, member, false).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Failure {
+    pub(super) fn reason(self) -> CheckOutFailedReason {
+        match self {
+            Failure::Cleared => CheckOutFailedReason::ConnectionError,
+            Failure::Closed => CheckOutFailedReason::PoolClosed,
+        }
+    }
+
+    pub(super) fn error(self, address: &ServerAddress) -> Error {
+        Error::new(match self {
+            Failure::Cleared => ErrorKind::PoolCleared {
+                message: format!(
+                    "the connection pool for {address} is paused after a clear; the operation \
+                     may be retried"
+                ),
+            },
+            Failure::Closed => ErrorKind::PoolClosed {
+                message: format!("the connection pool for {address} is closed"),
+            },
+        })
+    }
+}

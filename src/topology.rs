@@ -1,0 +1,450 @@
+//! The deployment as a client sees it, kept current: the SDAM description, one monitor
+//! and one connection pool per server, and server selection that waits for changes.
+//!
+//! Implements the I/O half of the server-discovery-and-monitoring and server-selection
+//! specs; the rules themselves are pure, in [`sdam`](crate::sdam) and
+//! [`selection`](crate::selection). Monitors are coroutines on the runtime the client was
+//! created in, or plain threads when it was created outside one. They hold only a weak
+//! reference to the topology: dropping the last client handle closes every pool and ends
+//! every monitor at its next wake-up (a monitor's wait ends at once, since its channel
+//! closes), so a client never keeps a runtime alive.
+
+use std::{
+    collections::HashMap,
+    fmt::Write as _,
+    sync::{Arc, Weak},
+    time::{Duration, Instant},
+};
+
+use bson::doc;
+use greenmongo_runtime::{
+    sync::{mpsc, Condvar, Mutex},
+    Handle,
+};
+
+use crate::{
+    conn::{Connection, ConnectionConfig},
+    error::ErrorKind,
+    options::{ReadPreference, ServerAddress},
+    pool::{Pool, PoolOptions, PooledConnection},
+    sdam::{
+        ApplicationError, ErrorPhase, RttStats, SdamEvent, ServerDescription, TopologyDescription,
+        UpdateOutcome, MIN_HEARTBEAT_FREQUENCY,
+    },
+    selection::{select_server, Operation, SelectionSettings},
+    Error, Result,
+};
+
+/// How long server selection waits by default (`serverSelectionTimeoutMS`).
+const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What an operation needs of a server.
+#[derive(Clone, Debug)]
+pub(crate) enum Criteria {
+    /// A read with this preference.
+    Read(ReadPreference),
+    /// A write (or a command that must run on the primary).
+    Write,
+}
+
+/// A selected server: its address, pool and what the monitor last saw of it.
+pub(crate) struct SelectedServer {
+    pub(crate) address: ServerAddress,
+    pub(crate) pool: Arc<Pool<Connection>>,
+    pub(crate) max_wire_version: i32,
+}
+
+/// The client's view of the deployment. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Topology {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Arc<ConnectionConfig>,
+    /// CMAP events of every pool.
+    pool_events: Option<crate::pool::EventHandler>,
+    settings: SelectionSettings,
+    /// Where monitors run: a runtime's workers, or plain threads.
+    handle: Option<Handle>,
+    state: Mutex<State>,
+    /// Notified whenever the description changes.
+    changed: Condvar,
+}
+
+struct State {
+    description: TopologyDescription,
+    servers: HashMap<ServerAddress, Server>,
+}
+
+struct Server {
+    pool: Arc<Pool<Connection>>,
+    /// Wakes the monitor for an immediate check; dropping it ends the monitor.
+    check_now: mpsc::Sender<()>,
+}
+
+impl Topology {
+    /// Starts monitoring the seeds of `config`.
+    pub(crate) fn new(
+        config: Arc<ConnectionConfig>,
+        pool_events: Option<crate::pool::EventHandler>,
+    ) -> Result<Topology> {
+        let (description, events) = TopologyDescription::new(&config.options);
+        let shared = Arc::new(Shared {
+            settings: SelectionSettings::from_options(&config.options),
+            pool_events,
+            handle: Handle::try_current(),
+            state: Mutex::new(State {
+                description,
+                servers: HashMap::new(),
+            }),
+            changed: Condvar::new(),
+            config,
+        });
+        let topology = Topology { shared };
+        {
+            let mut state = topology.lock()?;
+            let outcome = UpdateOutcome {
+                events,
+                ..Default::default()
+            };
+            topology.apply(&mut state, outcome);
+        }
+        Ok(topology)
+    }
+
+    fn lock(&self) -> Result<greenmongo_runtime::sync::MutexGuard<'_, State>> {
+        Ok(self.shared.state.lock()?)
+    }
+
+    /// Finds a server for `criteria`, waiting (and asking the monitors to check now) until
+    /// one is suitable or `serverSelectionTimeoutMS` passes.
+    ///
+    /// # Errors
+    /// [`ErrorKind::ServerSelection`] describing every server when time runs out; an
+    /// incompatible deployment at once.
+    pub(crate) fn select(&self, criteria: &Criteria) -> Result<SelectedServer> {
+        let timeout = self
+            .shared
+            .config
+            .options
+            .server_selection_timeout
+            .unwrap_or(DEFAULT_SERVER_SELECTION_TIMEOUT);
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock()?;
+        loop {
+            let operation = match criteria {
+                Criteria::Read(pref) => Operation::Read(pref),
+                Criteria::Write => Operation::Write,
+            };
+            let servers = &state.servers;
+            let chosen = select_server(
+                &state.description,
+                operation,
+                &self.shared.settings,
+                &[],
+                |address| {
+                    servers
+                        .get(address)
+                        .map_or(0, |s| s.pool.counts().checked_out)
+                },
+                random_below,
+            )?;
+            if let Some(description) = chosen {
+                if let Some(server) = state.servers.get(&description.address) {
+                    return Ok(SelectedServer {
+                        address: description.address.clone(),
+                        pool: server.pool.clone(),
+                        max_wire_version: description.max_wire_version,
+                    });
+                }
+            }
+            for server in state.servers.values() {
+                let _ = server.check_now.try_send(());
+            }
+            state = match self.shared.changed.wait_deadline(state, Some(deadline)) {
+                Ok(state) => state,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    let state = self.lock()?;
+                    return Err(Error::new(ErrorKind::ServerSelection {
+                        message: describe(&state.description, criteria, timeout),
+                    }));
+                }
+                Err(e) => return Err(e.into()),
+            };
+        }
+    }
+
+    /// Checks out a connection from `server`'s pool, reporting a failure to connect to
+    /// SDAM (handshake phase).
+    ///
+    /// # Errors
+    /// The pool's errors (paused, wait queue timeout, connect and auth failures).
+    pub(crate) fn check_out(
+        &self,
+        server: &SelectedServer,
+    ) -> Result<PooledConnection<Connection>> {
+        let generation = server.pool.generation();
+        server.pool.check_out().inspect_err(|e| {
+            // Only failures to establish a connection concern SDAM; a paused pool or a
+            // wait-queue timeout says nothing about the server.
+            let phase = match &*e.kind {
+                ErrorKind::Io(_) => ErrorPhase::Connecting,
+                ErrorKind::Authentication { .. } | ErrorKind::Command(_) => {
+                    ErrorPhase::Authenticating
+                }
+                _ => return,
+            };
+            self.handle_error(
+                &server.address,
+                e,
+                generation,
+                phase,
+                server.max_wire_version,
+            );
+        })
+    }
+
+    /// Applies the SDAM error rules to an operation's failure on `address`.
+    pub(crate) fn handle_error(
+        &self,
+        address: &ServerAddress,
+        error: &Error,
+        generation: u64,
+        phase: ErrorPhase,
+        max_wire_version: i32,
+    ) {
+        let generation = u32::try_from(generation).unwrap_or(u32::MAX);
+        let app_error = ApplicationError::from_error(error, phase, generation, max_wire_version);
+        let Ok(mut state) = self.lock() else { return };
+        let outcome = state
+            .description
+            .handle_application_error(address, &app_error, generation);
+        if let Some(server) = state.servers.get(address) {
+            if outcome.decision.clear_pool {
+                server.pool.clear(outcome.decision.cancel_check);
+            }
+            if outcome.decision.request_check {
+                let _ = server.check_now.try_send(());
+            }
+        }
+        self.apply(&mut state, outcome.update);
+    }
+
+    /// The server at `address` (a cursor's `getMore` goes back to its server).
+    ///
+    /// # Errors
+    /// When the server has left the topology.
+    pub(crate) fn server(&self, address: &ServerAddress) -> Result<SelectedServer> {
+        let state = self.lock()?;
+        let server = state.servers.get(address).ok_or_else(|| {
+            Error::new(ErrorKind::ServerSelection {
+                message: format!("{address} is no longer part of the deployment"),
+            })
+        })?;
+        Ok(SelectedServer {
+            address: address.clone(),
+            pool: server.pool.clone(),
+            max_wire_version: state
+                .description
+                .server(address)
+                .map_or(0, |d| d.max_wire_version),
+        })
+    }
+
+    /// Connection counts of the pool for `address`, if the server is known.
+    pub(crate) fn pool_counts(&self, address: &ServerAddress) -> Option<crate::pool::PoolCounts> {
+        self.lock()
+            .ok()?
+            .servers
+            .get(address)
+            .map(|s| s.pool.counts())
+    }
+
+    /// The logical session timeout of the deployment, when it supports sessions.
+    pub(crate) fn session_timeout(&self) -> Option<Duration> {
+        self.lock().ok()?.description.logical_session_timeout()
+    }
+
+    /// Updates the description with what a monitor saw.
+    fn update(&self, description: ServerDescription) {
+        let address = description.address.clone();
+        let available = description.server_type.is_available();
+        let Ok(mut state) = self.lock() else { return };
+        let outcome = state.description.update(description);
+        if available {
+            if let Some(server) = state.servers.get(&address) {
+                server.pool.ready();
+            }
+        }
+        self.apply(&mut state, outcome);
+    }
+
+    /// Carries out an update's consequences: pools and monitors for new servers, closing
+    /// removed ones, checks and pool clears it asks for; then wakes selection.
+    fn apply(&self, state: &mut State, outcome: UpdateOutcome) {
+        for event in &outcome.events {
+            match event {
+                SdamEvent::ServerOpening { address, .. }
+                    if !state.servers.contains_key(address) =>
+                {
+                    let server = self.start_server(address);
+                    state.servers.insert(address.clone(), server);
+                }
+                SdamEvent::ServerClosed { address, .. } => {
+                    if let Some(server) = state.servers.remove(address) {
+                        server.pool.close();
+                    }
+                }
+                _ => {}
+            }
+            tracing::debug!(event = event.name(), "SDAM");
+        }
+        for address in &outcome.clear_pool {
+            if let Some(server) = state.servers.get(address) {
+                server.pool.clear(false);
+            }
+        }
+        for address in &outcome.request_check {
+            if let Some(server) = state.servers.get(address) {
+                let _ = server.check_now.try_send(());
+            }
+        }
+        self.shared.changed.notify_all();
+    }
+
+    fn start_server(&self, address: &ServerAddress) -> Server {
+        let config = self.shared.config.clone();
+        let mut pool_options = PoolOptions::from_client_options(&config.options);
+        pool_options.event_handler = self.shared.pool_events.clone();
+        let pool = Arc::new(Pool::new(
+            address.clone(),
+            pool_options,
+            move |address: &ServerAddress, _generation| Connection::connect(address, &config),
+        ));
+        let (check_now, wake) = mpsc::bounded(1);
+        let monitor = Monitor {
+            address: address.clone(),
+            topology: Arc::downgrade(&self.shared),
+            wake,
+        };
+        let name = format!("monitor {address}");
+        match &self.shared.handle {
+            Some(handle) => {
+                handle.spawn(move || monitor.run());
+            }
+            None => {
+                let _ = std::thread::Builder::new()
+                    .name(name)
+                    .spawn(move || monitor.run());
+            }
+        }
+        Server { pool, check_now }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Ok(state) = self.state.lock() {
+            for server in state.servers.values() {
+                server.pool.close();
+            }
+        }
+    }
+}
+
+/// Checks one server every `heartbeatFrequencyMS`, or sooner when asked.
+struct Monitor {
+    address: ServerAddress,
+    topology: Weak<Shared>,
+    wake: mpsc::Receiver<()>,
+}
+
+impl Monitor {
+    fn run(self) {
+        let mut connection: Option<Connection> = None;
+        let mut rtt = RttStats::default();
+        loop {
+            let Some(shared) = self.topology.upgrade() else {
+                return;
+            };
+            let topology = Topology { shared };
+            let heartbeat = topology.shared.settings.heartbeat_frequency;
+            let started = Instant::now();
+            let checked = match connection.as_mut() {
+                Some(conn) => conn.command("admin", doc! { "hello": 1 }),
+                None => Connection::connect_for_monitoring(&self.address, &topology.shared.config)
+                    .map(|(conn, reply)| {
+                        connection = Some(conn);
+                        reply
+                    }),
+            };
+            let description = match checked {
+                Ok(reply) => {
+                    rtt.add_sample(started.elapsed());
+                    let times = rtt.times().unwrap_or_default();
+                    ServerDescription::from_hello(
+                        self.address.clone(),
+                        &reply,
+                        times,
+                        Instant::now(),
+                    )
+                }
+                Err(error) => {
+                    connection = None;
+                    rtt.reset();
+                    if let Ok(state) = topology.lock() {
+                        if let Some(server) = state.servers.get(&self.address) {
+                            server.pool.clear(false);
+                        }
+                    }
+                    ServerDescription::with_error(self.address.clone(), error.to_string())
+                }
+            };
+            topology.update(description);
+            drop(topology); // never hold the topology while waiting
+            match self.wake.recv_deadline(Some(started + heartbeat)) {
+                Err(mpsc::RecvError::Disconnected) => return,
+                Err(mpsc::RecvError::Wait(e)) if e.kind() != std::io::ErrorKind::TimedOut => return,
+                _ => {}
+            }
+            // Asked early: still keep the minimum interval between checks.
+            let left =
+                (started + MIN_HEARTBEAT_FREQUENCY).saturating_duration_since(Instant::now());
+            if !left.is_zero() && greenmongo_runtime::sleep(left).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A cheap, well-spread index below `n` for the in-window choice.
+fn random_below(n: usize) -> usize {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    (x % n.max(1) as u64) as usize
+}
+
+/// The server selection error message: what was asked and what every server looked like.
+fn describe(description: &TopologyDescription, criteria: &Criteria, timeout: Duration) -> String {
+    let wanted = match criteria {
+        Criteria::Read(pref) => format!("server for reads ({})", pref.mode.as_str()),
+        Criteria::Write => "writable server".to_owned(),
+    };
+    let mut message = format!(
+        "found no {wanted} within {} ms (serverSelectionTimeoutMS); topology {}",
+        timeout.as_millis(),
+        description.topology_type()
+    );
+    for server in description.servers() {
+        let _ = write!(message, "; {} is {}", server.address, server.server_type);
+        if let Some(error) = &server.error {
+            let _ = write!(message, " ({error})");
+        }
+    }
+    message
+}

@@ -1,0 +1,98 @@
+//! Unified-test-format spec tests against the live server, one test per spec folder so a
+//! failure names its folder. Each prints a table of its files (passed, failed, skipped,
+//! known failures), the skip reasons grouped, and the pass rate of the tests that ran.
+//!
+//! A test fails only when a test that ran did not match; skips (features the driver lacks,
+//! requirements the server does not meet) and the known failures of
+//! `tests/unified/known.rs` do not fail it.
+//!
+//! The spec files are read from `$GREENMONGO_SPEC_TESTS` (default `../shared/spec-tests`);
+//! the server from `MONGODB_URI`. Either missing: the tests say so and pass (except in CI,
+//! where a missing server fails).
+//!
+//! ```text
+//! MONGODB_URI=$(scripts/test-server start --name unified) \
+//!     cargo test --test spec_unified -- --nocapture
+//! ```
+
+mod util {
+    pub mod server;
+    pub mod spec;
+}
+
+mod unified {
+    pub mod entities;
+    pub mod errors;
+    pub mod events;
+    pub mod format;
+    pub mod known;
+    pub mod matching;
+    pub mod operations;
+    pub mod outcome;
+    pub mod requirements;
+    pub mod runner;
+}
+
+use std::sync::{Mutex, PoisonError};
+
+use unified::{outcome::print_folder, runner};
+use util::{server, spec};
+
+/// The folders share database names and fail points are server-wide: one at a time.
+static SERVER: Mutex<()> = Mutex::new(());
+
+fn run(folder: &str) {
+    let _one_at_a_time = SERVER.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(root) = spec::spec_root() else {
+        return;
+    };
+    if !root.join(folder).is_dir() {
+        println!("SKIPPED {folder}: not found under {}", root.display());
+        return;
+    }
+    let Some(uri) = server::uri() else {
+        return;
+    };
+    let ctx = runner::Context::new(&uri).unwrap_or_else(|e| panic!("test server: {e}"));
+    let reports = runner::run_folder(&ctx, &root, folder);
+    let failed = print_folder(folder, &reports);
+    assert_eq!(
+        failed, 0,
+        "{folder}: {failed} test(s) failed; see FAILED above"
+    );
+}
+
+#[test]
+fn crud() {
+    run("crud/tests/unified");
+}
+
+#[test]
+fn collection_management() {
+    run("collection-management/tests");
+}
+
+#[test]
+fn index_management() {
+    run("index-management/tests");
+}
+
+#[test]
+fn read_write_concern() {
+    run("read-write-concern/tests/operation");
+}
+
+#[test]
+fn run_command() {
+    run("run-command/tests/unified");
+}
+
+#[test]
+fn command_monitoring() {
+    run("command-logging-and-monitoring/tests/monitoring");
+}
+
+#[test]
+fn unified_format_valid_pass() {
+    run("unified-test-format/tests/valid-pass");
+}

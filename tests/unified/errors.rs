@@ -1,0 +1,135 @@
+//! `expectError` (unified-test-format spec, "expectedError") against the driver's
+//! [`Error`]: client or server origin, message, code, code name, labels, the server's
+//! response and partial results.
+
+use bson::{doc, Bson, Document};
+use greenmongo::{
+    error::{WriteConcernError, WriteError, WriteFailure},
+    Error, ErrorKind,
+};
+
+use super::{
+    format::ExpectedError,
+    matching::{matches, EntityLookup},
+    operations::insert_many_result,
+    outcome::{fail, skip, Step},
+};
+
+/// The server errors an [`Error`] carries: (code, codeName, message).
+fn server_errors(error: &Error) -> Vec<(i32, &str, &str)> {
+    fn write(e: &WriteError) -> (i32, &str, &str) {
+        (e.code, &e.code_name, &e.message)
+    }
+    fn concern(e: &WriteConcernError) -> (i32, &str, &str) {
+        (e.code, &e.code_name, &e.message)
+    }
+    match &*error.kind {
+        ErrorKind::Command(c) => vec![(c.code, c.code_name.as_str(), c.message.as_str())],
+        ErrorKind::Write(WriteFailure::WriteError(e)) => vec![write(e)],
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => vec![concern(e)],
+        ErrorKind::InsertMany(e) => e
+            .write_errors
+            .iter()
+            .map(write)
+            .chain(e.write_concern_error.iter().map(concern))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether the error came from the client rather than from a server reply.
+fn is_client_error(error: &Error) -> bool {
+    !matches!(
+        &*error.kind,
+        ErrorKind::Command(_) | ErrorKind::Write(_) | ErrorKind::InsertMany(_)
+    )
+}
+
+/// The server response behind the error, as far as the driver keeps it: the code, code
+/// name and message of a command error.
+fn response(error: &Error) -> Option<Document> {
+    match &*error.kind {
+        ErrorKind::Command(c) => {
+            let mut reply = doc! { "ok": 0.0, "errmsg": c.message.as_str(), "code": c.code };
+            if !c.code_name.is_empty() {
+                reply.insert("codeName", c.code_name.as_str());
+            }
+            let labels: Vec<&str> = error.labels().collect();
+            if !labels.is_empty() {
+                reply.insert("errorLabels", labels);
+            }
+            Some(reply)
+        }
+        _ => None,
+    }
+}
+
+/// Checks every assertion of `expected` against `error`.
+pub fn check(expected: &ExpectedError, error: &Error, entities: EntityLookup<'_>) -> Step {
+    if expected.is_timeout_error == Some(true) {
+        return skip!("missing: timeoutMS (client-side operation timeouts)");
+    }
+    if expected.write_errors.is_some() || expected.write_concern_errors.is_some() {
+        return skip!("missing: clientBulkWrite error details");
+    }
+    let servers = server_errors(error);
+    if let Some(client) = expected.is_client_error {
+        if client != is_client_error(error) {
+            return fail!(
+                "expected a {} error, got {error:?}",
+                if client { "client" } else { "server" }
+            );
+        }
+    }
+    if let Some(text) = &expected.error_contains {
+        let mut message = error.to_string();
+        for (_, _, m) in &servers {
+            message.push('\n');
+            message.push_str(m);
+        }
+        if !message.to_lowercase().contains(&text.to_lowercase()) {
+            return fail!("expected the error message to contain {text:?}, got {message:?}");
+        }
+    }
+    if let Some(code) = expected.error_code {
+        if !servers.iter().any(|(c, _, _)| *c == code) {
+            return fail!("expected error code {code}, got {error}");
+        }
+    }
+    if let Some(name) = &expected.error_code_name {
+        if !servers.iter().any(|(_, n, _)| n.eq_ignore_ascii_case(name)) {
+            return fail!("expected code name {name}, got {error}");
+        }
+    }
+    for label in expected.error_labels_contain.iter().flatten() {
+        if !error.contains_label(label) {
+            return fail!("expected label {label}, got {error}");
+        }
+    }
+    for label in expected.error_labels_omit.iter().flatten() {
+        if error.contains_label(label) {
+            return fail!("expected no label {label}, got {error}");
+        }
+    }
+    if let Some(want) = &expected.error_response {
+        let Some(got) = response(error) else {
+            return fail!("expected a server response in the error, got {error}");
+        };
+        matches(
+            &Bson::Document(want.clone()),
+            Some(&Bson::Document(got)),
+            true,
+            entities,
+        )
+        .map_err(|e| super::outcome::Stop::Fail(format!("errorResponse: {e}")))?;
+    }
+    if let Some(want) = &expected.expect_result {
+        let partial = match &*error.kind {
+            ErrorKind::InsertMany(e) => Some(Bson::Document(insert_many_result(&e.inserted_ids))),
+            _ => None,
+        };
+        matches(want, partial.as_ref(), true, entities)
+            .map_err(|e| super::outcome::Stop::Fail(format!("partial result: {e}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,337 @@
+//! Command monitoring for client entities: what each client observed (with the filters of
+//! `observeEvents`, `ignoreCommandMonitoringEvents` and `observeSensitiveCommands`), and
+//! `expectEvents` / `waitForEvent` / `assertEventCount` assertions against it.
+//!
+//! The driver publishes only command monitoring events: CMAP and SDAM expectations are
+//! skipped with a reason.
+
+use std::{
+    collections::HashSet,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, PoisonError,
+    },
+};
+
+use bson::{Bson, Document};
+use greenmongo::event::{CommandEvent, EventHandler};
+use serde::Deserialize;
+
+use super::{
+    format::{ClientDescription, ExpectedEventsForClient},
+    matching::{matches, EntityLookup},
+    outcome::{fail, skip, Step},
+};
+
+/// Commands whose events are hidden unless `observeSensitiveCommands` (Command Logging and
+/// Monitoring spec, "Security"); `hello`/legacy hello are sensitive when the driver redacted
+/// them, i.e. published an empty command.
+const SENSITIVE: &[&str] = &[
+    "authenticate",
+    "saslstart",
+    "saslcontinue",
+    "getnonce",
+    "createuser",
+    "updateuser",
+    "copydbgetnonce",
+    "copydbsaslstart",
+    "copydb",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Started,
+    Succeeded,
+    Failed,
+}
+
+/// One observed command event, as the driver published it.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub kind: Kind,
+    pub command_name: String,
+    /// Only started events carry the database name in this driver.
+    pub database_name: Option<String>,
+    pub command: Document,
+    pub reply: Document,
+    pub server_connection_id: Option<i64>,
+}
+
+/// The events a client entity observed.
+pub struct EventLog {
+    observe: HashSet<String>,
+    ignore: HashSet<String>,
+    observe_sensitive: bool,
+    enabled: AtomicBool,
+    /// Observed events, and the request ids of redacted (sensitive) started events so their
+    /// succeeded/failed events can be recognised.
+    inner: Mutex<(Vec<Observed>, HashSet<i32>)>,
+}
+
+impl EventLog {
+    pub fn new(client: &ClientDescription) -> Arc<EventLog> {
+        let lower = |v: &Option<Vec<String>>| -> HashSet<String> {
+            v.iter().flatten().map(|s| s.to_ascii_lowercase()).collect()
+        };
+        Arc::new(EventLog {
+            observe: client.observe_events.iter().flatten().cloned().collect(),
+            ignore: lower(&client.ignore_command_monitoring_events),
+            observe_sensitive: client.observe_sensitive_commands == Some(true),
+            enabled: AtomicBool::new(true),
+            inner: Mutex::new((Vec::new(), HashSet::new())),
+        })
+    }
+
+    /// The handler to put in the client's options.
+    pub fn handler(self: &Arc<Self>) -> EventHandler<CommandEvent> {
+        let log = self.clone();
+        EventHandler::new(move |event: &CommandEvent| log.record(event))
+    }
+
+    /// Stops recording (after the test's operations).
+    pub fn stop(&self) {
+        self.enabled.store(false, Ordering::SeqCst);
+    }
+
+    pub fn events(&self) -> Vec<Observed> {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .clone()
+    }
+
+    fn record(&self, event: &CommandEvent) {
+        if !self.enabled.load(Ordering::SeqCst) {
+            return;
+        }
+        let name = event.command_name().to_ascii_lowercase();
+        if name == "configurefailpoint" || self.ignore.contains(&name) {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let named_sensitive = SENSITIVE.contains(&name.as_str());
+        let (observed, sensitive) = match event {
+            CommandEvent::Started(e) => {
+                let redacted_hello =
+                    (name == "hello" || name == "ismaster") && e.command.is_empty();
+                if named_sensitive || redacted_hello {
+                    inner.1.insert(e.request_id);
+                }
+                let observed = Observed {
+                    kind: Kind::Started,
+                    command_name: e.command_name.clone(),
+                    database_name: Some(e.database_name.clone()),
+                    command: e.command.clone(),
+                    reply: Document::new(),
+                    server_connection_id: e.connection.server_id,
+                };
+                (observed, named_sensitive || redacted_hello)
+            }
+            CommandEvent::Succeeded(e) => {
+                let observed = Observed {
+                    kind: Kind::Succeeded,
+                    command_name: e.command_name.clone(),
+                    database_name: None,
+                    command: Document::new(),
+                    reply: e.reply.clone(),
+                    server_connection_id: e.connection.server_id,
+                };
+                (observed, named_sensitive || inner.1.contains(&e.request_id))
+            }
+            CommandEvent::Failed(e) => {
+                let observed = Observed {
+                    kind: Kind::Failed,
+                    command_name: e.command_name.clone(),
+                    database_name: None,
+                    command: Document::new(),
+                    reply: Document::new(),
+                    server_connection_id: e.connection.server_id,
+                };
+                (observed, named_sensitive || inner.1.contains(&e.request_id))
+            }
+            _ => return,
+        };
+        let wanted = match observed.kind {
+            Kind::Started => "commandStartedEvent",
+            Kind::Succeeded => "commandSucceededEvent",
+            Kind::Failed => "commandFailedEvent",
+        };
+        if (sensitive && !self.observe_sensitive) || !self.observe.contains(wanted) {
+            return;
+        }
+        inner.0.push(observed);
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+enum ExpectedCommandEvent {
+    #[serde(rename = "commandStartedEvent")]
+    Started(ExpectedFields),
+    #[serde(rename = "commandSucceededEvent")]
+    Succeeded(ExpectedFields),
+    #[serde(rename = "commandFailedEvent")]
+    Failed(ExpectedFields),
+}
+
+/// The assertions of one expected command event (`command` only for started events,
+/// `reply` only for succeeded ones; the spec's schema enforces that).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ExpectedFields {
+    command: Option<Document>,
+    reply: Option<Document>,
+    command_name: Option<String>,
+    database_name: Option<String>,
+    has_service_id: Option<bool>,
+    has_server_connection_id: Option<bool>,
+}
+
+/// Parses one `expectedEvent`; CMAP and SDAM events are skipped.
+fn parse_expected(event: &Document) -> Step<(Kind, ExpectedFields)> {
+    let key = event.keys().next().map(String::as_str).unwrap_or_default();
+    if !key.starts_with("command") {
+        return skip!("missing event type: {key} (the driver publishes command events only)");
+    }
+    match bson::deserialize_from_document::<ExpectedCommandEvent>(event.clone()) {
+        Ok(ExpectedCommandEvent::Started(f)) => Ok((Kind::Started, f)),
+        Ok(ExpectedCommandEvent::Succeeded(f)) => Ok((Kind::Succeeded, f)),
+        Ok(ExpectedCommandEvent::Failed(f)) => Ok((Kind::Failed, f)),
+        Err(e) => fail!("bad expected event {event}: {e}"),
+    }
+}
+
+fn check_event(
+    (kind, want): &(Kind, ExpectedFields),
+    got: &Observed,
+    entities: EntityLookup<'_>,
+) -> Result<(), String> {
+    if *kind != got.kind {
+        return Err(format!(
+            "expected a {kind:?} event, got {:?} for {}",
+            got.kind, got.command_name
+        ));
+    }
+    if let Some(name) = &want.command_name {
+        if *name != got.command_name {
+            return Err(format!("expected command {name}, got {}", got.command_name));
+        }
+    }
+    if let Some(db) = &want.database_name {
+        match &got.database_name {
+            Some(actual) if actual == db => {}
+            Some(actual) => return Err(format!("expected database {db}, got {actual}")),
+            None => {
+                return Err(format!(
+                    "Command{kind:?}Event has no database name in this driver (expected {db})"
+                ))
+            }
+        }
+    }
+    if let Some(command) = &want.command {
+        let actual = Bson::Document(got.command.clone());
+        matches(
+            &Bson::Document(command.clone()),
+            Some(&actual),
+            true,
+            entities,
+        )
+        .map_err(|e| format!("{} command: {e}", got.command_name))?;
+    }
+    if let Some(reply) = &want.reply {
+        let actual = Bson::Document(got.reply.clone());
+        matches(
+            &Bson::Document(reply.clone()),
+            Some(&actual),
+            true,
+            entities,
+        )
+        .map_err(|e| format!("{} reply: {e}", got.command_name))?;
+    }
+    if want.has_service_id == Some(true) {
+        return Err("the driver publishes no serviceId".to_owned());
+    }
+    if let Some(want_id) = want.has_server_connection_id {
+        let has = got.server_connection_id.is_some_and(|id| id > 0);
+        if has != want_id {
+            return Err(format!(
+                "hasServerConnectionId {want_id}, got {:?}",
+                got.server_connection_id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks one `expectEvents` entry against what its client observed.
+pub fn check_expected(
+    expected: &ExpectedEventsForClient,
+    log: &EventLog,
+    entities: EntityLookup<'_>,
+) -> Step {
+    match expected.event_type.as_deref().unwrap_or("command") {
+        "command" => {}
+        "cmap" => return skip!("missing event type: cmap (no connection pool events)"),
+        "sdam" => return skip!("missing event type: sdam (no topology events)"),
+        other => return fail!("unknown eventType {other}"),
+    }
+    let wanted = expected
+        .events
+        .iter()
+        .map(parse_expected)
+        .collect::<Step<Vec<_>>>()?;
+    let actual = log.events();
+    let names = || {
+        actual
+            .iter()
+            .map(|e| format!("{}:{:?}", e.command_name, e.kind))
+            .collect::<Vec<_>>()
+    };
+    let extra_ok = expected.ignore_extra_events == Some(true);
+    if actual.len() < wanted.len() || (!extra_ok && actual.len() != wanted.len()) {
+        return fail!(
+            "client {}: expected {} events, observed {}: {:?}",
+            expected.client,
+            wanted.len(),
+            actual.len(),
+            names()
+        );
+    }
+    for (i, (want, got)) in wanted.iter().zip(&actual).enumerate() {
+        if let Err(e) = check_event(want, got, entities) {
+            return fail!("client {} event {i}: {e}", expected.client);
+        }
+    }
+    Ok(())
+}
+
+/// How many observed events match one expected event (`waitForEvent`, `assertEventCount`).
+pub fn count_matching(log: &EventLog, event: &Document, entities: EntityLookup<'_>) -> Step<usize> {
+    let want = parse_expected(event)?;
+    Ok(log
+        .events()
+        .iter()
+        .filter(|got| check_event(&want, got, entities).is_ok())
+        .count())
+}
+
+/// The `lsid`s of the last two started events (`assert{Same,Different}LsidOnLastTwoCommands`).
+pub fn last_two_lsids(log: &EventLog) -> Step<(Bson, Bson)> {
+    let started: Vec<Observed> = log
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == Kind::Started)
+        .collect();
+    let [.., a, b] = started.as_slice() else {
+        return fail!("fewer than two commandStartedEvents observed");
+    };
+    match (a.command.get("lsid"), b.command.get("lsid")) {
+        (Some(x), Some(y)) => Ok((x.clone(), y.clone())),
+        _ => fail!(
+            "no lsid on the last two commands ({} and {}): the driver sends no implicit session",
+            a.command_name,
+            b.command_name
+        ),
+    }
+}

@@ -1,0 +1,555 @@
+//! Entity operations (unified-test-format spec, "Entity Test Operations"): each test
+//! operation on a client, database, collection or cursor, its arguments mapped onto the
+//! driver's methods and options structs, and its result turned into BSON.
+//!
+//! Every argument must be consumed: one left over is an option the driver does not take,
+//! and the test is skipped naming it (`missing option: find.rawData`) before anything is
+//! sent. An operation the driver lacks skips the test the same way
+//! (`missing operation: bulkWrite`).
+
+use std::time::{Duration, Instant};
+
+use bson::{doc, Bson, Document};
+use greenmongo::{
+    options::{
+        AggregateOptions, CountOptions, DeleteOptions, DistinctOptions, FindOneAndModifyOptions,
+        FindOptions, Hint, IndexModel, InsertManyOptions, InsertOneOptions, ReturnDocument,
+        UpdateOptions,
+    },
+    results::UpdateResult,
+    Collection, Cursor, Database, Error, UpdateModifications,
+};
+
+use super::{
+    entities::EntityMap,
+    format::Operation,
+    outcome::{fail, skip, Step},
+};
+
+/// What an operation returned.
+pub enum Value {
+    Nothing,
+    Bson(Bson),
+    /// Documents of an iterated cursor: each is matched as a root-level document.
+    Documents(Vec<Document>),
+    /// An open cursor (`createFindCursor`, `createCommandCursor`), to save as an entity.
+    Cursor(Cursor<Document>),
+    /// The collection `createCollection` made.
+    Collection(Collection<Document>),
+}
+
+/// The operation's result or the driver's error; `Err(Stop)` when the test cannot go on.
+pub type OpResult = Step<Result<Value, Error>>;
+
+/// How long `iterateUntilDocumentOrError` waits on a live cursor that returns nothing.
+const ITERATE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs an operation on an entity.
+pub fn run(op: &Operation, entities: &mut EntityMap) -> OpResult {
+    let args = Args {
+        op: op.name.clone(),
+        doc: op.arguments.clone().unwrap_or_default(),
+    };
+    if args.doc.contains_key("session") {
+        return skip!("sessions not supported yet");
+    }
+    let name = op.name.as_str();
+    match entities.kind(&op.object)? {
+        "collection" => collection_op(name, entities.collection(&op.object)?.clone(), args),
+        "database" => database_op(name, entities.database(&op.object)?.clone(), args),
+        "client" => {
+            let client = entities.client(&op.object)?.client.clone();
+            match name {
+                "listDatabaseNames" => {
+                    args.done()?;
+                    Ok(client.list_database_names().map(strings))
+                }
+                _ => skip!("missing operation: {name}"),
+            }
+        }
+        "cursor" => cursor_op(name, &op.object, entities, args),
+        other => fail!("operation {name} on a {other} entity"),
+    }
+}
+
+fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResult {
+    let result = match name {
+        "insertOne" => {
+            let document = a.req_doc("document")?;
+            let options = InsertOneOptions {
+                bypass_document_validation: a.boolean("bypassDocumentValidation")?,
+                comment: a.take("comment"),
+                ..Default::default()
+            };
+            a.done()?;
+            coll.insert_one(document, options)
+                .map(|r| bson_value(doc! { "insertedId": r.inserted_id }))
+        }
+        "insertMany" => {
+            let documents = a.docs("documents")?.unwrap_or_default();
+            let options = InsertManyOptions {
+                bypass_document_validation: a.boolean("bypassDocumentValidation")?,
+                ordered: a.boolean("ordered")?,
+                comment: a.take("comment"),
+                ..Default::default()
+            };
+            a.done()?;
+            coll.insert_many(documents, options)
+                .map(|r| bson_value(insert_many_result(&r.inserted_ids)))
+        }
+        "find" | "createFindCursor" | "findOne" => {
+            let filter = a.doc("filter")?.unwrap_or_default();
+            let options = find_options(&mut a)?;
+            a.done()?;
+            match name {
+                "findOne" => coll
+                    .find_one(filter, options)
+                    .map(|d| Value::Bson(d.map_or(Bson::Null, Bson::Document))),
+                "find" => coll.find(filter, options).and_then(collect),
+                _ => coll.find(filter, options).map(Value::Cursor),
+            }
+        }
+        "aggregate" => {
+            let pipeline = a.docs("pipeline")?.unwrap_or_default();
+            let options = AggregateOptions {
+                allow_disk_use: a.boolean("allowDiskUse")?,
+                batch_size: a.int("batchSize")?.map(|n| n as u32),
+                bypass_document_validation: a.boolean("bypassDocumentValidation")?,
+                collation: a.doc("collation")?,
+                max_time: a.millis("maxTimeMS")?,
+                hint: a.hint()?,
+                comment: a.take("comment"),
+                let_vars: a.doc("let")?,
+                ..Default::default()
+            };
+            a.done()?;
+            coll.aggregate(pipeline, options).and_then(collect)
+        }
+        "countDocuments" => {
+            let filter = a.doc("filter")?.unwrap_or_default();
+            let options = CountOptions {
+                skip: a.int("skip")?.map(|n| n as u64),
+                limit: a.int("limit")?.map(|n| n as u64),
+                max_time: a.millis("maxTimeMS")?,
+                hint: a.hint()?,
+                collation: a.doc("collation")?,
+                comment: a.take("comment"),
+                ..Default::default()
+            };
+            a.done()?;
+            coll.count_documents(filter, options)
+                .map(|n| Value::Bson(Bson::Int64(n as i64)))
+        }
+        "estimatedDocumentCount" => {
+            a.done()?;
+            coll.estimated_document_count()
+                .map(|n| Value::Bson(Bson::Int64(n as i64)))
+        }
+        "distinct" => {
+            let field = a.string("fieldName")?.unwrap_or_default();
+            let filter = a.doc("filter")?.unwrap_or_default();
+            let options = DistinctOptions {
+                max_time: a.millis("maxTimeMS")?,
+                collation: a.doc("collation")?,
+                comment: a.take("comment"),
+                hint: a.hint()?,
+                ..Default::default()
+            };
+            a.done()?;
+            coll.distinct(&field, filter, options)
+                .map(|v| Value::Bson(Bson::Array(v)))
+        }
+        "updateOne" | "updateMany" | "replaceOne" => {
+            let filter = a.doc("filter")?.unwrap_or_default();
+            let change = match name {
+                "replaceOne" => Bson::Document(a.req_doc("replacement")?),
+                _ => a.take("update").unwrap_or(Bson::Null),
+            };
+            let options = update_options(&mut a, name != "updateMany")?;
+            a.done()?;
+            let result = match (name, change) {
+                ("replaceOne", Bson::Document(r)) => coll.replace_one(filter, r, options),
+                ("updateOne", change) => coll.update_one(filter, modifications(change)?, options),
+                (_, change) => coll.update_many(filter, modifications(change)?, options),
+            };
+            result.map(|r| bson_value(update_result(&r)))
+        }
+        "deleteOne" | "deleteMany" => {
+            let filter = a.doc("filter")?.unwrap_or_default();
+            let options = DeleteOptions {
+                collation: a.doc("collation")?,
+                hint: a.hint()?,
+                let_vars: a.doc("let")?,
+                comment: a.take("comment"),
+                ..Default::default()
+            };
+            a.done()?;
+            let result = if name == "deleteOne" {
+                coll.delete_one(filter, options)
+            } else {
+                coll.delete_many(filter, options)
+            };
+            result.map(|r| bson_value(doc! { "deletedCount": r.deleted_count as i64 }))
+        }
+        "findOneAndDelete" | "findOneAndUpdate" | "findOneAndReplace" => {
+            let filter = a.doc("filter")?.unwrap_or_default();
+            let change = match name {
+                "findOneAndUpdate" => Some(a.take("update").unwrap_or(Bson::Null)),
+                "findOneAndReplace" => Some(Bson::Document(a.req_doc("replacement")?)),
+                _ => None,
+            };
+            let options = find_and_modify_options(&mut a, name)?;
+            a.done()?;
+            let result = match (name, change) {
+                ("findOneAndUpdate", Some(u)) => {
+                    coll.find_one_and_update(filter, modifications(u)?, options)
+                }
+                ("findOneAndReplace", Some(Bson::Document(r))) => {
+                    coll.find_one_and_replace(filter, r, options)
+                }
+                _ => coll.find_one_and_delete(filter, options),
+            };
+            result.map(|d| Value::Bson(d.map_or(Bson::Null, Bson::Document)))
+        }
+        "createIndex" => {
+            let keys = a.req_doc("keys")?;
+            a.reject(&["maxTimeMS", "commitQuorum", "comment", "rawData"])?;
+            let options = std::mem::take(&mut a.doc);
+            let model = IndexModel {
+                keys,
+                options: (!options.is_empty()).then_some(options),
+            };
+            coll.create_index(model)
+                .map(|n| Value::Bson(Bson::String(n)))
+        }
+        "dropIndex" => {
+            let index = a.string("name")?.unwrap_or_default();
+            a.done()?;
+            coll.drop_index(&index).map(|()| Value::Nothing)
+        }
+        "dropIndexes" => {
+            a.done()?;
+            coll.drop_indexes().map(|()| Value::Nothing)
+        }
+        "listIndexes" => {
+            a.done()?;
+            coll.list_indexes().and_then(collect)
+        }
+        "listIndexNames" => {
+            a.done()?;
+            coll.list_index_names().map(strings)
+        }
+        "drop" => {
+            a.done()?;
+            coll.drop().map(|()| Value::Nothing)
+        }
+        _ => return skip!("missing operation: {name}"),
+    };
+    Ok(result)
+}
+
+fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
+    let result = match name {
+        "runCommand" | "runCursorCommand" | "createCommandCursor" => {
+            let command = a.req_doc("command")?;
+            a.take("commandName"); // a Document keeps its key order
+            a.done()?;
+            match name {
+                "runCommand" => db
+                    .run_command(command)
+                    .map(|d| Value::Bson(Bson::Document(d))),
+                "runCursorCommand" => db.run_cursor_command(command).and_then(collect),
+                _ => db.run_cursor_command(command).map(Value::Cursor),
+            }
+        }
+        "createCollection" => {
+            let collection = a.string("collection")?.unwrap_or_default();
+            a.reject(&["rawData", "encryptedFields"])?;
+            let options = std::mem::take(&mut a.doc);
+            db.create_collection(&collection, options)
+                .map(|()| Value::Collection(db.collection(&collection)))
+        }
+        "dropCollection" => {
+            let collection = a.string("collection")?.unwrap_or_default();
+            a.done()?;
+            db.collection::<Document>(&collection)
+                .drop()
+                .map(|()| Value::Nothing)
+        }
+        "listCollectionNames" => {
+            a.done()?;
+            db.list_collection_names().map(strings)
+        }
+        "listCollections" => {
+            return skip!("missing operation: listCollections (only list_collection_names)")
+        }
+        "aggregate" => return skip!("missing operation: Database.aggregate"),
+        _ => return skip!("missing operation: {name}"),
+    };
+    Ok(result)
+}
+
+fn cursor_op(name: &str, id: &str, entities: &mut EntityMap, a: Args) -> OpResult {
+    a.done()?;
+    match name {
+        "iterateUntilDocumentOrError" => {
+            let cursor = entities.cursor(id)?;
+            let deadline = Instant::now() + ITERATE_TIMEOUT;
+            loop {
+                match cursor.next() {
+                    Some(Ok(d)) => return Ok(Ok(Value::Bson(Bson::Document(d)))),
+                    Some(Err(e)) => return Ok(Err(e)),
+                    None if cursor.is_alive() && Instant::now() < deadline => continue,
+                    None => return fail!("cursor {id} is exhausted: no document and no error"),
+                }
+            }
+        }
+        "iterateOnce" => match entities.cursor(id)?.next() {
+            Some(Ok(d)) => Ok(Ok(Value::Bson(Bson::Document(d)))),
+            Some(Err(e)) => Ok(Err(e)),
+            None => Ok(Ok(Value::Nothing)),
+        },
+        "close" => {
+            entities.cursor(id)?;
+            drop(entities.remove(id)); // kills the server cursor; errors are suppressed
+            Ok(Ok(Value::Nothing))
+        }
+        _ => skip!("missing operation: {name} on a cursor"),
+    }
+}
+
+fn find_options(a: &mut Args) -> Step<FindOptions> {
+    Ok(FindOptions {
+        projection: a.doc("projection")?,
+        sort: a.doc("sort")?,
+        skip: a.int("skip")?.map(|n| n as u64),
+        limit: a.int("limit")?,
+        batch_size: a.int("batchSize")?.map(|n| n as u32),
+        max_time: a.millis("maxTimeMS")?,
+        allow_disk_use: a.boolean("allowDiskUse")?,
+        hint: a.hint()?,
+        collation: a.doc("collation")?,
+        comment: a.take("comment"),
+        let_vars: a.doc("let")?,
+        no_cursor_timeout: a.boolean("noCursorTimeout")?,
+        allow_partial_results: a.boolean("allowPartialResults")?,
+        return_key: a.boolean("returnKey")?,
+        show_record_id: a.boolean("showRecordId")?,
+        min: a.doc("min")?,
+        max: a.doc("max")?,
+        ..Default::default()
+    })
+}
+
+fn update_options(a: &mut Args, with_sort: bool) -> Step<UpdateOptions> {
+    Ok(UpdateOptions {
+        upsert: a.boolean("upsert")?,
+        array_filters: a.docs("arrayFilters")?,
+        bypass_document_validation: a.boolean("bypassDocumentValidation")?,
+        collation: a.doc("collation")?,
+        hint: a.hint()?,
+        let_vars: a.doc("let")?,
+        comment: a.take("comment"),
+        sort: if with_sort { a.doc("sort")? } else { None },
+        ..Default::default()
+    })
+}
+
+fn find_and_modify_options(a: &mut Args, name: &str) -> Step<FindOneAndModifyOptions> {
+    let modifies = name != "findOneAndDelete";
+    let return_document = match a.string("returnDocument")? {
+        None => None,
+        Some(s) if s.eq_ignore_ascii_case("before") => Some(ReturnDocument::Before),
+        Some(s) if s.eq_ignore_ascii_case("after") => Some(ReturnDocument::After),
+        Some(s) => return fail!("returnDocument must be Before or After, not {s:?}"),
+    };
+    Ok(FindOneAndModifyOptions {
+        sort: a.doc("sort")?,
+        projection: a.doc("projection")?,
+        return_document,
+        upsert: if modifies { a.boolean("upsert")? } else { None },
+        array_filters: if name == "findOneAndUpdate" {
+            a.docs("arrayFilters")?
+        } else {
+            None
+        },
+        bypass_document_validation: if modifies {
+            a.boolean("bypassDocumentValidation")?
+        } else {
+            None
+        },
+        max_time: a.millis("maxTimeMS")?,
+        collation: a.doc("collation")?,
+        hint: a.hint()?,
+        let_vars: a.doc("let")?,
+        comment: a.take("comment"),
+        ..Default::default()
+    })
+}
+
+fn modifications(update: Bson) -> Step<UpdateModifications> {
+    match update {
+        Bson::Document(d) => Ok(UpdateModifications::Document(d)),
+        Bson::Array(stages) => Ok(UpdateModifications::Pipeline(
+            stages
+                .into_iter()
+                .map(|s| match s {
+                    Bson::Document(d) => Ok(d),
+                    other => fail!("pipeline stage {other} is not a document"),
+                })
+                .collect::<Step<_>>()?,
+        )),
+        other => fail!("update must be a document or pipeline, not {other}"),
+    }
+}
+
+fn collect(cursor: Cursor<Document>) -> Result<Value, Error> {
+    cursor.collect::<Result<Vec<_>, _>>().map(Value::Documents)
+}
+
+fn strings(names: Vec<String>) -> Value {
+    Value::Bson(Bson::Array(names.into_iter().map(Bson::String).collect()))
+}
+
+fn bson_value(d: Document) -> Value {
+    Value::Bson(Bson::Document(d))
+}
+
+/// `insertMany`'s result (or the partial result of its error) as the CRUD spec's
+/// BulkWriteResult, `insertedIds` keyed by index.
+pub fn insert_many_result(ids: &std::collections::HashMap<usize, Bson>) -> Document {
+    let mut sorted: Vec<_> = ids.iter().collect();
+    sorted.sort_by_key(|(i, _)| **i);
+    let inserted: Document = sorted
+        .into_iter()
+        .map(|(i, id)| (i.to_string(), id.clone()))
+        .collect();
+    doc! {
+        "insertedCount": ids.len() as i64,
+        "matchedCount": 0_i64,
+        "modifiedCount": 0_i64,
+        "deletedCount": 0_i64,
+        "upsertedCount": 0_i64,
+        "upsertedIds": {},
+        "insertedIds": inserted,
+    }
+}
+
+fn update_result(r: &UpdateResult) -> Document {
+    let mut d = doc! {
+        "matchedCount": r.matched_count as i64,
+        "modifiedCount": r.modified_count as i64,
+        "upsertedCount": i64::from(r.upserted_id.is_some()),
+    };
+    if let Some(id) = &r.upserted_id {
+        d.insert("upsertedId", id.clone());
+    }
+    d
+}
+
+/// An operation's arguments, consumed one by one; [`Args::done`] rejects what is left.
+struct Args {
+    op: String,
+    doc: Document,
+}
+
+impl Args {
+    fn take(&mut self, key: &str) -> Option<Bson> {
+        self.doc.remove(key)
+    }
+
+    fn doc(&mut self, key: &str) -> Step<Option<Document>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Bson::Document(d)) => Ok(Some(d)),
+            Some(other) => fail!("{}.{key} must be a document, not {other}", self.op),
+        }
+    }
+
+    fn req_doc(&mut self, key: &str) -> Step<Document> {
+        match self.doc(key)? {
+            Some(d) => Ok(d),
+            None => fail!("{} needs {key}", self.op),
+        }
+    }
+
+    fn docs(&mut self, key: &str) -> Step<Option<Vec<Document>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Bson::Array(items)) => items
+                .into_iter()
+                .map(|i| match i {
+                    Bson::Document(d) => Ok(d),
+                    other => fail!("{}.{key} holds {other}, not a document", self.op),
+                })
+                .collect::<Step<Vec<_>>>()
+                .map(Some),
+            Some(other) => fail!("{}.{key} must be an array, not {other}", self.op),
+        }
+    }
+
+    fn string(&mut self, key: &str) -> Step<Option<String>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Bson::String(s)) => Ok(Some(s)),
+            Some(other) => fail!("{}.{key} must be a string, not {other}", self.op),
+        }
+    }
+
+    fn boolean(&mut self, key: &str) -> Step<Option<bool>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Bson::Boolean(b)) => Ok(Some(b)),
+            Some(other) => fail!("{}.{key} must be a boolean, not {other}", self.op),
+        }
+    }
+
+    fn int(&mut self, key: &str) -> Step<Option<i64>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Bson::Int32(i)) => Ok(Some(i64::from(i))),
+            Some(Bson::Int64(i)) => Ok(Some(i)),
+            Some(Bson::Double(d)) if d.fract() == 0.0 => Ok(Some(d as i64)),
+            Some(other) => fail!("{}.{key} must be an integer, not {other}", self.op),
+        }
+    }
+
+    fn millis(&mut self, key: &str) -> Step<Option<Duration>> {
+        Ok(self
+            .int(key)?
+            .map(|ms| Duration::from_millis(ms.max(0) as u64)))
+    }
+
+    fn hint(&mut self) -> Step<Option<Hint>> {
+        match self.take("hint") {
+            None => Ok(None),
+            Some(Bson::String(name)) => Ok(Some(Hint::Name(name))),
+            Some(Bson::Document(keys)) => Ok(Some(Hint::Keys(keys))),
+            Some(other) => fail!("{}.hint must be a string or document, not {other}", self.op),
+        }
+    }
+
+    /// Skips the test, naming the first argument nothing consumed.
+    fn done(self) -> Step {
+        match self.doc.keys().next() {
+            None => Ok(()),
+            Some(key) => self.missing(key),
+        }
+    }
+
+    /// Skips the test if one of `keys` (arguments the driver has no option for) is given.
+    fn reject(&self, keys: &[&str]) -> Step {
+        match keys.iter().find(|k| self.doc.contains_key(**k)) {
+            None => Ok(()),
+            Some(key) => self.missing(key),
+        }
+    }
+
+    fn missing(&self, key: &str) -> Step {
+        match key {
+            "session" => skip!("sessions not supported yet"),
+            "rawData" => skip!("missing option: rawData"),
+            _ => skip!("missing option: {}.{key}", self.op),
+        }
+    }
+}
