@@ -146,6 +146,21 @@ impl Client {
         })
     }
 
+    /// A snapshot of the deployment as the client's monitors see it (SDAM).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost:27017")?;
+    /// client.list_database_names()?; // selection waits for the first checks
+    /// let topology = client.topology_description();
+    /// println!("{}: {:?}", topology.topology_type(), topology.servers().map(|s| &s.address).collect::<Vec<_>>());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn topology_description(&self) -> crate::sdam::TopologyDescription {
+        self.inner.topology.description()
+    }
+
     /// The options this client was built with.
     pub fn options(&self) -> &ClientOptions {
         &self.inner.config.options

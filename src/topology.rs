@@ -261,6 +261,14 @@ impl Topology {
             .map(|s| s.pool.counts())
     }
 
+    /// A copy of the current description.
+    pub(crate) fn description(&self) -> TopologyDescription {
+        match self.lock() {
+            Ok(state) => state.description.clone(),
+            Err(_) => TopologyDescription::new(&self.shared.config.options).0,
+        }
+    }
+
     /// The logical session timeout of the deployment, when it supports sessions.
     pub(crate) fn session_timeout(&self) -> Option<Duration> {
         self.lock().ok()?.description.logical_session_timeout()

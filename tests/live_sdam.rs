@@ -1,0 +1,163 @@
+//! Topology against real servers: discovery from a seed, and a server killed and
+//! restarted under load (its pool cleared, operations failing clearly, then recovering
+//! without a new client).
+
+mod util {
+    pub mod server;
+}
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use bson::doc;
+use greenmongo::{
+    options::ServerAddress,
+    runtime::{coroutine, sleep, Runtime},
+    sdam::{ServerType, TopologyType},
+    Client, ErrorKind,
+};
+use util::server;
+
+#[test]
+fn a_seed_is_discovered_as_a_replica_set_primary() {
+    let Some(uri) = server::uri() else { return };
+    // The same server, seeded without directConnection: SDAM finds the replica set.
+    let seed = uri.split('?').next().unwrap().to_owned();
+    let client = Client::with_uri_str(&format!("{seed}?serverSelectionTimeoutMS=10000")).unwrap();
+    client.database("admin").run_command(doc! { "ping": 1 }).unwrap();
+    let topology = client.topology_description();
+    assert_eq!(topology.topology_type(), TopologyType::ReplicaSetWithPrimary, "{topology:?}");
+    let primary = topology.primary().expect("a primary");
+    assert_eq!(primary.server_type, ServerType::RsPrimary);
+    assert!(topology.set_name().is_some());
+    // directConnection=true keeps it Single.
+    let direct = Client::with_uri_str(&uri).unwrap();
+    direct.database("admin").run_command(doc! { "ping": 1 }).unwrap();
+    assert_eq!(direct.topology_description().topology_type(), TopologyType::Single);
+}
+
+/// A SecantusDB of our own, on a fixed port, that the test can stop and start again.
+struct OwnServer {
+    name: String,
+    port: u16,
+}
+
+impl OwnServer {
+    fn script() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/test-server")
+    }
+
+    fn start(name: &str, port: Option<u16>) -> Option<OwnServer> {
+        let mut command = Command::new(Self::script());
+        command.args(["start", "--name", name, "--keep-data"]);
+        if let Some(port) = port {
+            command.args(["--port", &port.to_string()]);
+        }
+        let out = command.output().ok()?;
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr);
+            if std::env::var_os("CI").is_some() {
+                panic!("cannot start a test server: {why}");
+            }
+            eprintln!("skipped: cannot start a test server: {why}");
+            return None;
+        }
+        let uri = String::from_utf8(out.stdout).unwrap();
+        let port = uri.split(':').nth(2)?.split('/').next()?.parse().ok()?;
+        Some(OwnServer { name: name.to_owned(), port })
+    }
+
+    fn stop(&self) {
+        let status = Command::new(Self::script()).args(["stop", "--name", &self.name]).status().unwrap();
+        assert!(status.success(), "stop {}", self.name);
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = Command::new(Self::script()).args(["stop", "--name", &self.name]).status();
+    }
+}
+
+#[test]
+fn a_server_killed_and_restarted_under_load_recovers_without_a_new_client() {
+    // Only against our own SecantusDB: this test stops and restarts the server.
+    if std::env::var("MONGODB_URI").is_ok_and(|u| !u.contains("127.0.0.1")) {
+        eprintln!("skipped: MONGODB_URI is not a local test server");
+        return;
+    }
+    let name = format!("sdam-restart-{}", std::process::id());
+    let Some(first) = OwnServer::start(&name, None) else { return };
+    let port = first.port;
+    let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true&serverSelectionTimeoutMS=2000&heartbeatFrequencyMS=500");
+    let client = Client::with_uri_str(&uri).unwrap();
+    let address = ServerAddress::tcp("127.0.0.1", port);
+    let coll = client.database("sdam_restart").collection::<bson::Document>("load");
+    coll.insert_one(doc! { "warm": true }, None).unwrap();
+
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let running = Arc::new(AtomicBool::new(true));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..20)
+        .map(|i| {
+            let (coll, running, ok, failures) = (coll.clone(), running.clone(), ok.clone(), failures.clone());
+            rt.spawn(move || {
+                let mut n = 0;
+                while running.load(Ordering::Relaxed) {
+                    n += 1;
+                    match coll.insert_one(doc! { "worker": i, "n": n }, None) {
+                        Ok(_) => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => failures.lock().unwrap().push(e),
+                    }
+                    let _ = sleep(Duration::from_millis(5));
+                }
+            })
+        })
+        .collect();
+
+    // Load runs; then the server goes away.
+    std::thread::sleep(Duration::from_millis(500));
+    let before_outage = ok.load(Ordering::Relaxed);
+    assert!(before_outage > 0, "the load ran before the outage");
+    first.stop();
+    std::thread::sleep(Duration::from_millis(1500));
+    let failed_during_outage = failures.lock().unwrap().len();
+    assert!(failed_during_outage > 0, "operations fail while the server is down");
+
+    // Back on the same port, with the same data: the same client recovers.
+    let second = OwnServer::start(&name, Some(port)).expect("restart on the same port");
+    let restarted = Instant::now();
+    let ok_at_restart = ok.load(Ordering::Relaxed);
+    while ok.load(Ordering::Relaxed) < ok_at_restart + 100 && restarted.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running.store(false, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(ok.load(Ordering::Relaxed) >= ok_at_restart + 100, "operations succeed again after the restart");
+
+    // Every failure was a clear network or server-selection error, never a hang or panic.
+    for e in failures.lock().unwrap().iter() {
+        let clear = e.is_network_error()
+            || matches!(*e.kind, ErrorKind::ServerSelection { .. } | ErrorKind::PoolCleared { .. });
+        assert!(clear, "unexpected kind of failure: {e:?}");
+        assert!(!e.to_string().is_empty());
+    }
+    // The pool was cleared (its generation moved on) and nothing is left checked out.
+    let counts = client.pool_counts(&address).expect("the server is known");
+    assert_eq!(counts.checked_out, 0, "{counts:?}");
+    let n = coll.count_documents(doc! {}, None).unwrap();
+    assert!(n as usize >= ok.load(Ordering::Relaxed), "every acknowledged insert is there: {n}");
+    drop(second);
+}
