@@ -19,7 +19,7 @@ use std::{
 use bson::doc;
 use greenmongo::{
     options::ServerAddress,
-    runtime::{coroutine, sleep, Runtime},
+    runtime::{sleep, Runtime},
     sdam::{ServerType, TopologyType},
     Client, ErrorKind,
 };
@@ -31,16 +31,29 @@ fn a_seed_is_discovered_as_a_replica_set_primary() {
     // The same server, seeded without directConnection: SDAM finds the replica set.
     let seed = uri.split('?').next().unwrap().to_owned();
     let client = Client::with_uri_str(&format!("{seed}?serverSelectionTimeoutMS=10000")).unwrap();
-    client.database("admin").run_command(doc! { "ping": 1 }).unwrap();
+    client
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .unwrap();
     let topology = client.topology_description();
-    assert_eq!(topology.topology_type(), TopologyType::ReplicaSetWithPrimary, "{topology:?}");
+    assert_eq!(
+        topology.topology_type(),
+        TopologyType::ReplicaSetWithPrimary,
+        "{topology:?}"
+    );
     let primary = topology.primary().expect("a primary");
     assert_eq!(primary.server_type, ServerType::RsPrimary);
     assert!(topology.set_name().is_some());
     // directConnection=true keeps it Single.
     let direct = Client::with_uri_str(&uri).unwrap();
-    direct.database("admin").run_command(doc! { "ping": 1 }).unwrap();
-    assert_eq!(direct.topology_description().topology_type(), TopologyType::Single);
+    direct
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .unwrap();
+    assert_eq!(
+        direct.topology_description().topology_type(),
+        TopologyType::Single
+    );
 }
 
 /// A SecantusDB of our own, on a fixed port, that the test can stop and start again.
@@ -71,18 +84,26 @@ impl OwnServer {
         }
         let uri = String::from_utf8(out.stdout).unwrap();
         let port = uri.split(':').nth(2)?.split('/').next()?.parse().ok()?;
-        Some(OwnServer { name: name.to_owned(), port })
+        Some(OwnServer {
+            name: name.to_owned(),
+            port,
+        })
     }
 
     fn stop(&self) {
-        let status = Command::new(Self::script()).args(["stop", "--name", &self.name]).status().unwrap();
+        let status = Command::new(Self::script())
+            .args(["stop", "--name", &self.name])
+            .status()
+            .unwrap();
         assert!(status.success(), "stop {}", self.name);
     }
 }
 
 impl Drop for OwnServer {
     fn drop(&mut self) {
-        let _ = Command::new(Self::script()).args(["stop", "--name", &self.name]).status();
+        let _ = Command::new(Self::script())
+            .args(["stop", "--name", &self.name])
+            .status();
     }
 }
 
@@ -94,12 +115,16 @@ fn a_server_killed_and_restarted_under_load_recovers_without_a_new_client() {
         return;
     }
     let name = format!("sdam-restart-{}", std::process::id());
-    let Some(first) = OwnServer::start(&name, None) else { return };
+    let Some(first) = OwnServer::start(&name, None) else {
+        return;
+    };
     let port = first.port;
     let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true&serverSelectionTimeoutMS=2000&heartbeatFrequencyMS=500");
     let client = Client::with_uri_str(&uri).unwrap();
     let address = ServerAddress::tcp("127.0.0.1", port);
-    let coll = client.database("sdam_restart").collection::<bson::Document>("load");
+    let coll = client
+        .database("sdam_restart")
+        .collection::<bson::Document>("load");
     coll.insert_one(doc! { "warm": true }, None).unwrap();
 
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
@@ -108,7 +133,8 @@ fn a_server_killed_and_restarted_under_load_recovers_without_a_new_client() {
     let failures = Arc::new(Mutex::new(Vec::new()));
     let workers: Vec<_> = (0..20)
         .map(|i| {
-            let (coll, running, ok, failures) = (coll.clone(), running.clone(), ok.clone(), failures.clone());
+            let (coll, running, ok, failures) =
+                (coll.clone(), running.clone(), ok.clone(), failures.clone());
             rt.spawn(move || {
                 let mut n = 0;
                 while running.load(Ordering::Relaxed) {
@@ -132,25 +158,36 @@ fn a_server_killed_and_restarted_under_load_recovers_without_a_new_client() {
     first.stop();
     std::thread::sleep(Duration::from_millis(1500));
     let failed_during_outage = failures.lock().unwrap().len();
-    assert!(failed_during_outage > 0, "operations fail while the server is down");
+    assert!(
+        failed_during_outage > 0,
+        "operations fail while the server is down"
+    );
 
     // Back on the same port, with the same data: the same client recovers.
     let second = OwnServer::start(&name, Some(port)).expect("restart on the same port");
     let restarted = Instant::now();
     let ok_at_restart = ok.load(Ordering::Relaxed);
-    while ok.load(Ordering::Relaxed) < ok_at_restart + 100 && restarted.elapsed() < Duration::from_secs(20) {
+    while ok.load(Ordering::Relaxed) < ok_at_restart + 100
+        && restarted.elapsed() < Duration::from_secs(20)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     running.store(false, Ordering::Relaxed);
     for w in workers {
         w.join().unwrap();
     }
-    assert!(ok.load(Ordering::Relaxed) >= ok_at_restart + 100, "operations succeed again after the restart");
+    assert!(
+        ok.load(Ordering::Relaxed) >= ok_at_restart + 100,
+        "operations succeed again after the restart"
+    );
 
     // Every failure was a clear network or server-selection error, never a hang or panic.
     for e in failures.lock().unwrap().iter() {
         let clear = e.is_network_error()
-            || matches!(*e.kind, ErrorKind::ServerSelection { .. } | ErrorKind::PoolCleared { .. });
+            || matches!(
+                *e.kind,
+                ErrorKind::ServerSelection { .. } | ErrorKind::PoolCleared { .. }
+            );
         assert!(clear, "unexpected kind of failure: {e:?}");
         assert!(!e.to_string().is_empty());
     }
@@ -158,6 +195,9 @@ fn a_server_killed_and_restarted_under_load_recovers_without_a_new_client() {
     let counts = client.pool_counts(&address).expect("the server is known");
     assert_eq!(counts.checked_out, 0, "{counts:?}");
     let n = coll.count_documents(doc! {}, None).unwrap();
-    assert!(n as usize >= ok.load(Ordering::Relaxed), "every acknowledged insert is there: {n}");
+    assert!(
+        n as usize >= ok.load(Ordering::Relaxed),
+        "every acknowledged insert is there: {n}"
+    );
     drop(second);
 }
