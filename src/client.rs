@@ -146,6 +146,22 @@ impl Client {
         })
     }
 
+    /// Closes the client's connection pools and stops its server monitors now, rather
+    /// than when the last clone is dropped. Operations after it fail with a server
+    /// selection error.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost:27017")?;
+    /// client.list_database_names()?;
+    /// client.shutdown();
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn shutdown(&self) {
+        self.inner.topology.shut_down();
+    }
+
     /// A snapshot of the deployment as the client's monitors see it (SDAM).
     ///
     /// # Examples

@@ -141,6 +141,9 @@ pub struct ClientOptions {
     /// Called for every command the client sends (not the handshake's): started,
     /// succeeded, failed. Set in code; the connection string cannot.
     pub command_event_handler: Option<crate::event::EventHandler<crate::event::CommandEvent>>,
+    /// Called for every SDAM event (topology and server openings, description changes,
+    /// closings), from the monitor or operation that caused it. Set in code.
+    pub sdam_event_handler: Option<crate::event::EventHandler<crate::sdam::SdamEvent>>,
     /// What the connection string parser ignored, one message per problem: unknown
     /// options, invalid values, repeated keys, deprecated spellings. The Connection String
     /// spec requires these to be warnings, not errors; the client logs them. Empty for
@@ -188,6 +191,7 @@ impl Default for ClientOptions {
             zlib_compression_level: None,
             proxy: None,
             command_event_handler: None,
+            sdam_event_handler: None,
             warnings: Vec::new(),
         }
     }

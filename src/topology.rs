@@ -75,6 +75,8 @@ struct Shared {
 struct State {
     description: TopologyDescription,
     servers: HashMap<ServerAddress, Server>,
+    /// Set by `Client::shutdown`: selection fails at once.
+    closed: bool,
 }
 
 struct Server {
@@ -97,6 +99,7 @@ impl Topology {
             state: Mutex::new(State {
                 description,
                 servers: HashMap::new(),
+                closed: false,
             }),
             changed: Condvar::new(),
             config,
@@ -133,6 +136,11 @@ impl Topology {
         let deadline = Instant::now() + timeout;
         let mut state = self.lock()?;
         loop {
+            if state.closed {
+                return Err(Error::new(ErrorKind::ServerSelection {
+                    message: "the client was shut down".to_owned(),
+                }));
+            }
             let operation = match criteria {
                 Criteria::Read(pref) => Operation::Read(pref),
                 Criteria::Write => Operation::Write,
@@ -261,6 +269,23 @@ impl Topology {
             .map(|s| s.pool.counts())
     }
 
+    /// Closes every pool and ends every monitor; later operations fail at selection.
+    pub(crate) fn shut_down(&self) {
+        let Ok(mut state) = self.lock() else { return };
+        state.closed = true;
+        for (_, server) in state.servers.drain() {
+            server.pool.close();
+        }
+        let events = state.description.close();
+        self.apply(
+            &mut state,
+            UpdateOutcome {
+                events,
+                ..Default::default()
+            },
+        );
+    }
+
     /// A copy of the current description.
     pub(crate) fn description(&self) -> TopologyDescription {
         match self.lock() {
@@ -307,6 +332,9 @@ impl Topology {
                 _ => {}
             }
             tracing::debug!(event = event.name(), "SDAM");
+            if let Some(handler) = &self.shared.config.options.sdam_event_handler {
+                handler.handle(event);
+            }
         }
         for address in &outcome.clear_pool {
             if let Some(server) = state.servers.get(address) {

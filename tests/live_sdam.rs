@@ -56,6 +56,42 @@ fn a_seed_is_discovered_as_a_replica_set_primary() {
     );
 }
 
+#[test]
+fn sdam_events_are_published_and_shutdown_stops_the_client() {
+    use greenmongo::{event::EventHandler, sdam::SdamEvent, ClientOptions};
+    let Some(uri) = server::uri() else { return };
+    let names = Arc::new(Mutex::new(Vec::new()));
+    let sink = names.clone();
+    let mut options = ClientOptions::parse(&uri).unwrap();
+    options.sdam_event_handler = Some(EventHandler::new(move |e: &SdamEvent| {
+        sink.lock().unwrap().push(e.name());
+    }));
+    let client = Client::with_options(options).unwrap();
+    client
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .unwrap();
+    client.shutdown();
+    let started = Instant::now();
+    let err = client
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "fails at once after shutdown"
+    );
+    assert!(err.to_string().contains("shut down"), "{err}");
+    let names = names.lock().unwrap().clone();
+    assert_eq!(names.first(), Some(&"TopologyOpening"), "{names:?}");
+    assert!(names.contains(&"ServerOpening"), "{names:?}");
+    assert!(
+        names.contains(&"ServerDescriptionChanged"),
+        "the monitor's first check: {names:?}"
+    );
+    assert_eq!(names.last(), Some(&"TopologyClosed"), "{names:?}");
+}
+
 /// A SecantusDB of our own, on a fixed port, that the test can stop and start again.
 struct OwnServer {
     name: String,
