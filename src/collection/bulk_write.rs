@@ -134,7 +134,7 @@ impl<T> Collection<T> {
     ///
     /// ```no_run
     /// use bson::{doc, Document};
-    /// use greenmongo::{WriteModel, options::WriteModelOptions};
+    /// use greenmongo::{WriteModel, WriteModelOptions};
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
