@@ -253,7 +253,7 @@ impl Client {
         criteria: Criteria,
         retry: Retry,
     ) -> Result<Document> {
-        let mut session = self.implicit_session(&command)?;
+        let mut session = self.implicit_session(&command, &criteria)?;
         let result = self.execute(
             db,
             command,
@@ -273,7 +273,7 @@ impl Client {
         command: Document,
         criteria: Criteria,
     ) -> Result<(Document, ServerAddress, Option<ServerSession>)> {
-        let mut session = self.implicit_session(&command)?;
+        let mut session = self.implicit_session(&command, &criteria)?;
         match self.execute(
             db,
             command,
@@ -316,14 +316,28 @@ impl Client {
 
     /// A server session when the deployment supports sessions and the write is
     /// acknowledged (an unacknowledged write must not use one).
-    fn implicit_session(&self, command: &Document) -> Result<Option<ServerSession>> {
+    fn implicit_session(
+        &self,
+        command: &Document,
+        criteria: &Criteria,
+    ) -> Result<Option<ServerSession>> {
         let unacknowledged = command
             .get_document("writeConcern")
             .is_ok_and(|wc| matches!(wc.get("w"), Some(Bson::Int32(0) | Bson::Int64(0))));
-        match self.inner.topology.session_timeout() {
-            Some(timeout) if !unacknowledged => self.inner.sessions.check_out(timeout).map(Some),
-            _ => Ok(None),
+        if unacknowledged {
+            return Ok(None);
         }
+        let topology = &self.inner.topology;
+        let mut timeout = topology.session_timeout();
+        if timeout.is_none() {
+            // Whether sessions are supported is known once a suitable server has been
+            // checked: the first operation of a client waits for that here.
+            topology.select(criteria)?;
+            timeout = topology.session_timeout();
+        }
+        timeout
+            .map(|timeout| self.inner.sessions.check_out(timeout))
+            .transpose()
     }
 
     /// Selects a server, checks out a connection, runs the command; reports failures to

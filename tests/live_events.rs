@@ -56,6 +56,8 @@ fn started_and_succeeded_or_failed_pair_up_by_request_id() {
     };
     assert_eq!(insert.command.get_str("$db").unwrap(), db.name());
     assert_eq!(insert.database_name, db.name());
+    // Even a new client's first command carries its implicit session.
+    assert!(insert.command.contains_key("lsid"), "{}", insert.command);
     let CommandEvent::Succeeded(done) = &events[1] else {
         panic!("{:?}", events[1])
     };
