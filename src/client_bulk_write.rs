@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use bson::{doc, Bson, Document};
 
 use crate::{
+    client::Retry,
     collection::{checked_update, insert_opt, to_replacement, with_id},
     error::{ErrorKind, WriteConcernError, WriteError},
-    operation::get_int,
+    operation::{error_labels, get_int},
     options::{Hint, WriteConcern},
+    topology::Criteria,
     Client, Error, Result, UpdateModifications,
 };
 
@@ -90,7 +92,7 @@ pub struct ClientInsertResult {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ClientUpdateResult {
-    /// Documents matched.
+    /// Documents matched (the server's `n`: 1 for an upsert).
     pub matched_count: u64,
     /// Documents changed.
     pub modified_count: u64,
@@ -136,18 +138,20 @@ pub struct ClientBulkWriteFailure {
     pub write_errors: HashMap<usize, WriteError>,
     /// Write concern errors, if any.
     pub write_concern_errors: Vec<WriteConcernError>,
-    /// What was done, when anything was acknowledged.
+    /// What was done; `None` when no write succeeded.
     pub partial_result: Option<ClientBulkWriteResult>,
 }
 
 impl Client {
     /// Runs writes against any number of collections in one `bulkWrite` command
-    /// (MongoDB 8.0 and later).
+    /// (MongoDB 8.0 and later). With an unacknowledged write concern (`w: 0`) the result
+    /// is all zeros.
     ///
     /// # Errors
     /// [`ErrorKind::ClientBulkWrite`] with the refused writes, write concern errors and the
     /// partial result; a command error (e.g. an older server without `bulkWrite`); network
-    /// errors.
+    /// errors; [`ErrorKind::InvalidArgument`] for no writes, or `w: 0` with verbose results
+    /// or ordered writes (the default).
     ///
     /// # Examples
     ///
@@ -178,6 +182,22 @@ impl Client {
     ) -> Result<ClientBulkWriteResult> {
         let o = options.into().unwrap_or_default();
         let verbose = o.verbose_results.unwrap_or(false);
+        let ordered = o.ordered.unwrap_or(true);
+        let write_concern = o
+            .write_concern
+            .as_ref()
+            .or(self.options().write_concern.as_ref());
+        let acknowledged = write_concern.is_none_or(WriteConcern::is_acknowledged);
+        if !acknowledged && verbose {
+            return Err(Error::invalid_argument(
+                "Cannot request unacknowledged write concern and verbose results",
+            ));
+        }
+        if !acknowledged && ordered {
+            return Err(Error::invalid_argument(
+                "Cannot request unacknowledged write concern and ordered writes",
+            ));
+        }
         let mut namespaces: Vec<String> = Vec::new();
         let mut ops = Vec::new();
         let mut inserted_ids = HashMap::new();
@@ -193,6 +213,13 @@ impl Client {
                 "bulk_write needs at least one write",
             ));
         }
+        let ops_count = ops.len();
+        // Retryable (retryable-writes spec) unless a write may touch several documents.
+        let retry = if ops.iter().any(|op| op.get_bool("multi").unwrap_or(false)) {
+            Retry::No
+        } else {
+            Retry::Write
+        };
         let ns_info: Vec<Document> = namespaces
             .iter()
             .map(|ns| doc! { "ns": ns.as_str() })
@@ -202,7 +229,7 @@ impl Client {
             "ops": ops,
             "nsInfo": ns_info,
             "errorsOnly": !verbose,
-            "ordered": o.ordered.unwrap_or(true),
+            "ordered": ordered,
         };
         insert_opt(
             &mut command,
@@ -211,17 +238,17 @@ impl Client {
         );
         insert_opt(&mut command, "comment", o.comment.clone());
         insert_opt(&mut command, "let", o.let_vars.clone());
-        if let Some(wc) = o
-            .write_concern
-            .as_ref()
-            .or(self.options().write_concern.as_ref())
-        {
+        if let Some(wc) = write_concern {
             let wc = wc.to_document();
             if !wc.is_empty() {
                 command.insert("writeConcern", wc);
             }
         }
-        let reply = self.run_command("admin", command)?;
+        let reply = self.run_operation("admin", command, Criteria::Write, retry)?;
+        if !acknowledged {
+            // The server does not report on unacknowledged writes.
+            return Ok(ClientBulkWriteResult::default());
+        }
         let mut result = ClientBulkWriteResult {
             inserted_count: count(&reply, "nInserted"),
             upserted_count: count(&reply, "nUpserted"),
@@ -267,7 +294,7 @@ impl Client {
                 result.update_results.insert(
                     index,
                     ClientUpdateResult {
-                        matched_count: if upserted_id.is_some() { 0 } else { n },
+                        matched_count: n,
                         modified_count: get_int(&entry, "nModified").unwrap_or(0).max(0) as u64,
                         upserted_id,
                     },
@@ -292,13 +319,21 @@ impl Client {
         if write_errors.is_empty() && write_concern_errors.is_empty() {
             return Ok(result);
         }
-        Err(Error::new(ErrorKind::ClientBulkWrite(
-            ClientBulkWriteFailure {
+        // An ordered bulk stops at its first error; an unordered one tries everything.
+        let succeeded = match write_errors.keys().min() {
+            None => ops_count,
+            Some(first) if ordered => *first,
+            Some(_) => ops_count.saturating_sub(write_errors.len()),
+        };
+        let labels = error_labels(&reply);
+        Err(
+            Error::new(ErrorKind::ClientBulkWrite(ClientBulkWriteFailure {
                 write_errors,
                 write_concern_errors,
-                partial_result: Some(result),
-            },
-        )))
+                partial_result: (succeeded > 0).then_some(result),
+            }))
+            .with_labels(labels),
+        )
     }
 }
 

@@ -213,6 +213,23 @@ impl<T> Collection<T> {
             .run_operation(&self.db, command, Criteria::Write, retry)
     }
 
+    /// An insert, update or delete: runs it and reads the reply. An unacknowledged write
+    /// (`w: 0`) reports nothing, whatever the server answered: no counts, no errors.
+    pub(crate) fn run_write_command(
+        &self,
+        command: Document,
+        retryable: bool,
+        write_concern: Option<&WriteConcern>,
+    ) -> Result<WriteReply> {
+        let acknowledged = self.is_acknowledged(write_concern);
+        let reply = self.run_write(command, retryable)?;
+        Ok(if acknowledged {
+            WriteReply::parse(&reply)
+        } else {
+            WriteReply::default()
+        })
+    }
+
     fn add_write_concern(&self, command: &mut Document, op: Option<&WriteConcern>) {
         if let Some(wc) = op.or(self.write_concern.as_ref()) {
             let wc = wc.to_document();
@@ -220,6 +237,13 @@ impl<T> Collection<T> {
                 command.insert("writeConcern", wc);
             }
         }
+    }
+
+    /// Whether writes with the write concern `op` (default: the collection's) are
+    /// acknowledged.
+    fn is_acknowledged(&self, op: Option<&WriteConcern>) -> bool {
+        op.or(self.write_concern.as_ref())
+            .is_none_or(WriteConcern::is_acknowledged)
     }
 
     fn add_read_options(
@@ -328,13 +352,17 @@ impl<T> Collection<T> {
             o.read_concern.as_ref(),
             o.selection_criteria.as_ref(),
         );
+        let max_await_time = o
+            .max_await_time
+            .filter(|_| o.cursor_type == Some(CursorType::TailableAwait));
         let spec = CursorSpec {
             db: self.db.clone(),
             batch_size: o.batch_size,
-            max_await_time: o
-                .max_await_time
-                .filter(|_| o.cursor_type == Some(CursorType::TailableAwait)),
+            max_await_time,
             limit: o.limit.map(|l| l.unsigned_abs()),
+            comment: o.comment.clone(),
+            stop_on_empty_batch: o.cursor_type.is_some_and(|t| t != CursorType::NonTailable)
+                && max_await_time.is_none(),
         };
         self.cursor(command, spec, self.read_criteria())
     }
@@ -363,15 +391,28 @@ impl<T> Collection<T> {
         pipeline: impl IntoIterator<Item = Document>,
         options: impl Into<Option<AggregateOptions>>,
     ) -> Result<Cursor<Document>> {
-        let o = options.into().unwrap_or_default();
-        let pipeline: Vec<Document> = pipeline.into_iter().collect();
+        let target = Bson::String(self.name.clone());
+        self.aggregate_on(target, pipeline.into_iter().collect(), options.into())
+    }
+
+    /// `aggregate` against `target`: this collection's name, or `1` for a database-level
+    /// aggregation (run through a collection handle with an empty name).
+    pub(crate) fn aggregate_on(
+        &self,
+        target: Bson,
+        pipeline: Vec<Document>,
+        options: Option<AggregateOptions>,
+    ) -> Result<Cursor<Document>> {
+        let o = options.unwrap_or_default();
         let writes = pipeline
             .last()
             .is_some_and(|s| s.contains_key("$out") || s.contains_key("$merge"));
         let mut cursor = Document::new();
-        insert_opt(&mut cursor, "batchSize", o.batch_size.map(i64::from));
-        let mut command =
-            doc! { "aggregate": self.name.as_str(), "pipeline": pipeline, "cursor": cursor };
+        // A $out/$merge pipeline returns no documents; batchSize 0 would only make the
+        // server keep an empty cursor open (CRUD spec: send `cursor: {}`).
+        let batch_size = o.batch_size.filter(|n| !(writes && *n == 0));
+        insert_opt(&mut cursor, "batchSize", batch_size.map(i64::from));
+        let mut command = doc! { "aggregate": target, "pipeline": pipeline, "cursor": cursor };
         insert_opt(&mut command, "allowDiskUse", o.allow_disk_use);
         insert_opt(
             &mut command,
@@ -392,8 +433,8 @@ impl<T> Collection<T> {
         let spec = CursorSpec {
             db: self.db.clone(),
             batch_size: o.batch_size,
-            max_await_time: None,
-            limit: None,
+            comment: o.comment.clone(),
+            ..Default::default()
         };
         let criteria = if writes {
             Criteria::Write
@@ -563,7 +604,8 @@ impl<T> Collection<T> {
         if !multi {
             insert_opt(&mut statement, "sort", o.sort.clone());
         }
-        let mut command = doc! { "update": self.name.as_str(), "updates": [statement] };
+        let mut command =
+            doc! { "update": self.name.as_str(), "updates": [statement], "ordered": true };
         insert_opt(
             &mut command,
             "bypassDocumentValidation",
@@ -572,7 +614,9 @@ impl<T> Collection<T> {
         insert_opt(&mut command, "let", o.let_vars.clone());
         insert_opt(&mut command, "comment", o.comment.clone());
         self.add_write_concern(&mut command, o.write_concern.as_ref());
-        let reply = WriteReply::parse(&self.run_write(command, !multi)?).into_single_result()?;
+        let reply = self
+            .run_write_command(command, !multi, o.write_concern.as_ref())?
+            .into_single_result()?;
         let upserted_id = reply.upserted.into_iter().next().map(|(_, id)| id);
         Ok(UpdateResult {
             matched_count: if upserted_id.is_some() { 0 } else { reply.n },
@@ -628,18 +672,21 @@ impl<T> Collection<T> {
         let mut statement = doc! { "q": filter, "limit": limit };
         insert_opt(&mut statement, "collation", o.collation.clone());
         insert_opt(&mut statement, "hint", o.hint.as_ref().map(|h| h.to_bson()));
-        let mut command = doc! { "delete": self.name.as_str(), "deletes": [statement] };
+        let mut command =
+            doc! { "delete": self.name.as_str(), "deletes": [statement], "ordered": true };
         insert_opt(&mut command, "let", o.let_vars.clone());
         insert_opt(&mut command, "comment", o.comment.clone());
         self.add_write_concern(&mut command, o.write_concern.as_ref());
-        let reply =
-            WriteReply::parse(&self.run_write(command, limit == 1)?).into_single_result()?;
+        let reply = self
+            .run_write_command(command, limit == 1, o.write_concern.as_ref())?
+            .into_single_result()?;
         Ok(DeleteResult {
             deleted_count: reply.n,
         })
     }
 
-    /// Finds one document, deletes it and returns it.
+    /// Finds one document, deletes it and returns it (`None` with an unacknowledged write
+    /// concern).
     ///
     /// # Errors
     /// Server and network errors.
@@ -669,7 +716,8 @@ impl<T> Collection<T> {
     }
 
     /// Finds one document, applies `update` and returns it (before or after, per
-    /// [`FindOneAndModifyOptions::return_document`]).
+    /// [`FindOneAndModifyOptions::return_document`]; `None` with an unacknowledged write
+    /// concern).
     ///
     /// # Errors
     /// Server and network errors.
@@ -702,7 +750,8 @@ impl<T> Collection<T> {
         self.find_and_modify(&mut command, o)
     }
 
-    /// Finds one document, replaces it with `replacement` and returns it (before or after).
+    /// Finds one document, replaces it with `replacement` and returns it (before or after;
+    /// `None` with an unacknowledged write concern).
     ///
     /// # Errors
     /// Server and network errors; a replacement that does not serialize.
@@ -756,11 +805,18 @@ impl<T> Collection<T> {
         insert_opt(command, "let", o.let_vars.clone());
         insert_opt(command, "comment", o.comment.clone());
         self.add_write_concern(command, o.write_concern.as_ref());
+        let acknowledged = self.is_acknowledged(o.write_concern.as_ref());
         let reply = self.run_write(command.clone(), true)?;
-        if let Some(error) = WriteReply::parse(&reply).write_concern_error {
+        if !acknowledged {
+            // Nothing to report: the server was told not to answer.
+            return Ok(None);
+        }
+        let written = WriteReply::parse(&reply);
+        if let Some(error) = written.write_concern_error {
             return Err(Error::new(crate::ErrorKind::Write(
                 crate::error::WriteFailure::WriteConcernError(error),
-            )));
+            ))
+            .with_labels(written.labels));
         }
         match reply.get("value") {
             None | Some(Bson::Null) => Ok(None),
@@ -838,9 +894,7 @@ impl<T> Collection<T> {
         let command = doc! { "listIndexes": self.name.as_str(), "cursor": {} };
         let spec = CursorSpec {
             db: self.db.clone(),
-            batch_size: None,
-            max_await_time: None,
-            limit: None,
+            ..Default::default()
         };
         self.cursor(command, spec, self.read_criteria())
     }
@@ -971,7 +1025,8 @@ impl<T: Serialize> Collection<T> {
     ) -> Result<InsertOneResult> {
         let o = options.into().unwrap_or_default();
         let (id, document) = with_id(document.borrow())?;
-        let mut command = doc! { "insert": self.name.as_str(), "documents": [document] };
+        let mut command =
+            doc! { "insert": self.name.as_str(), "documents": [document], "ordered": true };
         insert_opt(
             &mut command,
             "bypassDocumentValidation",
@@ -979,7 +1034,8 @@ impl<T: Serialize> Collection<T> {
         );
         insert_opt(&mut command, "comment", o.comment.clone());
         self.add_write_concern(&mut command, o.write_concern.as_ref());
-        WriteReply::parse(&self.run_write(command, true)?).into_single_result()?;
+        self.run_write_command(command, true, o.write_concern.as_ref())?
+            .into_single_result()?;
         Ok(InsertOneResult { inserted_id: id })
     }
 
@@ -1034,7 +1090,7 @@ impl<T: Serialize> Collection<T> {
             );
             insert_opt(&mut command, "comment", o.comment.clone());
             self.add_write_concern(&mut command, o.write_concern.as_ref());
-            let reply = WriteReply::parse(&self.run_write(command, true)?);
+            let reply = self.run_write_command(command, true, o.write_concern.as_ref())?;
             let had_errors = !reply.write_errors.is_empty();
             match reply.into_insert_many_error(offset, &ids, &inserted) {
                 None => {
@@ -1165,7 +1221,7 @@ fn merge_insert_errors(previous: Option<Error>, next: Error) -> Error {
             a.write_concern_error = b.write_concern_error.clone();
         }
     }
-    previous
+    previous.with_labels(next.labels().map(str::to_owned).collect::<Vec<_>>())
 }
 
 pub(crate) fn insert_opt(command: &mut Document, key: &str, value: Option<impl Into<Bson>>) {

@@ -254,6 +254,7 @@ impl Connection {
 struct Monitor {
     span: tracing::Span,
     name: String,
+    db: String,
     request_id: i32,
     sensitive: bool,
     started: Instant,
@@ -291,6 +292,7 @@ impl Monitor {
         Monitor {
             span,
             name,
+            db: db.to_owned(),
             request_id,
             sensitive,
             started: Instant::now(),
@@ -316,12 +318,14 @@ impl Monitor {
                 } else {
                     reply.clone()
                 },
+                database_name: self.db,
                 command_name: self.name,
                 request_id: self.request_id,
                 connection: conn.info.clone(),
             }),
             Err(failure) => CommandEvent::Failed(CommandFailedEvent {
                 duration,
+                database_name: self.db,
                 command_name: self.name,
                 failure: failure.clone(),
                 request_id: self.request_id,

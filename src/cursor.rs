@@ -2,7 +2,7 @@
 
 use std::{collections::VecDeque, fmt, marker::PhantomData, time::Duration};
 
-use bson::{doc, RawDocumentBuf};
+use bson::{doc, Bson, RawDocumentBuf};
 use serde::de::DeserializeOwned;
 
 use crate::{
@@ -38,6 +38,8 @@ pub struct Cursor<T> {
     batch: VecDeque<RawDocumentBuf>,
     batch_size: Option<u32>,
     max_await_time: Option<Duration>,
+    comment: Option<Bson>,
+    stop_on_empty_batch: bool,
     /// Remaining documents allowed by a `limit`, if any.
     remaining: Option<u64>,
     /// The server the cursor lives on: its `getMore`s and `killCursors` go there.
@@ -58,11 +60,19 @@ impl<T> fmt::Debug for Cursor<T> {
 }
 
 /// How a cursor fetches more.
+#[derive(Default)]
 pub(crate) struct CursorSpec {
     pub(crate) db: String,
     pub(crate) batch_size: Option<u32>,
+    /// `maxTimeMS` of each `getMore` (how long a tailable await cursor waits for data).
     pub(crate) max_await_time: Option<Duration>,
     pub(crate) limit: Option<u64>,
+    /// A tailable cursor that does not wait: an empty batch ends the current iteration
+    /// (`next` returns `None`) but not the cursor. Other cursors fetch again.
+    pub(crate) stop_on_empty_batch: bool,
+    /// The `comment` of the query, repeated on each `getMore` (CRUD spec; MongoDB 4.4+
+    /// accepts it there).
+    pub(crate) comment: Option<Bson>,
 }
 
 impl<T> Cursor<T> {
@@ -86,6 +96,8 @@ impl<T> Cursor<T> {
             batch: reply.batch,
             batch_size: spec.batch_size,
             max_await_time: spec.max_await_time,
+            comment: spec.comment,
+            stop_on_empty_batch: spec.stop_on_empty_batch,
             remaining: spec.limit.filter(|l| *l > 0),
             address,
             session,
@@ -132,6 +144,9 @@ impl<T> Cursor<T> {
                 i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
             );
         }
+        if let Some(comment) = &self.comment {
+            command.insert("comment", comment.clone());
+        }
         let reply = self.run(command);
         let reply = match reply {
             Ok(reply) => CursorReply::parse(&reply),
@@ -173,7 +188,7 @@ impl<T: DeserializeOwned> Iterator for Cursor<T> {
             if let Err(e) = self.get_more() {
                 return Some(Err(e));
             }
-            if self.batch.is_empty() && self.max_await_time.is_none() && self.id != 0 {
+            if self.batch.is_empty() && self.stop_on_empty_batch && self.id != 0 {
                 // An empty batch of a live tailable cursor: nothing new yet.
                 return None;
             }

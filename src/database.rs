@@ -3,8 +3,11 @@
 use bson::{doc, Document};
 
 use crate::{
-    cursor::CursorSpec, operation::CursorReply, topology::Criteria, Client, Collection, Cursor,
-    Result,
+    cursor::CursorSpec,
+    operation::CursorReply,
+    options::{AggregateOptions, ReadConcern, ReadPreference, WriteConcern},
+    topology::Criteria,
+    Client, Collection, Cursor, Result,
 };
 
 /// A handle to one database of a [`Client`]. Cheap to clone; no I/O until used.
@@ -24,6 +27,10 @@ use crate::{
 pub struct Database {
     client: Client,
     name: String,
+    /// Defaults for the collections of this handle (`None`: the client's).
+    read_concern: Option<ReadConcern>,
+    write_concern: Option<WriteConcern>,
+    read_preference: Option<ReadPreference>,
 }
 
 impl Database {
@@ -31,7 +38,45 @@ impl Database {
         Database {
             client,
             name: name.to_owned(),
+            read_concern: None,
+            write_concern: None,
+            read_preference: None,
         }
+    }
+
+    /// This database with a default write concern for the collections it hands out and
+    /// its own aggregations (not for [`Database::run_command`], which sends the command
+    /// as given).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{Acknowledgment, WriteConcern};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let mut majority = WriteConcern::default();
+    /// majority.w = Some(Acknowledgment::Majority);
+    /// let db = client.database("shop").with_write_concern(majority);
+    /// let items = db.collection::<bson::Document>("items"); // writes with w: "majority"
+    /// # let _ = items;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn with_write_concern(mut self, write_concern: WriteConcern) -> Self {
+        self.write_concern = Some(write_concern);
+        self
+    }
+
+    /// This database with a default read concern (see [`Database::with_write_concern`]).
+    pub fn with_read_concern(mut self, read_concern: ReadConcern) -> Self {
+        self.read_concern = Some(read_concern);
+        self
+    }
+
+    /// This database with a default read preference (see
+    /// [`Database::with_write_concern`]).
+    pub fn with_read_preference(mut self, read_preference: ReadPreference) -> Self {
+        self.read_preference = Some(read_preference);
+        self
     }
 
     /// The database's name.
@@ -44,7 +89,8 @@ impl Database {
         &self.client
     }
 
-    /// A handle to collection `name`, with documents of type `T` (no I/O).
+    /// A handle to collection `name`, with documents of type `T` (no I/O). It inherits this
+    /// handle's read concern, write concern and read preference.
     ///
     /// # Examples
     ///
@@ -56,7 +102,17 @@ impl Database {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn collection<T>(&self, name: &str) -> Collection<T> {
-        Collection::new(self.client.clone(), &self.name, name)
+        let mut collection = Collection::new(self.client.clone(), &self.name, name);
+        if let Some(rc) = &self.read_concern {
+            collection = collection.with_read_concern(rc.clone());
+        }
+        if let Some(wc) = &self.write_concern {
+            collection = collection.with_write_concern(wc.clone());
+        }
+        if let Some(rp) = &self.read_preference {
+            collection = collection.with_read_preference(rp.clone());
+        }
+        collection
     }
 
     /// The names of the collections in this database.
@@ -77,6 +133,62 @@ impl Database {
         cursor
             .map(|c| Ok(c?.get_str("name").unwrap_or_default().to_owned()))
             .collect()
+    }
+
+    /// The collections of this database as the server describes them (`name`, `type`,
+    /// `options`, `info`, `idIndex`), optionally only those matching `filter`.
+    ///
+    /// # Errors
+    /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// for info in client.database("shop").list_collections(doc! { "type": "view" })? {
+    ///     println!("view {}", info?.get_str("name")?);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn list_collections(
+        &self,
+        filter: impl Into<Option<Document>>,
+    ) -> Result<Cursor<Document>> {
+        let mut command = doc! { "listCollections": 1, "cursor": {} };
+        if let Some(filter) = filter.into() {
+            command.insert("filter", filter);
+        }
+        self.run_cursor_command(command)
+    }
+
+    /// Runs a database-level aggregation (`aggregate: 1`): a pipeline that starts with a
+    /// stage such as `$documents`, `$currentOp` or `$listLocalSessions`.
+    ///
+    /// # Errors
+    /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let admin = client.database("admin");
+    /// for op in admin.aggregate([doc! { "$currentOp": {} }, doc! { "$limit": 5 }], None)? {
+    ///     println!("{}", op?);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn aggregate(
+        &self,
+        pipeline: impl IntoIterator<Item = Document>,
+        options: impl Into<Option<AggregateOptions>>,
+    ) -> Result<Cursor<Document>> {
+        self.collection::<Document>("").aggregate_on(
+            bson::Bson::Int32(1),
+            pipeline.into_iter().collect(),
+            options.into(),
+        )
     }
 
     /// Creates a collection (with options as the `create` command takes them, e.g.
@@ -120,7 +232,8 @@ impl Database {
     }
 
     /// Runs a command that returns a cursor (`find`, `aggregate`, `listCollections`, ...)
-    /// and iterates its results.
+    /// and iterates its results. The command is sent as given; its getMores ask for the
+    /// `cursor.batchSize` of the command, if any.
     ///
     /// # Errors
     /// Server and network errors; a reply without a cursor.
@@ -148,8 +261,7 @@ impl Database {
         let spec = CursorSpec {
             db: self.name.clone(),
             batch_size,
-            max_await_time: None,
-            limit: None,
+            ..Default::default()
         };
         match CursorReply::parse(&reply) {
             Ok(reply) => Ok(Cursor::new(
@@ -170,9 +282,7 @@ impl Database {
     pub(crate) fn cursor_from_reply(&self, reply: &Document) -> Result<Cursor<Document>> {
         let spec = CursorSpec {
             db: self.name.clone(),
-            batch_size: None,
-            max_await_time: None,
-            limit: None,
+            ..Default::default()
         };
         Ok(Cursor::new(
             self.client.clone(),

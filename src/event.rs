@@ -95,6 +95,8 @@ pub struct CommandSucceededEvent {
     pub duration: Duration,
     /// The reply (emptied for sensitive commands).
     pub reply: Document,
+    /// The database the command ran against.
+    pub database_name: String,
     /// The command's name.
     pub command_name: String,
     /// The wire protocol request id.
@@ -109,6 +111,8 @@ pub struct CommandSucceededEvent {
 pub struct CommandFailedEvent {
     /// Time until the failure.
     pub duration: Duration,
+    /// The database the command ran against.
+    pub database_name: String,
     /// The command's name.
     pub command_name: String,
     /// What went wrong.

@@ -22,6 +22,18 @@ pub(crate) fn get_int(doc: &Document, key: &str) -> Option<i64> {
     }
 }
 
+/// The `errorLabels` of a reply.
+pub(crate) fn error_labels(reply: &Document) -> Vec<String> {
+    reply
+        .get_array("errorLabels")
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The write errors and write concern error of an insert/update/delete reply.
 #[derive(Debug, Default)]
 pub(crate) struct WriteReply {
@@ -33,6 +45,9 @@ pub(crate) struct WriteReply {
     pub(crate) upserted: Vec<(usize, Bson)>,
     pub(crate) write_errors: Vec<WriteError>,
     pub(crate) write_concern_error: Option<WriteConcernError>,
+    /// `errorLabels` of the reply (e.g. `RetryableWriteError` next to a write concern
+    /// error), for the error made of it.
+    pub(crate) labels: Vec<String>,
 }
 
 impl WriteReply {
@@ -75,26 +90,30 @@ impl WriteReply {
                     .collect()
             })
             .unwrap_or_default();
+        let labels = error_labels(reply);
         WriteReply {
             n: get_int(reply, "n").unwrap_or(0).max(0) as u64,
             n_modified: get_int(reply, "nModified").unwrap_or(0).max(0) as u64,
             upserted,
             write_errors,
             write_concern_error,
+            labels,
         }
     }
 
     /// For single-document writes: the first write error, else the write concern error.
     pub(crate) fn into_single_result(self) -> Result<WriteReply> {
         if let Some(error) = self.write_errors.first() {
-            return Err(Error::new(ErrorKind::Write(WriteFailure::WriteError(
-                error.clone(),
-            ))));
+            return Err(
+                Error::new(ErrorKind::Write(WriteFailure::WriteError(error.clone())))
+                    .with_labels(self.labels),
+            );
         }
         if let Some(error) = &self.write_concern_error {
-            return Err(Error::new(ErrorKind::Write(
-                WriteFailure::WriteConcernError(error.clone()),
-            )));
+            return Err(Error::new(ErrorKind::Write(WriteFailure::WriteConcernError(
+                error.clone(),
+            )))
+            .with_labels(self.labels));
         }
         Ok(self)
     }
@@ -124,11 +143,14 @@ impl WriteReply {
                 e
             })
             .collect();
-        Some(Error::new(ErrorKind::InsertMany(InsertManyError {
-            write_errors,
-            write_concern_error: self.write_concern_error,
-            inserted_ids,
-        })))
+        Some(
+            Error::new(ErrorKind::InsertMany(InsertManyError {
+                write_errors,
+                write_concern_error: self.write_concern_error,
+                inserted_ids,
+            }))
+            .with_labels(self.labels),
+        )
     }
 }
 
@@ -218,6 +240,15 @@ mod tests {
             ErrorKind::Write(WriteFailure::WriteConcernError(_))
         ));
         assert_eq!(err.code(), Some(64));
+        assert!(!err.contains_label("RetryableWriteError"));
+    }
+
+    #[test]
+    fn the_replys_error_labels_go_on_the_error() {
+        let reply = doc! { "n": 1, "ok": 1, "errorLabels": ["RetryableWriteError"],
+        "writeConcernError": { "code": 91, "errmsg": "Replication is being shut down" } };
+        let err = WriteReply::parse(&reply).into_single_result().unwrap_err();
+        assert!(err.contains_label("RetryableWriteError"));
     }
 
     #[test]

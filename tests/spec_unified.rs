@@ -21,6 +21,7 @@ mod util {
 }
 
 mod unified {
+    pub mod bulk;
     pub mod entities;
     pub mod errors;
     pub mod events;
@@ -95,4 +96,14 @@ fn command_monitoring() {
 #[test]
 fn unified_format_valid_pass() {
     run("unified-test-format/tests/valid-pass");
+}
+
+#[test]
+fn retryable_writes() {
+    run("retryable-writes/tests/unified");
+}
+
+#[test]
+fn retryable_reads() {
+    run("retryable-reads/tests/unified");
 }

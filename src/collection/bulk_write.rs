@@ -8,7 +8,6 @@ use bson::{doc, Bson, Document};
 use super::{checked_update, insert_opt, to_replacement, with_id, Collection, UpdateModifications};
 use crate::{
     error::{BulkWriteFailure, ErrorKind, WriteConcernError, WriteError},
-    operation::WriteReply,
     options::{Hint, WriteConcern},
     Error, Result,
 };
@@ -173,6 +172,7 @@ impl<T> Collection<T> {
         let mut result = BulkWriteResult::default();
         let mut write_errors: Vec<WriteError> = Vec::new();
         let mut write_concern_error: Option<WriteConcernError> = None;
+        let mut labels: Vec<String> = Vec::new();
         let mut start = 0;
         while start < statements.len() {
             let kind = statements[start].0;
@@ -204,7 +204,7 @@ impl<T> Collection<T> {
             let retryable = statements[start..end].iter().all(|(_, s, _)| {
                 !s.get_bool("multi").unwrap_or(false) && s.get_i32("limit").unwrap_or(1) != 0
             });
-            let reply = WriteReply::parse(&self.run_write(command, retryable)?);
+            let reply = self.run_write_command(command, retryable, o.write_concern.as_ref())?;
             let failed: Vec<usize> = reply.write_errors.iter().map(|e| e.index).collect();
             match kind {
                 Kind::Insert => {
@@ -237,6 +237,7 @@ impl<T> Collection<T> {
             if reply.write_concern_error.is_some() {
                 write_concern_error = reply.write_concern_error;
             }
+            labels.extend(reply.labels);
             if ordered && !write_errors.is_empty() {
                 break;
             }
@@ -249,7 +250,8 @@ impl<T> Collection<T> {
             write_errors,
             write_concern_error,
             partial_result: result,
-        })))
+        }))
+        .with_labels(labels))
     }
 }
 

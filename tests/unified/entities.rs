@@ -30,7 +30,7 @@ pub enum Entity {
     Client(ClientEntity),
     Database(Database),
     Collection(Collection<Document>),
-    Cursor(Cursor<Document>),
+    Cursor(Box<Cursor<Document>>),
     Bson(Bson),
     /// Something the driver lacks; the string says what.
     Unsupported(String),
@@ -103,7 +103,7 @@ impl EntityMap {
     pub fn cursor(&mut self, id: &str) -> Step<&mut Cursor<Document>> {
         self.get(id)?;
         match self.map.get_mut(id) {
-            Some(Entity::Cursor(c)) => Ok(c),
+            Some(Entity::Cursor(c)) => Ok(c.as_mut()),
             _ => fail!("entity {id:?} is not a cursor"),
         }
     }
@@ -134,12 +134,13 @@ impl EntityMap {
             EntityDescription::Database(d) => match self.map.get(&d.client) {
                 None => return fail!("database {}: no client {:?}", d.id, d.client),
                 Some(Entity::Unsupported(why)) => Entity::Unsupported(why.clone()),
-                Some(Entity::Client(c)) => match d.database_options.as_ref() {
-                    Some(o) if !o.is_default() => Entity::Unsupported(
-                        "missing: database-level readConcern/writeConcern/readPreference".into(),
-                    ),
-                    _ => Entity::Database(c.client.database(&d.database_name)),
-                },
+                Some(Entity::Client(c)) => {
+                    let db = c.client.database(&d.database_name);
+                    match d.database_options.as_ref() {
+                        Some(o) => database_with_options(db, o)?,
+                        None => Entity::Database(db),
+                    }
+                }
                 Some(_) => return fail!("database {}: {:?} is not a client", d.id, d.client),
             },
             EntityDescription::Collection(c) => match self.map.get(&c.database) {
@@ -274,6 +275,28 @@ fn with_options(coll: Collection<Document>, o: &CollectionOrDatabaseOptions) -> 
         }
     }
     Ok(Entity::Collection(coll))
+}
+
+fn database_with_options(db: Database, o: &CollectionOrDatabaseOptions) -> Step<Entity> {
+    if o.timeout_ms.is_some() {
+        return Ok(Entity::Unsupported(
+            "missing option: timeoutMS (CSOT)".into(),
+        ));
+    }
+    let mut db = db;
+    if let Some(wc) = &o.write_concern {
+        db = db.with_write_concern(write_concern(wc)?);
+    }
+    if let Some(rc) = &o.read_concern {
+        db = db.with_read_concern(read_concern(&rc.level));
+    }
+    if let Some(rp) = &o.read_preference {
+        match read_preference(rp) {
+            Ok(rp) => db = db.with_read_preference(rp),
+            Err(why) => return Ok(Entity::Unsupported(why)),
+        }
+    }
+    Ok(Entity::Database(db))
 }
 
 pub fn write_concern(spec: &WriteConcernSpec) -> Step<WriteConcern> {

@@ -9,10 +9,11 @@ use greenmongo::{
 };
 
 use super::{
+    bulk::{bulk_write_result, client_bulk_write_result, write_concern_error, write_error},
     format::ExpectedError,
     matching::{matches, EntityLookup},
     operations::insert_many_result,
-    outcome::{fail, skip, Step},
+    outcome::{fail, skip, Step, Stop},
 };
 
 /// The server errors an [`Error`] carries: (code, codeName, message).
@@ -33,6 +34,21 @@ fn server_errors(error: &Error) -> Vec<(i32, &str, &str)> {
             .map(write)
             .chain(e.write_concern_error.iter().map(concern))
             .collect(),
+        ErrorKind::BulkWrite(e) => e
+            .write_errors
+            .iter()
+            .map(write)
+            .chain(e.write_concern_error.iter().map(concern))
+            .collect(),
+        ErrorKind::ClientBulkWrite(e) => {
+            let mut by_index: Vec<_> = e.write_errors.iter().collect();
+            by_index.sort_by_key(|(i, _)| **i);
+            by_index
+                .into_iter()
+                .map(|(_, e)| write(e))
+                .chain(e.write_concern_errors.iter().map(concern))
+                .collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -41,7 +57,11 @@ fn server_errors(error: &Error) -> Vec<(i32, &str, &str)> {
 fn is_client_error(error: &Error) -> bool {
     !matches!(
         &*error.kind,
-        ErrorKind::Command(_) | ErrorKind::Write(_) | ErrorKind::InsertMany(_)
+        ErrorKind::Command(_)
+            | ErrorKind::Write(_)
+            | ErrorKind::InsertMany(_)
+            | ErrorKind::BulkWrite(_)
+            | ErrorKind::ClientBulkWrite(_)
     )
 }
 
@@ -68,9 +88,6 @@ fn response(error: &Error) -> Option<Document> {
 pub fn check(expected: &ExpectedError, error: &Error, entities: EntityLookup<'_>) -> Step {
     if expected.is_timeout_error == Some(true) {
         return skip!("missing: timeoutMS (client-side operation timeouts)");
-    }
-    if expected.write_errors.is_some() || expected.write_concern_errors.is_some() {
-        return skip!("missing: clientBulkWrite error details");
     }
     let servers = server_errors(error);
     if let Some(client) = expected.is_client_error {
@@ -121,15 +138,75 @@ pub fn check(expected: &ExpectedError, error: &Error, entities: EntityLookup<'_>
             true,
             entities,
         )
-        .map_err(|e| super::outcome::Stop::Fail(format!("errorResponse: {e}")))?;
+        .map_err(|e| Stop::Fail(format!("errorResponse: {e}")))?;
     }
     if let Some(want) = &expected.expect_result {
         let partial = match &*error.kind {
-            ErrorKind::InsertMany(e) => Some(Bson::Document(insert_many_result(&e.inserted_ids))),
+            ErrorKind::InsertMany(e) => Some(insert_many_result(&e.inserted_ids)),
+            ErrorKind::BulkWrite(e) => Some(bulk_write_result(&e.partial_result)),
+            ErrorKind::ClientBulkWrite(e) => {
+                e.partial_result.as_ref().map(client_bulk_write_result)
+            }
             _ => None,
         };
-        matches(want, partial.as_ref(), true, entities)
-            .map_err(|e| super::outcome::Stop::Fail(format!("partial result: {e}")))?;
+        matches(want, partial.map(Bson::Document).as_ref(), true, entities)
+            .map_err(|e| Stop::Fail(format!("partial result: {e}")))?;
+    }
+    check_client_bulk_write_errors(expected, error, entities)
+}
+
+/// `writeErrors` (by index, the same indexes) and `writeConcernErrors` (the same number,
+/// in order) of a client bulk write error; each error is matched as a root document.
+fn check_client_bulk_write_errors(
+    expected: &ExpectedError,
+    error: &Error,
+    entities: EntityLookup<'_>,
+) -> Step {
+    if expected.write_errors.is_none() && expected.write_concern_errors.is_none() {
+        return Ok(());
+    }
+    let ErrorKind::ClientBulkWrite(e) = &*error.kind else {
+        return fail!("expected a client bulk write error, got {error}");
+    };
+    if let Some(want) = &expected.write_errors {
+        let mut indexes: Vec<usize> = e.write_errors.keys().copied().collect();
+        indexes.sort_unstable();
+        let wanted: Vec<&String> = want.keys().collect();
+        if wanted.len() != indexes.len()
+            || wanted
+                .iter()
+                .any(|k| k.parse().map_or(true, |i| !indexes.contains(&i)))
+        {
+            return fail!("expected write errors at {wanted:?}, got them at {indexes:?}: {error}");
+        }
+        for (index, want) in want {
+            let got = &e.write_errors[&index.parse::<usize>().unwrap_or_default()];
+            matches(
+                want,
+                Some(&Bson::Document(write_error(got))),
+                true,
+                entities,
+            )
+            .map_err(|m| Stop::Fail(format!("writeErrors.{index}: {m}")))?;
+        }
+    }
+    if let Some(want) = &expected.write_concern_errors {
+        let got: Vec<Bson> = e
+            .write_concern_errors
+            .iter()
+            .map(|c| Bson::Document(write_concern_error(c)))
+            .collect();
+        if want.len() != got.len() {
+            return fail!(
+                "expected {} write concern errors, got {}: {error}",
+                want.len(),
+                got.len()
+            );
+        }
+        for (i, (want, got)) in want.iter().zip(&got).enumerate() {
+            matches(&Bson::Document(want.clone()), Some(got), true, entities)
+                .map_err(|m| Stop::Fail(format!("writeConcernErrors.{i}: {m}")))?;
+        }
     }
     Ok(())
 }

@@ -50,8 +50,7 @@ pub enum Kind {
 pub struct Observed {
     pub kind: Kind,
     pub command_name: String,
-    /// Only started events carry the database name in this driver.
-    pub database_name: Option<String>,
+    pub database_name: String,
     pub command: Document,
     pub reply: Document,
     pub server_connection_id: Option<i64>,
@@ -121,7 +120,7 @@ impl EventLog {
                 let observed = Observed {
                     kind: Kind::Started,
                     command_name: e.command_name.clone(),
-                    database_name: Some(e.database_name.clone()),
+                    database_name: e.database_name.clone(),
                     command: e.command.clone(),
                     reply: Document::new(),
                     server_connection_id: e.connection.server_id,
@@ -132,7 +131,7 @@ impl EventLog {
                 let observed = Observed {
                     kind: Kind::Succeeded,
                     command_name: e.command_name.clone(),
-                    database_name: None,
+                    database_name: e.database_name.clone(),
                     command: Document::new(),
                     reply: e.reply.clone(),
                     server_connection_id: e.connection.server_id,
@@ -143,7 +142,7 @@ impl EventLog {
                 let observed = Observed {
                     kind: Kind::Failed,
                     command_name: e.command_name.clone(),
-                    database_name: None,
+                    database_name: e.database_name.clone(),
                     command: Document::new(),
                     reply: Document::new(),
                     server_connection_id: e.connection.server_id,
@@ -219,14 +218,8 @@ fn check_event(
         }
     }
     if let Some(db) = &want.database_name {
-        match &got.database_name {
-            Some(actual) if actual == db => {}
-            Some(actual) => return Err(format!("expected database {db}, got {actual}")),
-            None => {
-                return Err(format!(
-                    "Command{kind:?}Event has no database name in this driver (expected {db})"
-                ))
-            }
+        if *db != got.database_name {
+            return Err(format!("expected database {db}, got {}", got.database_name));
         }
     }
     if let Some(command) = &want.command {

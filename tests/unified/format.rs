@@ -171,19 +171,6 @@ pub struct CollectionOrDatabaseOptions {
     pub timeout_ms: Option<i64>,
 }
 
-impl CollectionOrDatabaseOptions {
-    /// Whether the options change nothing (an empty write concern leaves it to the server).
-    pub fn is_default(&self) -> bool {
-        self.read_concern.is_none()
-            && self.read_preference.is_none()
-            && self.timeout_ms.is_none()
-            && match &self.write_concern {
-                None => true,
-                Some(wc) => wc.is_empty(),
-            }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadConcernSpec {
@@ -206,12 +193,6 @@ pub struct WriteConcernSpec {
     pub journal: Option<bool>,
     #[serde(rename = "wtimeoutMS")]
     pub wtimeout_ms: Option<i64>,
-}
-
-impl WriteConcernSpec {
-    pub fn is_empty(&self) -> bool {
-        self.w.is_none() && self.journal.is_none() && self.wtimeout_ms.is_none()
-    }
 }
 
 /// `initialData` and `outcome` entries.

@@ -21,6 +21,7 @@ use greenmongo::{
 };
 
 use super::{
+    bulk,
     entities::EntityMap,
     format::Operation,
     outcome::{fail, skip, Step},
@@ -33,7 +34,7 @@ pub enum Value {
     /// Documents of an iterated cursor: each is matched as a root-level document.
     Documents(Vec<Document>),
     /// An open cursor (`createFindCursor`, `createCommandCursor`), to save as an entity.
-    Cursor(Cursor<Document>),
+    Cursor(Box<Cursor<Document>>),
     /// The collection `createCollection` made.
     Collection(Collection<Document>),
 }
@@ -46,10 +47,7 @@ const ITERATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs an operation on an entity.
 pub fn run(op: &Operation, entities: &mut EntityMap) -> OpResult {
-    let args = Args {
-        op: op.name.clone(),
-        doc: op.arguments.clone().unwrap_or_default(),
-    };
+    let args = Args::new(op.name.clone(), op.arguments.clone().unwrap_or_default());
     if args.doc.contains_key("session") {
         return skip!("sessions not supported yet");
     }
@@ -64,6 +62,7 @@ pub fn run(op: &Operation, entities: &mut EntityMap) -> OpResult {
                     args.done()?;
                     Ok(client.list_database_names().map(strings))
                 }
+                "clientBulkWrite" => bulk::client_bulk_write(&client, args),
                 _ => skip!("missing operation: {name}"),
             }
         }
@@ -106,24 +105,23 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                     .find_one(filter, options)
                     .map(|d| Value::Bson(d.map_or(Bson::Null, Bson::Document))),
                 "find" => coll.find(filter, options).and_then(collect),
-                _ => coll.find(filter, options).map(Value::Cursor),
+                _ => coll
+                    .find(filter, options)
+                    .map(|c| Value::Cursor(Box::new(c))),
             }
         }
         "aggregate" => {
             let pipeline = a.docs("pipeline")?.unwrap_or_default();
-            let options = AggregateOptions {
-                allow_disk_use: a.boolean("allowDiskUse")?,
-                batch_size: a.int("batchSize")?.map(|n| n as u32),
-                bypass_document_validation: a.boolean("bypassDocumentValidation")?,
-                collation: a.doc("collation")?,
-                max_time: a.millis("maxTimeMS")?,
-                hint: a.hint()?,
-                comment: a.take("comment"),
-                let_vars: a.doc("let")?,
-                ..Default::default()
-            };
+            let options = aggregate_options(&mut a)?;
             a.done()?;
             coll.aggregate(pipeline, options).and_then(collect)
+        }
+        "bulkWrite" => return bulk::collection_bulk_write(&coll, a),
+        "rename" => {
+            let to = a.string("to")?.unwrap_or_default();
+            let drop_target = a.boolean("dropTarget")?.unwrap_or(false);
+            a.done()?;
+            coll.rename(&to, drop_target).map(|()| Value::Nothing)
         }
         "countDocuments" => {
             let filter = a.doc("filter")?.unwrap_or_default();
@@ -250,16 +248,21 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
 
 fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
     let result = match name {
-        "runCommand" | "runCursorCommand" | "createCommandCursor" => {
+        "runCommand" => {
             let command = a.req_doc("command")?;
             a.take("commandName"); // a Document keeps its key order
             a.done()?;
+            db.run_command(command)
+                .map(|d| Value::Bson(Bson::Document(d)))
+        }
+        "runCursorCommand" | "createCommandCursor" => {
+            let command = a.req_doc("command")?;
+            a.take("commandName");
+            a.done()?;
+            let cursor = db.run_cursor_command(command);
             match name {
-                "runCommand" => db
-                    .run_command(command)
-                    .map(|d| Value::Bson(Bson::Document(d))),
-                "runCursorCommand" => db.run_cursor_command(command).and_then(collect),
-                _ => db.run_cursor_command(command).map(Value::Cursor),
+                "runCursorCommand" => cursor.and_then(collect),
+                _ => cursor.map(|c| Value::Cursor(Box::new(c))),
             }
         }
         "createCollection" => {
@@ -281,9 +284,16 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
             db.list_collection_names().map(strings)
         }
         "listCollections" => {
-            return skip!("missing operation: listCollections (only list_collection_names)")
+            let filter = a.doc("filter")?;
+            a.done()?;
+            db.list_collections(filter).and_then(collect)
         }
-        "aggregate" => return skip!("missing operation: Database.aggregate"),
+        "aggregate" => {
+            let pipeline = a.docs("pipeline")?.unwrap_or_default();
+            let options = aggregate_options(&mut a)?;
+            a.done()?;
+            db.aggregate(pipeline, options).and_then(collect)
+        }
         _ => return skip!("missing operation: {name}"),
     };
     Ok(result)
@@ -341,6 +351,20 @@ fn find_options(a: &mut Args) -> Step<FindOptions> {
     })
 }
 
+fn aggregate_options(a: &mut Args) -> Step<AggregateOptions> {
+    Ok(AggregateOptions {
+        allow_disk_use: a.boolean("allowDiskUse")?,
+        batch_size: a.int("batchSize")?.map(|n| n as u32),
+        bypass_document_validation: a.boolean("bypassDocumentValidation")?,
+        collation: a.doc("collation")?,
+        max_time: a.millis("maxTimeMS")?,
+        hint: a.hint()?,
+        comment: a.take("comment"),
+        let_vars: a.doc("let")?,
+        ..Default::default()
+    })
+}
+
 fn update_options(a: &mut Args, with_sort: bool) -> Step<UpdateOptions> {
     Ok(UpdateOptions {
         upsert: a.boolean("upsert")?,
@@ -387,7 +411,7 @@ fn find_and_modify_options(a: &mut Args, name: &str) -> Step<FindOneAndModifyOpt
     })
 }
 
-fn modifications(update: Bson) -> Step<UpdateModifications> {
+pub fn modifications(update: Bson) -> Step<UpdateModifications> {
     match update {
         Bson::Document(d) => Ok(UpdateModifications::Document(d)),
         Bson::Array(stages) => Ok(UpdateModifications::Pipeline(
@@ -418,12 +442,7 @@ fn bson_value(d: Document) -> Value {
 /// `insertMany`'s result (or the partial result of its error) as the CRUD spec's
 /// BulkWriteResult, `insertedIds` keyed by index.
 pub fn insert_many_result(ids: &std::collections::HashMap<usize, Bson>) -> Document {
-    let mut sorted: Vec<_> = ids.iter().collect();
-    sorted.sort_by_key(|(i, _)| **i);
-    let inserted: Document = sorted
-        .into_iter()
-        .map(|(i, id)| (i.to_string(), id.clone()))
-        .collect();
+    let inserted = bulk::by_index(ids, Bson::clone);
     doc! {
         "insertedCount": ids.len() as i64,
         "matchedCount": 0_i64,
@@ -448,17 +467,22 @@ fn update_result(r: &UpdateResult) -> Document {
 }
 
 /// An operation's arguments, consumed one by one; [`Args::done`] rejects what is left.
-struct Args {
+pub struct Args {
     op: String,
     doc: Document,
 }
 
 impl Args {
-    fn take(&mut self, key: &str) -> Option<Bson> {
+    /// The arguments `doc` of operation `op` (named in errors and skip reasons).
+    pub fn new(op: String, doc: Document) -> Args {
+        Args { op, doc }
+    }
+
+    pub fn take(&mut self, key: &str) -> Option<Bson> {
         self.doc.remove(key)
     }
 
-    fn doc(&mut self, key: &str) -> Step<Option<Document>> {
+    pub fn doc(&mut self, key: &str) -> Step<Option<Document>> {
         match self.take(key) {
             None => Ok(None),
             Some(Bson::Document(d)) => Ok(Some(d)),
@@ -466,14 +490,14 @@ impl Args {
         }
     }
 
-    fn req_doc(&mut self, key: &str) -> Step<Document> {
+    pub fn req_doc(&mut self, key: &str) -> Step<Document> {
         match self.doc(key)? {
             Some(d) => Ok(d),
             None => fail!("{} needs {key}", self.op),
         }
     }
 
-    fn docs(&mut self, key: &str) -> Step<Option<Vec<Document>>> {
+    pub fn docs(&mut self, key: &str) -> Step<Option<Vec<Document>>> {
         match self.take(key) {
             None => Ok(None),
             Some(Bson::Array(items)) => items
@@ -488,7 +512,7 @@ impl Args {
         }
     }
 
-    fn string(&mut self, key: &str) -> Step<Option<String>> {
+    pub fn string(&mut self, key: &str) -> Step<Option<String>> {
         match self.take(key) {
             None => Ok(None),
             Some(Bson::String(s)) => Ok(Some(s)),
@@ -496,7 +520,7 @@ impl Args {
         }
     }
 
-    fn boolean(&mut self, key: &str) -> Step<Option<bool>> {
+    pub fn boolean(&mut self, key: &str) -> Step<Option<bool>> {
         match self.take(key) {
             None => Ok(None),
             Some(Bson::Boolean(b)) => Ok(Some(b)),
@@ -504,7 +528,7 @@ impl Args {
         }
     }
 
-    fn int(&mut self, key: &str) -> Step<Option<i64>> {
+    pub fn int(&mut self, key: &str) -> Step<Option<i64>> {
         match self.take(key) {
             None => Ok(None),
             Some(Bson::Int32(i)) => Ok(Some(i64::from(i))),
@@ -514,13 +538,13 @@ impl Args {
         }
     }
 
-    fn millis(&mut self, key: &str) -> Step<Option<Duration>> {
+    pub fn millis(&mut self, key: &str) -> Step<Option<Duration>> {
         Ok(self
             .int(key)?
             .map(|ms| Duration::from_millis(ms.max(0) as u64)))
     }
 
-    fn hint(&mut self) -> Step<Option<Hint>> {
+    pub fn hint(&mut self) -> Step<Option<Hint>> {
         match self.take("hint") {
             None => Ok(None),
             Some(Bson::String(name)) => Ok(Some(Hint::Name(name))),
@@ -530,7 +554,7 @@ impl Args {
     }
 
     /// Skips the test, naming the first argument nothing consumed.
-    fn done(self) -> Step {
+    pub fn done(self) -> Step {
         match self.doc.keys().next() {
             None => Ok(()),
             Some(key) => self.missing(key),

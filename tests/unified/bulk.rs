@@ -1,0 +1,249 @@
+//! `bulkWrite` on a collection and `clientBulkWrite` on a client (CRUD spec, "Bulk Write"
+//! and "Client Bulk Write"): write models from the test's arguments, and the results (or
+//! the partial results of an error) as the spec's `BulkWriteResult` and
+//! `ClientBulkWriteResult` documents, maps keyed by the index of the write.
+
+use std::collections::HashMap;
+
+use bson::{doc, Bson, Document};
+use greenmongo::{
+    error::{WriteConcernError, WriteError},
+    BulkWriteOptions, BulkWriteResult, Client, ClientBulkWriteOptions, ClientBulkWriteResult,
+    ClientWriteModel, Collection, WriteModel, WriteModelOptions,
+};
+
+use super::{
+    entities::write_concern,
+    format::WriteConcernSpec,
+    operations::{modifications, Args, OpResult, Value},
+    outcome::{fail, failed, Step},
+};
+
+/// `bulkWrite`: `requests`, `ordered`, `bypassDocumentValidation`, `comment`, `let`.
+pub fn collection_bulk_write(coll: &Collection<Document>, mut a: Args) -> OpResult {
+    let requests = a.docs("requests")?.unwrap_or_default();
+    let options = BulkWriteOptions {
+        ordered: a.boolean("ordered")?,
+        bypass_document_validation: a.boolean("bypassDocumentValidation")?,
+        comment: a.take("comment"),
+        let_vars: a.doc("let")?,
+        ..Default::default()
+    };
+    a.done()?;
+    let models = requests
+        .into_iter()
+        .map(write_model)
+        .collect::<Step<Vec<_>>>()?;
+    Ok(coll
+        .bulk_write(models, options)
+        .map(|r| Value::Bson(Bson::Document(bulk_write_result(&r)))))
+}
+
+/// `clientBulkWrite`: `models`, `ordered`, `bypassDocumentValidation`, `comment`, `let`,
+/// `writeConcern`, `verboseResults`.
+pub fn client_bulk_write(client: &Client, mut a: Args) -> OpResult {
+    let models = a.docs("models")?.unwrap_or_default();
+    let write_concern = match a.doc("writeConcern")? {
+        None => None,
+        Some(spec) => {
+            let spec: WriteConcernSpec = bson::deserialize_from_document(spec)
+                .map_err(failed("clientBulkWrite.writeConcern"))?;
+            Some(write_concern(&spec)?)
+        }
+    };
+    let options = ClientBulkWriteOptions {
+        ordered: a.boolean("ordered")?,
+        bypass_document_validation: a.boolean("bypassDocumentValidation")?,
+        comment: a.take("comment"),
+        let_vars: a.doc("let")?,
+        write_concern,
+        verbose_results: a.boolean("verboseResults")?,
+    };
+    a.done()?;
+    let models = models
+        .into_iter()
+        .map(client_write_model)
+        .collect::<Step<Vec<_>>>()?;
+    Ok(client
+        .bulk_write(models, options)
+        .map(|r| Value::Bson(Bson::Document(client_bulk_write_result(&r)))))
+}
+
+/// The one key of a request document (`{ "updateOne": { ... } }`) and its arguments.
+fn model_args(op: &str, request: Document) -> Step<(String, Args)> {
+    let mut entries = request.into_iter();
+    match (entries.next(), entries.next()) {
+        (Some((name, Bson::Document(d))), None) => {
+            let args = Args::new(format!("{op}.{name}"), d);
+            Ok((name, args))
+        }
+        _ => fail!("a {op} model must be one {{ name: {{ arguments }} }} document"),
+    }
+}
+
+/// The per-write options; `sort` only where it applies (`updateOne`, `replaceOne`).
+fn model_options(a: &mut Args, name: &str) -> Step<WriteModelOptions> {
+    let updates = name.starts_with("update") || name == "replaceOne";
+    Ok(WriteModelOptions {
+        upsert: if updates { a.boolean("upsert")? } else { None },
+        array_filters: if name.starts_with("update") {
+            a.docs("arrayFilters")?
+        } else {
+            None
+        },
+        collation: a.doc("collation")?,
+        hint: a.hint()?,
+        sort: if name == "updateOne" || name == "replaceOne" {
+            a.doc("sort")?
+        } else {
+            None
+        },
+    })
+}
+
+fn write_model(request: Document) -> Step<WriteModel> {
+    let (name, mut a) = model_args("bulkWrite", request)?;
+    let model = match name.as_str() {
+        "insertOne" => WriteModel::InsertOne {
+            document: a.req_doc("document")?,
+        },
+        "updateOne" | "updateMany" => {
+            let filter = a.req_doc("filter")?;
+            let update = modifications(a.take("update").unwrap_or(Bson::Null))?;
+            let options = model_options(&mut a, &name)?;
+            if name == "updateOne" {
+                WriteModel::UpdateOne {
+                    filter,
+                    update,
+                    options,
+                }
+            } else {
+                WriteModel::UpdateMany {
+                    filter,
+                    update,
+                    options,
+                }
+            }
+        }
+        "replaceOne" => WriteModel::ReplaceOne {
+            filter: a.req_doc("filter")?,
+            replacement: a.req_doc("replacement")?,
+            options: model_options(&mut a, &name)?,
+        },
+        "deleteOne" | "deleteMany" => {
+            let filter = a.req_doc("filter")?;
+            let options = model_options(&mut a, &name)?;
+            if name == "deleteOne" {
+                WriteModel::DeleteOne { filter, options }
+            } else {
+                WriteModel::DeleteMany { filter, options }
+            }
+        }
+        other => return fail!("unknown bulkWrite model {other}"),
+    };
+    a.done()?;
+    Ok(model)
+}
+
+fn client_write_model(request: Document) -> Step<ClientWriteModel> {
+    let (name, mut a) = model_args("clientBulkWrite", request)?;
+    let Some(namespace) = a.string("namespace")? else {
+        return fail!("clientBulkWrite.{name} needs a namespace");
+    };
+    let model = match name.as_str() {
+        "insertOne" => ClientWriteModel::InsertOne {
+            namespace,
+            document: a.req_doc("document")?,
+        },
+        "updateOne" | "updateMany" => ClientWriteModel::Update {
+            namespace,
+            filter: a.req_doc("filter")?,
+            update: modifications(a.take("update").unwrap_or(Bson::Null))?,
+            multi: name == "updateMany",
+            options: model_options(&mut a, &name)?,
+        },
+        "replaceOne" => ClientWriteModel::ReplaceOne {
+            namespace,
+            filter: a.req_doc("filter")?,
+            replacement: a.req_doc("replacement")?,
+            options: model_options(&mut a, &name)?,
+        },
+        "deleteOne" | "deleteMany" => ClientWriteModel::Delete {
+            namespace,
+            filter: a.req_doc("filter")?,
+            multi: name == "deleteMany",
+            options: model_options(&mut a, &name)?,
+        },
+        other => return fail!("unknown clientBulkWrite model {other}"),
+    };
+    a.done()?;
+    Ok(model)
+}
+
+/// A map keyed by write index as a document with the indexes in order.
+pub fn by_index<T>(map: &HashMap<usize, T>, f: impl Fn(&T) -> Bson) -> Document {
+    let mut sorted: Vec<_> = map.iter().collect();
+    sorted.sort_by_key(|(i, _)| **i);
+    sorted
+        .into_iter()
+        .map(|(i, v)| (i.to_string(), f(v)))
+        .collect()
+}
+
+/// The CRUD spec's BulkWriteResult.
+pub fn bulk_write_result(r: &BulkWriteResult) -> Document {
+    doc! {
+        "insertedCount": r.inserted_count as i64,
+        "matchedCount": r.matched_count as i64,
+        "modifiedCount": r.modified_count as i64,
+        "deletedCount": r.deleted_count as i64,
+        "upsertedCount": r.upserted_count as i64,
+        "upsertedIds": by_index(&r.upserted_ids, Bson::clone),
+        "insertedIds": by_index(&r.inserted_ids, Bson::clone),
+    }
+}
+
+/// The CRUD spec's ClientBulkWriteResult; the per-write maps are empty unless the write
+/// asked for verbose results.
+pub fn client_bulk_write_result(r: &ClientBulkWriteResult) -> Document {
+    doc! {
+        "insertedCount": r.inserted_count as i64,
+        "upsertedCount": r.upserted_count as i64,
+        "matchedCount": r.matched_count as i64,
+        "modifiedCount": r.modified_count as i64,
+        "deletedCount": r.deleted_count as i64,
+        "insertResults": by_index(&r.insert_results, |i| doc! { "insertedId": i.inserted_id.clone() }.into()),
+        "updateResults": by_index(&r.update_results, |u| {
+            let mut d = doc! {
+                "matchedCount": u.matched_count as i64,
+                "modifiedCount": u.modified_count as i64,
+            };
+            if let Some(id) = &u.upserted_id {
+                d.insert("upsertedId", id.clone());
+            }
+            d.into()
+        }),
+        "deleteResults": by_index(&r.delete_results, |d| doc! { "deletedCount": d.deleted_count as i64 }.into()),
+    }
+}
+
+/// A write error as the unified format matches it (`code`, `codeName`, `message`,
+/// `details`).
+pub fn write_error(e: &WriteError) -> Document {
+    let mut d =
+        doc! { "code": e.code, "codeName": e.code_name.as_str(), "message": e.message.as_str() };
+    if let Some(details) = &e.details {
+        d.insert("details", details.clone());
+    }
+    d
+}
+
+/// A write concern error as the unified format matches it.
+pub fn write_concern_error(e: &WriteConcernError) -> Document {
+    let mut d =
+        doc! { "code": e.code, "codeName": e.code_name.as_str(), "message": e.message.as_str() };
+    if let Some(details) = &e.details {
+        d.insert("details", details.clone());
+    }
+    d
+}
