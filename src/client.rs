@@ -210,7 +210,12 @@ impl Client {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn list_database_names(&self) -> Result<Vec<String>> {
-        let reply = self.run_command("admin", doc! { "listDatabases": 1, "nameOnly": true })?;
+        let reply = self.run_operation(
+            "admin",
+            doc! { "listDatabases": 1, "nameOnly": true },
+            Criteria::Read(crate::options::ReadPreference::primary()),
+            Retry::Read,
+        )?;
         let databases = reply
             .get_array("databases")
             .map_err(|_| Error::invalid_response("listDatabases reply has no databases array"))?;
@@ -274,11 +279,16 @@ impl Client {
         criteria: Criteria,
     ) -> Result<(Document, ServerAddress, Option<ServerSession>)> {
         let mut session = self.implicit_session(&command, &criteria)?;
+        // Reads retry; a cursor command that writes ($out, $merge) or is arbitrary does not.
+        let retry = match criteria {
+            Criteria::Read(_) => Retry::Read,
+            Criteria::Write => Retry::No,
+        };
         match self.execute(
             db,
             command,
             Target::Select(criteria),
-            Retry::Read,
+            retry,
             session.as_mut(),
         ) {
             Ok((reply, address)) => Ok((reply, address, session)),
@@ -386,6 +396,16 @@ impl Client {
                     })
             });
             let mut error = match attempt {
+                Ok(reply)
+                    if retry == Retry::Write
+                        && !retried
+                        && retryable_write_concern_error(&reply) =>
+                {
+                    // Applied, but the write concern failed in a way worth one more try.
+                    tracing::debug!("retrying once after a retryable write concern error");
+                    retried = true;
+                    continue;
+                }
                 Ok(reply) => return Ok((reply, server.address)),
                 Err(e) => e,
             };
@@ -412,6 +432,20 @@ impl Client {
             retried = true;
         }
     }
+}
+
+/// Whether a reply's `writeConcernError` allows the retryable-writes retry.
+fn retryable_write_concern_error(reply: &Document) -> bool {
+    let Ok(error) = reply.get_document("writeConcernError") else {
+        return false;
+    };
+    let labelled = reply.get_array("errorLabels").is_ok_and(|labels| {
+        labels
+            .iter()
+            .any(|l| l.as_str() == Some(RETRYABLE_WRITE_ERROR))
+    });
+    let code = crate::operation::get_int(error, "code").unwrap_or(0) as i32;
+    labelled || crate::retry::is_retryable_code(code)
 }
 
 /// Where an operation runs.

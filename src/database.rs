@@ -128,8 +128,8 @@ impl Database {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn list_collection_names(&self) -> Result<Vec<String>> {
-        let cursor =
-            self.run_cursor_command(doc! { "listCollections": 1, "nameOnly": true, "cursor": {} })?;
+        let cursor = self
+            .read_cursor_command(doc! { "listCollections": 1, "nameOnly": true, "cursor": {} })?;
         cursor
             .map(|c| Ok(c?.get_str("name").unwrap_or_default().to_owned()))
             .collect()
@@ -159,7 +159,7 @@ impl Database {
         if let Some(filter) = filter.into() {
             command.insert("filter", filter);
         }
-        self.run_cursor_command(command)
+        self.read_cursor_command(command)
     }
 
     /// Runs a database-level aggregation (`aggregate: 1`): a pipeline that starts with a
@@ -250,14 +250,26 @@ impl Database {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run_cursor_command(&self, command: Document) -> Result<Cursor<Document>> {
+        self.cursor_command(command, Criteria::Write)
+    }
+
+    /// A cursor command that only reads (`listCollections`): retried once like reads.
+    fn read_cursor_command(&self, command: Document) -> Result<Cursor<Document>> {
+        self.cursor_command(
+            command,
+            Criteria::Read(crate::options::ReadPreference::primary()),
+        )
+    }
+
+    fn cursor_command(&self, command: Document, criteria: Criteria) -> Result<Cursor<Document>> {
         let batch_size = command
             .get_document("cursor")
             .ok()
             .and_then(|c| crate::operation::get_int(c, "batchSize"))
             .map(|b| b as u32);
-        let (reply, address, session) =
-            self.client
-                .run_cursor_operation(&self.name, command, Criteria::Write)?;
+        let (reply, address, session) = self
+            .client
+            .run_cursor_operation(&self.name, command, criteria)?;
         let spec = CursorSpec {
             db: self.name.clone(),
             batch_size,

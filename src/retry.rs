@@ -19,6 +19,11 @@ const RETRYABLE_CODES: &[i32] = &[
     13436, // NotPrimaryOrSecondary
 ];
 
+/// Whether a server error code is one of the retryable ones.
+pub(crate) fn is_retryable_code(code: i32) -> bool {
+    RETRYABLE_CODES.contains(&code)
+}
+
 /// The label a server (4.4+) or the driver puts on a retryable write failure.
 pub(crate) const RETRYABLE_WRITE_ERROR: &str = "RetryableWriteError";
 

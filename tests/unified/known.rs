@@ -59,6 +59,26 @@ const fn server(file: &'static str, test: &'static str, why: &'static str) -> Kn
 
 /// Tests that run and are expected to fail.
 pub const KNOWN_FAILURES: &[Known] = &[
+    // SecantusDB answers a retried statement (same lsid and txnNumber) from its cache
+    // without applying failCommand's writeConcernError again, so the second attempt
+    // succeeds where mongod would report the error once more.
+    server(
+        "retryable-writes/tests/unified/insertOne-errorLabels.json",
+        "InsertOne fails after multiple retryable writeConcernErrors",
+        RETRIED_STATEMENT_FROM_CACHE,
+    ),
+    // SecantusDB's bulkWrite command does not recognise a retried txnNumber: the retry
+    // after a writeConcernError inserts again and hits the duplicate key.
+    server(
+        "retryable-writes/tests/unified/client-bulkWrite-serverErrors.json",
+        "client bulkWrite with no multi: true operations succeeds after retryable writeConcernError",
+        "SecantusDB's bulkWrite does not deduplicate a retried txnNumber",
+    ),
+    server(
+        "unified-test-format/tests/valid-pass/poc-retryable-writes.json",
+        "InsertOne fails after multiple retryable writeConcernErrors",
+        RETRIED_STATEMENT_FROM_CACHE,
+    ),
     // Unacknowledged writes: OP_MSG without moreToCome, so the server answers and the
     // succeeded event carries its full reply; the spec expects `{ ok: 1 }` and no wait.
     bug(
@@ -84,176 +104,16 @@ pub const KNOWN_FAILURES: &[Known] = &[
         "always gossips the $clusterTime on the sent command",
         "$clusterTime gossip",
     ),
-    bug("monitoring/writeConcernError.json", "*", WCE_RETRY),
-    bug(
-        "retryable-writes/tests/unified/bulkWrite-errorLabels.json",
-        "BulkWrite succeeds after WriteConcernError ShutdownInProgress",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/bulkWrite-serverErrors.json",
-        "BulkWrite succeeds after retryable writeConcernError in first batch",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/client-bulkWrite-serverErrors.json",
-        "client bulkWrite with no multi: true operations succeeds after retryable writeConcernError",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/deleteOne-errorLabels.json",
-        "DeleteOne succeeds after WriteConcernError ShutdownInProgress",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/findOneAndDelete-errorLabels.json",
-        "FindOneAndDelete succeeds after WriteConcernError ShutdownInProgress",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/findOneAndReplace-errorLabels.json",
-        "FindOneAndReplace succeeds after WriteConcernError ShutdownInProgress",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/findOneAndUpdate-errorLabels.json",
-        "FindOneAndUpdate succeeds after WriteConcernError ShutdownInProgress",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/insertMany-errorLabels.json",
-        "InsertMany succeeds after WriteConcernError ShutdownInProgress",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/insertOne-errorLabels.json",
-        "InsertOne succeeds after WriteConcernError InterruptedAtShutdown",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/insertOne-errorLabels.json",
-        "InsertOne succeeds after WriteConcernError InterruptedDueToReplStateChange",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/insertOne-errorLabels.json",
-        "InsertOne succeeds after WriteConcernError PrimarySteppedDown",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/insertOne-errorLabels.json",
-        "InsertOne succeeds after WriteConcernError ShutdownInProgress",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/insertOne-serverErrors.json",
-        "InsertOne succeeds after retryable writeConcernError",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/replaceOne-errorLabels.json",
-        "ReplaceOne succeeds after WriteConcernError ShutdownInProgress",
-        WCE_RETRY,
-    ),
-    bug(
-        "retryable-writes/tests/unified/updateOne-errorLabels.json",
-        "UpdateOne succeeds after WriteConcernError ShutdownInProgress",
-        WCE_RETRY,
-    ),
     // Retryable reads.
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after InterruptedAtShutdown",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after InterruptedDueToReplStateChange",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after NotWritablePrimary",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after NotPrimaryNoSecondaryOk",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after NotPrimaryOrSecondary",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after PrimarySteppedDown",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after ShutdownInProgress",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after HostNotFound",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after HostUnreachable",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after NetworkTimeout",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames succeeds after SocketException",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames-serverErrors.json",
-        "ListDatabaseNames fails after two NotWritablePrimary errors",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames.json",
-        "ListDatabaseNames succeeds on second attempt",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/listDatabaseNames.json",
-        "ListDatabaseNames fails on second attempt",
-        LIST_DATABASES_NO_RETRY,
-    ),
-    bug(
-        "retryable-reads/tests/unified/aggregate-merge.json",
-        "Aggregate with $merge does not retry",
-        WRITING_AGGREGATE_RETRIED,
-    ),
-    bug(
-        "retryable-reads/tests/unified/aggregate.json",
-        "Aggregate with $out does not retry",
-        WRITING_AGGREGATE_RETRIED,
-    ),
 ];
 
-const LIST_DATABASES_NO_RETRY: &str =
-    "Client::list_database_names is not a retryable read (runs with Retry::No, src/client.rs)";
-const WRITING_AGGREGATE_RETRIED: &str =
-    "an aggregate with $out/$merge is retried as a read (run_cursor_operation always uses Retry::Read, src/client.rs)";
 const W0_MORE_TO_COME: &str =
     "w: 0 writes must be sent with OP_MSG moreToCome and not wait for a reply (src/conn.rs)";
-const WCE_RETRY: &str =
-    "retryable writes: a reply with a retryable writeConcernError (or RetryableWriteError label) is not retried (src/client.rs)";
 
 /// Fail points SecantusDB accepts but never fires; a failed test that configures one is a
 /// known server difference (with mongod it runs as usual).
+const RETRIED_STATEMENT_FROM_CACHE: &str =
+    "SecantusDB replays a retried statement from its cache without the fail point's writeConcernError";
 const INERT_FAIL_POINTS: &[(&str, Known)] = &[(
     "onPrimaryTransactionalWrite",
     server(
