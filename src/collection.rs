@@ -96,15 +96,7 @@ pub struct Collection<T = Document> {
 
 impl<T> Clone for Collection<T> {
     fn clone(&self) -> Self {
-        Collection {
-            client: self.client.clone(),
-            db: self.db.clone(),
-            name: self.name.clone(),
-            read_concern: self.read_concern.clone(),
-            write_concern: self.write_concern.clone(),
-            read_preference: self.read_preference.clone(),
-            _type: PhantomData,
-        }
+        self.clone_with_type()
     }
 }
 

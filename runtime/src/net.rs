@@ -10,6 +10,7 @@
 //! Host names are resolved on the blocking pool inside coroutines (`getaddrinfo` blocks);
 //! IP literals are parsed in place.
 
+#[macro_use]
 mod source;
 mod tcp;
 mod unix;
