@@ -263,7 +263,7 @@ impl<T> Collection<T> {
         let (reply, address, session) = self
             .client
             .run_cursor_operation(&self.db, command, criteria)?;
-        let reply = match CursorReply::parse(&reply) {
+        let reply = match CursorReply::parse(reply) {
             Ok(reply) => reply,
             Err(e) => {
                 self.client.end_session(session);

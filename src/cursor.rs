@@ -2,7 +2,7 @@
 
 use std::{collections::VecDeque, fmt, marker::PhantomData, time::Duration};
 
-use bson::{doc, Bson, RawDocumentBuf};
+use bson::{doc, Bson};
 use serde::de::DeserializeOwned;
 
 use crate::{
@@ -35,7 +35,7 @@ pub struct Cursor<T> {
     db: String,
     collection: String,
     id: i64,
-    batch: VecDeque<RawDocumentBuf>,
+    batch: VecDeque<bson::Document>,
     batch_size: Option<u32>,
     max_await_time: Option<Duration>,
     comment: Option<Bson>,
@@ -149,7 +149,7 @@ impl<T> Cursor<T> {
         }
         let reply = self.run(command);
         let reply = match reply {
-            Ok(reply) => CursorReply::parse(&reply),
+            Ok(reply) => CursorReply::parse(reply),
             Err(e) => Err(e),
         };
         match reply {
@@ -197,7 +197,7 @@ impl<T: DeserializeOwned> Iterator for Cursor<T> {
         if let Some(remaining) = &mut self.remaining {
             *remaining -= 1;
         }
-        Some(bson::deserialize_from_slice(raw.as_bytes()).map_err(Into::into))
+        Some(bson::deserialize_from_document(raw).map_err(Into::into))
     }
 }
 

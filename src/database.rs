@@ -275,7 +275,7 @@ impl Database {
             batch_size,
             ..Default::default()
         };
-        match CursorReply::parse(&reply) {
+        match CursorReply::parse(reply) {
             Ok(reply) => Ok(Cursor::new(
                 self.client.clone(),
                 spec,
@@ -299,7 +299,7 @@ impl Database {
         Ok(Cursor::new(
             self.client.clone(),
             spec,
-            CursorReply::parse(reply)?,
+            CursorReply::parse(reply.clone())?,
             None,
             None,
         ))

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use bson::{Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document};
 
 use crate::{
     error::{ErrorKind, InsertManyError, WriteConcernError, WriteError, WriteFailure},
@@ -159,7 +159,7 @@ impl WriteReply {
 pub(crate) struct CursorReply {
     pub(crate) id: i64,
     pub(crate) ns: String,
-    pub(crate) batch: VecDeque<RawDocumentBuf>,
+    pub(crate) batch: VecDeque<Document>,
 }
 
 impl CursorReply {
@@ -167,20 +167,30 @@ impl CursorReply {
     ///
     /// # Errors
     /// When the reply has no well-formed `cursor` document.
-    pub(crate) fn parse(reply: &Document) -> Result<CursorReply> {
-        let cursor = reply.get_document("cursor").map_err(|_| {
-            Error::invalid_response(format!("reply has no cursor document: {reply}"))
-        })?;
-        let id = get_int(cursor, "id")
+    pub(crate) fn parse(mut reply: Document) -> Result<CursorReply> {
+        let Some(Bson::Document(mut cursor)) = reply.remove("cursor") else {
+            return Err(Error::invalid_response(format!(
+                "reply has no cursor document: {reply}"
+            )));
+        };
+        let id = get_int(&cursor, "id")
             .ok_or_else(|| Error::invalid_response("cursor reply has no id"))?;
-        let batch = cursor
-            .get_array("firstBatch")
-            .or_else(|_| cursor.get_array("nextBatch"))
-            .map_err(|_| Error::invalid_response("cursor reply has no firstBatch or nextBatch"))?;
+        let batch = match cursor
+            .remove("firstBatch")
+            .or_else(|| cursor.remove("nextBatch"))
+        {
+            Some(Bson::Array(batch)) => batch,
+            _ => {
+                return Err(Error::invalid_response(
+                    "cursor reply has no firstBatch or nextBatch",
+                ))
+            }
+        };
+        // The documents move out of the reply: no copy, no re-encoding.
         let batch = batch
-            .iter()
+            .into_iter()
             .map(|doc| match doc {
-                Bson::Document(d) => RawDocumentBuf::try_from(d).map_err(Error::from),
+                Bson::Document(d) => Ok(d),
                 other => Err(Error::invalid_response(format!(
                     "cursor batch holds a {:?}, not a document",
                     other.element_type()
@@ -270,13 +280,13 @@ mod tests {
     fn cursor_replies_parse_and_malformed_ones_are_errors() {
         let reply =
             doc! { "cursor": { "id": 7_i64, "ns": "db.c", "firstBatch": [ { "a": 1 } ] }, "ok": 1 };
-        let cursor = CursorReply::parse(&reply).unwrap();
+        let cursor = CursorReply::parse(reply).unwrap();
         assert_eq!(
             (cursor.id, cursor.ns.as_str(), cursor.batch.len()),
             (7, "db.c", 1)
         );
-        assert!(CursorReply::parse(&doc! { "ok": 1 }).is_err());
-        assert!(CursorReply::parse(&doc! { "cursor": { "id": 0, "nextBatch": [1] } }).is_err());
+        assert!(CursorReply::parse(doc! { "ok": 1 }).is_err());
+        assert!(CursorReply::parse(doc! { "cursor": { "id": 0, "nextBatch": [1] } }).is_err());
     }
 
     #[test]
