@@ -1,6 +1,15 @@
 //! Options of the CRUD operations, shaped like the official driver's: plain structs with
-//! public fields and `Default`, so `FindOptions { limit: Some(10), ..Default::default() }`
-//! reads as it does there.
+//! public fields and `Default` (`FindOptions { limit: Some(10), ..Default::default() }`),
+//! and builders (`FindOptions::builder().limit(10).build()`).
+//!
+//! ```
+//! use bson::doc;
+//! use greenmongo::options::FindOptions;
+//!
+//! let built = FindOptions::builder().sort(doc! { "price": 1 }).limit(10).build();
+//! let literal = FindOptions { sort: Some(doc! { "price": 1 }), limit: Some(10), ..Default::default() };
+//! assert_eq!(built, literal);
+//! ```
 
 use std::time::Duration;
 
@@ -257,3 +266,101 @@ pub struct IndexModel {
     /// derived from the keys (`sku_1`).
     pub options: Option<Document>,
 }
+
+/// Builder-style setters, so options read as in the official driver:
+/// `FindOptions::builder().sort(doc! { "price": 1 }).limit(10).build()`.
+macro_rules! setters {
+    ($options:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+        impl $options {
+            /// Default options, to chain setters on (as the official driver's builders).
+            pub fn builder() -> Self {
+                Self::default()
+            }
+
+            /// The options, ready to pass (the end of a builder chain).
+            pub fn build(self) -> Self {
+                self
+            }
+
+            $(
+                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                pub fn $field(mut self, value: impl Into<$ty>) -> Self {
+                    self.$field = Some(value.into());
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters!(InsertOneOptions {
+    bypass_document_validation: bool,
+    write_concern: WriteConcern,
+    comment: Bson
+});
+setters!(InsertManyOptions {
+    bypass_document_validation: bool,
+    ordered: bool,
+    write_concern: WriteConcern,
+    comment: Bson
+});
+setters!(FindOptions {
+    projection: Document,
+    sort: Document,
+    skip: u64,
+    limit: i64,
+    batch_size: u32,
+    max_time: Duration,
+    allow_disk_use: bool,
+    cursor_type: CursorType,
+    max_await_time: Duration,
+    hint: Hint,
+    collation: Document,
+    comment: Bson,
+    let_vars: Document,
+    read_concern: ReadConcern,
+    selection_criteria: ReadPreference,
+    no_cursor_timeout: bool,
+    allow_partial_results: bool,
+    return_key: bool,
+    show_record_id: bool,
+    min: Document,
+    max: Document
+});
+setters!(UpdateOptions { upsert: bool, array_filters: Vec<Document>, bypass_document_validation: bool, collation: Document, hint: Hint, write_concern: WriteConcern, let_vars: Document, comment: Bson, sort: Document });
+setters!(DeleteOptions {
+    collation: Document,
+    hint: Hint,
+    write_concern: WriteConcern,
+    let_vars: Document,
+    comment: Bson
+});
+setters!(CountOptions {
+    skip: u64,
+    limit: u64,
+    max_time: Duration,
+    hint: Hint,
+    collation: Document,
+    comment: Bson,
+    read_concern: ReadConcern
+});
+setters!(AggregateOptions {
+    allow_disk_use: bool,
+    batch_size: u32,
+    bypass_document_validation: bool,
+    collation: Document,
+    max_time: Duration,
+    hint: Hint,
+    comment: Bson,
+    let_vars: Document,
+    read_concern: ReadConcern,
+    write_concern: WriteConcern
+});
+setters!(DistinctOptions {
+    max_time: Duration,
+    collation: Document,
+    comment: Bson,
+    read_concern: ReadConcern,
+    hint: Hint
+});
+setters!(FindOneAndModifyOptions { sort: Document, projection: Document, return_document: ReturnDocument, upsert: bool, array_filters: Vec<Document>, bypass_document_validation: bool, max_time: Duration, collation: Document, hint: Hint, write_concern: WriteConcern, let_vars: Document, comment: Bson });
