@@ -18,7 +18,7 @@ use std::{
     time::Instant,
 };
 
-use bson::{Bson, Document};
+use bson::{doc, Bson, Document};
 
 use crate::{
     auth::{AuthStep, Conversation, Password, ScramCache, ScramVersion},
@@ -28,7 +28,7 @@ use crate::{
         ConnectionInfo, EventHandler,
     },
     options::{AuthMechanism, ClientOptions, Credential, ServerAddress},
-    wire::{self, Message},
+    wire::{self, Message, MessageFlags},
     Error, Result,
 };
 pub(crate) use handshake::HelloReply;
@@ -216,12 +216,27 @@ impl Connection {
             ));
         }
         command.insert("$db", db);
-        let message = Message::from_document(&command)?;
+        let mut message = Message::from_document(&command)?;
+        // An unacknowledged write (w: 0) goes with moreToCome: the server sends no reply.
+        let unacknowledged = command
+            .get_document("writeConcern")
+            .is_ok_and(|wc| matches!(wc.get("w"), Some(Bson::Int32(0) | Bson::Int64(0))));
+        if unacknowledged {
+            message.flags.insert(MessageFlags::MORE_TO_COME);
+        }
         message.check_size(&self.hello.limits)?;
         let bytes = message.encode(self.compressor.as_ref());
         let monitor = Monitor::start(self, db, &command, message.request_id);
         self.in_flight = true;
-        let reply = self.round_trip(&bytes, message.request_id);
+        let reply = if unacknowledged {
+            self.stream
+                .get_mut()
+                .write_all(&bytes)
+                .map(|()| doc! { "ok": 1 })
+                .map_err(Error::from)
+        } else {
+            self.round_trip(&bytes, message.request_id)
+        };
         if reply.is_err() {
             self.broken = true;
         } else {

@@ -79,18 +79,6 @@ pub const KNOWN_FAILURES: &[Known] = &[
         "InsertOne fails after multiple retryable writeConcernErrors",
         RETRIED_STATEMENT_FROM_CACHE,
     ),
-    // Unacknowledged writes: OP_MSG without moreToCome, so the server answers and the
-    // succeeded event carries its full reply; the spec expects `{ ok: 1 }` and no wait.
-    bug(
-        "monitoring/unacknowledged-client-bulkWrite.json",
-        "A successful mixed client bulkWrite",
-        W0_MORE_TO_COME,
-    ),
-    bug(
-        "monitoring/unacknowledgedBulkWrite.json",
-        "A successful unordered bulk write with an unacknowledged write concern",
-        W0_MORE_TO_COME,
-    ),
     // The driver's command error keeps code, codeName, errmsg and labels of the reply,
     // not the rest (keyPattern, keyValue, errInfo...).
     bug(
@@ -104,16 +92,13 @@ pub const KNOWN_FAILURES: &[Known] = &[
         "always gossips the $clusterTime on the sent command",
         "$clusterTime gossip",
     ),
-    // Retryable reads.
 ];
 
-const W0_MORE_TO_COME: &str =
-    "w: 0 writes must be sent with OP_MSG moreToCome and not wait for a reply (src/conn.rs)";
+const RETRIED_STATEMENT_FROM_CACHE: &str =
+    "SecantusDB replays a retried statement from its cache without the fail point's writeConcernError";
 
 /// Fail points SecantusDB accepts but never fires; a failed test that configures one is a
 /// known server difference (with mongod it runs as usual).
-const RETRIED_STATEMENT_FROM_CACHE: &str =
-    "SecantusDB replays a retried statement from its cache without the fail point's writeConcernError";
 const INERT_FAIL_POINTS: &[(&str, Known)] = &[(
     "onPrimaryTransactionalWrite",
     server(
