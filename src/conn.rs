@@ -390,6 +390,7 @@ fn check_reply(reply: Document) -> Result<Document> {
             .get_str("errmsg")
             .unwrap_or("the server reported ok: 0 without a message")
             .to_owned(),
+        reply,
     }))
     .with_labels(labels))
 }

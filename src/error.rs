@@ -105,7 +105,7 @@ pub enum ErrorKind {
 }
 
 /// A command error reported by the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct CommandError {
     /// The server's numeric error code (`code`).
@@ -114,6 +114,9 @@ pub struct CommandError {
     pub code_name: String,
     /// The server's message (`errmsg`).
     pub message: String,
+    /// The whole reply, for the fields some errors carry (`keyPattern` and `keyValue` of
+    /// a duplicate key, `errInfo`, `topologyVersion`, ...).
+    pub reply: bson::Document,
 }
 
 /// One refused write of a batch (`writeErrors[i]`).
@@ -439,6 +442,7 @@ mod tests {
             code: 11000,
             code_name: "DuplicateKey".into(),
             message: "E11000 duplicate key".into(),
+            reply: bson::Document::new(),
         }))
         .with_labels(["RetryableWriteError"]);
         assert_eq!(err.code(), Some(11000));

@@ -58,6 +58,7 @@ mod tests {
             code,
             code_name: String::new(),
             message: String::new(),
+            reply: bson::Document::new(),
         }))
     }
 

@@ -2,7 +2,7 @@
 //! [`Error`]: client or server origin, message, code, code name, labels, the server's
 //! response and partial results.
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document};
 use greenmongo::{
     error::{WriteConcernError, WriteError, WriteFailure},
     Error, ErrorKind,
@@ -69,17 +69,7 @@ fn is_client_error(error: &Error) -> bool {
 /// name and message of a command error.
 fn response(error: &Error) -> Option<Document> {
     match &*error.kind {
-        ErrorKind::Command(c) => {
-            let mut reply = doc! { "ok": 0.0, "errmsg": c.message.as_str(), "code": c.code };
-            if !c.code_name.is_empty() {
-                reply.insert("codeName", c.code_name.as_str());
-            }
-            let labels: Vec<&str> = error.labels().collect();
-            if !labels.is_empty() {
-                reply.insert("errorLabels", labels);
-            }
-            Some(reply)
-        }
+        ErrorKind::Command(c) => Some(c.reply.clone()),
         _ => None,
     }
 }
