@@ -488,3 +488,27 @@ fn client_bulk_write_spans_collections() {
     assert_eq!(failure.write_errors[&0].code, 11000);
     db.drop().unwrap();
 }
+
+#[test]
+fn a_tailable_cursor_returns_documents_inserted_after_it_opened() {
+    use greenmongo::options::CursorType;
+    let Some(client) = server::client() else {
+        return;
+    };
+    let db = client.database(&server::unique("crud_tailable"));
+    db.create_collection("log", doc! { "capped": true, "size": 100_000 })
+        .unwrap();
+    let log = db.collection::<Document>("log");
+    log.insert_one(doc! { "n": 0 }, None).unwrap();
+    let tailable = FindOptions::builder()
+        .cursor_type(CursorType::Tailable)
+        .build();
+    let mut cursor = log.find(doc! {}, tailable).unwrap();
+    assert_eq!(cursor.next().unwrap().unwrap().get_i32("n").unwrap(), 0);
+    assert!(cursor.next().is_none(), "nothing new yet");
+    assert!(cursor.is_alive(), "a tailable cursor stays open at the end");
+    log.insert_one(doc! { "n": 1 }, None).unwrap();
+    assert_eq!(cursor.next().unwrap().unwrap().get_i32("n").unwrap(), 1);
+    drop(cursor);
+    db.drop().unwrap();
+}
