@@ -24,6 +24,38 @@ pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
 pub(crate) use wait_list::{wait_until, WaitList};
 
+/// Why a channel receive returned no value (`mpsc` and `oneshot`).
+#[derive(Debug)]
+pub enum RecvError {
+    /// Every sender is gone (a oneshot sender without sending) and nothing is queued.
+    Disconnected,
+    /// The wait failed: the enclosing `with_timeout` deadline passed (`TimedOut`), or
+    /// the coroutine is being cancelled (`Interrupted`).
+    Wait(std::io::Error),
+}
+
+impl std::fmt::Display for RecvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecvError::Disconnected => f.write_str("the sending side is gone"),
+            RecvError::Wait(e) => write!(f, "receive failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+impl From<RecvError> for std::io::Error {
+    fn from(e: RecvError) -> std::io::Error {
+        match e {
+            RecvError::Wait(e) => e,
+            RecvError::Disconnected => {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, e.to_string())
+            }
+        }
+    }
+}
+
 /// Locks a std mutex, ignoring poison: the runtime's critical sections never panic
 /// half-way, so the state is consistent even if some unrelated panic poisoned it.
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -23,6 +23,7 @@ use std::{
     time::Instant,
 };
 
+pub use super::RecvError;
 use super::{lock, wait_until, WaitList};
 use crate::coroutine::WaitKind;
 
@@ -118,35 +119,6 @@ impl<T> fmt::Display for SendError<T> {
 }
 
 impl<T> std::error::Error for SendError<T> {}
-
-/// Why nothing was received.
-#[derive(Debug)]
-pub enum RecvError {
-    /// Every sender is gone and the channel is empty.
-    Disconnected,
-    /// The wait failed (deadline passed, or the coroutine is being cancelled).
-    Wait(io::Error),
-}
-
-impl fmt::Display for RecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RecvError::Disconnected => f.write_str("every sender was dropped"),
-            RecvError::Wait(e) => write!(f, "receive failed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for RecvError {}
-
-impl From<RecvError> for io::Error {
-    fn from(e: RecvError) -> io::Error {
-        match e {
-            RecvError::Wait(e) => e,
-            RecvError::Disconnected => io::Error::new(io::ErrorKind::BrokenPipe, e.to_string()),
-        }
-    }
-}
 
 impl<T> Sender<T> {
     /// Sends a value, waiting for room in a bounded channel.

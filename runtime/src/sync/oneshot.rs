@@ -11,10 +11,11 @@
 //! ```
 
 use std::{
-    fmt, io,
+    fmt,
     sync::{Arc, Mutex},
 };
 
+pub use super::RecvError;
 use super::{lock, wait_until, WaitList};
 use crate::coroutine::WaitKind;
 
@@ -60,36 +61,6 @@ impl<T> fmt::Debug for Sender<T> {
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("oneshot::Receiver").finish_non_exhaustive()
-    }
-}
-
-/// Why no value was received.
-#[derive(Debug)]
-pub enum RecvError {
-    /// The sender was dropped without sending.
-    Disconnected,
-    /// The wait failed: the enclosing `with_timeout` deadline passed (`TimedOut`), or
-    /// the coroutine is being cancelled (`Interrupted`).
-    Wait(io::Error),
-}
-
-impl fmt::Display for RecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RecvError::Disconnected => f.write_str("the sender was dropped without sending"),
-            RecvError::Wait(e) => write!(f, "receive failed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for RecvError {}
-
-impl From<RecvError> for io::Error {
-    fn from(e: RecvError) -> io::Error {
-        match e {
-            RecvError::Wait(e) => e,
-            RecvError::Disconnected => io::Error::new(io::ErrorKind::BrokenPipe, e.to_string()),
-        }
     }
 }
 
