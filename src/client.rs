@@ -382,7 +382,7 @@ impl Client {
             };
             let attempt = topology.check_out(&server).and_then(|mut conn| {
                 let generation = conn.generation();
-                conn.command(db, command.clone())
+                conn.command(db, &command)
                     .map_err(|e| (e, generation))
                     .map_err(|(e, generation)| {
                         topology.handle_error(

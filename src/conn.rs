@@ -144,7 +144,7 @@ impl Connection {
                 .as_ref()
                 .and_then(Conversation::speculative_authenticate),
         });
-        let reply = conn.command("admin", hello)?;
+        let reply = conn.command("admin", &hello)?;
         conn.hello = HelloReply::parse(&reply, compressors)?;
         let hello_reply = reply.clone();
         conn.info.server_id = crate::operation::get_int(&reply, "connectionId");
@@ -191,13 +191,13 @@ impl Connection {
     ) -> Result<()> {
         let mut reply = match first_reply {
             Some(reply) => reply,
-            None => self.command(conversation.source(), conversation.start_command())?,
+            None => self.command(conversation.source(), &conversation.start_command())?,
         };
         loop {
             match conversation.handle_reply(&reply)? {
                 AuthStep::Done => return Ok(()),
                 AuthStep::Continue(next) => {
-                    reply = self.command(conversation.source(), next)?;
+                    reply = self.command(conversation.source(), &next)?;
                 }
             }
         }
@@ -209,14 +209,17 @@ impl Connection {
     /// [`ErrorKind::Command`] when the server answers `ok: 0` (code, codeName, errmsg and
     /// errorLabels kept); network and protocol errors (which also mark the connection
     /// broken).
-    pub(crate) fn command(&mut self, db: &str, mut command: Document) -> Result<Document> {
+    pub(crate) fn command(&mut self, db: &str, command: &Document) -> Result<Document> {
         if self.broken {
             return Err(Error::internal(
                 "the connection is broken; it must not be reused",
             ));
         }
-        command.insert("$db", db);
-        let mut message = Message::from_document(&command)?;
+        // Encoded once, `$db` appended to the bytes: the caller keeps its command (for a
+        // retry) without a deep copy.
+        let mut body = bson::RawDocumentBuf::try_from(command)?;
+        body.append(bson::raw::cstr!("$db"), db);
+        let mut message = Message::new(body);
         // An unacknowledged write (w: 0) goes with moreToCome: the server sends no reply.
         let unacknowledged = command
             .get_document("writeConcern")
@@ -226,7 +229,7 @@ impl Connection {
         }
         message.check_size(&self.hello.limits)?;
         let bytes = message.encode(self.compressor.as_ref());
-        let monitor = Monitor::start(self, db, &command, message.request_id);
+        let monitor = Monitor::start(self, db, command, message.request_id);
         self.in_flight = true;
         let reply = if unacknowledged {
             self.stream
@@ -296,7 +299,9 @@ impl Monitor {
                 command: if sensitive {
                     Document::new()
                 } else {
-                    command.clone()
+                    let mut command = command.clone();
+                    command.insert("$db", db);
+                    command
                 },
                 database_name: db.to_owned(),
                 command_name: name.clone(),

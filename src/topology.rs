@@ -408,7 +408,7 @@ impl Monitor {
             let heartbeat = topology.shared.settings.heartbeat_frequency;
             let started = Instant::now();
             let checked = match connection.as_mut() {
-                Some(conn) => conn.command("admin", doc! { "hello": 1 }),
+                Some(conn) => conn.command("admin", &doc! { "hello": 1 }),
                 None => Connection::connect_for_monitoring(&self.address, &topology.shared.config)
                     .map(|(conn, reply)| {
                         connection = Some(conn);
