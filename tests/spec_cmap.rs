@@ -1,16 +1,21 @@
 //! The CMAP spec's pool tests (`connection-monitoring-and-pooling/tests/cmap-format`),
-//! run against a pool of fake connections: no server needed.
+//! unit-style files against a pool of fake connections (no server needed), integration-
+//! style files against the live server (`MONGODB_URI`).
 //!
-//! Each unit-style file runs twice: once with the spec's "threads" as OS threads (the
-//! pool's maintenance task is then a thread too), and once with them as coroutines on a
-//! two-worker runtime (maintenance is then a coroutine). Integration-style files, which
-//! need a live server and a fail point, are skipped with the reason printed.
+//! Each file runs twice: once with the spec's "threads" as OS threads (the pool's
+//! maintenance task is then a thread too), and once with them as coroutines on a
+//! two-worker runtime (maintenance is then a coroutine). An integration file sets its
+//! `failCommand` fail point (which blocks the `hello` of connections with its appName)
+//! before each run and turns it off after; its pool establishes each connection for
+//! real: a TCP connection and a `hello` naming the appName, through the runtime's
+//! sockets, so a coroutine waiting on the blocked handshake parks.
 //!
 //! The README's MATCH is applied to events (with `42` as "any value") and to the error's
 //! `type`. The error's `message` is not compared: it is each driver's own wording (ours
 //! names the pool and waitQueueTimeoutMS).
 
 mod util {
+    pub mod server;
     pub mod spec;
 }
 
@@ -20,11 +25,15 @@ use std::{
     time::{Duration, Instant},
 };
 
+use std::io::Write as _;
+
+use bson::{doc, Document};
 use greenmongo::{
-    options::ServerAddress,
+    options::{ClientOptions, ServerAddress},
     pool::{CmapEvent, Pool, PoolConnection, PoolOptions, PooledConnection},
-    runtime::{self, coroutine, sync::mpsc, Runtime},
-    Error, ErrorKind,
+    runtime::{self, coroutine, net::TcpStream, sync::mpsc, Runtime},
+    wire::{self, Message, SizeLimits},
+    Client, Error, ErrorKind,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -124,12 +133,47 @@ impl Operation {
     }
 }
 
-/// A connection that does no I/O; the pool tests only look at its id.
-struct FakeConnection;
+/// A unit file's connection does no I/O (the pool tests only look at its id); an
+/// integration file's is a real socket that has done its `hello`.
+enum TestConnection {
+    Fake,
+    Live(#[allow(dead_code)] TcpStream),
+}
 
-impl PoolConnection for FakeConnection {
+impl PoolConnection for TestConnection {
     fn is_reusable(&self) -> bool {
         true
+    }
+}
+
+/// Where an integration file runs: the live server's address, and a client for its fail
+/// points.
+struct Live {
+    address: ServerAddress,
+    client: Client,
+}
+
+/// Establishes a connection to the live server: TCP, then a `hello` with `app_name` in
+/// its client metadata (which the file's fail point blocks).
+fn connect_live(address: &ServerAddress, app_name: &str) -> greenmongo::Result<TestConnection> {
+    let host = address.host().unwrap_or("localhost");
+    let mut stream = TcpStream::connect((host, address.port().unwrap_or(27017)))?;
+    let hello = doc! {
+        "hello": 1,
+        "$db": "admin",
+        "client": {
+            "application": { "name": app_name },
+            "driver": { "name": "greenmongo-cmap-spec-runner", "version": "0" },
+            "os": { "type": std::env::consts::OS },
+        },
+    };
+    stream.write_all(&Message::from_document(&hello)?.encode(None))?;
+    let reply = wire::read_message(&mut stream, &SizeLimits::default())?.body_document()?;
+    match reply.get("ok") {
+        Some(ok) if ok.as_f64() == Some(1.0) || ok.as_i32() == Some(1) => {
+            Ok(TestConnection::Live(stream))
+        }
+        _ => Err(Error::invalid_response(format!("hello failed: {reply}"))),
     }
 }
 
@@ -157,11 +201,11 @@ type Outcome = Result<(), Failure>;
 
 /// What every "thread" of one run shares.
 struct Context {
-    pool: Pool<FakeConnection>,
+    pool: Pool<TestConnection>,
     events: Arc<Mutex<Vec<CmapEvent>>>,
-    labelled: Mutex<HashMap<String, PooledConnection<FakeConnection>>>,
+    labelled: Mutex<HashMap<String, PooledConnection<TestConnection>>>,
     /// Unlabelled checkouts stay checked out until the end of the run.
-    held: Mutex<Vec<PooledConnection<FakeConnection>>>,
+    held: Mutex<Vec<PooledConnection<TestConnection>>>,
 }
 
 /// A std mutex, held only for a few instructions (never across a wait).
@@ -301,7 +345,6 @@ fn pool_options(file: &TestFile, events: &Arc<Mutex<Vec<CmapEvent>>>) -> PoolOpt
             ..=0 => Duration::MAX, // "never begin a Run"
             ms => Duration::from_millis(ms.unsigned_abs()),
         });
-        let _ = &o.app_name; // integration tests only
     }
     let sink = events.clone();
     options.event_handler = Some(Arc::new(move |e: &CmapEvent| lock(&sink).push(e.clone())));
@@ -309,13 +352,28 @@ fn pool_options(file: &TestFile, events: &Arc<Mutex<Vec<CmapEvent>>>) -> PoolOpt
 }
 
 /// Runs one file's operations; returns the main thread's outcome and the events seen.
-fn run_operations(file: &TestFile, mode: Mode) -> (Outcome, Vec<CmapEvent>) {
+fn run_operations(file: &TestFile, mode: Mode, live: Option<&Live>) -> (Outcome, Vec<CmapEvent>) {
     let events = Arc::new(Mutex::new(Vec::new()));
-    let pool = Pool::new(
-        ServerAddress::tcp("cmap-test", 27017),
-        pool_options(file, &events),
-        |_: &ServerAddress, _| Ok(FakeConnection),
-    );
+    let options = pool_options(file, &events);
+    let pool = match live {
+        None => Pool::new(
+            ServerAddress::tcp("cmap-test", 27017),
+            options,
+            |_: &ServerAddress, _| Ok(TestConnection::Fake),
+        ),
+        Some(live) => {
+            let app_name = file
+                .pool_options
+                .as_ref()
+                .and_then(|o| o.app_name.clone())
+                .unwrap_or_default();
+            Pool::new(
+                live.address.clone(),
+                options,
+                move |address: &ServerAddress, _| connect_live(address, &app_name),
+            )
+        }
+    };
     let ctx = Arc::new(Context {
         pool,
         events: events.clone(),
@@ -357,18 +415,24 @@ fn run_operations(file: &TestFile, mode: Mode) -> (Outcome, Vec<CmapEvent>) {
 }
 
 /// One file, in one mode.
-fn run_file(file: &Arc<TestFile>, mode: Mode) -> Result<(), String> {
+fn run_file(file: &Arc<TestFile>, mode: Mode, live: Option<&Arc<Live>>) -> Result<(), String> {
+    let fail_point = match (live, &file.fail_point) {
+        (Some(live), Some(command)) => Some(FailPoint::set(&live.client, command)?),
+        _ => None,
+    };
     let (outcome, events) = match mode {
-        Mode::Threads => run_operations(file, mode),
+        Mode::Threads => run_operations(file, mode, live.map(|l| &**l)),
         Mode::Coroutines => {
             let rt = Runtime::builder()
                 .worker_threads(2)
                 .build()
                 .map_err(|e| format!("runtime: {e}"))?;
             let file = file.clone();
-            rt.block_on(move || run_operations(&file, mode))
+            let live = live.cloned();
+            rt.block_on(move || run_operations(&file, mode, live.as_deref()))
         }
     };
+    drop(fail_point);
     match (&file.error, outcome) {
         (_, Err(Failure::Runner(why))) => return Err(why),
         (None, Err(Failure::Driver(e))) => return Err(format!("unexpected error: {e}")),
@@ -536,24 +600,91 @@ fn matches(expected: &Value, actual: &Value) -> Result<(), String> {
     }
 }
 
+/// A fail point set on the live server, turned off when dropped.
+struct FailPoint {
+    client: Client,
+    name: String,
+}
+
+impl FailPoint {
+    fn set(client: &Client, command: &Value) -> Result<FailPoint, String> {
+        let command: Document = bson::serialize_to_document(command)
+            .map_err(|e| format!("fail point {command}: {e}"))?;
+        let name = command
+            .get_str("configureFailPoint")
+            .unwrap_or_default()
+            .to_owned();
+        client
+            .database("admin")
+            .run_command(command)
+            .map_err(|e| format!("setting the fail point: {e}"))?;
+        Ok(FailPoint {
+            client: client.clone(),
+            name,
+        })
+    }
+}
+
+impl Drop for FailPoint {
+    fn drop(&mut self) {
+        let off = doc! { "configureFailPoint": self.name.as_str(), "mode": "off" };
+        let _ = self.client.database("admin").run_command(off);
+    }
+}
+
+/// The live server for the integration files, if `MONGODB_URI` names one, with its
+/// version from `buildInfo`.
+fn live_server() -> Option<(Arc<Live>, Vec<u32>)> {
+    let uri = util::server::uri()?;
+    let options = ClientOptions::parse(&uri).expect("MONGODB_URI parses");
+    let address = options.hosts.first()?.clone();
+    let client = Client::with_options(options).expect("a client for MONGODB_URI");
+    let info = client
+        .database("admin")
+        .run_command(doc! { "buildInfo": 1 })
+        .expect("buildInfo on the live server");
+    let version = version_numbers(info.get_str("version").unwrap_or("0"));
+    Some((Arc::new(Live { address, client }), version))
+}
+
+fn version_numbers(version: &str) -> Vec<u32> {
+    version
+        .split(['.', '-'])
+        .map_while(|part| part.parse().ok())
+        .collect()
+}
+
 /// Why a file is skipped, if it is.
-fn skip_reason(file: &TestFile) -> Option<String> {
-    if file.style != "unit" {
-        return Some(format!(
-            "style {:?}: needs a live server{}",
-            file.style,
-            if file.fail_point.is_some() {
-                " and a failCommand fail point that blocks the handshake"
-            } else {
-                ""
-            }
-        ));
+fn skip_reason(file: &TestFile, live: Option<&(Arc<Live>, Vec<u32>)>) -> Option<String> {
+    if file.style == "unit" {
+        return None;
     }
-    if file.fail_point.is_some() {
-        return Some("needs a failCommand fail point on a live server".into());
+    if file.description.contains("interruptInUseConnections = true") {
+        return Some("the pool does not interrupt pending connections yet".into());
     }
-    let _ = &file.run_on;
-    None
+    let Some((_, version)) = live else {
+        return Some(format!("style {:?}: needs MONGODB_URI", file.style));
+    };
+    let requirements = file.run_on.as_ref().and_then(Value::as_array);
+    let met = requirements.is_none_or(|reqs| {
+        reqs.iter().any(|req| {
+            let at_least = req
+                .get("minServerVersion")
+                .and_then(Value::as_str)
+                .is_none_or(|min| *version >= version_numbers(min));
+            let at_most = req
+                .get("maxServerVersion")
+                .and_then(Value::as_str)
+                .is_none_or(|max| *version <= version_numbers(max));
+            at_least && at_most
+        })
+    });
+    (!met).then(|| {
+        format!(
+            "runOn {:?} not met by server version {version:?}",
+            file.run_on
+        )
+    })
 }
 
 #[test]
@@ -562,6 +693,7 @@ fn cmap_format_spec() {
     else {
         return;
     };
+    let live = live_server();
     let mut tallies = Vec::new();
     for path in files {
         let file: Arc<TestFile> = Arc::new(read_json(&path));
@@ -574,9 +706,12 @@ fn cmap_format_spec() {
         let mut tally = Tally::new(&root, &path);
         for mode in [Mode::Threads, Mode::Coroutines] {
             let name = format!("{} [{mode:?}]", file.description);
-            match skip_reason(&file) {
+            match skip_reason(&file, live.as_ref()) {
                 Some(reason) => tally.skip(&name, &reason),
-                None => tally.record(&name, run_file(&file, mode)),
+                None => {
+                    let live = live.as_ref().filter(|_| file.style != "unit");
+                    tally.record(&name, run_file(&file, mode, live.map(|l| &l.0)));
+                }
             }
         }
         tallies.push(tally);
