@@ -277,13 +277,9 @@ impl Client {
         db: &str,
         command: Document,
         criteria: Criteria,
+        retry: Retry,
     ) -> Result<(Document, ServerAddress, Option<ServerSession>)> {
         let mut session = self.implicit_session(&command, &criteria)?;
-        // Reads retry; a cursor command that writes ($out, $merge) or is arbitrary does not.
-        let retry = match criteria {
-            Criteria::Read(_) => Retry::Read,
-            Criteria::Write => Retry::No,
-        };
         match self.execute(
             db,
             command,
@@ -315,6 +311,14 @@ impl Client {
             session,
         )
         .map(|(reply, _)| reply)
+    }
+
+    /// The max wire version the monitor last saw of `address` (0 when unknown).
+    pub(crate) fn max_wire_version(&self, address: &ServerAddress) -> i32 {
+        self.inner
+            .topology
+            .server(address)
+            .map_or(0, |server| server.max_wire_version)
     }
 
     /// Gives a cursor's session back.

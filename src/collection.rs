@@ -256,9 +256,14 @@ impl<T> Collection<T> {
         spec: CursorSpec,
         criteria: Criteria,
     ) -> Result<Cursor<U>> {
+        // Reads retry; an aggregate that writes ($out, $merge) does not.
+        let retry = match criteria {
+            Criteria::Read(_) => Retry::Read,
+            Criteria::Write => Retry::No,
+        };
         let (reply, address, session) = self
             .client
-            .run_cursor_operation(&self.db, command, criteria)?;
+            .run_cursor_operation(&self.db, command, criteria, retry)?;
         let reply = match CursorReply::parse(reply) {
             Ok(reply) => reply,
             Err(e) => {
@@ -286,7 +291,7 @@ fn millis(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn read_preference_document(pref: &ReadPreference) -> Document {
+pub(crate) fn read_preference_document(pref: &ReadPreference) -> Document {
     let mut doc = doc! { "mode": pref.mode.as_str() };
     if !pref.tag_sets.is_empty() {
         let tags: Vec<Document> = pref

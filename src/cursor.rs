@@ -88,6 +88,12 @@ impl<T> Cursor<T> {
             .ns
             .split_once('.')
             .map_or_else(String::new, |(_, coll)| coll.to_owned());
+        // getMore takes a comment from MongoDB 4.4 (wire version 9) on.
+        let comment = spec.comment.filter(|_| {
+            address
+                .as_ref()
+                .is_some_and(|a| client.max_wire_version(a) >= 9)
+        });
         Cursor {
             client,
             db: spec.db,
@@ -96,7 +102,7 @@ impl<T> Cursor<T> {
             batch: reply.batch,
             batch_size: spec.batch_size,
             max_await_time: spec.max_await_time,
-            comment: spec.comment,
+            comment,
             stop_on_empty_batch: spec.stop_on_empty_batch,
             remaining: spec.limit.filter(|l| *l > 0),
             address,
@@ -208,8 +214,6 @@ impl<T> Drop for Cursor<T> {
         }
         let command = doc! { "killCursors": self.collection.as_str(), "cursors": [self.id] };
         // Best effort: the server also times idle cursors out.
-        let _ = with_timeout(KILL_CURSORS_TIMEOUT, || {
-            self.client.run_command(&self.db, command)
-        });
+        let _ = with_timeout(KILL_CURSORS_TIMEOUT, || self.run(command));
     }
 }

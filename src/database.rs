@@ -3,9 +3,13 @@
 use bson::{doc, Document};
 
 use crate::{
+    client::Retry,
     cursor::CursorSpec,
     operation::CursorReply,
-    options::{AggregateOptions, ReadConcern, ReadPreference, WriteConcern},
+    options::{
+        AggregateOptions, CursorType, ReadConcern, ReadPreference, ReadPreferenceMode,
+        RunCursorCommandOptions, WriteConcern,
+    },
     topology::Criteria,
     Client, Collection, Cursor, Result,
 };
@@ -232,8 +236,10 @@ impl Database {
     }
 
     /// Runs a command that returns a cursor (`find`, `aggregate`, `listCollections`, ...)
-    /// and iterates its results. The command is sent as given; its getMores ask for the
-    /// `cursor.batchSize` of the command, if any.
+    /// and iterates its results. The command is sent as given, on the primary unless
+    /// `options` name a read preference (it is not retried: it may write); `options` say
+    /// how the cursor's `getMore`s ask for more (batch size, wait, comment) and whether it
+    /// is tailable.
     ///
     /// # Errors
     /// Server and network errors; a reply without a cursor.
@@ -242,39 +248,65 @@ impl Database {
     ///
     /// ```no_run
     /// use bson::doc;
+    /// use greenmongo::options::RunCursorCommandOptions;
+    ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let db = client.database("shop");
-    /// for doc in db.run_cursor_command(doc! { "find": "items", "filter": {}, "batchSize": 100 })? {
+    /// let options = RunCursorCommandOptions::builder().batch_size(1000u32).build();
+    /// for doc in db.run_cursor_command(doc! { "find": "items", "batchSize": 100 }, options)? {
     ///     println!("{}", doc?);
     /// }
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
-    pub fn run_cursor_command(&self, command: Document) -> Result<Cursor<Document>> {
-        self.cursor_command(command, Criteria::Write)
+    pub fn run_cursor_command(
+        &self,
+        command: Document,
+        options: impl Into<Option<RunCursorCommandOptions>>,
+    ) -> Result<Cursor<Document>> {
+        let o = options.into().unwrap_or_default();
+        let mut command = command;
+        let criteria = match &o.read_preference {
+            Some(pref) if pref.mode != ReadPreferenceMode::Primary => {
+                command.insert(
+                    "$readPreference",
+                    crate::collection::read_preference_document(pref),
+                );
+                Criteria::Read(pref.clone())
+            }
+            _ => Criteria::Write,
+        };
+        let spec = CursorSpec {
+            db: self.name.clone(),
+            batch_size: o.batch_size,
+            max_await_time: o.max_time,
+            comment: o.comment,
+            stop_on_empty_batch: o.cursor_type == Some(CursorType::Tailable),
+            ..Default::default()
+        };
+        // Never retried (run-command spec): the command may write.
+        self.cursor_command(command, criteria, Retry::No, spec)
     }
 
     /// A cursor command that only reads (`listCollections`): retried once like reads.
     fn read_cursor_command(&self, command: Document) -> Result<Cursor<Document>> {
-        self.cursor_command(
-            command,
-            Criteria::Read(crate::options::ReadPreference::primary()),
-        )
-    }
-
-    fn cursor_command(&self, command: Document, criteria: Criteria) -> Result<Cursor<Document>> {
-        let batch_size = command
-            .get_document("cursor")
-            .ok()
-            .and_then(|c| crate::operation::get_int(c, "batchSize"))
-            .map(|b| b as u32);
-        let (reply, address, session) = self
-            .client
-            .run_cursor_operation(&self.name, command, criteria)?;
         let spec = CursorSpec {
             db: self.name.clone(),
-            batch_size,
             ..Default::default()
         };
+        let primary = Criteria::Read(crate::options::ReadPreference::primary());
+        self.cursor_command(command, primary, Retry::Read, spec)
+    }
+
+    fn cursor_command(
+        &self,
+        command: Document,
+        criteria: Criteria,
+        retry: Retry,
+        spec: CursorSpec,
+    ) -> Result<Cursor<Document>> {
+        let (reply, address, session) = self
+            .client
+            .run_cursor_operation(&self.name, command, criteria, retry)?;
         match CursorReply::parse(reply) {
             Ok(reply) => Ok(Cursor::new(
                 self.client.clone(),

@@ -24,7 +24,7 @@ pub use credential::{AuthMechanism, Credential, DEFAULT_GSSAPI_SERVICE_NAME, EXT
 pub use crud::{
     AggregateOptions, CountOptions, CursorType, DeleteOptions, DistinctOptions,
     FindOneAndModifyOptions, FindOptions, Hint, IndexModel, InsertManyOptions, InsertOneOptions,
-    ReplaceOptions, ReturnDocument, UpdateOptions,
+    ReplaceOptions, ReturnDocument, RunCursorCommandOptions, UpdateOptions,
 };
 pub use read_preference::{ReadPreference, ReadPreferenceMode, TagSet};
 pub use resolver::ResolverConfig;

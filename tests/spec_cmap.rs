@@ -659,7 +659,10 @@ fn skip_reason(file: &TestFile, live: Option<&(Arc<Live>, Vec<u32>)>) -> Option<
     if file.style == "unit" {
         return None;
     }
-    if file.description.contains("interruptInUseConnections = true") {
+    if file
+        .description
+        .contains("interruptInUseConnections = true")
+    {
         return Some("the pool does not interrupt pending connections yet".into());
     }
     let Some((_, version)) = live else {

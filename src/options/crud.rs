@@ -217,6 +217,39 @@ pub struct DistinctOptions {
     pub hint: Option<Hint>,
 }
 
+/// Options of [`Database::run_cursor_command`](crate::Database::run_cursor_command): where
+/// the command runs and how the cursor asks for its later batches. The command itself is
+/// sent as given (put its own `batchSize`, `maxTimeMS` or `comment` in it).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo::options::{CursorType, RunCursorCommandOptions};
+///
+/// let options = RunCursorCommandOptions::builder()
+///     .batch_size(500u32)
+///     .cursor_type(CursorType::TailableAwait)
+///     .max_time(Duration::from_secs(1))
+///     .build();
+/// assert_eq!(options.batch_size, Some(500));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunCursorCommandOptions {
+    /// Where the command runs (default: the primary).
+    pub read_preference: Option<ReadPreference>,
+    /// Tailable cursors stay open at the end of their results; `Tailable` ends each pass
+    /// over the results at an empty batch (`next` returns `None`, the cursor stays alive).
+    pub cursor_type: Option<CursorType>,
+    /// `batchSize` of each `getMore`.
+    pub batch_size: Option<u32>,
+    /// `maxTimeMS` of each `getMore` (for a tailable await cursor: how long it waits for
+    /// new data).
+    pub max_time: Option<Duration>,
+    /// `comment` of each `getMore` (MongoDB 4.4 and later; not sent to older servers).
+    pub comment: Option<Bson>,
+}
+
 /// Which version of the document `find_one_and_update` / `_replace` return.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReturnDocument {
@@ -355,6 +388,13 @@ setters!(AggregateOptions {
     let_vars: Document,
     read_concern: ReadConcern,
     write_concern: WriteConcern
+});
+setters!(RunCursorCommandOptions {
+    read_preference: ReadPreference,
+    cursor_type: CursorType,
+    batch_size: u32,
+    max_time: Duration,
+    comment: Bson
 });
 setters!(DistinctOptions {
     max_time: Duration,

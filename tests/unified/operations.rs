@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use bson::{doc, Bson, Document};
 use greenmongo::{
     options::{
-        AggregateOptions, CountOptions, DeleteOptions, DistinctOptions, FindOneAndModifyOptions,
-        FindOptions, Hint, IndexModel, InsertManyOptions, InsertOneOptions, ReturnDocument,
-        UpdateOptions,
+        AggregateOptions, CountOptions, CursorType, DeleteOptions, DistinctOptions,
+        FindOneAndModifyOptions, FindOptions, Hint, IndexModel, InsertManyOptions,
+        InsertOneOptions, ReturnDocument, RunCursorCommandOptions, UpdateOptions,
     },
     results::UpdateResult,
     Collection, Cursor, Database, Error, UpdateModifications,
@@ -258,8 +258,21 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
         "runCursorCommand" | "createCommandCursor" => {
             let command = a.req_doc("command")?;
             a.take("commandName");
+            let cursor_type = match a.string("cursorType")?.as_deref() {
+                None | Some("nonTailable") => None,
+                Some("tailable") => Some(CursorType::Tailable),
+                Some("tailableAwait") => Some(CursorType::TailableAwait),
+                Some(other) => return fail!("runCursorCommand.cursorType {other:?} is unknown"),
+            };
+            let options = RunCursorCommandOptions {
+                cursor_type,
+                batch_size: a.int("batchSize")?.map(|n| n as u32),
+                max_time: a.millis("maxTimeMS")?,
+                comment: a.take("comment"),
+                ..Default::default()
+            };
             a.done()?;
-            let cursor = db.run_cursor_command(command);
+            let cursor = db.run_cursor_command(command, options);
             match name {
                 "runCursorCommand" => cursor.and_then(collect),
                 _ => cursor.map(|c| Value::Cursor(Box::new(c))),
