@@ -28,6 +28,7 @@ use crate::{
         ConnectionInfo, EventHandler,
     },
     options::{AuthMechanism, ClientOptions, Credential, ServerAddress},
+    pool::Establishing,
     wire::{self, Message, MessageFlags},
     Error, Result,
 };
@@ -88,11 +89,13 @@ impl Connection {
     ///
     /// # Errors
     /// Network, TLS, handshake and authentication errors.
+    /// `establishing` (the pool's) learns how to abort the connection.
     pub(crate) fn connect(
         address: &ServerAddress,
         config: &ConnectionConfig,
+        establishing: &Establishing,
     ) -> Result<Connection> {
-        Connection::establish(address, config, true).map(|(conn, _)| conn)
+        Connection::establish(address, config, Some(establishing)).map(|(conn, _)| conn)
     }
 
     /// A connection for a server monitor: the handshake only, no authentication and no
@@ -104,16 +107,24 @@ impl Connection {
         address: &ServerAddress,
         config: &ConnectionConfig,
     ) -> Result<(Connection, Document)> {
-        Connection::establish(address, config, false)
+        Connection::establish(address, config, None)
     }
 
+    /// With `establishing` (a pool's connection) it authenticates; without (a monitor's)
+    /// it does not.
     fn establish(
         address: &ServerAddress,
         config: &ConnectionConfig,
-        authenticate: bool,
+        establishing: Option<&Establishing>,
     ) -> Result<(Connection, Document)> {
+        let authenticate = establishing.is_some();
         let options = &config.options;
-        let stream = Stream::connect(address, options.connect_timeout, config.tls.as_ref())?;
+        let stream = Stream::connect(
+            address,
+            options.connect_timeout,
+            config.tls.as_ref(),
+            establishing,
+        )?;
         stream.set_timeouts(options.socket_timeout)?;
         let mut conn = Connection {
             info: ConnectionInfo {

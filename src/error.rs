@@ -298,6 +298,23 @@ impl Error {
     pub fn is_network_error(&self) -> bool {
         matches!(&*self.kind, ErrorKind::Io(_))
     }
+
+    /// Whether this is a network error because time ran out (`socketTimeoutMS`,
+    /// `connectTimeoutMS`, a deadline).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use greenmongo::Error;
+    ///
+    /// let err = Error::from(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
+    /// assert!(err.is_network_timeout() && err.is_network_error());
+    /// assert!(!Error::from(io::Error::from(io::ErrorKind::ConnectionReset)).is_network_timeout());
+    /// ```
+    pub fn is_network_timeout(&self) -> bool {
+        matches!(&*self.kind, ErrorKind::Io(e) if e.kind() == io::ErrorKind::TimedOut)
+    }
 }
 
 impl fmt::Display for Error {

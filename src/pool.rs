@@ -41,16 +41,21 @@
 //!   is a thread of the same name. Either ends when the pool is closed or dropped; it
 //!   holds only a weak reference to the pool.
 //!
-//! Not implemented yet: interrupting connections in use on
-//! `clear(interrupt_in_use_connections = true)` (they are closed when checked in), the
-//! load-balanced mode's per-service generations, and CMAP log messages.
+//! - **Interrupting.** `clear(interrupt_in_use_connections = true)` (server monitoring
+//!   does it when a check times out) also aborts the connections being established or
+//!   in use, through what their `connect` closure registered with
+//!   [`Establishing::on_interrupt`]: the driver shuts their sockets down, so whoever is
+//!   parked on one fails at once with a network error.
+//!
+//! Not implemented yet: the load-balanced mode's per-service generations, and CMAP log
+//! messages.
 //!
 //! # Examples
 //!
 //! A pool of fake connections (the pool is generic over what it pools):
 //!
 //! ```
-//! use greenmongo::{options::ServerAddress, pool::{Pool, PoolConnection, PoolOptions}};
+//! use greenmongo::{options::ServerAddress, pool::{Establishing, Pool, PoolConnection, PoolOptions}};
 //!
 //! struct Fake(u64);
 //! impl PoolConnection for Fake {
@@ -59,8 +64,8 @@
 //!
 //! let mut options = PoolOptions::default();
 //! options.max_pool_size = Some(2);
-//! let pool = Pool::new(ServerAddress::default(), options, |_: &ServerAddress, generation| {
-//!     Ok(Fake(generation))
+//! let pool = Pool::new(ServerAddress::default(), options, |_: &ServerAddress, e: &Establishing| {
+//!     Ok(Fake(e.generation()))
 //! });
 //! assert!(pool.check_out().unwrap_err().is_pool_cleared()); // paused until ready
 //! pool.ready();
@@ -80,6 +85,7 @@
 mod checkout;
 mod establish;
 mod event;
+mod interrupt;
 mod maintenance;
 mod options;
 mod pooled;
@@ -88,6 +94,7 @@ mod shared;
 use std::{fmt, sync::Arc};
 
 pub use event::{CheckOutFailedReason, CmapEvent, ConnectionClosedReason, EventHandler};
+pub use interrupt::Establishing;
 pub use options::{
     PoolOptions, DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_CONNECTING, DEFAULT_MAX_POOL_SIZE,
 };
@@ -164,8 +171,10 @@ pub struct Pool<C: PoolConnection> {
 }
 
 impl<C: PoolConnection> Pool<C> {
-    /// A paused pool for `address`; `connect(address, generation)` establishes each
-    /// connection (connect, handshake, authenticate). Emits `PoolCreated`, and starts the
+    /// A paused pool for `address`; `connect(address, establishing)` establishes each
+    /// connection (connect, handshake, authenticate) of generation
+    /// `establishing.generation()`, and may register how to abort it
+    /// ([`Establishing::on_interrupt`]). Emits `PoolCreated`, and starts the
     /// maintenance task if `minPoolSize` or `maxIdleTimeMS` is set.
     ///
     /// # Examples
@@ -179,7 +188,7 @@ impl<C: PoolConnection> Pool<C> {
     pub fn new(
         address: ServerAddress,
         options: PoolOptions,
-        connect: impl Fn(&ServerAddress, u64) -> Result<C> + Send + Sync + 'static,
+        connect: impl Fn(&ServerAddress, &Establishing) -> Result<C> + Send + Sync + 'static,
     ) -> Pool<C> {
         let inner = Arc::new(Inner::new(address, options, Box::new(connect)));
         inner.emit(|| CmapEvent::PoolCreated {
@@ -310,8 +319,9 @@ impl<C: PoolConnection> Pool<C> {
     /// they come back. Emits `PoolCleared` unless the pool was already paused; does
     /// nothing to a closed pool.
     ///
-    /// `interrupt_in_use_connections` is reported in the event; interrupting connections
-    /// in use is not implemented yet.
+    /// With `interrupt_in_use_connections`, it also aborts the connections being
+    /// established or in use, through what their `connect` closure registered with
+    /// [`Establishing::on_interrupt`] (see the example there).
     ///
     /// # Examples
     ///
@@ -328,12 +338,23 @@ impl<C: PoolConnection> Pool<C> {
     /// ```
     pub fn clear(&self, interrupt_in_use_connections: bool) {
         let inner = &self.inner;
-        let (was_ready, cutoff, stale) = {
+        let (was_ready, cutoff, stale, interrupted) = {
             let mut st = inner.lock();
             if st.status == PoolState::Closed {
                 return;
             }
             st.generation += 1;
+            // Everything still registered is of an older generation: being established,
+            // in use, or about to be closed with the available ones below.
+            let interrupted: Vec<_> = if interrupt_in_use_connections {
+                st.interrupt_below = st.generation;
+                st.interruptible
+                    .drain(..)
+                    .filter_map(|w| w.upgrade())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let was_ready = st.status == PoolState::Ready;
             st.status = PoolState::Paused;
             st.populate = false;
@@ -343,7 +364,7 @@ impl<C: PoolConnection> Pool<C> {
                 .map(|m| (m, ConnectionClosedReason::Stale))
                 .collect();
             st.total -= stale.len();
-            (was_ready, st.next_ticket, stale)
+            (was_ready, st.next_ticket, stale, interrupted)
         };
         if was_ready {
             inner.emit(|| CmapEvent::PoolCleared {
@@ -352,6 +373,9 @@ impl<C: PoolConnection> Pool<C> {
             });
         }
         inner.close_all(stale);
+        for connection in interrupted {
+            connection.interrupt();
+        }
         inner.fail_waiters(cutoff, Failure::Cleared);
     }
 

@@ -26,7 +26,7 @@ use crate::{
     conn::{Connection, ConnectionConfig},
     error::ErrorKind,
     options::{ReadPreference, ServerAddress},
-    pool::{Pool, PoolOptions, PooledConnection},
+    pool::{Establishing, Pool, PoolOptions, PooledConnection},
     sdam::{
         ApplicationError, ErrorPhase, RttStats, SdamEvent, ServerDescription, TopologyDescription,
         UpdateOutcome, MIN_HEARTBEAT_FREQUENCY,
@@ -356,7 +356,9 @@ impl Topology {
         let pool = Arc::new(Pool::new(
             address.clone(),
             pool_options,
-            move |address: &ServerAddress, _generation| Connection::connect(address, &config),
+            move |address: &ServerAddress, establishing: &Establishing| {
+                Connection::connect(address, &config, establishing)
+            },
         ));
         let (check_now, wake) = mpsc::bounded(1);
         let monitor = Monitor {
@@ -429,9 +431,12 @@ impl Monitor {
                 Err(error) => {
                     connection = None;
                     rtt.reset();
+                    // A check that timed out means the server is unresponsive: the
+                    // operations in flight on it are cut short too (SDAM, CMAP).
+                    let interrupt = error.is_network_timeout();
                     if let Ok(state) = topology.lock() {
                         if let Some(server) = state.servers.get(&self.address) {
-                            server.pool.clear(false);
+                            server.pool.clear(interrupt);
                         }
                     }
                     ServerDescription::with_error(self.address.clone(), error.to_string())

@@ -1,5 +1,6 @@
 //! The connection pool with fake connections: what the CMAP spec tests do not cover —
-//! failures and panics while establishing, interrupted connections, waiters cut short by
+//! failures and panics while establishing, interrupted connections (and interrupting
+//! them: real sockets to a silent peer), waiters cut short by
 //! deadlines or a runtime shutdown, many coroutines, and the maintenance task's life.
 
 use std::{
@@ -14,8 +15,16 @@ use std::{
 
 use greenmongo::{
     options::ServerAddress,
-    pool::{CmapEvent, ConnectionClosedReason, Pool, PoolConnection, PoolCounts, PoolOptions},
-    runtime::{coroutine, time::with_timeout, Runtime},
+    pool::{
+        CmapEvent, ConnectionClosedReason, Establishing, Pool, PoolConnection, PoolCounts,
+        PoolOptions,
+    },
+    runtime::{
+        coroutine,
+        net::{TcpListener, TcpStream},
+        time::with_timeout,
+        Runtime,
+    },
     Error, ErrorKind,
 };
 
@@ -30,7 +39,7 @@ impl PoolConnection for Fake {
     }
 }
 
-fn fake(_: &ServerAddress, _: u64) -> greenmongo::Result<Fake> {
+fn fake(_: &ServerAddress, _: &Establishing) -> greenmongo::Result<Fake> {
     Ok(Fake {
         broken: Arc::new(AtomicBool::new(false)),
     })
@@ -104,13 +113,17 @@ fn a_failing_connect_fails_the_checkout_with_its_error_and_frees_the_slot() {
     let events = recording(&mut options);
     let fail = Arc::new(AtomicBool::new(true));
     let f = fail.clone();
-    let pool = Pool::new(address(), options, move |a: &ServerAddress, g| {
-        if f.load(Ordering::SeqCst) {
-            Err(Error::internal("connection refused (fake)"))
-        } else {
-            fake(a, g)
-        }
-    });
+    let pool = Pool::new(
+        address(),
+        options,
+        move |a: &ServerAddress, g: &Establishing| {
+            if f.load(Ordering::SeqCst) {
+                Err(Error::internal("connection refused (fake)"))
+            } else {
+                fake(a, g)
+            }
+        },
+    );
     pool.ready();
     let err = pool.check_out().unwrap_err();
     assert!(
@@ -133,12 +146,16 @@ fn a_panicking_connect_gives_its_slot_back() {
     options.max_pool_size = Some(1);
     let events = recording(&mut options);
     let calls = AtomicUsize::new(0);
-    let pool = Pool::new(address(), options, move |a: &ServerAddress, g| {
-        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            panic!("connect panicked (on purpose)");
-        }
-        fake(a, g)
-    });
+    let pool = Pool::new(
+        address(),
+        options,
+        move |a: &ServerAddress, g: &Establishing| {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("connect panicked (on purpose)");
+            }
+            fake(a, g)
+        },
+    );
     pool.ready();
     assert!(catch_unwind(AssertUnwindSafe(|| pool.check_out())).is_err());
     assert_eq!(triple(pool.counts()), counts(0, 0, 0));
@@ -307,4 +324,58 @@ fn maintenance_coroutine_ends_with_the_pool_and_never_keeps_its_runtime() {
         1,
         "the pool works on without it"
     );
+}
+
+/// A real socket to a peer that never answers, registered for interruption.
+struct Silent(TcpStream);
+
+impl PoolConnection for Silent {
+    fn is_reusable(&self) -> bool {
+        true
+    }
+}
+
+/// Checks out a connection to a silent peer, starts a read on it that would wait (up to
+/// its 10 s read timeout), has another thread clear the pool with
+/// `interrupt_in_use_connections`, and returns how the read ended.
+fn interrupted_read() -> std::io::Result<usize> {
+    use std::io::Read as _;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let pool = Arc::new(Pool::new(
+        ServerAddress::tcp("127.0.0.1", port),
+        PoolOptions::default(),
+        move |_: &ServerAddress, e: &Establishing| {
+            let stream = TcpStream::connect(("127.0.0.1", port))?;
+            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            let socket = stream.try_clone()?;
+            e.on_interrupt(move || {
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+            });
+            Ok(Silent(stream))
+        },
+    ));
+    pool.ready();
+    let mut conn = pool.check_out().unwrap();
+    let (_peer, _) = listener.accept().unwrap(); // kept open, never written to
+    let clearing = pool.clone();
+    let clear = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        clearing.clear(true);
+    });
+    let read = conn.0.read(&mut [0; 16]);
+    clear.join().unwrap();
+    read
+}
+
+#[test]
+fn clear_with_interrupt_aborts_a_read_in_progress_in_a_coroutine() {
+    let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    // A shut-down socket reads as end of stream, long before the read timeout.
+    assert_eq!(rt.block_on(interrupted_read).unwrap(), 0);
+}
+
+#[test]
+fn clear_with_interrupt_aborts_a_read_in_progress_on_a_thread() {
+    assert_eq!(interrupted_read().unwrap(), 0);
 }

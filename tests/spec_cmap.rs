@@ -30,7 +30,7 @@ use std::io::Write as _;
 use bson::{doc, Document};
 use greenmongo::{
     options::{ClientOptions, ServerAddress},
-    pool::{CmapEvent, Pool, PoolConnection, PoolOptions, PooledConnection},
+    pool::{CmapEvent, Establishing, Pool, PoolConnection, PoolOptions, PooledConnection},
     runtime::{self, coroutine, net::TcpStream, sync::mpsc, Runtime},
     wire::{self, Message, SizeLimits},
     Client, Error, ErrorKind,
@@ -154,10 +154,19 @@ struct Live {
 }
 
 /// Establishes a connection to the live server: TCP, then a `hello` with `app_name` in
-/// its client metadata (which the file's fail point blocks).
-fn connect_live(address: &ServerAddress, app_name: &str) -> greenmongo::Result<TestConnection> {
+/// its client metadata (which the file's fail point blocks). A clear that interrupts
+/// shuts the socket down, as the driver's own connections do.
+fn connect_live(
+    address: &ServerAddress,
+    app_name: &str,
+    establishing: &Establishing,
+) -> greenmongo::Result<TestConnection> {
     let host = address.host().unwrap_or("localhost");
     let mut stream = TcpStream::connect((host, address.port().unwrap_or(27017)))?;
+    let socket = stream.try_clone()?;
+    establishing.on_interrupt(move || {
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+    });
     let hello = doc! {
         "hello": 1,
         "$db": "admin",
@@ -370,7 +379,9 @@ fn run_operations(file: &TestFile, mode: Mode, live: Option<&Live>) -> (Outcome,
             Pool::new(
                 live.address.clone(),
                 options,
-                move |address: &ServerAddress, _| connect_live(address, &app_name),
+                move |address: &ServerAddress, e: &Establishing| {
+                    connect_live(address, &app_name, e)
+                },
             )
         }
     };
@@ -658,12 +669,6 @@ fn version_numbers(version: &str) -> Vec<u32> {
 fn skip_reason(file: &TestFile, live: Option<&(Arc<Live>, Vec<u32>)>) -> Option<String> {
     if file.style == "unit" {
         return None;
-    }
-    if file
-        .description
-        .contains("interruptInUseConnections = true")
-    {
-        return Some("the pool does not interrupt pending connections yet".into());
     }
     let Some((_, version)) = live else {
         return Some(format!("style {:?}: needs MONGODB_URI", file.style));

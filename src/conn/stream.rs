@@ -5,7 +5,7 @@
 
 use std::{
     io::{self, Read, Write},
-    net::SocketAddr,
+    net::{Shutdown, SocketAddr},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -23,6 +23,7 @@ use rustls::{
 
 use crate::{
     options::{ServerAddress, TlsOptions},
+    pool::Establishing,
     Error, Result,
 };
 
@@ -40,10 +41,12 @@ impl Stream {
     ///
     /// # Errors
     /// Network and TLS errors, with the address in the message.
+    /// Once the socket exists (before TLS), `establishing` is told how to shut it down.
     pub(crate) fn connect(
         address: &ServerAddress,
         connect_timeout: Option<Duration>,
         tls: Option<&Arc<ClientConfig>>,
+        establishing: Option<&Establishing>,
     ) -> Result<Stream> {
         let deadline = connect_timeout
             .filter(|t| !t.is_zero())
@@ -56,14 +59,27 @@ impl Stream {
             ServerAddress::Tcp { host, port } => within(&mut || {
                 let tcp = connect_tcp(host, *port, deadline)?;
                 tcp.set_nodelay(true)?;
+                if let Some(establishing) = establishing {
+                    let socket = tcp.try_clone()?;
+                    establishing.on_interrupt(move || {
+                        let _ = socket.shutdown(Shutdown::Both);
+                    });
+                }
                 match tls {
                     None => Ok(Stream::Tcp(tcp)),
                     Some(config) => tls_handshake(tcp, host, config).map(Stream::Tls),
                 }
             }),
-            ServerAddress::Unix { path } => {
-                within(&mut || UnixStream::connect(path).map(Stream::Unix))
-            }
+            ServerAddress::Unix { path } => within(&mut || {
+                let unix = UnixStream::connect(path)?;
+                if let Some(establishing) = establishing {
+                    let socket = unix.try_clone()?;
+                    establishing.on_interrupt(move || {
+                        let _ = socket.shutdown(Shutdown::Both);
+                    });
+                }
+                Ok(Stream::Unix(unix))
+            }),
         };
         stream.map_err(|e| {
             Error::from(io::Error::new(

@@ -66,6 +66,7 @@ impl<C: PoolConnection> Inner<C> {
             member.conn,
             member.id,
             member.generation,
+            member.interrupter,
             self.clone(),
         ))
     }

@@ -1,11 +1,15 @@
 //! Establishing a connection: create it, run the `connect` closure, and settle the
 //! result into the pool (checked out or available), giving the slot back on failure.
 
-use std::{sync::atomic::Ordering, time::Instant};
+use std::{
+    sync::{atomic::Ordering, Arc},
+    time::Instant,
+};
 
 use super::{
+    interrupt::Interrupter,
     shared::{Failure, Inner, Member},
-    CmapEvent, ConnectionClosedReason, PoolConnection, PoolState,
+    CmapEvent, ConnectionClosedReason, Establishing, PoolConnection, PoolState,
 };
 use crate::Result;
 
@@ -25,7 +29,21 @@ impl<C: PoolConnection> Inner<C> {
             address: self.address.clone(),
             connection_id: id,
         });
-        let conn = (self.connect)(&self.address, generation)?;
+        let interrupter = Arc::new(Interrupter::default());
+        let interrupted = {
+            let mut st = self.lock();
+            st.interruptible.retain(|w| w.strong_count() > 0);
+            st.interruptible.push(Arc::downgrade(&interrupter));
+            generation < st.interrupt_below
+        };
+        if interrupted {
+            interrupter.interrupt();
+        }
+        let establishing = Establishing {
+            generation,
+            interrupter,
+        };
+        let conn = (self.connect)(&self.address, &establishing)?;
         self.emit(|| CmapEvent::ConnectionReady {
             address: self.address.clone(),
             connection_id: id,
@@ -36,6 +54,7 @@ impl<C: PoolConnection> Inner<C> {
             id,
             generation,
             since: Instant::now(),
+            interrupter: establishing.interrupter,
         };
         Ok((slot, member))
     }

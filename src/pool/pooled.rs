@@ -6,7 +6,7 @@ use std::{
     sync::Arc,
 };
 
-use super::{shared::Inner, PoolConnection};
+use super::{interrupt::Interrupter, shared::Inner, PoolConnection};
 use crate::options::ServerAddress;
 
 /// A checked-out connection. Derefs to the connection; dropping it checks it back in
@@ -19,15 +19,24 @@ pub struct PooledConnection<C: PoolConnection> {
     conn: Option<C>,
     id: u64,
     generation: u64,
+    /// Keeps the connection interruptible by a clear while it is checked out.
+    interrupter: Arc<Interrupter>,
     pool: Arc<Inner<C>>,
 }
 
 impl<C: PoolConnection> PooledConnection<C> {
-    pub(super) fn new(conn: C, id: u64, generation: u64, pool: Arc<Inner<C>>) -> Self {
+    pub(super) fn new(
+        conn: C,
+        id: u64,
+        generation: u64,
+        interrupter: Arc<Interrupter>,
+        pool: Arc<Inner<C>>,
+    ) -> Self {
         PooledConnection {
             conn: Some(conn),
             id,
             generation,
+            interrupter,
             pool,
         }
     }
@@ -65,7 +74,9 @@ impl<C: PoolConnection> DerefMut for PooledConnection<C> {
 impl<C: PoolConnection> Drop for PooledConnection<C> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.pool.check_in(conn, self.id, self.generation);
+            let interrupter = self.interrupter.clone();
+            self.pool
+                .check_in(conn, self.id, self.generation, interrupter);
         }
     }
 }

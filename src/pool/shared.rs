@@ -4,17 +4,19 @@
 
 use std::{
     collections::{BTreeMap, VecDeque},
-    sync::{atomic::AtomicU64, Mutex, MutexGuard, PoisonError},
+    sync::{atomic::AtomicU64, Arc, Mutex, MutexGuard, PoisonError, Weak},
     time::Instant,
 };
 
 use super::{
-    CheckOutFailedReason, CmapEvent, ConnectionClosedReason, PoolConnection, PoolOptions, PoolState,
+    interrupt::Interrupter, CheckOutFailedReason, CmapEvent, ConnectionClosedReason, Establishing,
+    PoolConnection, PoolOptions, PoolState,
 };
 use crate::{error::ErrorKind, options::ServerAddress, runtime::sync::mpsc, Error, Result};
 
-/// Establishes one connection: `(address, generation) -> connection`.
-pub(super) type Connector<C> = Box<dyn Fn(&ServerAddress, u64) -> Result<C> + Send + Sync>;
+/// Establishes one connection: `(address, establishment) -> connection`.
+pub(super) type Connector<C> =
+    Box<dyn Fn(&ServerAddress, &Establishing) -> Result<C> + Send + Sync>;
 
 /// What a [`Pool`](super::Pool) handle, its checked-out connections and its maintenance
 /// task share.
@@ -51,6 +53,12 @@ pub(super) struct State<C> {
     /// A waiter whose ticket is no longer here has been sent its grant.
     pub(super) waiters: BTreeMap<u64, mpsc::Sender<Grant<C>>>,
     pub(super) next_ticket: u64,
+    /// The interrupt switches of connections being established or in use (and of some
+    /// available or gone ones: dead entries are pruned as new ones come).
+    pub(super) interruptible: Vec<Weak<Interrupter>>,
+    /// Establishments of a generation below this were interrupted by a clear before
+    /// they registered: they are interrupted as they register.
+    pub(super) interrupt_below: u64,
 }
 
 /// A connection with its pool bookkeeping.
@@ -60,6 +68,7 @@ pub(super) struct Member<C> {
     pub(super) generation: u64,
     /// When it became available (or was established).
     pub(super) since: Instant,
+    pub(super) interrupter: Arc<Interrupter>,
 }
 
 /// What a queued checkout is handed.
@@ -104,6 +113,8 @@ impl<C: PoolConnection> Inner<C> {
                 checked_out: 0,
                 waiters: BTreeMap::new(),
                 next_ticket: 0,
+                interruptible: Vec::new(),
+                interrupt_below: 0,
             }),
         }
     }
@@ -236,7 +247,13 @@ impl<C: PoolConnection> Inner<C> {
         }
     }
 
-    pub(super) fn check_in(&self, conn: C, id: u64, generation: u64) {
+    pub(super) fn check_in(
+        &self,
+        conn: C,
+        id: u64,
+        generation: u64,
+        interrupter: Arc<Interrupter>,
+    ) {
         self.emit(|| CmapEvent::ConnectionCheckedIn {
             address: self.address.clone(),
             connection_id: id,
@@ -247,6 +264,7 @@ impl<C: PoolConnection> Inner<C> {
             id,
             generation,
             since: Instant::now(),
+            interrupter,
         };
         let mut closing = Vec::new();
         {
