@@ -81,11 +81,20 @@ impl Establishing {
     /// # Examples
     ///
     /// ```
-    /// use greenmongo::{options::ServerAddress, pool::{Establishing, Pool, PoolOptions}};
+    /// use greenmongo::{options::ServerAddress, pool::{Establishing, Pool, PoolConnection, PoolOptions}};
     ///
-    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, e: &Establishing| Ok(e.generation()));
+    /// struct Conn { generation: u64 }
+    /// impl PoolConnection for Conn {
+    ///     fn is_reusable(&self) -> bool { true }
+    /// }
+    ///
+    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, e: &Establishing| {
+    ///     Ok(Conn { generation: e.generation() })
+    /// });
     /// pool.ready();
-    /// assert_eq!(*pool.check_out()?, 0);
+    /// pool.clear(false);
+    /// pool.ready();
+    /// assert_eq!(pool.check_out()?.generation, 1);
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn generation(&self) -> u64 {
