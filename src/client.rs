@@ -5,9 +5,9 @@ use std::{fmt, sync::Arc};
 use bson::{doc, Bson, Document};
 
 use crate::{
-    conn::ConnectionConfig,
+    conn::{Connection, ConnectionConfig},
     options::{ClientOptions, ServerAddress},
-    pool::{EventHandler, PoolCounts},
+    pool::{EventHandler, PoolCounts, PooledConnection},
     retry::{is_retryable_read_error, is_retryable_write_error, RETRYABLE_WRITE_ERROR},
     sdam::ErrorPhase,
     session::{ServerSession, SessionPool},
@@ -265,34 +265,67 @@ impl Client {
             Target::Select(criteria),
             retry,
             session.as_mut(),
+            false,
         );
         self.end_session(session);
-        result.map(|(reply, _)| reply)
+        result.map(|done| done.reply)
     }
 
     /// Like [`Client::run_operation`] for a command that opens a cursor: the session and
-    /// the server stay with the cursor, for its `getMore`s and `killCursors`.
+    /// the server stay with the cursor, for its `getMore`s and `killCursors` (in
+    /// load-balanced mode, the connection too: the load-balancer spec's pinning).
     pub(crate) fn run_cursor_operation(
         &self,
         db: &str,
         command: Document,
         criteria: Criteria,
         retry: Retry,
-    ) -> Result<(Document, ServerAddress, Option<ServerSession>)> {
+    ) -> Result<OpenedCursor> {
         let mut session = self.implicit_session(&command, &criteria)?;
+        let pin = self.inner.topology.is_load_balanced();
         match self.execute(
             db,
             command,
             Target::Select(criteria),
             retry,
             session.as_mut(),
+            pin,
         ) {
-            Ok((reply, address)) => Ok((reply, address, session)),
+            Ok(done) => Ok(OpenedCursor {
+                reply: done.reply,
+                address: done.address,
+                session,
+                pinned: done.connection,
+            }),
             Err(e) => {
                 self.end_session(session);
                 Err(e)
             }
         }
+    }
+
+    /// Runs a command of a cursor on its pinned connection (load-balanced mode), in the
+    /// cursor's session. Not retried; failures go through the SDAM error rules.
+    pub(crate) fn run_pinned(
+        &self,
+        conn: &mut PooledConnection<Connection>,
+        db: &str,
+        mut command: Document,
+        session: Option<&mut ServerSession>,
+    ) -> Result<Document> {
+        if let Some(session) = session {
+            command.insert("lsid", session.id.clone());
+        }
+        conn.command(db, &command).inspect_err(|e| {
+            self.inner.topology.handle_error(
+                conn.address(),
+                e,
+                conn.generation(),
+                ErrorPhase::Established,
+                conn.max_wire_version(),
+                conn.service_id(),
+            );
+        })
     }
 
     /// Runs a command of a cursor on the server it lives on, in the cursor's session.
@@ -309,8 +342,9 @@ impl Client {
             Target::Server(address.clone()),
             Retry::No,
             session,
+            false,
         )
-        .map(|(reply, _)| reply)
+        .map(|done| done.reply)
     }
 
     /// The max wire version the monitor last saw of `address` (0 when unknown).
@@ -355,7 +389,8 @@ impl Client {
     }
 
     /// Selects a server, checks out a connection, runs the command; reports failures to
-    /// SDAM and retries once when `retry` allows.
+    /// SDAM and retries once when `retry` allows. With `pin`, the connection comes back
+    /// with the reply instead of going back to the pool.
     fn execute(
         &self,
         db: &str,
@@ -363,7 +398,8 @@ impl Client {
         target: Target,
         retry: Retry,
         mut session: Option<&mut ServerSession>,
-    ) -> Result<(Document, ServerAddress)> {
+        pin: bool,
+    ) -> Result<Executed> {
         let options = &self.inner.config.options;
         let retry = match retry {
             Retry::Read if options.retry_reads == Some(false) => Retry::No,
@@ -384,23 +420,25 @@ impl Client {
                 Target::Select(criteria) => topology.select(criteria)?,
                 Target::Server(address) => topology.server(address)?,
             };
-            let attempt = topology.check_out(&server).and_then(|mut conn| {
-                let generation = conn.generation();
-                conn.command(db, &command)
-                    .map_err(|e| (e, generation))
-                    .map_err(|(e, generation)| {
-                        topology.handle_error(
-                            &server.address,
-                            &e,
-                            generation,
-                            ErrorPhase::Established,
-                            server.max_wire_version,
-                        );
-                        e
-                    })
-            });
+            let attempt =
+                topology
+                    .check_out(&server)
+                    .and_then(|mut conn| match conn.command(db, &command) {
+                        Ok(reply) => Ok((reply, pin.then_some(conn))),
+                        Err(e) => {
+                            topology.handle_error(
+                                &server.address,
+                                &e,
+                                conn.generation(),
+                                ErrorPhase::Established,
+                                conn.max_wire_version(),
+                                conn.service_id(),
+                            );
+                            Err(e)
+                        }
+                    });
             let mut error = match attempt {
-                Ok(reply)
+                Ok((reply, _))
                     if retry == Retry::Write
                         && !retried
                         && retryable_write_concern_error(&reply) =>
@@ -410,7 +448,13 @@ impl Client {
                     retried = true;
                     continue;
                 }
-                Ok(reply) => return Ok((reply, server.address)),
+                Ok((reply, connection)) => {
+                    return Ok(Executed {
+                        reply,
+                        address: server.address,
+                        connection,
+                    })
+                }
                 Err(e) => e,
             };
             if error.is_network_error() {
@@ -450,6 +494,24 @@ fn retryable_write_concern_error(reply: &Document) -> bool {
     });
     let code = crate::operation::get_int(error, "code").unwrap_or(0) as i32;
     labelled || crate::retry::is_retryable_code(code)
+}
+
+/// What a cursor-opening command leaves for its cursor.
+pub(crate) struct OpenedCursor {
+    pub(crate) reply: Document,
+    /// The server the cursor lives on.
+    pub(crate) address: ServerAddress,
+    pub(crate) session: Option<ServerSession>,
+    /// Load-balanced mode: the connection the cursor's getMores and killCursors use.
+    pub(crate) pinned: Option<PooledConnection<Connection>>,
+}
+
+/// A command's outcome in [`Client::execute`].
+struct Executed {
+    reply: Document,
+    address: ServerAddress,
+    /// The connection, when asked to pin it.
+    connection: Option<PooledConnection<Connection>>,
 }
 
 /// Where an operation runs.

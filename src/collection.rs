@@ -22,7 +22,7 @@ use bson::{doc, Bson, Document};
 use crate::{
     client::Retry,
     cursor::{Cursor, CursorSpec},
-    operation::{CursorReply, WriteReply},
+    operation::WriteReply,
     options::{ReadConcern, ReadPreference, ReadPreferenceMode, WriteConcern},
     topology::Criteria,
     Client, Result,
@@ -261,23 +261,10 @@ impl<T> Collection<T> {
             Criteria::Read(_) => Retry::Read,
             Criteria::Write => Retry::No,
         };
-        let (reply, address, session) = self
+        let opened = self
             .client
             .run_cursor_operation(&self.db, command, criteria, retry)?;
-        let reply = match CursorReply::parse(reply) {
-            Ok(reply) => reply,
-            Err(e) => {
-                self.client.end_session(session);
-                return Err(e);
-            }
-        };
-        Ok(Cursor::new(
-            self.client.clone(),
-            spec,
-            reply,
-            Some(address),
-            session,
-        ))
+        Cursor::open(self.client.clone(), spec, opened)
     }
 }
 

@@ -131,6 +131,7 @@ impl Connection {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
                 server_id: None,
                 address: address.clone(),
+                service_id: None,
             },
             stream: BufReader::with_capacity(64 * 1024, stream),
             hello: HelloReply::default(),
@@ -159,6 +160,15 @@ impl Connection {
         conn.hello = HelloReply::parse(&reply, compressors)?;
         let hello_reply = reply.clone();
         conn.info.server_id = crate::operation::get_int(&reply, "connectionId");
+        if options.load_balanced == Some(true) {
+            if conn.hello.service_id.is_none() {
+                return Err(Error::invalid_response(format!(
+                    "Driver attempted to initialize in load balancing mode, but the server \
+                     does not support this mode ({address} sent no serviceId)"
+                )));
+            }
+            conn.info.service_id = conn.hello.service_id;
+        }
         if conn.hello.max_wire_version < MIN_WIRE_VERSION {
             return Err(Error::internal(format!(
                 "{address} speaks wire version {} but greenmongo needs {MIN_WIRE_VERSION} \
@@ -273,6 +283,17 @@ impl Connection {
         reply.body_document()
     }
 
+    /// The service behind the load balancer this connection reaches (load-balanced
+    /// mode only).
+    pub(crate) fn service_id(&self) -> Option<bson::oid::ObjectId> {
+        self.info.service_id
+    }
+
+    /// The server's max wire version, from the handshake.
+    pub(crate) fn max_wire_version(&self) -> i32 {
+        self.hello.max_wire_version
+    }
+
     /// Whether the connection may go back to a pool: not broken, nothing half sent.
     pub(crate) fn is_reusable(&self) -> bool {
         !self.broken && !self.in_flight
@@ -370,6 +391,10 @@ impl Monitor {
 impl crate::pool::PoolConnection for Connection {
     fn is_reusable(&self) -> bool {
         Connection::is_reusable(self)
+    }
+
+    fn service_id(&self) -> Option<bson::oid::ObjectId> {
+        Connection::service_id(self)
     }
 }
 

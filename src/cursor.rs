@@ -6,8 +6,8 @@ use bson::{doc, Bson};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    operation::CursorReply, options::ServerAddress, runtime::time::with_timeout,
-    session::ServerSession, Client, Result,
+    client::OpenedCursor, conn::Connection, operation::CursorReply, options::ServerAddress,
+    pool::PooledConnection, runtime::time::with_timeout, session::ServerSession, Client, Result,
 };
 
 /// How long dropping an unexhausted cursor may spend telling the server (`killCursors`).
@@ -46,6 +46,9 @@ pub struct Cursor<T> {
     address: Option<ServerAddress>,
     /// The implicit session of the query, kept until the cursor is done.
     session: Option<ServerSession>,
+    /// Load-balanced mode: the connection the query ran on, kept for the `getMore`s
+    /// and `killCursors` until the cursor is done (the load-balancer spec's pinning).
+    pinned: Option<PooledConnection<Connection>>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -76,12 +79,31 @@ pub(crate) struct CursorSpec {
 }
 
 impl<T> Cursor<T> {
+    /// The cursor of a query just run; its session ends if the reply holds no cursor.
+    pub(crate) fn open(client: Client, spec: CursorSpec, opened: OpenedCursor) -> Result<Self> {
+        match CursorReply::parse(opened.reply) {
+            Ok(reply) => Ok(Cursor::new(
+                client,
+                spec,
+                reply,
+                Some(opened.address),
+                opened.session,
+                opened.pinned,
+            )),
+            Err(e) => {
+                client.end_session(opened.session);
+                Err(e)
+            }
+        }
+    }
+
     pub(crate) fn new(
         client: Client,
         spec: CursorSpec,
         reply: CursorReply,
         address: Option<ServerAddress>,
         session: Option<ServerSession>,
+        pinned: Option<PooledConnection<Connection>>,
     ) -> Cursor<T> {
         // The namespace of the reply wins (aggregate on a database has none of its own).
         let collection = reply
@@ -107,20 +129,32 @@ impl<T> Cursor<T> {
             remaining: spec.limit.filter(|l| *l > 0),
             address,
             session,
+            pinned,
             _type: PhantomData,
         }
         .release_if_done()
     }
 
-    /// Gives the session back once the server has closed the cursor.
+    /// Gives the session (and a pinned connection) back once the server has closed the
+    /// cursor.
     fn release_if_done(mut self) -> Self {
         if self.id == 0 {
-            self.client.end_session(self.session.take());
+            self.release();
         }
         self
     }
 
+    fn release(&mut self) {
+        self.pinned = None; // checked in
+        self.client.end_session(self.session.take());
+    }
+
     fn run(&mut self, command: bson::Document) -> Result<bson::Document> {
+        if let Some(conn) = &mut self.pinned {
+            return self
+                .client
+                .run_pinned(conn, &self.db, command, self.session.as_mut());
+        }
         match &self.address {
             Some(address) => self
                 .client
@@ -163,7 +197,7 @@ impl<T> Cursor<T> {
                 self.id = reply.id;
                 self.batch = reply.batch;
                 if self.id == 0 {
-                    self.client.end_session(self.session.take());
+                    self.release();
                 }
                 Ok(())
             }
@@ -173,7 +207,7 @@ impl<T> Cursor<T> {
                 if let Some(session) = &mut self.session {
                     session.dirty |= e.is_network_error();
                 }
-                self.client.end_session(self.session.take());
+                self.release();
                 Err(e)
             }
         }

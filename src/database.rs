@@ -304,22 +304,10 @@ impl Database {
         retry: Retry,
         spec: CursorSpec,
     ) -> Result<Cursor<Document>> {
-        let (reply, address, session) = self
+        let opened = self
             .client
             .run_cursor_operation(&self.name, command, criteria, retry)?;
-        match CursorReply::parse(reply) {
-            Ok(reply) => Ok(Cursor::new(
-                self.client.clone(),
-                spec,
-                reply,
-                Some(address),
-                session,
-            )),
-            Err(e) => {
-                self.client.end_session(session);
-                Err(e)
-            }
-        }
+        Cursor::open(self.client.clone(), spec, opened)
     }
 
     /// The cursor of a cursor-returning command's reply, fetching more from this database.
@@ -332,6 +320,7 @@ impl Database {
             self.client.clone(),
             spec,
             CursorReply::parse(reply.clone())?,
+            None,
             None,
             None,
         ))

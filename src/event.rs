@@ -69,6 +69,9 @@ pub struct ConnectionInfo {
     pub server_id: Option<i64>,
     /// The server's address.
     pub address: ServerAddress,
+    /// In load-balanced mode, the service behind the load balancer the connection
+    /// reaches (`serviceId` of its `hello`).
+    pub service_id: Option<bson::oid::ObjectId>,
 }
 
 /// A command was sent.

@@ -47,8 +47,12 @@
 //!   [`Establishing::on_interrupt`]: the driver shuts their sockets down, so whoever is
 //!   parked on one fails at once with a network error.
 //!
-//! Not implemented yet: the load-balanced mode's per-service generations, and CMAP log
-//! messages.
+//! - **Load-balanced mode.** Connections name the service behind the load balancer
+//!   they reach ([`PoolConnection::service_id`]); the pool keeps a generation per
+//!   service, and [`Pool::clear_service`] clears one service's connections without
+//!   pausing the pool.
+//!
+//! Not implemented yet: CMAP log messages.
 //!
 //! # Examples
 //!
@@ -120,6 +124,21 @@ pub trait PoolConnection: Send + 'static {
     /// Whether the connection may go back to the pool: not broken, and no request left
     /// half sent or its reply half read. Checked at check-in; `false` closes it.
     fn is_reusable(&self) -> bool;
+
+    /// In load-balanced mode, the service behind the load balancer this connection
+    /// reaches: the pool keeps a generation per service, and
+    /// [`Pool::clear_service`] clears only that service's connections. `None` (the
+    /// default) outside load-balanced mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::pool::PoolConnection;
+    /// assert_eq!(().service_id(), None);
+    /// ```
+    fn service_id(&self) -> Option<bson::oid::ObjectId> {
+        None
+    }
 }
 
 /// A connection that does nothing, for examples and tests of the pool itself.
@@ -370,6 +389,7 @@ impl<C: PoolConnection> Pool<C> {
             inner.emit(|| CmapEvent::PoolCleared {
                 address: inner.address.clone(),
                 interrupt_in_use_connections,
+                service_id: None,
             });
         }
         inner.close_all(stale);
@@ -377,6 +397,82 @@ impl<C: PoolConnection> Pool<C> {
             connection.interrupt();
         }
         inner.fail_waiters(cutoff, Failure::Cleared);
+    }
+
+    /// Load-balanced mode: the current generation of connections to `service_id` (it
+    /// goes up with every [`Pool::clear`] and every [`Pool::clear_service`] of that
+    /// service).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::oid::ObjectId;
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions}};
+    ///
+    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+    /// let (a, b) = (ObjectId::new(), ObjectId::new());
+    /// pool.clear_service(a);
+    /// assert_eq!((pool.service_generation(a), pool.service_generation(b)), (1, 0));
+    /// ```
+    pub fn service_generation(&self, service_id: bson::oid::ObjectId) -> u64 {
+        self.inner.lock().generation_of(Some(&service_id))
+    }
+
+    /// Load-balanced mode: clears the connections to one service behind the load
+    /// balancer (the CMAP spec's `clear(serviceId)`), after an error on one of them that
+    /// calls for a clear. Their generation goes up, so they are closed when found
+    /// available or checked in; the pool stays ready and connections to other services
+    /// are untouched. Emits `PoolCleared` with the service id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::oid::ObjectId;
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolConnection, PoolOptions, PoolState}};
+    ///
+    /// struct Conn(ObjectId);
+    /// impl PoolConnection for Conn {
+    ///     fn is_reusable(&self) -> bool { true }
+    ///     fn service_id(&self) -> Option<ObjectId> { Some(self.0) }
+    /// }
+    ///
+    /// let service = ObjectId::new();
+    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), move |_: &ServerAddress, _| Ok(Conn(service)));
+    /// pool.ready();
+    /// drop(pool.check_out()?); // available again
+    /// pool.clear_service(service);
+    /// assert_eq!(pool.state(), PoolState::Ready);
+    /// assert_eq!(pool.counts().total, 0); // the stale connection was closed
+    /// assert_eq!(pool.check_out()?.id(), 2);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn clear_service(&self, service_id: bson::oid::ObjectId) {
+        let inner = &self.inner;
+        let stale = {
+            let mut st = inner.lock();
+            if st.status == PoolState::Closed {
+                return;
+            }
+            *st.service_generations.entry(service_id).or_default() += 1;
+            let (stale, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut st.available)
+                .into_iter()
+                .partition(|m| m.service == Some(service_id));
+            st.available = kept.into();
+            st.total -= stale.len();
+            let mut stale: Closing<C> = stale
+                .into_iter()
+                .map(|m| (m, ConnectionClosedReason::Stale))
+                .collect();
+            // The freed room may serve a queued checkout.
+            inner.dispatch(&mut st, &mut stale);
+            stale
+        };
+        inner.emit(|| CmapEvent::PoolCleared {
+            address: inner.address.clone(),
+            interrupt_in_use_connections: false,
+            service_id: Some(service_id),
+        });
+        inner.close_all(stale);
     }
 
     /// Closes the pool for good: closes the available connections, fails the queued

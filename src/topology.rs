@@ -8,15 +8,24 @@
 //! reference to the topology: dropping the last client handle closes every pool and ends
 //! every monitor at its next wake-up (a monitor's wait ends at once, since its channel
 //! closes), so a client never keeps a runtime alive.
+//!
+//! In load-balanced mode (`loadBalanced=true`, the load-balancer spec) the one server is
+//! the load balancer: it has no monitor, its pool is ready from the start, errors never
+//! mark it Unknown, and a failure that calls for a pool clear clears only the
+//! connections to the failing service behind it. Cursors keep their connection
+//! until they are exhausted or dropped (`Client::run_cursor_operation`).
 
 use std::{
     collections::HashMap,
     fmt::Write as _,
-    sync::{Arc, Weak},
+    sync::{
+        atomic::{AtomicI32, Ordering},
+        Arc, Weak,
+    },
     time::{Duration, Instant},
 };
 
-use bson::doc;
+use bson::{doc, oid::ObjectId};
 use greenmongo_runtime::{
     sync::{mpsc, Condvar, Mutex},
     Handle,
@@ -37,6 +46,10 @@ use crate::{
 
 /// How long server selection waits by default (`serverSelectionTimeoutMS`).
 const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The session timeout in load-balanced mode, where sessions are always supported and
+/// never expire on the client (the load-balancer spec): long enough never to be reached.
+const LOAD_BALANCED_SESSION_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// What an operation needs of a server.
 #[derive(Clone, Debug)]
@@ -67,6 +80,12 @@ struct Shared {
     settings: SelectionSettings,
     /// Where monitors run: a runtime's workers, or plain threads.
     handle: Option<Handle>,
+    /// `loadBalanced=true`: one server, the load balancer, never monitored; its pool is
+    /// ready at once and cleared per service behind it.
+    load_balanced: bool,
+    /// Load-balanced mode: the max wire version of the latest connection's handshake
+    /// (there is no monitor to tell it).
+    load_balanced_wire_version: AtomicI32,
     state: Mutex<State>,
     /// Notified whenever the description changes.
     changed: Condvar,
@@ -96,6 +115,8 @@ impl Topology {
             settings: SelectionSettings::from_options(&config.options),
             pool_events,
             handle: Handle::try_current(),
+            load_balanced: config.options.load_balanced == Some(true),
+            load_balanced_wire_version: AtomicI32::new(0),
             state: Mutex::new(State {
                 description,
                 servers: HashMap::new(),
@@ -163,7 +184,7 @@ impl Topology {
                     return Ok(SelectedServer {
                         address: description.address.clone(),
                         pool: server.pool.clone(),
-                        max_wire_version: description.max_wire_version,
+                        max_wire_version: self.max_wire_version(description),
                     });
                 }
             }
@@ -192,6 +213,15 @@ impl Topology {
         &self,
         server: &SelectedServer,
     ) -> Result<PooledConnection<Connection>> {
+        if self.shared.load_balanced {
+            // Errors while connecting to a load balancer do not concern SDAM (the
+            // load-balancer spec); the handshake's wire version stands in for a monitor's.
+            let conn = server.pool.check_out()?;
+            self.shared
+                .load_balanced_wire_version
+                .store(conn.max_wire_version(), Ordering::Relaxed);
+            return Ok(conn);
+        }
         let generation = server.pool.generation();
         server.pool.check_out().inspect_err(|e| {
             // Only failures to establish a connection concern SDAM; a paused pool or a
@@ -209,11 +239,15 @@ impl Topology {
                 generation,
                 phase,
                 server.max_wire_version,
+                None,
             );
         })
     }
 
-    /// Applies the SDAM error rules to an operation's failure on `address`.
+    /// Applies the SDAM error rules to an operation's failure on `address`, on a
+    /// connection of pool generation `generation` (to service `service_id` behind a load
+    /// balancer, in load-balanced mode: then only that service's connections are
+    /// cleared, and the load balancer is never marked Unknown).
     pub(crate) fn handle_error(
         &self,
         address: &ServerAddress,
@@ -221,18 +255,31 @@ impl Topology {
         generation: u64,
         phase: ErrorPhase,
         max_wire_version: i32,
+        service_id: Option<ObjectId>,
     ) {
-        let generation = u32::try_from(generation).unwrap_or(u32::MAX);
-        let app_error = ApplicationError::from_error(error, phase, generation, max_wire_version);
         let Ok(mut state) = self.lock() else { return };
-        let outcome = state
-            .description
-            .handle_application_error(address, &app_error, generation);
-        if let Some(server) = state.servers.get(address) {
-            if outcome.decision.clear_pool {
-                server.pool.clear(outcome.decision.cancel_check);
+        let Some(pool) = state.servers.get(address).map(|s| s.pool.clone()) else {
+            return;
+        };
+        let current = match service_id {
+            Some(service) => pool.service_generation(service),
+            None => pool.generation(),
+        };
+        let as_u32 = |g: u64| u32::try_from(g).unwrap_or(u32::MAX);
+        let app_error =
+            ApplicationError::from_error(error, phase, as_u32(generation), max_wire_version);
+        let outcome =
+            state
+                .description
+                .handle_application_error(address, &app_error, as_u32(current));
+        if outcome.decision.clear_pool {
+            match service_id {
+                Some(service) => pool.clear_service(service),
+                None => pool.clear(false),
             }
-            if outcome.decision.request_check {
+        }
+        if outcome.decision.request_check {
+            if let Some(server) = state.servers.get(address) {
                 let _ = server.check_now.try_send(());
             }
         }
@@ -256,7 +303,7 @@ impl Topology {
             max_wire_version: state
                 .description
                 .server(address)
-                .map_or(0, |d| d.max_wire_version),
+                .map_or(0, |d| self.max_wire_version(d)),
         })
     }
 
@@ -294,9 +341,29 @@ impl Topology {
         }
     }
 
+    /// Whether the client is in load-balanced mode (`loadBalanced=true`).
+    pub(crate) fn is_load_balanced(&self) -> bool {
+        self.shared.load_balanced
+    }
+
     /// The logical session timeout of the deployment, when it supports sessions.
     pub(crate) fn session_timeout(&self) -> Option<Duration> {
+        if self.shared.load_balanced {
+            return Some(LOAD_BALANCED_SESSION_TIMEOUT);
+        }
         self.lock().ok()?.description.logical_session_timeout()
+    }
+
+    /// A server's max wire version: what its monitor saw, or in load-balanced mode what
+    /// the latest handshake through the load balancer said.
+    fn max_wire_version(&self, server: &ServerDescription) -> i32 {
+        if self.shared.load_balanced {
+            self.shared
+                .load_balanced_wire_version
+                .load(Ordering::Relaxed)
+        } else {
+            server.max_wire_version
+        }
     }
 
     /// Updates the description with what a monitor saw.
@@ -361,6 +428,11 @@ impl Topology {
             },
         ));
         let (check_now, wake) = mpsc::bounded(1);
+        if self.shared.load_balanced {
+            // No monitor: the load balancer is usable from the start (and stays so).
+            pool.ready();
+            return Server { pool, check_now };
+        }
         let monitor = Monitor {
             address: address.clone(),
             topology: Arc::downgrade(&self.shared),

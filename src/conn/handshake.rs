@@ -2,7 +2,7 @@
 //! mongodb-handshake spec's client metadata, compression negotiation, speculative
 //! authentication) and what the driver keeps of the reply.
 
-use bson::{doc, Bson, Document};
+use bson::{doc, oid::ObjectId, Bson, Document};
 
 use crate::{options::Compressor, wire::SizeLimits, Error, Result};
 
@@ -70,6 +70,8 @@ pub(crate) struct HelloReply {
     pub(crate) compressor: Option<Compressor>,
     pub(crate) sasl_supported_mechs: Option<Vec<String>>,
     pub(crate) speculative_authenticate: Option<Document>,
+    /// The service behind a load balancer that answered (load-balanced mode only).
+    pub(crate) service_id: Option<ObjectId>,
 }
 
 impl HelloReply {
@@ -115,6 +117,7 @@ impl HelloReply {
                 .find(|c| offered.iter().any(|o| o == c.as_str())),
             sasl_supported_mechs: strings("saslSupportedMechs"),
             speculative_authenticate: reply.get_document("speculativeAuthenticate").ok().cloned(),
+            service_id: reply.get_object_id("serviceId").ok(),
         })
     }
 }

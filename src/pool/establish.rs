@@ -44,6 +44,13 @@ impl<C: PoolConnection> Inner<C> {
             interrupter,
         };
         let conn = (self.connect)(&self.address, &establishing)?;
+        // Load-balanced mode: a connection belongs to its service's generation, known
+        // once the handshake has named the service.
+        let service = conn.service_id();
+        let generation = match &service {
+            Some(s) => self.lock().generation_of(Some(s)),
+            None => generation,
+        };
         self.emit(|| CmapEvent::ConnectionReady {
             address: self.address.clone(),
             connection_id: id,
@@ -55,6 +62,7 @@ impl<C: PoolConnection> Inner<C> {
             generation,
             since: Instant::now(),
             interrupter: establishing.interrupter,
+            service,
         };
         Ok((slot, member))
     }
@@ -76,7 +84,7 @@ impl<C: PoolConnection> Inner<C> {
                 st.total -= 1;
                 closing.push((member, ConnectionClosedReason::PoolClosed));
                 Err(Failure::Closed)
-            } else if member.generation != st.generation {
+            } else if member.generation != st.generation_of(member.service.as_ref()) {
                 st.total -= 1;
                 closing.push((member, ConnectionClosedReason::Stale));
                 Err(Failure::Cleared)

@@ -63,6 +63,10 @@ pub enum CmapEvent {
         address: ServerAddress,
         /// Whether the clear asked to interrupt connections in use.
         interrupt_in_use_connections: bool,
+        /// Load-balanced mode: the service behind the load balancer whose connections
+        /// were cleared ([`Pool::clear_service`](super::Pool::clear_service)); `None` for
+        /// a clear of the whole pool.
+        service_id: Option<bson::oid::ObjectId>,
     },
     /// The pool was closed.
     PoolClosed {

@@ -3,7 +3,7 @@
 //! maintenance runs.
 
 use std::{
-    collections::{BTreeMap, VecDeque},
+    collections::{BTreeMap, HashMap, VecDeque},
     sync::{atomic::AtomicU64, Arc, Mutex, MutexGuard, PoisonError, Weak},
     time::Instant,
 };
@@ -12,6 +12,8 @@ use super::{
     interrupt::Interrupter, CheckOutFailedReason, CmapEvent, ConnectionClosedReason, Establishing,
     PoolConnection, PoolOptions, PoolState,
 };
+use bson::oid::ObjectId;
+
 use crate::{error::ErrorKind, options::ServerAddress, runtime::sync::mpsc, Error, Result};
 
 /// Establishes one connection: `(address, establishment) -> connection`.
@@ -43,6 +45,9 @@ pub(super) struct State<C> {
     pub(super) populate: bool,
     /// Bumped by `clear`; members of an older generation are stale.
     pub(super) generation: u64,
+    /// Load-balanced mode: bumped by `clear_service` for one service behind the load
+    /// balancer (see [`State::generation_of`]).
+    pub(super) service_generations: HashMap<ObjectId, u64>,
     /// Established connections, the most recently checked in at the back.
     pub(super) available: VecDeque<Member<C>>,
     /// `pending + available.len() + checked_out`.
@@ -61,6 +66,16 @@ pub(super) struct State<C> {
     pub(super) interrupt_below: u64,
 }
 
+impl<C> State<C> {
+    /// The current generation of connections to `service` (load-balanced mode), or of
+    /// every connection (`None`). A service's is the pool's plus its own count of
+    /// clears: both only grow, so it changes whenever either kind of clear happens.
+    pub(super) fn generation_of(&self, service: Option<&ObjectId>) -> u64 {
+        let own = service.map_or(0, |s| self.service_generations.get(s).copied().unwrap_or(0));
+        self.generation + own
+    }
+}
+
 /// A connection with its pool bookkeeping.
 pub(super) struct Member<C> {
     pub(super) conn: C,
@@ -69,6 +84,8 @@ pub(super) struct Member<C> {
     /// When it became available (or was established).
     pub(super) since: Instant,
     pub(super) interrupter: Arc<Interrupter>,
+    /// The service behind a load balancer it reaches, in load-balanced mode.
+    pub(super) service: Option<ObjectId>,
 }
 
 /// What a queued checkout is handed.
@@ -107,6 +124,7 @@ impl<C: PoolConnection> Inner<C> {
                 status: PoolState::Paused,
                 populate: false,
                 generation: 0,
+                service_generations: HashMap::new(),
                 available: VecDeque::new(),
                 total: 0,
                 pending: 0,
@@ -146,10 +164,10 @@ impl<C: PoolConnection> Inner<C> {
     pub(super) fn perished(
         &self,
         member: &Member<C>,
-        generation: u64,
+        current_generation: u64,
         now: Instant,
     ) -> Option<ConnectionClosedReason> {
-        if member.generation != generation {
+        if member.generation != current_generation {
             Some(ConnectionClosedReason::Stale)
         } else if self
             .options
@@ -171,7 +189,8 @@ impl<C: PoolConnection> Inner<C> {
     ) -> Option<Member<C>> {
         let now = Instant::now();
         while let Some(member) = st.available.pop_back() {
-            match self.perished(&member, st.generation, now) {
+            let current = st.generation_of(member.service.as_ref());
+            match self.perished(&member, current, now) {
                 Some(reason) => {
                     st.total -= 1;
                     closing.push((member, reason));
@@ -259,12 +278,14 @@ impl<C: PoolConnection> Inner<C> {
             connection_id: id,
         });
         let reusable = conn.is_reusable();
+        let service = conn.service_id();
         let member = Member {
             conn,
             id,
             generation,
             since: Instant::now(),
             interrupter,
+            service,
         };
         let mut closing = Vec::new();
         {
@@ -272,7 +293,7 @@ impl<C: PoolConnection> Inner<C> {
             st.checked_out -= 1;
             let reason = if st.status == PoolState::Closed {
                 Some(ConnectionClosedReason::PoolClosed)
-            } else if generation != st.generation {
+            } else if generation != st.generation_of(service.as_ref()) {
                 Some(ConnectionClosedReason::Stale)
             } else if !reusable {
                 Some(ConnectionClosedReason::Error)
@@ -299,9 +320,9 @@ impl<C: PoolConnection> Inner<C> {
         {
             let mut st = self.lock();
             let now = Instant::now();
-            let generation = st.generation;
             for member in std::mem::take(&mut st.available) {
-                match self.perished(&member, generation, now) {
+                let current = st.generation_of(member.service.as_ref());
+                match self.perished(&member, current, now) {
                     Some(reason) => closing.push((member, reason)),
                     None => st.available.push_back(member),
                 }

@@ -1,0 +1,297 @@
+//! Load-balanced mode (`loadBalanced=true`) against the live server behind a test load
+//! balancer.
+//!
+//! SecantusDB cannot run behind a real load balancer, so this file puts a small TCP
+//! proxy in front of it that plays one: it forwards every byte both ways and, as a
+//! mongos behind a load balancer does, adds a `serviceId` to each `hello` reply. Each
+//! client connection is assigned one of two "services" in turn, and the test can cut
+//! every connection to one service (the service dies). Everything else is the real
+//! server: CRUD, cursors, sessions.
+
+mod util {
+    pub mod server;
+}
+
+use std::{
+    io::{self, Read, Write},
+    net::{Shutdown, SocketAddr, TcpListener, TcpStream},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    thread,
+};
+
+use bson::{doc, oid::ObjectId, Document, RawDocumentBuf};
+use greenmongo::{
+    event::{CommandEvent, EventHandler},
+    options::{ClientOptions, FindOptions},
+    pool::CmapEvent,
+    sdam::{ServerType, TopologyType},
+    wire::{Message, SizeLimits, HEADER_LEN},
+    Client,
+};
+
+/// The test load balancer: a proxy that tags `hello` replies with a `serviceId`.
+struct LoadBalancer {
+    port: u16,
+    services: [ObjectId; 2],
+    /// Client-side sockets of live connections, by service, to cut them.
+    connections: Mutex<Vec<(ObjectId, TcpStream)>>,
+    /// Whether `hello` replies get a `serviceId` (a load balancer in front of servers
+    /// that are not configured for it does not).
+    tag_hello: bool,
+}
+
+impl LoadBalancer {
+    fn start(upstream: SocketAddr, tag_hello: bool) -> Arc<LoadBalancer> {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let lb = Arc::new(LoadBalancer {
+            port: listener.local_addr().unwrap().port(),
+            services: [ObjectId::new(), ObjectId::new()],
+            connections: Mutex::new(Vec::new()),
+            tag_hello,
+        });
+        let next = AtomicUsize::new(0);
+        let proxy = lb.clone();
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let service = proxy.services[next.fetch_add(1, Ordering::Relaxed) % 2];
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                proxy
+                    .connections
+                    .lock()
+                    .unwrap()
+                    .push((service, client.try_clone().unwrap()));
+                let (client_in, server_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                thread::spawn(move || forward_requests(client_in, server_out));
+                let tag = proxy.tag_hello.then_some(service);
+                thread::spawn(move || forward_replies(server, client, tag));
+            }
+        });
+        lb
+    }
+
+    fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/?loadBalanced=true", self.port)
+    }
+
+    /// Cuts every connection to `service`, as if the service behind the balancer died.
+    fn kill(&self, service: ObjectId) {
+        for (s, socket) in self.connections.lock().unwrap().iter() {
+            if *s == service {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+fn forward_requests(mut from: TcpStream, mut to: TcpStream) {
+    let _ = io::copy(&mut from, &mut to);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+/// Copies replies message by message, adding `serviceId: tag` to `hello` replies.
+fn forward_replies(mut from: TcpStream, mut to: TcpStream, tag: Option<ObjectId>) {
+    let result = (|| -> io::Result<()> {
+        loop {
+            let mut header = [0u8; HEADER_LEN];
+            from.read_exact(&mut header)?;
+            let len = i32::from_le_bytes(header[..4].try_into().unwrap()) as usize;
+            let mut bytes = header.to_vec();
+            bytes.resize(len, 0);
+            from.read_exact(&mut bytes[HEADER_LEN..])?;
+            if let Some(service) = tag {
+                bytes = with_service_id(bytes, service);
+            }
+            to.write_all(&bytes)?;
+        }
+    })();
+    let _ = result;
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+fn with_service_id(bytes: Vec<u8>, service: ObjectId) -> Vec<u8> {
+    let Ok(mut message) = Message::decode_with_limits(&bytes, &SizeLimits::default()) else {
+        return bytes;
+    };
+    let Ok(mut body) = message.body_document() else {
+        return bytes;
+    };
+    if !body.contains_key("isWritablePrimary") && !body.contains_key("ismaster") {
+        return bytes;
+    }
+    body.insert("serviceId", service);
+    message.body = RawDocumentBuf::try_from(&body).unwrap();
+    message.encode(None)
+}
+
+/// The load balancer in front of the live server, if there is one.
+fn balancer(tag_hello: bool) -> Option<Arc<LoadBalancer>> {
+    let uri = util::server::uri()?;
+    let options = ClientOptions::parse(&uri).unwrap();
+    let address = options.hosts[0].clone();
+    let upstream = format!("{}:{}", address.host().unwrap(), address.port().unwrap())
+        .parse()
+        .unwrap();
+    Some(LoadBalancer::start(upstream, tag_hello))
+}
+
+/// Commands started: name, driver connection id, service id.
+type Started = Arc<Mutex<Vec<(String, u64, Option<ObjectId>)>>>;
+
+/// A client of `uri` recording CMAP events and started commands.
+fn client_with_events(uri: &str) -> (Client, Arc<Mutex<Vec<CmapEvent>>>, Started) {
+    let mut options = ClientOptions::parse(uri).unwrap();
+    options.server_selection_timeout = Some(std::time::Duration::from_secs(5));
+    let started: Started = Arc::default();
+    let sink = started.clone();
+    options.command_event_handler = Some(EventHandler::new(move |e: &CommandEvent| {
+        if let CommandEvent::Started(s) = e {
+            let c = &s.connection;
+            sink.lock()
+                .unwrap()
+                .push((s.command_name.clone(), c.id, c.service_id));
+        }
+    }));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let client = Client::with_cmap_event_handler(
+        options,
+        Arc::new(move |e: &CmapEvent| sink.lock().unwrap().push(e.clone())),
+    )
+    .unwrap();
+    (client, events, started)
+}
+
+#[test]
+fn crud_and_sessions_work_through_a_load_balancer_without_monitoring() {
+    let Some(lb) = balancer(true) else { return };
+    let (client, events, _) = client_with_events(&lb.uri());
+    let coll = client
+        .database("greenmongo_tests")
+        .collection::<Document>(&util::server::unique("lb_crud"));
+    coll.insert_many((0..5).map(|i| doc! { "i": i }), None)
+        .unwrap();
+    assert_eq!(coll.count_documents(doc! {}, None).unwrap(), 5);
+    let topology = client.topology_description();
+    assert_eq!(topology.topology_type(), TopologyType::LoadBalanced);
+    let server = topology.servers().next().unwrap();
+    assert_eq!(server.server_type, ServerType::LoadBalancer);
+    // No monitor: every connection the client made is a pooled one.
+    let created = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, CmapEvent::ConnectionCreated { .. }))
+        .count();
+    assert_eq!(created, lb.connections.lock().unwrap().len());
+    coll.drop().unwrap();
+}
+
+#[test]
+fn a_cursor_keeps_its_connection_until_exhausted() {
+    let Some(lb) = balancer(true) else { return };
+    let (client, _, seen) = client_with_events(&lb.uri());
+    let coll = client
+        .database("greenmongo_tests")
+        .collection::<Document>(&util::server::unique("lb_cursor"));
+    coll.insert_many((0..10).map(|i| doc! { "i": i }), None)
+        .unwrap();
+    let address = client
+        .topology_description()
+        .servers()
+        .next()
+        .unwrap()
+        .address
+        .clone();
+
+    let mut cursor = coll
+        .find(doc! {}, FindOptions::builder().batch_size(3u32).build())
+        .unwrap();
+    cursor.next().unwrap().unwrap();
+    // The cursor holds its connection between batches.
+    assert_eq!(client.pool_counts(&address).unwrap().checked_out, 1);
+    // Meanwhile other operations use other connections.
+    assert_eq!(coll.count_documents(doc! {}, None).unwrap(), 10);
+    assert_eq!(cursor.count(), 9);
+    assert_eq!(client.pool_counts(&address).unwrap().checked_out, 0);
+
+    let commands = seen.lock().unwrap().clone();
+    let find = commands.iter().find(|c| c.0 == "find").unwrap();
+    let get_mores: Vec<_> = commands.iter().filter(|c| c.0 == "getMore").collect();
+    assert_eq!(get_mores.len(), 3);
+    assert!(get_mores.iter().all(|g| g.1 == find.1), "{commands:?}");
+    assert!(find.2.is_some(), "command events name the service");
+
+    // Dropped before the end: killCursors goes on the pinned connection too.
+    seen.lock().unwrap().clear();
+    let mut cursor = coll
+        .find(doc! {}, FindOptions::builder().batch_size(2u32).build())
+        .unwrap();
+    cursor.next().unwrap().unwrap();
+    drop(cursor);
+    let commands = seen.lock().unwrap().clone();
+    assert_eq!(commands[1].0, "killCursors", "{commands:?}");
+    assert_eq!(commands[1].1, commands[0].1);
+    assert_eq!(client.pool_counts(&address).unwrap().checked_out, 0);
+    coll.drop().unwrap();
+}
+
+#[test]
+fn a_dead_service_clears_only_its_own_connections() {
+    let Some(lb) = balancer(true) else { return };
+    let (client, events, _) = client_with_events(&lb.uri());
+    let coll = client
+        .database("greenmongo_tests")
+        .collection::<Document>(&util::server::unique("lb_services"));
+    coll.insert_many((0..4).map(|i| doc! { "i": i }), None)
+        .unwrap();
+    let two_cursors = || {
+        let batches_of_one = || FindOptions::builder().batch_size(1u32).build();
+        let a = coll.find(doc! {}, batches_of_one()).unwrap();
+        let b = coll.find(doc! {}, batches_of_one()).unwrap();
+        drop((a, b));
+    };
+    // Two cursors open at once pin two connections: the balancer gives one to each
+    // service. Back in the pool, both are used again by the next two cursors.
+    two_cursors();
+    let [dead, alive] = lb.services;
+    lb.kill(dead);
+    // The find on the dead service's connection fails with a network error (retried
+    // once, on a new connection), and only that service's connections are cleared.
+    two_cursors();
+    let cleared: Vec<_> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            CmapEvent::PoolCleared { service_id, .. } => Some(*service_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cleared, [Some(dead)], "only the dead service is cleared");
+    assert!(!cleared.contains(&Some(alive)));
+    let _ = coll.drop();
+}
+
+#[test]
+fn a_server_without_load_balancer_support_is_refused() {
+    let Some(lb) = balancer(false) else { return };
+    let mut options = ClientOptions::parse(&lb.uri()).unwrap();
+    options.server_selection_timeout = Some(std::time::Duration::from_secs(2));
+    let client = Client::with_options(options).unwrap();
+    let err = client
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Driver attempted to initialize in load balancing mode"),
+        "{err}"
+    );
+}
