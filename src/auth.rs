@@ -110,6 +110,21 @@ impl From<&str> for Password {
 }
 
 /// What to do after a reply.
+///
+/// # Examples
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::auth::{AuthMechanism, AuthStep, Conversation};
+///
+/// let mut conv = Conversation::new(AuthMechanism::MongoDbX509, None, None, None)?;
+/// // Send conv.start_command() to conv.source(), then feed the reply back in:
+/// match conv.handle_reply(&doc! { "ok": 1, "user": "CN=client" })? {
+///     AuthStep::Continue(next) => panic!("X.509 takes one round trip, got {next}"),
+///     AuthStep::Done => {}
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum AuthStep {
     /// Send this command (to [`Conversation::source`]) and feed its reply back in.
@@ -154,6 +169,19 @@ impl SaslReply {
     ///
     /// [`ErrorKind::Authentication`](crate::ErrorKind::Authentication) if the server said
     /// `ok: 0`, or a field is missing or of the wrong type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::{doc, spec::BinarySubtype, Binary};
+    /// use greenmongo::auth::SaslReply;
+    ///
+    /// let payload = Binary { subtype: BinarySubtype::Generic, bytes: b"v=abc".to_vec() };
+    /// let reply = SaslReply::parse(&doc! { "conversationId": 1, "done": true, "payload": payload, "ok": 1 })?;
+    /// assert!(reply.done);
+    /// assert!(SaslReply::parse(&doc! { "ok": 1, "done": true }).is_err()); // no payload
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn parse(reply: &Document) -> Result<SaslReply> {
         check_ok(reply)?;
         let conversation_id = reply
@@ -279,6 +307,18 @@ impl Conversation {
     /// [`ErrorKind::Authentication`](crate::ErrorKind::Authentication) if the credential is
     /// incomplete or invalid for the mechanism (e.g. no username, no password, a password
     /// SASLprep rejects, a password given for X.509), or no random nonce could be drawn.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::auth::{AuthMechanism, Conversation, Password};
+    ///
+    /// let pw = Password::new("secret");
+    /// let plain = Conversation::new(AuthMechanism::Plain, Some("ldap-user"), Some(&pw), None)?;
+    /// assert_eq!(plain.source(), "$external");
+    /// assert!(Conversation::new(AuthMechanism::MongoDbX509, None, Some(&pw), None).is_err());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn new(
         mechanism: AuthMechanism,
         username: Option<&str>,

@@ -178,6 +178,15 @@ impl Client {
     }
 
     /// The options this client was built with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?appName=inventory&maxPoolSize=20")?;
+    /// assert_eq!(client.options().app_name.as_deref(), Some("inventory"));
+    /// assert_eq!(client.options().max_pool_size, Some(20));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn options(&self) -> &ClientOptions {
         &self.inner.config.options
     }

@@ -16,6 +16,27 @@ use crate::{
 };
 
 /// One write of a [`Client::bulk_write`], naming its collection as `"db.collection"`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::{ClientWriteModel, WriteModelOptions};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let writes = vec![
+///     ClientWriteModel::InsertOne { namespace: "shop.orders".into(), document: doc! { "sku": "fig", "qty": 2 } },
+///     ClientWriteModel::Update {
+///         namespace: "shop.items".into(),
+///         filter: doc! { "sku": "fig" },
+///         update: doc! { "$inc": { "qty": -2 } }.into(),
+///         multi: false,
+///         options: WriteModelOptions::default(),
+///     },
+/// ];
+/// client.bulk_write(writes, None)?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ClientWriteModel {
@@ -64,6 +85,16 @@ pub enum ClientWriteModel {
 }
 
 /// Options of [`Client::bulk_write`].
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::ClientBulkWriteOptions;
+///
+/// let options = ClientBulkWriteOptions { ordered: Some(false), verbose_results: Some(true), ..Default::default() };
+/// assert_eq!(options.comment, None);
+/// // client.bulk_write(writes, options)?
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClientBulkWriteOptions {
     /// Stop at the first error (default `true`).
@@ -81,6 +112,20 @@ pub struct ClientBulkWriteOptions {
 }
 
 /// The result of one insert in a verbose [`ClientBulkWriteResult`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::{ClientBulkWriteOptions, ClientWriteModel};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let insert = ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "sku": "fig" } };
+/// let verbose = ClientBulkWriteOptions { verbose_results: Some(true), ..Default::default() };
+/// let result = client.bulk_write([insert], verbose)?;
+/// println!("new _id: {}", result.insert_results[&0].inserted_id);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ClientInsertResult {
@@ -89,6 +134,26 @@ pub struct ClientInsertResult {
 }
 
 /// The result of one update or replace in a verbose [`ClientBulkWriteResult`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::{ClientBulkWriteOptions, ClientWriteModel, WriteModelOptions};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let restock = ClientWriteModel::Update {
+///     namespace: "shop.items".into(),
+///     filter: doc! { "qty": 0 },
+///     update: doc! { "$set": { "qty": 10 } }.into(),
+///     multi: true,
+///     options: WriteModelOptions::default(),
+/// };
+/// let verbose = ClientBulkWriteOptions { verbose_results: Some(true), ..Default::default() };
+/// let update = &client.bulk_write([restock], verbose)?.update_results[&0];
+/// println!("{} matched, {} modified", update.matched_count, update.modified_count);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ClientUpdateResult {
@@ -101,6 +166,24 @@ pub struct ClientUpdateResult {
 }
 
 /// The result of one delete in a verbose [`ClientBulkWriteResult`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::{ClientBulkWriteOptions, ClientWriteModel, WriteModelOptions};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let delete = ClientWriteModel::Delete {
+///     namespace: "shop.carts".into(),
+///     filter: doc! { "expired": true },
+///     multi: true,
+///     options: WriteModelOptions::default(),
+/// };
+/// let verbose = ClientBulkWriteOptions { verbose_results: Some(true), ..Default::default() };
+/// println!("{} deleted", client.bulk_write([delete], verbose)?.delete_results[&0].deleted_count);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ClientDeleteResult {
@@ -109,6 +192,20 @@ pub struct ClientDeleteResult {
 }
 
 /// What a [`Client::bulk_write`] did.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::ClientWriteModel;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let writes = ["a", "b"].map(|sku| ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "sku": sku } });
+/// let result = client.bulk_write(writes, None)?;
+/// assert_eq!(result.inserted_count, 2);
+/// assert!(result.insert_results.is_empty()); // counts only, unless verbose_results
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ClientBulkWriteResult {
@@ -131,6 +228,22 @@ pub struct ClientBulkWriteResult {
 }
 
 /// A [`Client::bulk_write`] that did not do everything.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::{ClientWriteModel, ErrorKind};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let writes = [1, 1].map(|id| ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "_id": id } });
+/// let err = client.bulk_write(writes, None).unwrap_err();
+/// if let ErrorKind::ClientBulkWrite(failure) = &*err.kind {
+///     assert_eq!(failure.write_errors[&1].code, 11000);
+///     assert_eq!(failure.partial_result.as_ref().map(|r| r.inserted_count), Some(1));
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ClientBulkWriteFailure {

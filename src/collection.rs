@@ -30,6 +30,18 @@ use crate::{
 
 /// The change an update applies: an update document (`$set`, `$inc`, ...) or an
 /// aggregation pipeline.
+///
+/// # Examples
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::UpdateModifications;
+///
+/// let operators: UpdateModifications = doc! { "$inc": { "qty": 1 } }.into();
+/// let pipeline: UpdateModifications = vec![doc! { "$set": { "total": { "$add": ["$a", "$b"] } } }].into();
+/// assert!(matches!(operators, UpdateModifications::Document(_)));
+/// assert!(matches!(pipeline, UpdateModifications::Pipeline(ref stages) if stages.len() == 1));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum UpdateModifications {
     /// `doc! { "$set": { "x": 1 } }`.
@@ -132,6 +144,14 @@ impl<T> Collection<T> {
     }
 
     /// `database.collection`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// assert_eq!(client.database("shop").collection::<bson::Document>("items").namespace(), "shop.items");
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn namespace(&self) -> String {
         format!("{}.{}", self.db, self.name)
     }
@@ -162,18 +182,55 @@ impl<T> Collection<T> {
     }
 
     /// This collection with a default write concern for its writes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{Acknowledgment, WriteConcern};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let mut majority = WriteConcern::default();
+    /// majority.w = Some(Acknowledgment::Majority);
+    /// let orders = client.database("shop").collection::<bson::Document>("orders").with_write_concern(majority);
+    /// # let _ = orders; // every write through `orders` now waits for a majority
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn with_write_concern(mut self, write_concern: WriteConcern) -> Self {
         self.write_concern = Some(write_concern);
         self
     }
 
     /// This collection with a default read concern for its reads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{ReadConcern, ReadConcernLevel};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<bson::Document>("items")
+    ///     .with_read_concern(ReadConcern::new(ReadConcernLevel::Majority));
+    /// # let _ = items; // reads see only majority-committed data
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn with_read_concern(mut self, read_concern: ReadConcern) -> Self {
         self.read_concern = Some(read_concern);
         self
     }
 
     /// This collection with a default read preference for its reads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{ReadPreference, ReadPreferenceMode};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let reports = client.database("shop").collection::<bson::Document>("orders")
+    ///     .with_read_preference(ReadPreference::new(ReadPreferenceMode::SecondaryPreferred));
+    /// # let _ = reports; // reads go to a secondary when one is available
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn with_read_preference(mut self, read_preference: ReadPreference) -> Self {
         self.read_preference = Some(read_preference);
         self

@@ -164,11 +164,39 @@ impl<T> Cursor<T> {
     }
 
     /// The server's id of the cursor; 0 once the server has no more results.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    /// use greenmongo::options::FindOptions;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let cursor = items.find(doc! {}, FindOptions::builder().batch_size(2u32).build())?;
+    /// println!("server cursor {}", cursor.id()); // 0 if the first batch held everything
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn id(&self) -> i64 {
         self.id
     }
 
     /// Whether the server may still have results (a tailable cursor stays alive).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut cursor = items.find(doc! {}, None)?;
+    /// while let Some(item) = cursor.next() {
+    ///     println!("{}", item?);
+    /// }
+    /// assert!(!cursor.is_alive()); // exhausted: the server closed it
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn is_alive(&self) -> bool {
         self.id != 0
     }

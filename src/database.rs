@@ -71,6 +71,18 @@ impl Database {
     }
 
     /// This database with a default read concern (see [`Database::with_write_concern`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{ReadConcern, ReadConcernLevel};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let db = client.database("shop").with_read_concern(ReadConcern::new(ReadConcernLevel::Majority));
+    /// let items = db.collection::<bson::Document>("items"); // reads with readConcern majority
+    /// # let _ = items;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn with_read_concern(mut self, read_concern: ReadConcern) -> Self {
         self.read_concern = Some(read_concern);
         self
@@ -78,17 +90,46 @@ impl Database {
 
     /// This database with a default read preference (see
     /// [`Database::with_write_concern`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{ReadPreference, ReadPreferenceMode};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let db = client.database("reports").with_read_preference(ReadPreference::new(ReadPreferenceMode::Secondary));
+    /// let daily = db.collection::<bson::Document>("daily"); // reads from secondaries
+    /// # let _ = daily;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn with_read_preference(mut self, read_preference: ReadPreference) -> Self {
         self.read_preference = Some(read_preference);
         self
     }
 
     /// The database's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// assert_eq!(client.database("shop").name(), "shop");
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The client this database belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?appName=shop")?;
+    /// let db = client.database("shop");
+    /// assert_eq!(db.client().options().app_name.as_deref(), Some("shop"));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn client(&self) -> &Client {
         &self.client
     }

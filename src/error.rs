@@ -7,6 +7,19 @@
 use std::{collections::BTreeSet, fmt, io, sync::Arc};
 
 /// `Result` with the driver's [`Error`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::{Client, Result};
+///
+/// fn in_stock(client: &Client, sku: &str) -> Result<bool> {
+///     let items = client.database("shop").collection::<Document>("items");
+///     Ok(items.count_documents(doc! { "sku": sku, "qty": { "$gt": 0 } }, None)? > 0)
+/// }
+/// # let _ = in_stock;
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// An error from the driver or the server.
@@ -31,6 +44,18 @@ pub struct Error {
 }
 
 /// The kinds of [`Error`].
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{ClientOptions, ErrorKind};
+///
+/// let err = ClientOptions::parse("mongodb://localhost:27017:1").unwrap_err();
+/// match &*err.kind {
+///     ErrorKind::InvalidArgument { message } => assert!(message.contains("invalid host"), "{message}"),
+///     other => panic!("unexpected error kind: {other:?}"),
+/// }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -105,6 +130,19 @@ pub enum ErrorKind {
 }
 
 /// A command error reported by the server.
+///
+/// # Examples
+///
+/// ```no_run
+/// use greenmongo::ErrorKind;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let err = client.database("admin").run_command(bson::doc! { "noSuchCommand": 1 }).unwrap_err();
+/// if let ErrorKind::Command(e) = &*err.kind {
+///     println!("{} ({}): {}", e.code, e.code_name, e.message); // 59 (CommandNotFound): ...
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct CommandError {
@@ -120,6 +158,22 @@ pub struct CommandError {
 }
 
 /// One refused write of a batch (`writeErrors[i]`).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::{error::WriteFailure, ErrorKind};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// items.insert_one(doc! { "_id": 1 }, None)?;
+/// let err = items.insert_one(doc! { "_id": 1 }, None).unwrap_err();
+/// if let ErrorKind::Write(WriteFailure::WriteError(e)) = &*err.kind {
+///     assert_eq!(e.code, 11000); // duplicate key
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct WriteError {
@@ -136,6 +190,23 @@ pub struct WriteError {
 }
 
 /// A write concern the server could not satisfy (`writeConcernError`).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::{error::WriteFailure, options::{Acknowledgment, InsertOneOptions, WriteConcern}, ErrorKind};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let mut five = WriteConcern::default();
+/// five.w = Some(Acknowledgment::Nodes(5));
+/// let err = items.insert_one(doc! { "sku": "fig" }, InsertOneOptions::builder().write_concern(five).build()).unwrap_err();
+/// if let ErrorKind::Write(WriteFailure::WriteConcernError(e)) = &*err.kind {
+///     println!("inserted, but: {} {}", e.code_name, e.message); // on a 3-member set
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct WriteConcernError {
@@ -150,6 +221,25 @@ pub struct WriteConcernError {
 }
 
 /// Why a single-document write failed.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::{error::WriteFailure, ErrorKind};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// match items.insert_one(doc! { "_id": "fig" }, None) {
+///     Ok(_) => println!("inserted"),
+///     Err(e) => match &*e.kind {
+///         ErrorKind::Write(WriteFailure::WriteError(w)) => println!("refused: {}", w.message),
+///         ErrorKind::Write(WriteFailure::WriteConcernError(w)) => println!("not replicated: {}", w.message),
+///         _ => return Err(e),
+///     },
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum WriteFailure {
@@ -160,6 +250,23 @@ pub enum WriteFailure {
 }
 
 /// The outcome of an `insert_many` that did not insert everything.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::{options::InsertManyOptions, ErrorKind};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let docs = [doc! { "_id": 1 }, doc! { "_id": 1 }, doc! { "_id": 2 }];
+/// let err = items.insert_many(docs, InsertManyOptions::builder().ordered(false).build()).unwrap_err();
+/// if let ErrorKind::InsertMany(e) = &*err.kind {
+///     assert_eq!(e.write_errors[0].index, 1); // the duplicate
+///     assert_eq!(e.inserted_ids.len(), 2);
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct InsertManyError {
@@ -172,6 +279,23 @@ pub struct InsertManyError {
 }
 
 /// The outcome of a `bulk_write` that did not do everything.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::{ErrorKind, WriteModel};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let writes = [1, 1, 2].map(|id| WriteModel::InsertOne { document: doc! { "_id": id } });
+/// let err = items.bulk_write(writes, None).unwrap_err();
+/// if let ErrorKind::BulkWrite(e) = &*err.kind {
+///     assert_eq!(e.write_errors[0].index, 1);
+///     assert_eq!(e.partial_result.inserted_count, 1); // ordered: stopped at the duplicate
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct BulkWriteFailure {
@@ -185,6 +309,16 @@ pub struct BulkWriteFailure {
 
 impl Error {
     /// Builds an error of the given kind with no labels.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{Error, ErrorKind};
+    ///
+    /// let err = Error::new(ErrorKind::ServerSelection { message: "no primary".into() });
+    /// assert_eq!(err.to_string(), "server selection failed: no primary");
+    /// assert_eq!(err.labels().count(), 0);
+    /// ```
     pub fn new(kind: ErrorKind) -> Self {
         Error {
             kind: Box::new(kind),
@@ -193,6 +327,13 @@ impl Error {
     }
 
     /// An [`ErrorKind::InvalidArgument`] error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenmongo::Error::invalid_argument("limit must not be negative");
+    /// assert!(matches!(*err.kind, greenmongo::ErrorKind::InvalidArgument { .. }));
+    /// ```
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidArgument {
             message: message.into(),
@@ -200,6 +341,13 @@ impl Error {
     }
 
     /// An [`ErrorKind::InvalidResponse`] error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenmongo::Error::invalid_response("reply has no cursor");
+    /// assert_eq!(err.to_string(), "invalid server response: reply has no cursor");
+    /// ```
     pub fn invalid_response(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidResponse {
             message: message.into(),
@@ -207,6 +355,13 @@ impl Error {
     }
 
     /// An [`ErrorKind::Authentication`] error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenmongo::Error::authentication("bad nonce");
+    /// assert_eq!(err.to_string(), "authentication failed: bad nonce");
+    /// ```
     pub fn authentication(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Authentication {
             message: message.into(),
@@ -221,6 +376,13 @@ impl Error {
     }
 
     /// An [`ErrorKind::Internal`] error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenmongo::Error::internal("feature needs MongoDB 8.0");
+    /// assert!(matches!(*err.kind, greenmongo::ErrorKind::Internal { .. }));
+    /// ```
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal {
             message: message.into(),
@@ -228,21 +390,52 @@ impl Error {
     }
 
     /// The error labels (e.g. `RetryableWriteError`, `TransientTransactionError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenmongo::Error::internal("x").with_labels(["TransientTransactionError", "RetryableWriteError"]);
+    /// let labels: Vec<&str> = err.labels().collect();
+    /// assert_eq!(labels, ["RetryableWriteError", "TransientTransactionError"]); // sorted
+    /// ```
     pub fn labels(&self) -> impl Iterator<Item = &str> {
         self.labels.iter().map(String::as_str)
     }
 
     /// Whether the error carries `label`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenmongo::Error::internal("x").with_labels(["RetryableWriteError"]);
+    /// assert!(err.contains_label("RetryableWriteError"));
+    /// assert!(!err.contains_label("TransientTransactionError"));
+    /// ```
     pub fn contains_label(&self, label: &str) -> bool {
         self.labels.contains(label)
     }
 
     /// Adds a label.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut err = greenmongo::Error::internal("x");
+    /// err.add_label("NoWritesPerformed");
+    /// assert_eq!(err.to_string(), "internal error: x (labels: NoWritesPerformed)");
+    /// ```
     pub fn add_label(&mut self, label: impl Into<String>) {
         self.labels.insert(label.into());
     }
 
     /// Returns the error with `labels` added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenmongo::Error::internal("x").with_labels(vec![String::from("RetryableWriteError")]);
+    /// assert!(err.contains_label("RetryableWriteError"));
+    /// ```
     pub fn with_labels<I, S>(mut self, labels: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -253,6 +446,21 @@ impl Error {
     }
 
     /// The server's error code, if the server reported one.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// match items.insert_one(doc! { "_id": 1 }, None) {
+    ///     Err(e) if e.code() == Some(11000) => println!("already there"),
+    ///     other => { other?; }
+    /// }
+    /// assert_eq!(greenmongo::Error::internal("x").code(), None);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn code(&self) -> Option<i32> {
         match &*self.kind {
             ErrorKind::Command(c) => Some(c.code),
@@ -295,6 +503,17 @@ impl Error {
     }
 
     /// Whether this is a network (socket or TLS) error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use greenmongo::Error;
+    ///
+    /// let reset = Error::from(io::Error::new(io::ErrorKind::ConnectionReset, "reset by peer"));
+    /// assert!(reset.is_network_error());
+    /// assert!(!Error::invalid_argument("x").is_network_error());
+    /// ```
     pub fn is_network_error(&self) -> bool {
         matches!(&*self.kind, ErrorKind::Io(_))
     }

@@ -32,6 +32,20 @@ pub struct EventHandler<T: ?Sized>(Arc<dyn Fn(&T) + Send + Sync>);
 impl<T: ?Sized> EventHandler<T> {
     /// Wraps a callback. It runs on the thread or coroutine that issued the command, so it
     /// must be quick and must not block the OS thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::event::{CommandEvent, EventHandler};
+    ///
+    /// let handler = EventHandler::new(|e: &CommandEvent| {
+    ///     if let CommandEvent::Failed(f) = e {
+    ///         eprintln!("{} failed after {:?}: {}", f.command_name, f.duration, f.failure);
+    ///     }
+    /// });
+    /// let mut options = greenmongo::ClientOptions::default();
+    /// options.command_event_handler = Some(handler);
+    /// ```
     pub fn new(f: impl Fn(&T) + Send + Sync + 'static) -> Self {
         EventHandler(Arc::new(f))
     }
@@ -60,6 +74,22 @@ impl<T: ?Sized> PartialEq for EventHandler<T> {
 }
 
 /// Which connection a command went over.
+///
+/// # Examples
+///
+/// ```no_run
+/// use greenmongo::{event::{CommandEvent, EventHandler}, Client, ClientOptions};
+///
+/// let mut options = ClientOptions::parse("mongodb://localhost")?;
+/// options.command_event_handler = Some(EventHandler::new(|e: &CommandEvent| {
+///     if let CommandEvent::Started(s) = e {
+///         let c = &s.connection;
+///         println!("{} on connection {} to {} (server id {:?})", s.command_name, c.id, c.address, c.server_id);
+///     }
+/// }));
+/// Client::with_options(options)?.list_database_names()?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ConnectionInfo {
@@ -75,6 +105,21 @@ pub struct ConnectionInfo {
 }
 
 /// A command was sent.
+///
+/// # Examples
+///
+/// ```no_run
+/// use greenmongo::{event::{CommandEvent, EventHandler}, Client, ClientOptions};
+///
+/// let mut options = ClientOptions::parse("mongodb://localhost")?;
+/// options.command_event_handler = Some(EventHandler::new(|e: &CommandEvent| {
+///     if let CommandEvent::Started(s) = e {
+///         println!("#{} {}.{}: {}", s.request_id, s.database_name, s.command_name, s.command);
+///     }
+/// }));
+/// Client::with_options(options)?.database("shop").run_command(bson::doc! { "ping": 1 })?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct CommandStartedEvent {
@@ -91,6 +136,24 @@ pub struct CommandStartedEvent {
 }
 
 /// A command succeeded (`ok: 1`).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use greenmongo::{event::{CommandEvent, EventHandler}, Client, ClientOptions};
+///
+/// let mut options = ClientOptions::parse("mongodb://localhost")?;
+/// options.command_event_handler = Some(EventHandler::new(|e: &CommandEvent| {
+///     if let CommandEvent::Succeeded(s) = e {
+///         if s.duration > Duration::from_millis(100) {
+///             println!("slow {}: {:?}", s.command_name, s.duration);
+///         }
+///     }
+/// }));
+/// Client::with_options(options)?.list_database_names()?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct CommandSucceededEvent {
@@ -109,6 +172,22 @@ pub struct CommandSucceededEvent {
 }
 
 /// A command failed: `ok: 0`, or a network error.
+///
+/// # Examples
+///
+/// ```no_run
+/// use greenmongo::{event::{CommandEvent, EventHandler}, Client, ClientOptions};
+///
+/// let mut options = ClientOptions::parse("mongodb://localhost")?;
+/// options.command_event_handler = Some(EventHandler::new(|e: &CommandEvent| {
+///     if let CommandEvent::Failed(f) = e {
+///         println!("{} failed (code {:?}): {}", f.command_name, f.failure.code(), f.failure);
+///     }
+/// }));
+/// let client = Client::with_options(options)?;
+/// let _ = client.database("shop").run_command(bson::doc! { "noSuchCommand": 1 }); // reported as failed
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct CommandFailedEvent {
@@ -127,6 +206,25 @@ pub struct CommandFailedEvent {
 }
 
 /// One command monitoring event.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
+/// use greenmongo::{event::{CommandEvent, EventHandler}, Client, ClientOptions};
+///
+/// let failures = Arc::new(AtomicUsize::new(0));
+/// let count = failures.clone();
+/// let mut options = ClientOptions::parse("mongodb://localhost")?;
+/// options.command_event_handler = Some(EventHandler::new(move |e: &CommandEvent| match e {
+///     CommandEvent::Failed(_) => { count.fetch_add(1, Ordering::Relaxed); }
+///     _ => {}
+/// }));
+/// let client = Client::with_options(options)?; // no command sent yet
+/// assert_eq!(failures.load(Ordering::Relaxed), 0);
+/// # let _ = client;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum CommandEvent {

@@ -451,6 +451,16 @@ pub struct ProxyOptions {
 
 impl ProxyOptions {
     /// The SOCKS5 port used when none is given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::ClientOptions;
+    ///
+    /// let opts = ClientOptions::parse("mongodb://h/?proxyHost=proxy.local")?;
+    /// assert_eq!(opts.proxy.unwrap().port(), greenmongo::options::ProxyOptions::DEFAULT_PORT);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub const DEFAULT_PORT: u16 = 1080;
 
     /// A proxy at `host` on the default port, without authentication.

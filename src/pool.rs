@@ -123,6 +123,24 @@ use shared::{Closing, Failure, Inner};
 pub trait PoolConnection: Send + 'static {
     /// Whether the connection may go back to the pool: not broken, and no request left
     /// half sent or its reply half read. Checked at check-in; `false` closes it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolConnection, PoolOptions}};
+    ///
+    /// struct Conn { interrupted: bool }
+    /// impl PoolConnection for Conn {
+    ///     fn is_reusable(&self) -> bool { !self.interrupted }
+    /// }
+    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(Conn { interrupted: false }));
+    /// pool.ready();
+    /// let mut conn = pool.check_out()?;
+    /// conn.interrupted = true; // e.g. a timeout mid-reply
+    /// drop(conn);
+    /// assert_eq!(pool.counts().total, 0); // closed, not pooled
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     fn is_reusable(&self) -> bool;
 
     /// In load-balanced mode, the service behind the load balancer this connection
@@ -149,6 +167,19 @@ impl PoolConnection for () {
 }
 
 /// The state of a [`Pool`].
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions, PoolState}};
+///
+/// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+/// assert_eq!(pool.state(), PoolState::Paused);
+/// pool.ready();
+/// assert_eq!(pool.state(), PoolState::Ready);
+/// pool.close();
+/// assert_eq!(pool.state(), PoolState::Closed);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PoolState {
     /// Checkouts fail at once with a retryable error, and no connections are created in
@@ -163,6 +194,20 @@ pub enum PoolState {
 /// A snapshot of a pool's connection counts.
 ///
 /// `total` counts every connection the pool owns: `pending + available + checked_out`.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{options::ServerAddress, pool::{Pool, PoolCounts, PoolOptions}};
+///
+/// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+/// assert_eq!(pool.counts(), PoolCounts::default()); // all zero
+/// pool.ready();
+/// let _conn = pool.check_out()?;
+/// let counts = pool.counts();
+/// assert_eq!(counts.total, counts.pending + counts.available + counts.checked_out);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PoolCounts {
@@ -182,6 +227,20 @@ pub struct PoolCounts {
 ///
 /// Dropping the pool closes it (connections checked out at that moment are closed when
 /// they come back).
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions}};
+///
+/// let pool = Pool::new(ServerAddress::tcp("db1", 27017), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+/// pool.ready(); // what a successful server check does
+/// let conn = pool.check_out()?;
+/// assert_eq!(conn.address().to_string(), "db1:27017");
+/// drop(conn); // checked back in
+/// assert_eq!(pool.counts().available, 1);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 pub struct Pool<C: PoolConnection> {
     inner: Arc<Inner<C>>,
     /// Wakes the maintenance task, if there is one; dropping it (with the pool) ends the
@@ -222,21 +281,63 @@ impl<C: PoolConnection> Pool<C> {
     }
 
     /// The server this pool connects to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions}};
+    ///
+    /// let pool = Pool::new(ServerAddress::tcp("db1", 27017), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+    /// assert_eq!(pool.address(), &ServerAddress::tcp("db1", 27017));
+    /// ```
     pub fn address(&self) -> &ServerAddress {
         &self.inner.address
     }
 
     /// The options the pool was created with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions}};
+    ///
+    /// let mut options = PoolOptions::default();
+    /// options.max_pool_size = Some(5);
+    /// let pool = Pool::new(ServerAddress::default(), options, |_: &ServerAddress, _| Ok(()));
+    /// assert_eq!(pool.options().max_pool_size(), Some(5));
+    /// ```
     pub fn options(&self) -> &PoolOptions {
         &self.inner.options
     }
 
     /// Paused, ready or closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions, PoolState}};
+    ///
+    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+    /// pool.ready();
+    /// pool.clear(false);
+    /// assert_eq!(pool.state(), PoolState::Paused); // cleared pools pause until the next good check
+    /// ```
     pub fn state(&self) -> PoolState {
         self.inner.lock().status
     }
 
     /// The generation: how many times the pool was cleared.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions}};
+    ///
+    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+    /// assert_eq!(pool.generation(), 0);
+    /// pool.clear(false);
+    /// assert_eq!(pool.generation(), 1);
+    /// ```
     pub fn generation(&self) -> u64 {
         self.inner.lock().generation
     }
@@ -308,6 +409,17 @@ impl<C: PoolConnection> Pool<C> {
 
     /// Marks a paused pool ready: checkouts and background connection creation resume.
     /// Emits `PoolReady`; does nothing unless the pool is paused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions}};
+    ///
+    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+    /// assert!(pool.check_out().unwrap_err().is_pool_cleared());
+    /// pool.ready();
+    /// assert!(pool.check_out().is_ok());
+    /// ```
     pub fn ready(&self) {
         let inner = &self.inner;
         {
@@ -478,6 +590,18 @@ impl<C: PoolConnection> Pool<C> {
     /// Closes the pool for good: closes the available connections, fails the queued
     /// checkouts, and emits `PoolClosed`. Later checkouts fail; connections in use are
     /// closed when they come back. Dropping the pool does the same.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions}, ErrorKind};
+    ///
+    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+    /// pool.ready();
+    /// pool.close();
+    /// let err = pool.check_out().unwrap_err();
+    /// assert!(matches!(*err.kind, ErrorKind::PoolClosed { .. }));
+    /// ```
     pub fn close(&self) {
         let inner = &self.inner;
         let available = {

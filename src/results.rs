@@ -5,6 +5,18 @@ use std::collections::HashMap;
 use bson::Bson;
 
 /// The outcome of `insert_one`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let result = items.insert_one(doc! { "sku": "fig" }, None)?;
+/// println!("new _id: {}", result.inserted_id); // an ObjectId the driver generated
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct InsertOneResult {
@@ -13,6 +25,18 @@ pub struct InsertOneResult {
 }
 
 /// The outcome of `insert_many`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let result = items.insert_many([doc! { "_id": "a" }, doc! { "_id": "b" }], None)?;
+/// assert_eq!(result.inserted_ids[&1], bson::Bson::String("b".into()));
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct InsertManyResult {
@@ -21,6 +45,20 @@ pub struct InsertManyResult {
 }
 
 /// The outcome of `update_one`, `update_many` and `replace_one`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::options::UpdateOptions;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let upsert = UpdateOptions::builder().upsert(true).build();
+/// let result = items.update_one(doc! { "sku": "fig" }, doc! { "$inc": { "qty": 1 } }, upsert)?;
+/// println!("{} matched, {} modified, upserted {:?}", result.matched_count, result.modified_count, result.upserted_id);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct UpdateResult {
@@ -33,6 +71,18 @@ pub struct UpdateResult {
 }
 
 /// The outcome of `delete_one` and `delete_many`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let carts = client.database("shop").collection::<Document>("carts");
+/// let result = carts.delete_many(doc! { "expired": true }, None)?;
+/// println!("{} carts deleted", result.deleted_count);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct DeleteResult {

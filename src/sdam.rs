@@ -59,14 +59,69 @@ pub use rtt::{moving_average, RoundTripTimes, RttStats, RTT_ALPHA};
 pub use topology::{TopologyDescription, TopologyType, UpdateOutcome};
 
 /// The oldest wire version greenmongo speaks: MongoDB 4.0.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{options::ServerAddress, sdam::{ServerDescription, ServerType, MIN_WIRE_VERSION}};
+///
+/// let mut old = ServerDescription::new(ServerAddress::tcp("a", 27017));
+/// old.server_type = ServerType::Standalone;
+/// old.max_wire_version = MIN_WIRE_VERSION - 1; // MongoDB 3.6
+/// assert!(old.compatibility_error().is_some());
+/// ```
 pub const MIN_WIRE_VERSION: i32 = 7;
 /// The MongoDB release of [`MIN_WIRE_VERSION`], for error messages.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{options::ServerAddress, sdam::{ServerDescription, ServerType, MIN_SERVER_VERSION}};
+///
+/// let mut old = ServerDescription::new(ServerAddress::tcp("a", 27017));
+/// old.server_type = ServerType::Standalone;
+/// old.max_wire_version = 6;
+/// assert!(old.compatibility_error().unwrap().contains(MIN_SERVER_VERSION));
+/// ```
 pub const MIN_SERVER_VERSION: &str = "4.0";
 /// The newest wire version greenmongo knows: MongoDB 8.2.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{options::ServerAddress, sdam::{ServerDescription, ServerType, MAX_WIRE_VERSION}};
+///
+/// let mut future = ServerDescription::new(ServerAddress::tcp("a", 27017));
+/// future.server_type = ServerType::Standalone;
+/// future.min_wire_version = MAX_WIRE_VERSION + 1;
+/// future.max_wire_version = MAX_WIRE_VERSION + 1;
+/// assert!(future.compatibility_error().is_some());
+/// ```
 pub const MAX_WIRE_VERSION: i32 = 27;
 
 /// Default interval between checks of a server (`heartbeatFrequencyMS`), for clients that
 /// monitor in the background.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{sdam::DEFAULT_HEARTBEAT_FREQUENCY, selection::SelectionSettings, ClientOptions};
+///
+/// let options = ClientOptions::parse("mongodb://a")?; // no heartbeatFrequencyMS
+/// assert_eq!(SelectionSettings::from_options(&options).heartbeat_frequency, DEFAULT_HEARTBEAT_FREQUENCY);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 pub const DEFAULT_HEARTBEAT_FREQUENCY: Duration = Duration::from_secs(10);
 /// The shortest interval between checks of a server (`minHeartbeatFrequencyMS`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo::sdam::{DEFAULT_HEARTBEAT_FREQUENCY, MIN_HEARTBEAT_FREQUENCY};
+///
+/// // An immediate check requested right after a check still waits this long.
+/// assert_eq!(MIN_HEARTBEAT_FREQUENCY, Duration::from_millis(500));
+/// assert!(MIN_HEARTBEAT_FREQUENCY < DEFAULT_HEARTBEAT_FREQUENCY);
+/// ```
 pub const MIN_HEARTBEAT_FREQUENCY: Duration = Duration::from_millis(500);

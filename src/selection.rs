@@ -53,9 +53,37 @@ use crate::{
 };
 
 /// The default width of the latency window (`localThresholdMS`).
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::selection::{SelectionSettings, DEFAULT_LOCAL_THRESHOLD};
+///
+/// assert_eq!(SelectionSettings::default().local_threshold, DEFAULT_LOCAL_THRESHOLD); // 15 ms
+/// ```
 pub const DEFAULT_LOCAL_THRESHOLD: Duration = Duration::from_millis(15);
 
 /// What a server is selected for.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{
+///     options::{ReadPreference, ReadPreferenceMode, ServerAddress},
+///     sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType},
+///     selection::{suitable_servers, Operation, SelectionSettings},
+/// };
+///
+/// let mut secondary = ServerDescription::new(ServerAddress::tcp("s", 27017));
+/// secondary.server_type = ServerType::RsSecondary;
+/// secondary.max_wire_version = 21;
+/// let topology = TopologyDescription::with_servers(TopologyType::ReplicaSetNoPrimary, [secondary]);
+/// let nearest = ReadPreference::new(ReadPreferenceMode::Nearest);
+/// let settings = SelectionSettings::default();
+/// assert_eq!(suitable_servers(&topology, Operation::Read(&nearest), &settings, &[])?.len(), 1);
+/// assert!(suitable_servers(&topology, Operation::Write, &settings, &[])?.is_empty()); // no primary
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub enum Operation<'a> {
     /// A read with this read preference.
@@ -100,6 +128,17 @@ impl Default for SelectionSettings {
 
 impl SelectionSettings {
     /// The settings a client with `options` uses (defaults where unset).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo::{selection::SelectionSettings, ClientOptions};
+    ///
+    /// let options = ClientOptions::parse("mongodb://a/?heartbeatFrequencyMS=5000")?;
+    /// assert_eq!(SelectionSettings::from_options(&options).heartbeat_frequency, Duration::from_secs(5));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn from_options(options: &ClientOptions) -> Self {
         let default = SelectionSettings::default();
         SelectionSettings {
@@ -358,6 +397,24 @@ pub fn choose_in_window<'a>(
 /// # Errors
 ///
 /// As [`suitable_servers`].
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{
+///     options::ServerAddress,
+///     sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType},
+///     selection::{select_server, Operation, SelectionSettings},
+/// };
+///
+/// let mut primary = ServerDescription::new(ServerAddress::tcp("p", 27017));
+/// primary.server_type = ServerType::RsPrimary;
+/// primary.max_wire_version = 21;
+/// let topology = TopologyDescription::with_servers(TopologyType::ReplicaSetWithPrimary, [primary]);
+/// let chosen = select_server(&topology, Operation::Write, &SelectionSettings::default(), &[], |_| 0, |n| n - 1)?;
+/// assert_eq!(chosen.map(|s| s.address.to_string()), Some("p:27017".to_string()));
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 pub fn select_server<'a>(
     topology: &'a TopologyDescription,
     operation: Operation<'_>,

@@ -49,13 +49,38 @@ pub use header::{next_request_id, MsgHeader, OpCode, HEADER_LEN};
 pub use op_msg::{DocumentSequence, Message, MessageFlags};
 
 /// The default `maxMessageSizeBytes` (48,000,000), used until a `hello` reply says otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::wire::{SizeLimits, DEFAULT_MAX_MESSAGE_SIZE_BYTES};
+///
+/// assert_eq!(SizeLimits::default().max_message_size_bytes, DEFAULT_MAX_MESSAGE_SIZE_BYTES);
+/// ```
 pub const DEFAULT_MAX_MESSAGE_SIZE_BYTES: usize = 48_000_000;
 
 /// The default `maxBsonObjectSize` (16 MiB), used until a `hello` reply says otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::wire::{SizeLimits, DEFAULT_MAX_BSON_OBJECT_SIZE};
+///
+/// assert_eq!(SizeLimits::default().max_bson_object_size, DEFAULT_MAX_BSON_OBJECT_SIZE);
+/// ```
 pub const DEFAULT_MAX_BSON_OBJECT_SIZE: usize = 16 * 1024 * 1024;
 
 /// How much larger than `maxBsonObjectSize` a command document may be: the server allows
 /// 16 KiB of command overhead on top of a maximal user document (`BSONObjMaxInternalSize`).
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::wire::{SizeLimits, COMMAND_OVERHEAD_BYTES};
+///
+/// let limits = SizeLimits::default();
+/// assert_eq!(limits.max_document_size(), limits.max_bson_object_size + COMMAND_OVERHEAD_BYTES);
+/// ```
 pub const COMMAND_OVERHEAD_BYTES: usize = 16 * 1024;
 
 /// The size limits a server announces in its `hello` reply.

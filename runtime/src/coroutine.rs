@@ -36,6 +36,19 @@ pub(crate) mod state {
 }
 
 /// What a parked coroutine waits on, for the coroutine dump.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo_runtime::{coroutine::WaitKind, sleep, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let _napper = rt.spawn(|| sleep(Duration::from_secs(60)));
+/// rt.block_on(|| sleep(Duration::from_millis(10))).unwrap(); // let the napper start
+/// assert!(rt.dump().iter().any(|c| c.wait == WaitKind::Timer));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WaitKind {
@@ -195,6 +208,18 @@ impl Task {
 }
 
 /// Why [`JoinHandle::join`] returned no value.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::Runtime;
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let err = rt.spawn(|| -> u32 { panic!("disk full") }).join().unwrap_err();
+/// assert!(err.is_panic() && !err.is_cancelled() && !err.is_timeout());
+/// assert_eq!(err.panic_message(), Some("disk full"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct JoinError {
     repr: JoinRepr,
 }
@@ -220,22 +245,65 @@ impl JoinError {
     }
 
     /// Whether the coroutine panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(1).build()?;
+    /// assert!(rt.spawn(|| -> () { panic!("boom") }).join().unwrap_err().is_panic());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, JoinRepr::Panicked(_))
     }
 
     /// Whether the coroutine was dropped unfinished (its runtime shut down).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo_runtime::{sleep, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let sleeper = rt.spawn(|| sleep(Duration::from_secs(60)));
+    /// drop(rt); // unwinds the sleeping coroutine
+    /// assert!(sleeper.join().unwrap_err().is_cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, JoinRepr::Cancelled)
     }
 
     /// Whether the *joiner's* wait failed (its `with_timeout` deadline passed, or it was
     /// itself cancelled); the coroutine may still be running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo_runtime::{sleep, time::with_timeout, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let slow = rt.spawn(|| sleep(Duration::from_secs(60)));
+    /// let err = with_timeout(Duration::from_millis(10), || slow.join()).unwrap_err();
+    /// assert!(err.is_timeout()); // the joiner gave up; the sleeper runs on
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(&self.repr, JoinRepr::Wait(e) if e.kind() == io::ErrorKind::TimedOut)
     }
 
     /// The panic's message, when it was a string (as with `panic!("...")`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(1).build()?;
+    /// let err = rt.spawn(|| -> () { panic!("bad item {}", 7) }).join().unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("bad item 7"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
             JoinRepr::Panicked(p) => p
@@ -250,6 +318,16 @@ impl JoinError {
     ///
     /// # Errors
     /// Returns `self` when this is not a panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(1).build()?;
+    /// let err = rt.spawn(|| -> () { std::panic::panic_any(42_u8) }).join().unwrap_err();
+    /// let payload = err.try_into_panic().unwrap(); // or std::panic::resume_unwind(payload)
+    /// assert_eq!(payload.downcast_ref::<u8>(), Some(&42));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
             JoinRepr::Panicked(p) => Ok(p),
@@ -291,6 +369,21 @@ impl From<JoinError> for io::Error {
 
 /// Owns the result of a spawned coroutine (or a [`spawn_blocking`](crate::spawn_blocking)
 /// job). Dropping it detaches the coroutine, which runs on.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::{spawn, spawn_blocking, JoinHandle, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let total = rt.block_on(|| {
+///     let squares: Vec<JoinHandle<i32>> = (1..=3).map(|i| spawn(move || i * i)).collect();
+///     let blocking: JoinHandle<i32> = spawn_blocking(|| 100); // on the blocking pool
+///     squares.into_iter().map(|h| h.join().unwrap()).sum::<i32>() + blocking.join().unwrap()
+/// });
+/// assert_eq!(total, 114);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct JoinHandle<T> {
     rx: oneshot::Receiver<Result<T, JoinError>>,
 }
@@ -335,6 +428,22 @@ impl<T> JoinHandle<T> {
     }
 
     /// Whether the coroutine has finished (its result is waiting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo_runtime::{sleep, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let quick = rt.spawn(|| 1);
+    /// let slow = rt.spawn(|| sleep(Duration::from_secs(60)));
+    /// while !quick.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert!(!slow.is_finished());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.rx.is_ready()
     }
@@ -390,17 +499,56 @@ pub struct Builder {
 
 impl Builder {
     /// Default options: no name, the runtime's stack size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::{coroutine, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let name = rt.block_on(|| coroutine::Builder::new().spawn(coroutine::current_name).join().unwrap());
+    /// assert_eq!(name, None); // unnamed by default
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
 
     /// Names the coroutine (shown in dumps, panics and stack-overflow reports).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::{coroutine, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let name = rt.block_on(|| coroutine::Builder::new().name("poller").spawn(coroutine::current_name).join().unwrap());
+    /// assert_eq!(name.as_deref(), Some("poller"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into().into_boxed_str());
         self
     }
 
     /// Stack size in bytes (rounded up to pages; a guard page is added below).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::{coroutine, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let deep = rt.block_on(|| {
+    ///     coroutine::Builder::new()
+    ///         .stack_size(1024 * 1024) // room for a 512 KiB buffer on the stack
+    ///         .spawn(|| { let buf = [1u8; 512 * 1024]; buf.iter().map(|&b| u32::from(b)).sum::<u32>() })
+    ///         .join()
+    ///         .unwrap()
+    /// });
+    /// assert_eq!(deep, 512 * 1024);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
@@ -410,6 +558,17 @@ impl Builder {
     ///
     /// # Panics
     /// Outside a coroutine of a runtime; use [`Runtime::spawn`](crate::Runtime::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::{coroutine, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(2).build()?;
+    /// let n = rt.block_on(|| coroutine::Builder::new().name("adder").spawn(|| 2 + 2).join().unwrap());
+    /// assert_eq!(n, 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn spawn<F, T>(self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -422,6 +581,23 @@ impl Builder {
     ///
     /// # Panics
     /// Outside a coroutine of a runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use greenmongo_runtime::{coroutine, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let n = rt.block_on(|| {
+    ///     let hits = Rc::new(Cell::new(0)); // !Send: stays on this worker
+    ///     let h = hits.clone();
+    ///     coroutine::Builder::new().name("local").spawn_local(move || h.set(h.get() + 1)).join().unwrap();
+    ///     hits.get()
+    /// });
+    /// assert_eq!(n, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn spawn_local<F, T>(self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + 'static,
@@ -525,11 +701,35 @@ pub fn yield_now() {
 }
 
 /// The current coroutine's id, or `None` on a plain thread.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::{coroutine, Runtime};
+///
+/// assert_eq!(coroutine::current_id(), None); // a plain thread
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let (a, b) = rt.block_on(|| (coroutine::current_id(), coroutine::spawn(coroutine::current_id).join().unwrap()));
+/// assert!(a.is_some() && b.is_some() && a != b);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn current_id() -> Option<u64> {
     park::with_current(|ctx| ctx.map(|c| c.task.id))
 }
 
 /// The current coroutine's name, or `None` if unnamed or on a plain thread.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::{coroutine, Runtime};
+///
+/// assert_eq!(coroutine::current_name(), None);
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let name = rt.block_on(|| coroutine::Builder::new().name("ticker").spawn(coroutine::current_name).join().unwrap());
+/// assert_eq!(name.as_deref(), Some("ticker"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn current_name() -> Option<String> {
     park::with_current(|ctx| ctx.and_then(|c| c.task.name.as_deref().map(str::to_owned)))
 }

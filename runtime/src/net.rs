@@ -40,6 +40,17 @@ pub trait ToSocketAddrs {
     ///
     /// # Errors
     /// When the name does not resolve.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::ToSocketAddrs;
+    ///
+    /// let addrs = "127.0.0.1:27017".to_socket_addrs()?;
+    /// assert_eq!(addrs[0].to_string(), "127.0.0.1:27017");
+    /// assert!("no port here".to_socket_addrs().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn to_socket_addrs(&self) -> io::Result<Vec<SocketAddr>>;
 }
 

@@ -58,6 +58,17 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&CoroutineContext>) -> R) ->
 }
 
 /// Whether the caller runs inside a coroutine of this runtime.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::{in_coroutine, Runtime};
+///
+/// assert!(!in_coroutine());
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// assert!(rt.block_on(in_coroutine));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn in_coroutine() -> bool {
     CURRENT.with(|c| !c.get().is_null())
 }

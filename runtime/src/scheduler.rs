@@ -63,6 +63,14 @@ impl Default for Builder {
 
 impl Builder {
     /// Number of worker threads (default: the number of CPUs). At least 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(3).build()?;
+    /// assert_eq!(rt.metrics().workers.len(), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn worker_threads(mut self, n: usize) -> Self {
         self.worker_threads = n.max(1);
         self
@@ -71,18 +79,51 @@ impl Builder {
     /// Default stack size of the runtime's coroutines, in bytes (default 256 KiB; see
     /// the crate docs for how it was chosen). Rounded up to whole pages; a guard page is
     /// added below each stack.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(1).stack_size(1024 * 1024).build()?;
+    /// let n = rt.block_on(|| { let big = [7u8; 512 * 1024]; big[big.len() - 1] }); // too big for the default 256 KiB
+    /// assert_eq!(n, 7);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes;
         self
     }
 
     /// Upper bound on blocking-pool threads (default 64).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::{spawn_blocking, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).max_blocking_threads(2).build()?;
+    /// let sizes = rt.block_on(|| {
+    ///     let jobs: Vec<_> = (0..4).map(|i| spawn_blocking(move || i * 10)).collect(); // at most 2 at once
+    ///     jobs.into_iter().map(|j| j.join().unwrap()).collect::<Vec<_>>()
+    /// });
+    /// assert_eq!(sizes, [0, 10, 20, 30]);
+    /// assert!(rt.metrics().blocking_threads <= 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn max_blocking_threads(mut self, n: usize) -> Self {
         self.max_blocking_threads = n.max(1);
         self
     }
 
     /// Name prefix of the worker threads (default `greenmongo-worker`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(1).thread_name("db-io").build()?;
+    /// let name = rt.block_on(|| std::thread::current().name().map(str::to_owned));
+    /// assert_eq!(name.as_deref(), Some("db-io-0"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.thread_name = name.into();
         self
@@ -92,6 +133,17 @@ impl Builder {
     ///
     /// # Errors
     /// When the OS refuses an epoll instance, an eventfd or a thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::Runtime;
+    ///
+    /// let rt = Runtime::builder().worker_threads(2).build()?; // starts greenmongo-worker-0 and -1
+    /// assert_eq!(rt.block_on(|| "running"), "running");
+    /// drop(rt); // stops and joins them
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn build(self) -> io::Result<Runtime> {
         overflow::install();
         let mut polls = Vec::with_capacity(self.worker_threads);
@@ -156,16 +208,42 @@ impl Runtime {
     ///
     /// # Errors
     /// See [`Builder::build`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::new()?;
+    /// assert_eq!(rt.block_on(|| 6 * 7), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> io::Result<Runtime> {
         Builder::default().build()
     }
 
     /// A [`Builder`] with default settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(1).build()?;
+    /// assert_eq!(rt.metrics().workers.len(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn builder() -> Builder {
         Builder::default()
     }
 
     /// A cloneable handle for spawning from anywhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(1).build()?;
+    /// let handle = rt.handle();
+    /// let from_thread = std::thread::spawn(move || handle.spawn(|| "spawned from a thread").join().unwrap());
+    /// assert_eq!(from_thread.join().unwrap(), "spawned from a thread");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn handle(&self) -> Handle {
         Handle {
             shared: self.shared.clone(),
@@ -234,11 +312,39 @@ impl Runtime {
     }
 
     /// [`Runtime::dump`] as a table, one coroutine a line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo_runtime::{coroutine, sleep, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let _napper = rt.block_on(|| coroutine::Builder::new().name("napper").spawn(|| sleep(Duration::from_secs(60))));
+    /// let table = rt.dump_string();
+    /// assert!(table.contains("napper"), "{table}");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn dump_string(&self) -> String {
         format_dump(&self.dump())
     }
 
     /// Counts per worker: live coroutines and runnable ones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo_runtime::{sleep, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let _sleepers: Vec<_> = (0..3).map(|_| rt.spawn(|| sleep(Duration::from_secs(60)))).collect();
+    /// let handle = rt.handle();
+    /// let live = rt.block_on(move || { sleep(Duration::from_millis(10)).unwrap(); handle.metrics().coroutines() });
+    /// assert_eq!(live, 4); // three sleepers and the block_on coroutine
+    /// assert_eq!(rt.metrics().workers.len(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn metrics(&self) -> Metrics {
         self.handle().metrics()
     }
@@ -260,6 +366,21 @@ impl Drop for Runtime {
 ///
 /// A handle does not keep the workers alive: once the runtime is dropped, spawns through
 /// it fail at join with a "cancelled" error.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::{Handle, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let handle: Handle = rt.handle(); // Clone + Send
+/// let workers: Vec<_> = (0..2).map(|i| {
+///     let handle = handle.clone();
+///     std::thread::spawn(move || handle.spawn(move || i * 100).join().unwrap())
+/// }).collect();
+/// assert_eq!(workers.into_iter().map(|t| t.join().unwrap()).sum::<i32>(), 100);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Handle {
     pub(crate) shared: Arc<RuntimeShared>,
@@ -288,6 +409,15 @@ impl Handle {
     }
 
     /// Spawns a coroutine (see [`Runtime::spawn`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(1).build()?;
+    /// let h = rt.handle().spawn(|| "hello");
+    /// assert_eq!(h.join().unwrap(), "hello");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -316,6 +446,20 @@ impl Handle {
     }
 
     /// See [`Runtime::dump`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::{Handle, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let names = rt.block_on(|| {
+    ///     let dump = Handle::try_current().unwrap().dump(); // from inside, e.g. a debug endpoint
+    ///     dump.into_iter().map(|c| c.name).collect::<Vec<_>>()
+    /// });
+    /// assert_eq!(names, [None]); // just the block_on coroutine itself
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn dump(&self) -> Vec<CoroutineInfo> {
         let mut out = Vec::new();
         for worker in &self.shared.workers {
@@ -338,6 +482,16 @@ impl Handle {
     }
 
     /// See [`Runtime::metrics`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(2).build()?;
+    /// let metrics = rt.handle().metrics();
+    /// assert_eq!(metrics.workers.len(), 2);
+    /// assert_eq!(metrics.coroutines(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn metrics(&self) -> Metrics {
         let workers = self
             .shared
@@ -379,6 +533,20 @@ impl<F: FnOnce() -> T, T> Body for Job<F, T> {
 }
 
 /// One line of a coroutine dump.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::{coroutine, CoroutineState, Handle, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let me = rt.block_on(|| {
+///     let id = coroutine::current_id();
+///     Handle::try_current().unwrap().dump().into_iter().find(|c| Some(c.id) == id).unwrap()
+/// });
+/// assert_eq!((me.worker, me.state), (0, CoroutineState::Running));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CoroutineInfo {
@@ -395,6 +563,19 @@ pub struct CoroutineInfo {
 }
 
 /// The scheduling state of a coroutine in a dump.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo_runtime::{sleep, CoroutineState, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let _sleeper = rt.spawn(|| sleep(Duration::from_secs(60)));
+/// rt.block_on(|| sleep(Duration::from_millis(10))).unwrap();
+/// assert!(rt.dump().iter().any(|c| c.state == CoroutineState::Waiting));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CoroutineState {
     /// On its worker's CPU right now.
@@ -430,6 +611,16 @@ fn format_dump(dump: &[CoroutineInfo]) -> String {
 }
 
 /// Runtime counters, per worker.
+///
+/// # Examples
+///
+/// ```
+/// let rt = greenmongo_runtime::Runtime::builder().worker_threads(2).build()?;
+/// let m = rt.metrics();
+/// println!("{} coroutines on {} workers, {} blocking threads", m.coroutines(), m.workers.len(), m.blocking_threads);
+/// assert_eq!(m.coroutines(), 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metrics {
@@ -441,12 +632,32 @@ pub struct Metrics {
 
 impl Metrics {
     /// Live coroutines over all workers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = greenmongo_runtime::Runtime::builder().worker_threads(1).build()?;
+    /// let inside = rt.block_on(|| greenmongo_runtime::Handle::try_current().unwrap().metrics().coroutines());
+    /// assert_eq!(inside, 1); // the block_on coroutine
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn coroutines(&self) -> usize {
         self.workers.iter().map(|w| w.coroutines).sum()
     }
 }
 
 /// Counters of one worker.
+///
+/// # Examples
+///
+/// ```
+/// let rt = greenmongo_runtime::Runtime::builder().worker_threads(2).build()?;
+/// for (i, w) in rt.metrics().workers.iter().enumerate() {
+///     println!("worker {i}: {} live, {} runnable", w.coroutines, w.runnable);
+///     assert_eq!(w.runnable, 0);
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerMetrics {

@@ -25,6 +25,19 @@ pub use wait_group::WaitGroup;
 pub(crate) use wait_list::{wait_until, WaitList};
 
 /// Why a channel receive returned no value (`mpsc` and `oneshot`).
+///
+/// # Examples
+///
+/// ```
+/// use std::{io, time::Duration};
+/// use greenmongo_runtime::{sync::{mpsc, RecvError}, time::with_timeout};
+///
+/// let (tx, rx) = mpsc::channel::<u32>();
+/// let waited = with_timeout(Duration::from_millis(10), || rx.recv());
+/// assert!(matches!(waited, Err(RecvError::Wait(ref e)) if e.kind() == io::ErrorKind::TimedOut));
+/// drop(tx);
+/// assert!(matches!(rx.recv(), Err(RecvError::Disconnected)));
+/// ```
 #[derive(Debug)]
 pub enum RecvError {
     /// Every sender is gone (a oneshot sender without sending) and nothing is queued.

@@ -56,6 +56,17 @@ pub fn with_deadline<R>(at: Instant, f: impl FnOnce() -> R) -> R {
 }
 
 /// The deadline in force here, if any.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo_runtime::time::{deadline, with_timeout};
+///
+/// assert_eq!(deadline(), None);
+/// let left = with_timeout(Duration::from_secs(5), || deadline().unwrap().saturating_duration_since(std::time::Instant::now()));
+/// assert!(left <= Duration::from_secs(5));
+/// ```
 pub fn deadline() -> Option<Instant> {
     park::current_deadline()
 }

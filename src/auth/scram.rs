@@ -44,6 +44,14 @@ pub enum ScramVersion {
 
 impl ScramVersion {
     /// The SASL mechanism name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::auth::{AuthMechanism, ScramVersion};
+    ///
+    /// assert_eq!(ScramVersion::Sha1.mechanism_name(), AuthMechanism::ScramSha1.as_str());
+    /// ```
     pub fn mechanism_name(self) -> &'static str {
         match self {
             ScramVersion::Sha1 => "SCRAM-SHA-1",

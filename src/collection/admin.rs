@@ -36,6 +36,22 @@ impl<T> Collection<T> {
     ///
     /// # Errors
     /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    /// use greenmongo::options::IndexModel;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let names = items.create_indexes([
+    ///     IndexModel { keys: doc! { "sku": 1 }, options: Some(doc! { "unique": true }) },
+    ///     IndexModel { keys: doc! { "price": -1, "qty": 1 }, options: None },
+    /// ])?;
+    /// assert_eq!(names, ["sku_1", "price_-1_qty_1"]);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn create_indexes(
         &self,
         models: impl IntoIterator<Item = IndexModel>,
@@ -86,6 +102,15 @@ impl<T> Collection<T> {
     ///
     /// # Errors
     /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let names = client.database("shop").collection::<bson::Document>("items").list_index_names()?;
+    /// assert!(names.iter().any(|n| n == "_id_"));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn list_index_names(&self) -> Result<Vec<String>> {
         self.list_indexes()?
             .map(|index| Ok(index?.get_str("name").unwrap_or_default().to_owned()))
@@ -96,6 +121,14 @@ impl<T> Collection<T> {
     ///
     /// # Errors
     /// Server and network errors (e.g. no such index).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// client.database("shop").collection::<bson::Document>("items").drop_index("sku_1")?;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn drop_index(&self, name: &str) -> Result<()> {
         let mut command = doc! { "dropIndexes": self.name.as_str(), "index": name };
         self.add_write_concern(&mut command, None);
@@ -106,6 +139,16 @@ impl<T> Collection<T> {
     ///
     /// # Errors
     /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<bson::Document>("items");
+    /// items.drop_indexes()?;
+    /// assert_eq!(items.list_index_names()?, ["_id_"]);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn drop_indexes(&self) -> Result<()> {
         self.drop_index("*")
     }

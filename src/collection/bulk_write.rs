@@ -13,6 +13,23 @@ use crate::{
 };
 
 /// One write of a [`Collection::bulk_write`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::{WriteModel, WriteModelOptions};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let result = items.bulk_write([
+///     WriteModel::InsertOne { document: doc! { "sku": "fig", "qty": 5 } },
+///     WriteModel::UpdateMany { filter: doc! { "qty": 0 }, update: doc! { "$set": { "soldOut": true } }.into(), options: WriteModelOptions::default() },
+///     WriteModel::DeleteOne { filter: doc! { "sku": "plum" }, options: WriteModelOptions::default() },
+/// ], None)?;
+/// println!("{} inserted, {} modified, {} deleted", result.inserted_count, result.modified_count, result.deleted_count);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum WriteModel {
@@ -65,6 +82,17 @@ pub enum WriteModel {
 }
 
 /// Per-write options of a [`WriteModel`].
+///
+/// # Examples
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::{options::Hint, WriteModel, WriteModelOptions};
+///
+/// let options = WriteModelOptions { upsert: Some(true), hint: Some(Hint::Name("sku_1".into())), ..Default::default() };
+/// let restock = WriteModel::UpdateOne { filter: doc! { "sku": "fig" }, update: doc! { "$inc": { "qty": 10 } }.into(), options };
+/// assert!(matches!(restock, WriteModel::UpdateOne { ref options, .. } if options.upsert == Some(true)));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WriteModelOptions {
     /// Insert when nothing matches (updates and replaces).
@@ -80,6 +108,20 @@ pub struct WriteModelOptions {
 }
 
 /// Options of [`Collection::bulk_write`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::{BulkWriteOptions, WriteModel};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let writes = ["a", "b", "c"].map(|sku| WriteModel::InsertOne { document: doc! { "sku": sku } });
+/// let unordered = BulkWriteOptions { ordered: Some(false), ..Default::default() }; // go on past errors
+/// items.bulk_write(writes, unordered)?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BulkWriteOptions {
     /// Stop at the first error (default `true`).
@@ -95,6 +137,24 @@ pub struct BulkWriteOptions {
 }
 
 /// What a [`Collection::bulk_write`] did.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::{WriteModel, WriteModelOptions};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let upsert = WriteModelOptions { upsert: Some(true), ..Default::default() };
+/// let result = items.bulk_write([
+///     WriteModel::InsertOne { document: doc! { "_id": "fig" } },
+///     WriteModel::ReplaceOne { filter: doc! { "_id": "plum" }, replacement: doc! { "qty": 1 }, options: upsert },
+/// ], None)?;
+/// assert_eq!((result.inserted_count, result.upserted_count), (1, 1));
+/// assert_eq!(result.upserted_ids[&1], bson::Bson::String("plum".into()));
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct BulkWriteResult {

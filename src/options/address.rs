@@ -5,6 +5,15 @@ use std::{fmt, net::Ipv6Addr, path::PathBuf, str::FromStr};
 use crate::{Error, Result};
 
 /// The port used when an address does not name one.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::{ServerAddress, DEFAULT_PORT};
+///
+/// assert_eq!(ServerAddress::parse("db1.example.com")?.port(), Some(DEFAULT_PORT));
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 pub const DEFAULT_PORT: u16 = 27017;
 
 /// Where a server listens.

@@ -8,6 +8,14 @@ use bson::{Bson, Document};
 use crate::{Error, Result};
 
 /// The authentication source of the mechanisms whose users live outside MongoDB.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::{AuthMechanism, EXTERNAL_SOURCE};
+///
+/// assert_eq!(AuthMechanism::MongoDbX509.default_source(Some("app")), EXTERNAL_SOURCE);
+/// ```
 pub const EXTERNAL_SOURCE: &str = "$external";
 
 /// A mechanism the driver can authenticate with.
@@ -206,6 +214,17 @@ const TOKEN_RESOURCE: &str = "TOKEN_RESOURCE";
 const ALLOWED_HOSTS: &str = "ALLOWED_HOSTS";
 
 /// The GSSAPI service name used when `SERVICE_NAME` is not given.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{options::DEFAULT_GSSAPI_SERVICE_NAME, ClientOptions};
+///
+/// let opts = ClientOptions::parse("mongodb://user%40EXAMPLE.COM@db1/?authMechanism=GSSAPI")?;
+/// let props = opts.credential.unwrap().mechanism_properties.unwrap();
+/// assert_eq!(props.get_str("SERVICE_NAME")?, DEFAULT_GSSAPI_SERVICE_NAME);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_GSSAPI_SERVICE_NAME: &str = "mongodb";
 
 impl Credential {

@@ -18,6 +18,18 @@ use bson::{Bson, Document};
 use super::{ReadConcern, ReadPreference, WriteConcern};
 
 /// An index hint: by name or by key pattern.
+///
+/// # Examples
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::options::{CountOptions, Hint};
+///
+/// let by_keys = CountOptions::builder().hint(Hint::Keys(doc! { "sku": 1 })).build();
+/// let by_name = CountOptions::builder().hint(Hint::Name("sku_1".into())).build();
+/// assert_ne!(by_keys, by_name);
+/// // items.count_documents(doc! { "sku": "fig" }, by_name)?
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Hint {
     /// The index's key pattern, e.g. `doc! { "sku": 1 }`.
@@ -36,6 +48,16 @@ impl Hint {
 }
 
 /// Options of `insert_one`.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::InsertOneOptions;
+///
+/// let options = InsertOneOptions::builder().bypass_document_validation(true).comment("import").build();
+/// assert_eq!(options.bypass_document_validation, Some(true));
+/// // items.insert_one(doc, options)?
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InsertOneOptions {
     /// Skip document validation on the server.
@@ -47,6 +69,16 @@ pub struct InsertOneOptions {
 }
 
 /// Options of `insert_many`.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::InsertManyOptions;
+///
+/// let keep_going = InsertManyOptions { ordered: Some(false), ..Default::default() };
+/// assert_eq!(keep_going, InsertManyOptions::builder().ordered(false).build());
+/// // items.insert_many(docs, keep_going)? inserts every document it can
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InsertManyOptions {
     /// Skip document validation on the server.
@@ -60,6 +92,24 @@ pub struct InsertManyOptions {
 }
 
 /// Options of `find` and `find_one`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use bson::doc;
+/// use greenmongo::options::FindOptions;
+///
+/// let page = FindOptions::builder()
+///     .projection(doc! { "sku": 1, "_id": 0 })
+///     .sort(doc! { "sku": 1 })
+///     .skip(20u64)
+///     .limit(10)
+///     .max_time(Duration::from_secs(2))
+///     .build();
+/// assert_eq!((page.skip, page.limit), (Some(20), Some(10)));
+/// // items.find(doc! {}, page)?
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FindOptions {
     /// Fields to return, e.g. `doc! { "name": 1, "_id": 0 }`.
@@ -107,6 +157,22 @@ pub struct FindOptions {
 }
 
 /// What kind of cursor `find` opens.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use bson::{doc, Document};
+/// use greenmongo::options::{CursorType, FindOptions};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let log = client.database("app").collection::<Document>("log"); // a capped collection
+/// let tail = FindOptions::builder().cursor_type(CursorType::TailableAwait).max_await_time(Duration::from_secs(1)).build();
+/// for entry in log.find(doc! {}, tail)? {
+///     println!("{}", entry?); // waits for new entries instead of ending
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CursorType {
     /// Closed when the results are exhausted (the default).
@@ -118,6 +184,20 @@ pub enum CursorType {
 }
 
 /// Options of `update_one` and `update_many`.
+///
+/// # Examples
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::options::UpdateOptions;
+///
+/// let options = UpdateOptions::builder()
+///     .upsert(true)
+///     .array_filters(vec![doc! { "elem.qty": { "$lt": 1 } }])
+///     .build();
+/// assert_eq!(options.upsert, Some(true));
+/// // items.update_many(doc! {}, doc! { "$set": { "sizes.$[elem].soldOut": true } }, options)?
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UpdateOptions {
     /// Insert a document when none matches.
@@ -141,9 +221,33 @@ pub struct UpdateOptions {
 }
 
 /// Options of `replace_one`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::options::ReplaceOptions;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let upsert = ReplaceOptions::builder().upsert(true).build();
+/// items.replace_one(doc! { "sku": "fig" }, doc! { "sku": "fig", "qty": 7 }, upsert)?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 pub type ReplaceOptions = UpdateOptions;
 
 /// Options of `delete_one` and `delete_many`.
+///
+/// # Examples
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::options::DeleteOptions;
+///
+/// let options = DeleteOptions::builder().collation(doc! { "locale": "fr", "strength": 1 }).build();
+/// assert!(options.collation.is_some());
+/// // carts.delete_many(doc! { "owner": "élodie" }, options)? also deletes "Elodie"'s
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeleteOptions {
     /// String comparison rules.
@@ -159,6 +263,17 @@ pub struct DeleteOptions {
 }
 
 /// Options of `count_documents`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo::options::CountOptions;
+///
+/// let options = CountOptions::builder().limit(1000u64).max_time(Duration::from_millis(500)).build();
+/// assert_eq!(options.limit, Some(1000));
+/// // items.count_documents(doc! { "qty": 0 }, options)? stops counting at 1000
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CountOptions {
     /// Documents to skip.
@@ -178,6 +293,17 @@ pub struct CountOptions {
 }
 
 /// Options of `aggregate`.
+///
+/// # Examples
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::options::AggregateOptions;
+///
+/// let options = AggregateOptions::builder().allow_disk_use(true).batch_size(500u32).let_vars(doc! { "min": 10 }).build();
+/// assert_eq!(options.batch_size, Some(500));
+/// // orders.aggregate([doc! { "$match": { "$expr": { "$gte": ["$qty", "$$min"] } } }], options)?
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AggregateOptions {
     /// Let the server spill large stages to disk.
@@ -203,6 +329,20 @@ pub struct AggregateOptions {
 }
 
 /// Options of `distinct`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::options::{DistinctOptions, ReadConcern, ReadConcernLevel};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let majority = DistinctOptions::builder().read_concern(ReadConcern::new(ReadConcernLevel::Majority)).build();
+/// let colours = items.distinct("colour", doc! { "qty": { "$gt": 0 } }, majority)?;
+/// println!("{colours:?}");
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DistinctOptions {
     /// Server-side time limit.
@@ -251,6 +391,20 @@ pub struct RunCursorCommandOptions {
 }
 
 /// Which version of the document `find_one_and_update` / `_replace` return.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::options::{FindOneAndModifyOptions, ReturnDocument};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let counters = client.database("app").collection::<Document>("counters");
+/// let after = FindOneAndModifyOptions::builder().return_document(ReturnDocument::After).upsert(true).build();
+/// let next = counters.find_one_and_update(doc! { "_id": "orders" }, doc! { "$inc": { "seq": 1 } }, after)?;
+/// println!("next order number: {}", next.unwrap().get_i32("seq").unwrap_or(1));
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReturnDocument {
     /// As it was before the change (the default).
@@ -261,6 +415,21 @@ pub enum ReturnDocument {
 }
 
 /// Options of `find_one_and_update`, `find_one_and_replace` and `find_one_and_delete`.
+///
+/// # Examples
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::options::{FindOneAndModifyOptions, ReturnDocument};
+///
+/// let oldest_first = FindOneAndModifyOptions::builder()
+///     .sort(doc! { "createdAt": 1 })
+///     .projection(doc! { "payload": 1 })
+///     .build();
+/// assert_eq!(oldest_first.return_document, None); // the default: the document before the change
+/// assert_eq!(ReturnDocument::default(), ReturnDocument::Before);
+/// // jobs.find_one_and_delete(doc! { "state": "queued" }, oldest_first)? pops a queue
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FindOneAndModifyOptions {
     /// Which document to change when several match.
@@ -290,6 +459,19 @@ pub struct FindOneAndModifyOptions {
 }
 
 /// One index to create.
+///
+/// # Examples
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::options::IndexModel;
+///
+/// let ttl = IndexModel { keys: doc! { "createdAt": 1 }, options: Some(doc! { "expireAfterSeconds": 3600 }) };
+/// let plain = IndexModel { keys: doc! { "sku": 1 }, ..Default::default() }; // named "sku_1"
+/// assert!(plain.options.is_none());
+/// // items.create_indexes([ttl, plain])?
+/// # let _ = ttl;
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IndexModel {
     /// The key pattern, e.g. `doc! { "sku": 1 }`.
@@ -306,17 +488,52 @@ macro_rules! setters {
     ($options:ident { $($field:ident: $ty:ty),* $(,)? }) => {
         impl $options {
             /// Default options, to chain setters on (as the official driver's builders).
+            ///
+            /// # Examples
+            ///
+            #[doc = concat!(
+                "```\n",
+                "use greenmongo::options::", stringify!($options), ";\n\n",
+                "// Every option starts unset, as in `", stringify!($options), "::default()`.\n",
+                "assert_eq!(", stringify!($options), "::builder().build(), ", stringify!($options), "::default());\n",
+                "```",
+            )]
             pub fn builder() -> Self {
                 Self::default()
             }
 
             /// The options, ready to pass (the end of a builder chain).
+            ///
+            /// # Examples
+            ///
+            #[doc = concat!(
+                "```\n",
+                "use greenmongo::options::", stringify!($options), ";\n\n",
+                "let options: ", stringify!($options), " = ", stringify!($options), "::builder().build();\n",
+                "assert_eq!(options, ", stringify!($options), "::default()); // no setter called\n",
+                "```",
+            )]
             pub fn build(self) -> Self {
                 self
             }
 
             $(
                 #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                ///
+                /// # Examples
+                ///
+                #[doc = concat!(
+                    "```\n",
+                    "# use bson::{Bson, Document};\n",
+                    "# use std::time::Duration;\n",
+                    "use greenmongo::options::*;\n\n",
+                    "fn with_", stringify!($field), "(value: ", stringify!($ty), ") -> ", stringify!($options), " {\n",
+                    "    let options = ", stringify!($options), "::builder().", stringify!($field), "(value).build();\n",
+                    "    assert!(options.", stringify!($field), ".is_some());\n",
+                    "    options\n",
+                    "}\n",
+                    "```",
+                )]
                 pub fn $field(mut self, value: impl Into<$ty>) -> Self {
                     self.$field = Some(value.into());
                     self

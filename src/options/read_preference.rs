@@ -79,6 +79,17 @@ impl fmt::Display for ReadPreferenceMode {
 
 /// One tag set: a server matches when it carries every tag in it. The empty set matches
 /// every server.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::{ReadPreference, ReadPreferenceMode, TagSet};
+///
+/// let east = TagSet::from([("dc".to_string(), "east".to_string())]);
+/// let mut pref = ReadPreference::new(ReadPreferenceMode::Secondary);
+/// pref.tag_sets = vec![east, TagSet::new()]; // east if possible, else any secondary
+/// assert!(pref.validate().is_ok());
+/// ```
 pub type TagSet = BTreeMap<String, String>;
 
 /// A read preference: a mode, tag sets tried in order, and a staleness bound.

@@ -9,6 +9,26 @@ use crate::options::ServerAddress;
 /// where it happens. It runs with no pool lock held, so it may call back into the pool,
 /// but it delays the operation that emitted the event: keep it short (count, log, or
 /// send down a channel).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
+/// use greenmongo::{options::ServerAddress, pool::{CmapEvent, EventHandler, Pool, PoolOptions}};
+///
+/// let created = Arc::new(AtomicUsize::new(0));
+/// let counter = created.clone();
+/// let handler: EventHandler = Arc::new(move |e: &CmapEvent| {
+///     if let CmapEvent::ConnectionCreated { .. } = e { counter.fetch_add(1, Ordering::Relaxed); }
+/// });
+/// let mut options = PoolOptions::default();
+/// options.event_handler = Some(handler);
+/// let pool = Pool::new(ServerAddress::default(), options, |_: &ServerAddress, _| Ok(()));
+/// pool.ready();
+/// drop(pool.check_out()?);
+/// assert_eq!(created.load(Ordering::Relaxed), 1);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 pub type EventHandler = Arc<dyn Fn(&CmapEvent) + Send + Sync>;
 
 /// Something that happened in a connection pool.
@@ -186,6 +206,27 @@ impl CmapEvent {
 }
 
 /// Why a connection was closed.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use greenmongo::{options::ServerAddress, pool::{CmapEvent, ConnectionClosedReason, Pool, PoolOptions}};
+///
+/// let reasons = Arc::new(Mutex::new(Vec::new()));
+/// let log = reasons.clone();
+/// let mut options = PoolOptions::default();
+/// options.event_handler = Some(Arc::new(move |e: &CmapEvent| {
+///     if let CmapEvent::ConnectionClosed { reason, .. } = e { log.lock().unwrap().push(*reason); }
+/// }));
+/// let pool = Pool::new(ServerAddress::default(), options, |_: &ServerAddress, _| Ok(()));
+/// pool.ready();
+/// let conn = pool.check_out()?;
+/// pool.clear(false);
+/// drop(conn);
+/// assert_eq!(*reasons.lock().unwrap(), [ConnectionClosedReason::Stale]);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ConnectionClosedReason {
@@ -226,6 +267,24 @@ impl fmt::Display for ConnectionClosedReason {
 }
 
 /// Why a checkout failed.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use greenmongo::{options::ServerAddress, pool::{CheckOutFailedReason, CmapEvent, Pool, PoolOptions}};
+///
+/// let reasons = Arc::new(Mutex::new(Vec::new()));
+/// let log = reasons.clone();
+/// let mut options = PoolOptions::default();
+/// options.event_handler = Some(Arc::new(move |e: &CmapEvent| {
+///     if let CmapEvent::ConnectionCheckOutFailed { reason, .. } = e { log.lock().unwrap().push(*reason); }
+/// }));
+/// let pool = Pool::new(ServerAddress::default(), options, |_: &ServerAddress, _| Ok(()));
+/// pool.close();
+/// assert!(pool.check_out().is_err());
+/// assert_eq!(*reasons.lock().unwrap(), [CheckOutFailedReason::PoolClosed]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CheckOutFailedReason {

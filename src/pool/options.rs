@@ -6,11 +6,37 @@ use super::EventHandler;
 use crate::options::ClientOptions;
 
 /// `maxPoolSize` when none is given.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::pool::{PoolOptions, DEFAULT_MAX_POOL_SIZE};
+///
+/// assert_eq!(PoolOptions::default().max_pool_size(), Some(DEFAULT_MAX_POOL_SIZE)); // 100
+/// ```
 pub const DEFAULT_MAX_POOL_SIZE: u32 = 100;
 /// `maxConnecting` when none is given.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::pool::{PoolOptions, DEFAULT_MAX_CONNECTING};
+///
+/// assert_eq!(PoolOptions::default().max_connecting(), DEFAULT_MAX_CONNECTING); // 2
+/// ```
 pub const DEFAULT_MAX_CONNECTING: u32 = 2;
 /// How often the maintenance task runs when [`PoolOptions::maintenance_interval`] is
 /// `None`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo::pool::{PoolOptions, DEFAULT_MAINTENANCE_INTERVAL};
+///
+/// let options = PoolOptions::default();
+/// assert_eq!(options.maintenance_interval.unwrap_or(DEFAULT_MAINTENANCE_INTERVAL), Duration::from_millis(500));
+/// ```
 pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How a [`Pool`](super::Pool) behaves. Every option is `None` when not given, so the
@@ -66,6 +92,17 @@ pub struct PoolOptions {
 impl PoolOptions {
     /// The pool options of a client: `maxPoolSize`, `minPoolSize`, `maxConnecting`,
     /// `maxIdleTimeMS` and `waitQueueTimeoutMS`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{pool::PoolOptions, ClientOptions};
+    ///
+    /// let client = ClientOptions::parse("mongodb://localhost/?minPoolSize=2&maxConnecting=4")?;
+    /// let options = PoolOptions::from_client_options(&client);
+    /// assert_eq!((options.min_pool_size(), options.max_connecting()), (2, 4));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn from_client_options(options: &ClientOptions) -> PoolOptions {
         PoolOptions {
             max_pool_size: options.max_pool_size,
@@ -79,6 +116,17 @@ impl PoolOptions {
     }
 
     /// The size limit, or `None` for no limit (`maxPoolSize=0`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::pool::PoolOptions;
+    ///
+    /// let mut options = PoolOptions::default();
+    /// assert_eq!(options.max_pool_size(), Some(100));
+    /// options.max_pool_size = Some(0);
+    /// assert_eq!(options.max_pool_size(), None); // no limit
+    /// ```
     pub fn max_pool_size(&self) -> Option<u32> {
         match self.max_pool_size.unwrap_or(DEFAULT_MAX_POOL_SIZE) {
             0 => None,
@@ -87,21 +135,65 @@ impl PoolOptions {
     }
 
     /// `minPoolSize`, 0 by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::pool::PoolOptions;
+    ///
+    /// let mut options = PoolOptions::default();
+    /// assert_eq!(options.min_pool_size(), 0);
+    /// options.min_pool_size = Some(3);
+    /// assert_eq!(options.min_pool_size(), 3);
+    /// ```
     pub fn min_pool_size(&self) -> u32 {
         self.min_pool_size.unwrap_or(0)
     }
 
     /// `maxConnecting`, at least 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::pool::PoolOptions;
+    ///
+    /// let mut options = PoolOptions::default();
+    /// options.max_connecting = Some(0);
+    /// assert_eq!(options.max_connecting(), 1); // at least one
+    /// ```
     pub fn max_connecting(&self) -> u32 {
         self.max_connecting.unwrap_or(DEFAULT_MAX_CONNECTING).max(1)
     }
 
     /// `maxIdleTimeMS`, or `None` when connections never idle out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo::pool::PoolOptions;
+    ///
+    /// let mut options = PoolOptions::default();
+    /// options.max_idle_time = Some(Duration::ZERO);
+    /// assert_eq!(options.max_idle_time(), None); // zero: never idle out
+    /// ```
     pub fn max_idle_time(&self) -> Option<Duration> {
         self.max_idle_time.filter(|d| !d.is_zero())
     }
 
     /// `waitQueueTimeoutMS`, or `None` when a checkout may wait without limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo::pool::PoolOptions;
+    ///
+    /// let mut options = PoolOptions::default();
+    /// assert_eq!(options.wait_queue_timeout(), None);
+    /// options.wait_queue_timeout = Some(Duration::from_secs(2));
+    /// assert_eq!(options.wait_queue_timeout(), Some(Duration::from_secs(2)));
+    /// ```
     pub fn wait_queue_timeout(&self) -> Option<Duration> {
         self.wait_queue_timeout.filter(|d| !d.is_zero())
     }

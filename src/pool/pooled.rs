@@ -14,6 +14,24 @@ use crate::options::ServerAddress;
 ///
 /// It keeps its pool's shared state alive, not the [`Pool`](super::Pool) handle: a connection that
 /// outlives its pool is closed when dropped.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{options::ServerAddress, pool::{Pool, PoolConnection, PoolOptions}};
+///
+/// struct Conn { server_version: &'static str }
+/// impl PoolConnection for Conn {
+///     fn is_reusable(&self) -> bool { true }
+/// }
+/// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(Conn { server_version: "8.0" }));
+/// pool.ready();
+/// let conn = pool.check_out()?;
+/// assert_eq!(conn.server_version, "8.0"); // derefs to the connection
+/// drop(conn); // back to the pool
+/// assert_eq!(pool.counts().available, 1);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 pub struct PooledConnection<C: PoolConnection> {
     /// `Some` until dropped.
     conn: Option<C>,
@@ -42,16 +60,51 @@ impl<C: PoolConnection> PooledConnection<C> {
     }
 
     /// The connection's id in its pool: 1, 2, 3, ... in order of creation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions}};
+    ///
+    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+    /// pool.ready();
+    /// let (a, b) = (pool.check_out()?, pool.check_out()?);
+    /// assert_eq!((a.id(), b.id()), (1, 2));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn id(&self) -> u64 {
         self.id
     }
 
     /// The pool generation the connection was created in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions}};
+    ///
+    /// let pool = Pool::new(ServerAddress::default(), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+    /// pool.clear(false);
+    /// pool.ready();
+    /// assert_eq!(pool.check_out()?.generation(), 1);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn generation(&self) -> u64 {
         self.generation
     }
 
     /// The server it is connected to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, pool::{Pool, PoolOptions}};
+    ///
+    /// let pool = Pool::new(ServerAddress::tcp("db2", 27018), PoolOptions::default(), |_: &ServerAddress, _| Ok(()));
+    /// pool.ready();
+    /// assert_eq!(pool.check_out()?.address(), &ServerAddress::tcp("db2", 27018));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn address(&self) -> &ServerAddress {
         &self.pool.address
     }

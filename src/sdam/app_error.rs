@@ -15,6 +15,16 @@ use crate::{options::ServerAddress, Error, ErrorKind};
 
 /// Error label the client backpressure spec puts on errors of an overloaded server; such
 /// errors never mark a server Unknown.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{sdam::{ApplicationError, ErrorPhase, SYSTEM_OVERLOADED_ERROR}, Error};
+///
+/// let overloaded = Error::authentication("too many connections").with_labels([SYSTEM_OVERLOADED_ERROR]);
+/// let error = ApplicationError::from_error(&overloaded, ErrorPhase::Authenticating, 0, 21);
+/// assert!(error.system_overloaded); // so the server is not marked Unknown
+/// ```
 pub const SYSTEM_OVERLOADED_ERROR: &str = "SystemOverloadedError";
 
 /// "Node is recovering" codes: InterruptedAtShutdown, InterruptedDueToReplStateChange,
@@ -57,6 +67,16 @@ pub struct CommandFailure {
 
 impl CommandFailure {
     /// A failure with `code` and `message` and no topology version.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::sdam::CommandFailure;
+    ///
+    /// let failure = CommandFailure::new(Some(10107), "not primary");
+    /// assert!(failure.is_not_writable_primary());
+    /// assert_eq!(failure.topology_version, None);
+    /// ```
     pub fn new(code: Option<i32>, message: impl Into<String>) -> Self {
         CommandFailure {
             code,
@@ -68,6 +88,18 @@ impl CommandFailure {
     /// The error a command reply reports, as SDAM checks it: the reply's own error when
     /// `ok` is not 1, else its `writeConcernError`; `writeErrors` are ignored. `None` when
     /// there is neither. A malformed `topologyVersion` is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::doc;
+    /// use greenmongo::sdam::CommandFailure;
+    ///
+    /// let reply = doc! { "ok": 1, "writeConcernError": { "code": 91, "errmsg": "shutting down" } };
+    /// let failure = CommandFailure::from_response(&reply).unwrap();
+    /// assert_eq!((failure.code, failure.message.as_str()), (Some(91), "shutting down"));
+    /// assert!(CommandFailure::from_response(&doc! { "ok": 1 }).is_none());
+    /// ```
     pub fn from_response(reply: &Document) -> Option<CommandFailure> {
         let ok = match reply.get("ok") {
             Some(Bson::Boolean(b)) => *b,
@@ -97,6 +129,16 @@ impl CommandFailure {
     }
 
     /// A "node is recovering" error: by code if there is one, else by message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::sdam::CommandFailure;
+    ///
+    /// assert!(CommandFailure::new(Some(11602), "InterruptedDueToReplStateChange").is_recovering());
+    /// assert!(CommandFailure::new(None, "node is recovering").is_recovering()); // by message
+    /// assert!(!CommandFailure::new(Some(10107), "not primary").is_recovering());
+    /// ```
     pub fn is_recovering(&self) -> bool {
         match self.code {
             Some(code) => RECOVERING_CODES.contains(&code),
@@ -108,6 +150,16 @@ impl CommandFailure {
     }
 
     /// A "not writable primary" error: by code if there is one, else by message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::sdam::CommandFailure;
+    ///
+    /// assert!(CommandFailure::new(Some(10107), "NotWritablePrimary").is_not_writable_primary());
+    /// assert!(CommandFailure::new(None, "not master").is_not_writable_primary());
+    /// assert!(!CommandFailure::new(None, "not master or secondary").is_not_writable_primary());
+    /// ```
     pub fn is_not_writable_primary(&self) -> bool {
         match self.code {
             Some(code) => NOT_WRITABLE_PRIMARY_CODES.contains(&code),
@@ -116,17 +168,48 @@ impl CommandFailure {
     }
 
     /// A "node is shutting down" error (by code only).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::sdam::CommandFailure;
+    ///
+    /// assert!(CommandFailure::new(Some(91), "ShutdownInProgress").is_shutting_down());
+    /// assert!(!CommandFailure::new(None, "shutdown in progress").is_shutting_down()); // code only
+    /// ```
     pub fn is_shutting_down(&self) -> bool {
         self.code.is_some_and(|code| SHUTDOWN_CODES.contains(&code))
     }
 
     /// A "State Change Error": not writable primary, or node is recovering.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::sdam::CommandFailure;
+    ///
+    /// assert!(CommandFailure::new(Some(189), "PrimarySteppedDown").is_state_change());
+    /// assert!(!CommandFailure::new(Some(11000), "duplicate key").is_state_change());
+    /// ```
     pub fn is_state_change(&self) -> bool {
         self.is_recovering() || self.is_not_writable_primary()
     }
 }
 
 /// What kind of failure an application operation hit.
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use greenmongo::{sdam::{ApplicationError, ApplicationErrorKind, ErrorPhase}, Error};
+///
+/// let timed_out = Error::from(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
+/// let error = ApplicationError::from_error(&timed_out, ErrorPhase::Established, 0, 21);
+/// assert_eq!(error.kind, ApplicationErrorKind::Timeout);
+/// let other = ApplicationError::from_error(&Error::internal("x"), ErrorPhase::Established, 0, 21);
+/// assert!(matches!(other.kind, ApplicationErrorKind::Other(_)));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ApplicationErrorKind {
@@ -141,6 +224,21 @@ pub enum ApplicationErrorKind {
 }
 
 /// When, in a connection's life, the error happened.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{
+///     options::ServerAddress,
+///     sdam::{decide, ApplicationError, ApplicationErrorKind, ErrorPhase, ServerDescription, TopologyType},
+/// };
+///
+/// let server = ServerDescription::new(ServerAddress::tcp("a", 27017));
+/// let reset = |phase| ApplicationError::new(ApplicationErrorKind::Network, phase, 0, 21);
+/// // A network error while connecting is an overload signal; on an established connection it is not.
+/// assert!(!decide(TopologyType::Sharded, &server, 0, &reset(ErrorPhase::Connecting)).mark_unknown);
+/// assert!(decide(TopologyType::Sharded, &server, 0, &reset(ErrorPhase::Established)).mark_unknown);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorPhase {
     /// Opening the socket, TLS, or the handshake's `hello`.
@@ -181,6 +279,16 @@ pub struct ApplicationError {
 
 impl ApplicationError {
     /// An error of `kind`, without the overload label.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::sdam::{ApplicationError, ApplicationErrorKind, ErrorPhase};
+    ///
+    /// let error = ApplicationError::new(ApplicationErrorKind::Network, ErrorPhase::Established, 2, 21);
+    /// assert_eq!((error.generation, error.max_wire_version), (2, 21));
+    /// assert!(!error.system_overloaded);
+    /// ```
     pub fn new(
         kind: ApplicationErrorKind,
         phase: ErrorPhase,
@@ -207,6 +315,18 @@ impl ApplicationError {
     /// [`Network`]: ApplicationErrorKind::Network
     /// [`Command`]: ApplicationErrorKind::Command
     /// [`Other`]: ApplicationErrorKind::Other
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use greenmongo::{sdam::{ApplicationError, ApplicationErrorKind, ErrorPhase}, Error};
+    ///
+    /// let refused = Error::from(io::Error::new(io::ErrorKind::ConnectionRefused, "refused"));
+    /// let error = ApplicationError::from_error(&refused, ErrorPhase::Connecting, 0, 0);
+    /// assert_eq!(error.kind, ApplicationErrorKind::Network);
+    /// assert_eq!(error.phase, ErrorPhase::Connecting);
+    /// ```
     pub fn from_error(
         error: &Error,
         phase: ErrorPhase,
@@ -234,6 +354,21 @@ impl ApplicationError {
 
 /// What to do about an application error. All `false` when the error is stale or does
 /// not concern the topology.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{
+///     options::ServerAddress,
+///     sdam::{decide, ApplicationError, ApplicationErrorKind, ErrorPhase, ServerDescription, TopologyType},
+/// };
+///
+/// let server = ServerDescription::new(ServerAddress::tcp("a", 27017));
+/// let reset = ApplicationError::new(ApplicationErrorKind::Network, ErrorPhase::Established, 0, 21);
+/// let decision = decide(TopologyType::ReplicaSetWithPrimary, &server, 0, &reset);
+/// assert!(decision.mark_unknown && decision.clear_pool && decision.cancel_check);
+/// assert!(!decision.request_check);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ErrorDecision {
@@ -326,6 +461,24 @@ pub fn decide(
 }
 
 /// What [`TopologyDescription::handle_application_error`] decided and changed.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{
+///     options::ServerAddress,
+///     sdam::{ApplicationError, ApplicationErrorKind, ErrorPhase, ServerType, TopologyDescription},
+///     ClientOptions,
+/// };
+///
+/// let (mut topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://a,b")?);
+/// let a = ServerAddress::tcp("a", 27017);
+/// let reset = ApplicationError::new(ApplicationErrorKind::Network, ErrorPhase::Established, 0, 21);
+/// let outcome = topology.handle_application_error(&a, &reset, 0);
+/// assert!(outcome.decision.clear_pool);
+/// assert_eq!(topology.server(&a).unwrap().server_type, ServerType::Unknown);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ErrorOutcome {

@@ -185,6 +185,19 @@ impl TopologyVersion {
     /// Compares the version the client has (`current`) with one from a reply or error
     /// (`incoming`), as the SDAM spec's `compareTopologyVersion`: `Less` when `incoming`
     /// is newer, which is assumed when either is missing or the process ids differ.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cmp::Ordering;
+    /// use bson::oid::ObjectId;
+    /// use greenmongo::sdam::TopologyVersion;
+    ///
+    /// let pid = ObjectId::new();
+    /// let known = TopologyVersion { process_id: pid, counter: 5 };
+    /// let from_error = TopologyVersion { process_id: pid, counter: 5 };
+    /// assert_eq!(TopologyVersion::compare(Some(&known), Some(&from_error)), Ordering::Equal); // stale error
+    /// ```
     pub fn compare(current: Option<&Self>, incoming: Option<&Self>) -> Ordering {
         match (current, incoming) {
             (Some(c), Some(i)) if c.process_id == i.process_id => c.counter.cmp(&i.counter),

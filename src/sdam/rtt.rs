@@ -5,6 +5,17 @@
 use std::{collections::VecDeque, time::Duration};
 
 /// Weight of a new sample in the moving average (the spec's `alpha`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo::sdam::{moving_average, RTT_ALPHA};
+///
+/// let (old, sample) = (100.0, 200.0);
+/// let expected = RTT_ALPHA * sample + (1.0 - RTT_ALPHA) * old; // 120 ms
+/// assert_eq!(moving_average(Duration::from_millis(100), Duration::from_millis(200)), Duration::from_secs_f64(expected / 1000.0));
+/// ```
 pub const RTT_ALPHA: f64 = 0.2;
 
 /// How many recent samples the minimum RTT is taken over.
@@ -59,6 +70,17 @@ pub struct RttStats {
 
 impl RttStats {
     /// Records one measured round trip.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo::sdam::RttStats;
+    ///
+    /// let mut rtt = RttStats::default();
+    /// rtt.add_sample(Duration::from_millis(8));
+    /// assert_eq!(rtt.times().unwrap().average, Duration::from_millis(8));
+    /// ```
     pub fn add_sample(&mut self, rtt: Duration) {
         self.average = Some(match self.average {
             None => rtt,
@@ -71,6 +93,19 @@ impl RttStats {
     }
 
     /// The average and minimum, or `None` before the first sample.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo::sdam::RttStats;
+    ///
+    /// let mut rtt = RttStats::default();
+    /// for ms in [5, 3, 9] {
+    ///     rtt.add_sample(Duration::from_millis(ms));
+    /// }
+    /// assert_eq!(rtt.times().unwrap().minimum, Duration::from_millis(3));
+    /// ```
     pub fn times(&self) -> Option<RoundTripTimes> {
         let average = self.average?;
         let minimum = if self.recent.len() < 2 {
@@ -82,6 +117,18 @@ impl RttStats {
     }
 
     /// Forgets all samples.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo::sdam::RttStats;
+    ///
+    /// let mut rtt = RttStats::default();
+    /// rtt.add_sample(Duration::from_millis(5));
+    /// rtt.reset(); // the server became Unknown
+    /// assert_eq!(rtt.times(), None);
+    /// ```
     pub fn reset(&mut self) {
         *self = RttStats::default();
     }

@@ -175,6 +175,22 @@ pub struct TopologyDescription {
 /// Besides the events, a newly discovered primary demotes the previous one: the client
 /// must check that server again at once, and clear its pool if it runs MongoDB 4.0 or
 /// older (which closes its connections on stepdown).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Instant;
+/// use bson::doc;
+/// use greenmongo::{options::ServerAddress, sdam::{RoundTripTimes, ServerDescription, TopologyDescription}, ClientOptions};
+///
+/// let (mut topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://a/?replicaSet=rs")?);
+/// let reply = doc! { "ok": 1, "isWritablePrimary": true, "setName": "rs", "hosts": ["a:27017", "b:27017"], "maxWireVersion": 21 };
+/// let a = ServerAddress::tcp("a", 27017);
+/// let outcome = topology.update(ServerDescription::from_hello(a, &reply, RoundTripTimes::default(), Instant::now()));
+/// assert!(outcome.events.iter().any(|e| e.name() == "ServerOpening")); // start a monitor for b
+/// assert!(outcome.request_check.is_empty() && outcome.clear_pool.is_empty());
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct UpdateOutcome {
@@ -287,36 +303,127 @@ impl TopologyDescription {
     }
 
     /// The topology type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{sdam::{TopologyDescription, TopologyType}, ClientOptions};
+    ///
+    /// let (topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://a/?replicaSet=rs")?);
+    /// assert_eq!(topology.topology_type(), TopologyType::ReplicaSetNoPrimary);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn topology_type(&self) -> TopologyType {
         self.topology_type
     }
 
     /// The replica set name, given or discovered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{sdam::TopologyDescription, ClientOptions};
+    ///
+    /// let (topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://a/?replicaSet=rs0")?);
+    /// assert_eq!(topology.set_name(), Some("rs0"));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn set_name(&self) -> Option<&str> {
         self.set_name.as_deref()
     }
 
     /// The largest `setVersion` a primary has reported.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bson::{doc, oid::ObjectId};
+    /// use greenmongo::{options::ServerAddress, sdam::{RoundTripTimes, ServerDescription, TopologyDescription}, ClientOptions};
+    ///
+    /// let (mut topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://a/?replicaSet=rs")?);
+    /// assert_eq!(topology.max_set_version(), None);
+    /// let reply = doc! { "ok": 1, "isWritablePrimary": true, "setName": "rs", "hosts": ["a:27017"],
+    ///                    "setVersion": 3_i64, "electionId": ObjectId::new(), "maxWireVersion": 21 };
+    /// topology.update(ServerDescription::from_hello(ServerAddress::tcp("a", 27017), &reply, RoundTripTimes::default(), Instant::now()));
+    /// assert_eq!(topology.max_set_version(), Some(3));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn max_set_version(&self) -> Option<i64> {
         self.max_set_version
     }
 
     /// The largest `electionId` a primary has reported.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bson::{doc, oid::ObjectId};
+    /// use greenmongo::{options::ServerAddress, sdam::{RoundTripTimes, ServerDescription, TopologyDescription}, ClientOptions};
+    ///
+    /// let (mut topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://a/?replicaSet=rs")?);
+    /// let election = ObjectId::new();
+    /// let reply = doc! { "ok": 1, "isWritablePrimary": true, "setName": "rs", "hosts": ["a:27017"],
+    ///                    "setVersion": 1_i64, "electionId": election, "maxWireVersion": 21 };
+    /// topology.update(ServerDescription::from_hello(ServerAddress::tcp("a", 27017), &reply, RoundTripTimes::default(), Instant::now()));
+    /// assert_eq!(topology.max_election_id(), Some(election));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn max_election_id(&self) -> Option<ObjectId> {
         self.max_election_id
     }
 
     /// Every server, in address order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, sdam::TopologyDescription, ClientOptions};
+    ///
+    /// let (topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://b,a:27018")?);
+    /// let addresses: Vec<&ServerAddress> = topology.servers().map(|s| &s.address).collect();
+    /// assert_eq!(addresses, [&ServerAddress::tcp("a", 27018), &ServerAddress::tcp("b", 27017)]);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn servers(&self) -> impl Iterator<Item = &ServerDescription> {
         self.servers.values()
     }
 
     /// The description of the server at `address`, if it is part of the topology.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, sdam::{ServerType, TopologyDescription}, ClientOptions};
+    ///
+    /// let (topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://a,b")?);
+    /// let a = topology.server(&ServerAddress::tcp("a", 27017)).unwrap();
+    /// assert_eq!(a.server_type, ServerType::Unknown); // not checked yet
+    /// assert!(topology.server(&ServerAddress::tcp("c", 27017)).is_none());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn server(&self, address: &ServerAddress) -> Option<&ServerDescription> {
         self.servers.get(address)
     }
 
     /// The replica set primary, if one is known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bson::doc;
+    /// use greenmongo::{options::ServerAddress, sdam::{RoundTripTimes, ServerDescription, TopologyDescription}, ClientOptions};
+    ///
+    /// let (mut topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://a/?replicaSet=rs")?);
+    /// assert!(topology.primary().is_none());
+    /// let reply = doc! { "ok": 1, "isWritablePrimary": true, "setName": "rs", "hosts": ["a:27017"], "maxWireVersion": 21 };
+    /// let a = ServerAddress::tcp("a", 27017);
+    /// topology.update(ServerDescription::from_hello(a.clone(), &reply, RoundTripTimes::default(), Instant::now()));
+    /// assert_eq!(topology.primary().map(|p| &p.address), Some(&a));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn primary(&self) -> Option<&ServerDescription> {
         self.servers
             .values()
@@ -324,17 +431,54 @@ impl TopologyDescription {
     }
 
     /// Whether every server's wire-version range overlaps the driver's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType}};
+    ///
+    /// let mut old = ServerDescription::new(ServerAddress::tcp("a", 27017));
+    /// old.server_type = ServerType::Standalone;
+    /// old.max_wire_version = 2;
+    /// assert!(!TopologyDescription::with_servers(TopologyType::Single, [old]).is_compatible());
+    /// ```
     pub fn is_compatible(&self) -> bool {
         self.compatibility_error.is_none()
     }
 
     /// The first incompatibility found (the spec's `compatibilityError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerAddress, sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType}};
+    ///
+    /// let mut old = ServerDescription::new(ServerAddress::tcp("a", 27017));
+    /// old.server_type = ServerType::Standalone;
+    /// old.max_wire_version = 2;
+    /// let topology = TopologyDescription::with_servers(TopologyType::Single, [old]);
+    /// assert!(topology.compatibility_error().unwrap().contains("requires at least"));
+    /// ```
     pub fn compatibility_error(&self) -> Option<&str> {
         self.compatibility_error.as_deref()
     }
 
     /// The deployment's session timeout (the spec's `logicalSessionTimeoutMinutes`):
     /// the smallest of the data-bearing servers', or `None` if any of them has none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use bson::doc;
+    /// use greenmongo::{options::ServerAddress, sdam::{RoundTripTimes, ServerDescription, TopologyDescription}, ClientOptions};
+    ///
+    /// let (mut topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://a")?);
+    /// let reply = doc! { "ok": 1, "isWritablePrimary": true, "logicalSessionTimeoutMinutes": 30, "maxWireVersion": 21 };
+    /// topology.update(ServerDescription::from_hello(ServerAddress::tcp("a", 27017), &reply, RoundTripTimes::default(), Instant::now()));
+    /// assert_eq!(topology.logical_session_timeout(), Some(Duration::from_secs(30 * 60)));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub fn logical_session_timeout(&self) -> Option<Duration> {
         self.logical_session_timeout
     }

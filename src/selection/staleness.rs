@@ -10,9 +10,29 @@ use crate::{
 
 /// How often an idle primary writes a no-op to its oplog (`idleWritePeriodMS`), which
 /// bounds how precisely staleness can be measured.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo::{sdam::DEFAULT_HEARTBEAT_FREQUENCY, selection::{IDLE_WRITE_PERIOD, SMALLEST_MAX_STALENESS}};
+///
+/// // maxStalenessSeconds must be at least heartbeat + idle write period (and 90 s).
+/// let lower_bound = (DEFAULT_HEARTBEAT_FREQUENCY + IDLE_WRITE_PERIOD).max(SMALLEST_MAX_STALENESS);
+/// assert_eq!(lower_bound, Duration::from_secs(90));
+/// ```
 pub const IDLE_WRITE_PERIOD: Duration = Duration::from_secs(10);
 
 /// The smallest `maxStalenessSeconds` allowed (`smallestMaxStalenessSeconds`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo::selection::SMALLEST_MAX_STALENESS;
+///
+/// assert_eq!(SMALLEST_MAX_STALENESS, Duration::from_secs(90));
+/// ```
 pub const SMALLEST_MAX_STALENESS: Duration = Duration::from_secs(90);
 
 /// Checks a staleness bound against a replica set: it must be at least

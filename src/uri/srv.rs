@@ -9,6 +9,16 @@ use crate::{
 };
 
 /// The SRV service name used when `srvServiceName` is not given.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{uri::DEFAULT_SRV_SERVICE_NAME, ClientOptions};
+///
+/// let opts = ClientOptions::parse("mongodb+srv://cluster0.example.com")?;
+/// assert_eq!(opts.srv_lookup().unwrap().service_name, DEFAULT_SRV_SERVICE_NAME);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 pub const DEFAULT_SRV_SERVICE_NAME: &str = "mongodb";
 
 /// The DNS queries a `mongodb+srv` connection string needs.

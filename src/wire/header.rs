@@ -9,6 +9,18 @@ use super::{Cursor, SizeLimits};
 use crate::{Error, Result};
 
 /// Length in bytes of a [`MsgHeader`] on the wire.
+///
+/// # Examples
+///
+/// ```
+/// use bson::rawdoc;
+/// use greenmongo::wire::{Message, MsgHeader, HEADER_LEN};
+///
+/// let bytes = Message::new(rawdoc! { "ping": 1, "$db": "admin" }).encode(None);
+/// let header = MsgHeader::parse(&bytes[..HEADER_LEN])?;
+/// assert_eq!(header.message_length as usize, bytes.len());
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 pub const HEADER_LEN: usize = 16;
 
 /// A wire protocol opcode.
@@ -30,12 +42,47 @@ pub struct OpCode(pub i32);
 
 impl OpCode {
     /// OP_REPLY (1): legacy reply to OP_QUERY.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::wire::OpCode;
+    ///
+    /// assert_eq!(OpCode::REPLY.name(), Some("OP_REPLY"));
+    /// ```
     pub const REPLY: OpCode = OpCode(1);
     /// OP_QUERY (2004): legacy query.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::wire::OpCode;
+    ///
+    /// assert_eq!(OpCode::QUERY, OpCode(2004));
+    /// ```
     pub const QUERY: OpCode = OpCode(2004);
     /// OP_COMPRESSED (2012): another opcode wrapped and compressed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::wire::OpCode;
+    ///
+    /// assert_eq!(OpCode::COMPRESSED.name(), Some("OP_COMPRESSED"));
+    /// ```
     pub const COMPRESSED: OpCode = OpCode(2012);
     /// OP_MSG (2013): commands and replies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::rawdoc;
+    /// use greenmongo::wire::{Message, MsgHeader, OpCode};
+    ///
+    /// let bytes = Message::new(rawdoc! { "ping": 1, "$db": "admin" }).encode(None);
+    /// assert_eq!(MsgHeader::parse(&bytes)?.op_code, OpCode::MSG); // uncompressed
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub const MSG: OpCode = OpCode(2013);
 
     /// The spec's name for a known opcode.

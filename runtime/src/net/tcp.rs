@@ -50,6 +50,17 @@ impl TcpStream {
     ///
     /// # Errors
     /// The last address's error, or a resolution error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?; // also ("localhost", port), "host:port"
+    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         each_addr(&addr, |addr| TcpStream::connect_until(addr, None))
     }
@@ -58,6 +69,18 @@ impl TcpStream {
     ///
     /// # Errors
     /// `TimedOut`, or the connection's error (e.g. `ConnectionRefused`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect_timeout(&listener.local_addr()?, Duration::from_secs(1))?;
+    /// # let _ = stream;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         TcpStream::connect_until(*addr, Some(Instant::now() + timeout))
     }
@@ -86,6 +109,18 @@ impl TcpStream {
     ///
     /// # Errors
     /// When the mode cannot be set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let std_stream = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let stream = TcpStream::from_std(std_stream)?; // now parks coroutines instead of blocking workers
+    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Ok(TcpStream {
@@ -103,6 +138,19 @@ impl TcpStream {
     ///
     /// # Errors
     /// When the socket is not connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?)?;
+    /// let (server_side, from) = listener.accept()?;
+    /// assert_eq!(server_side.peer_addr()?, from);
+    /// assert_eq!(from, client.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.source.get_ref().peer_addr()
     }
@@ -111,6 +159,17 @@ impl TcpStream {
     ///
     /// # Errors
     /// From `getsockname`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// assert!(stream.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.source.get_ref().local_addr()
     }
@@ -119,6 +178,20 @@ impl TcpStream {
     ///
     /// # Errors
     /// From `shutdown(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{io::Read, net::Shutdown};
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?)?;
+    /// let (mut server_side, _) = listener.accept()?;
+    /// client.shutdown(Shutdown::Write)?;
+    /// assert_eq!(server_side.read(&mut [0; 8])?, 0); // end of stream
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.source.get_ref().shutdown(how)
     }
@@ -127,6 +200,18 @@ impl TcpStream {
     ///
     /// # Errors
     /// From `setsockopt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_nodelay(true)?; // small requests go out at once
+    /// assert!(stream.nodelay()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.source.get_ref().set_nodelay(nodelay)
     }
@@ -135,6 +220,18 @@ impl TcpStream {
     ///
     /// # Errors
     /// From `getsockopt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_nodelay(false)?;
+    /// assert!(!stream.nodelay()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.source.get_ref().nodelay()
     }
@@ -143,6 +240,20 @@ impl TcpStream {
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration (as std).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{io::{self, Read}, time::Duration};
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut stream = TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_read_timeout(Some(Duration::from_millis(10)))?;
+    /// let err = stream.read(&mut [0; 8]).unwrap_err(); // the server never writes
+    /// assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.source.set_timeout(Direction::Read, timeout)
     }
@@ -151,6 +262,19 @@ impl TcpStream {
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{io, time::Duration};
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    /// assert_eq!(stream.set_write_timeout(Some(Duration::ZERO)).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.source.set_timeout(Direction::Write, timeout)
     }
@@ -159,6 +283,20 @@ impl TcpStream {
     ///
     /// # Errors
     /// Never; `Result` for std compatibility.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// assert_eq!(stream.read_timeout()?, None);
+    /// stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    /// assert_eq!(stream.read_timeout()?, Some(Duration::from_secs(30)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.source.timeout(Direction::Read))
     }
@@ -167,6 +305,19 @@ impl TcpStream {
     ///
     /// # Errors
     /// Never; `Result` for std compatibility.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_write_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(stream.write_timeout()?, Some(Duration::from_secs(1)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.source.timeout(Direction::Write))
     }
@@ -175,6 +326,23 @@ impl TcpStream {
     ///
     /// # Errors
     /// From `dup`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let reader = TcpStream::connect(listener.local_addr()?)?;
+    /// let mut writer = reader.try_clone()?; // e.g. one coroutine reads, another writes
+    /// let (mut server_side, _) = listener.accept()?;
+    /// writer.write_all(b"hi")?;
+    /// let mut buf = [0; 2];
+    /// server_side.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"hi");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_clone(&self) -> io::Result<TcpStream> {
         let fd = self.source.get_ref().as_fd().try_clone_to_owned()?;
         let clone = TcpStream::from_mio(mio::net::TcpStream::from_std(fd.into()));
@@ -187,6 +355,17 @@ impl TcpStream {
     ///
     /// # Errors
     /// From `getsockopt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// assert!(stream.take_error()?.is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.source.get_ref().take_error()
     }
@@ -195,6 +374,23 @@ impl TcpStream {
     ///
     /// # Errors
     /// As [`Read::read`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?)?;
+    /// let (mut server_side, _) = listener.accept()?;
+    /// client.write_all(b"abc")?;
+    /// let mut buf = [0; 3];
+    /// assert_eq!(server_side.peek(&mut buf)?, 3);
+    /// server_side.read_exact(&mut buf)?; // the same bytes again
+    /// assert_eq!(&buf, b"abc");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.source.do_io(Direction::Read, |s| s.peek(buf))
     }
@@ -227,6 +423,16 @@ impl TcpListener {
     ///
     /// # Errors
     /// The last address's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::TcpListener;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?; // port 0: the OS picks one
+    /// assert_ne!(listener.local_addr()?.port(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         each_addr(&addr, |addr| {
             let listener = mio::net::TcpListener::bind(addr)?;
@@ -245,6 +451,18 @@ impl TcpListener {
     ///
     /// # Errors
     /// When the mode cannot be set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::TcpListener;
+    ///
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = std_listener.local_addr()?;
+    /// let listener = TcpListener::from_std(std_listener)?;
+    /// assert_eq!(listener.local_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         Ok(TcpListener {
@@ -256,12 +474,47 @@ impl TcpListener {
     ///
     /// # Errors
     /// From `accept(2)` (e.g. out of file descriptors), or `TimedOut` under a deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::{net::{TcpListener, TcpStream}, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let server = rt.spawn(move || listener.accept().map(|(_, from)| from)); // parks until a client comes
+    /// let client = TcpStream::connect(addr)?;
+    /// assert_eq!(server.join().unwrap()?, client.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, addr) = self.source.do_io(Direction::Read, |l| l.accept())?;
         Ok((TcpStream::from_mio(stream), addr))
     }
 
     /// An endless iterator of accepted connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use greenmongo_runtime::{coroutine, net::{TcpListener, TcpStream}, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// rt.spawn(move || {
+    ///     for conn in listener.incoming() {
+    ///         let mut conn = conn.unwrap();
+    ///         coroutine::spawn(move || conn.write_all(b"welcome").unwrap()); // one coroutine per client
+    ///     }
+    /// });
+    /// let mut greeting = String::new();
+    /// std::io::Read::read_to_string(&mut TcpStream::connect(addr)?, &mut greeting)?;
+    /// assert_eq!(greeting, "welcome");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn incoming(&self) -> impl Iterator<Item = io::Result<TcpStream>> + '_ {
         std::iter::repeat_with(|| self.accept().map(|(s, _)| s))
     }
@@ -270,6 +523,16 @@ impl TcpListener {
     ///
     /// # Errors
     /// From `getsockname`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::TcpListener;
+    ///
+    /// let listener = TcpListener::bind(("127.0.0.1", 0))?;
+    /// assert!(listener.local_addr()?.is_ipv4());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.source.get_ref().local_addr()
     }
@@ -278,6 +541,18 @@ impl TcpListener {
     ///
     /// # Errors
     /// From `dup`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let second = listener.try_clone()?; // e.g. two accepting coroutines
+    /// let _client = TcpStream::connect(listener.local_addr()?)?;
+    /// let (_conn, _) = second.accept()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_clone(&self) -> io::Result<TcpListener> {
         let fd = self.source.get_ref().as_fd().try_clone_to_owned()?;
         Ok(TcpListener {

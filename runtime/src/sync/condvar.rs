@@ -37,6 +37,17 @@ pub struct Condvar {
 
 impl Condvar {
     /// A condition variable with no waiters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::{Condvar, Mutex};
+    ///
+    /// let ready = (Mutex::new(false), Condvar::new()); // guard a flag with the mutex
+    /// *ready.0.lock()? = true;
+    /// ready.1.notify_all(); // nobody waits yet: a no-op
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> Condvar {
         Condvar::default()
     }
@@ -47,6 +58,23 @@ impl Condvar {
     /// # Errors
     /// `TimedOut` when the enclosing `with_timeout` deadline passes; the lock is then
     /// released, not retaken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use greenmongo_runtime::sync::{Condvar, Mutex};
+    ///
+    /// let queue = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+    /// let producer = { let q = queue.clone(); std::thread::spawn(move || { q.0.lock().unwrap().push("job"); q.1.notify_one(); }) };
+    /// let mut jobs = queue.0.lock()?;
+    /// while jobs.is_empty() {
+    ///     jobs = queue.1.wait(jobs)?; // releases the lock while waiting
+    /// }
+    /// assert_eq!(jobs.pop(), Some("job"));
+    /// # drop(jobs); producer.join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> io::Result<MutexGuard<'a, T>> {
         self.wait_deadline(guard, None)
     }
@@ -55,6 +83,19 @@ impl Condvar {
     ///
     /// # Errors
     /// `TimedOut` at the deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{io, time::{Duration, Instant}};
+    /// use greenmongo_runtime::sync::{Condvar, Mutex};
+    ///
+    /// let (flag, cv) = (Mutex::new(false), Condvar::new());
+    /// let err = cv.wait_deadline(flag.lock()?, Some(Instant::now() + Duration::from_millis(10))).unwrap_err();
+    /// assert_eq!(err.kind(), io::ErrorKind::TimedOut); // nobody notified
+    /// assert!(flag.try_lock().is_some()); // the lock was released
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_deadline<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -77,11 +118,43 @@ impl Condvar {
     }
 
     /// Wakes the oldest waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use greenmongo_runtime::{coroutine, sync::{Condvar, Mutex}, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let state = Arc::new((Mutex::new(0), Condvar::new()));
+    /// let s = state.clone();
+    /// let waiter = rt.spawn(move || { let mut n = s.0.lock().unwrap(); while *n == 0 { n = s.1.wait(n).unwrap(); } *n });
+    /// rt.block_on(move || { coroutine::yield_now(); *state.0.lock().unwrap() = 5; state.1.notify_one(); });
+    /// assert_eq!(waiter.join().unwrap(), 5);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn notify_one(&self) {
         lock(&self.waiters).notify_one();
     }
 
     /// Wakes every waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use greenmongo_runtime::{coroutine, sync::{Condvar, Mutex}, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let waiters: Vec<_> = (0..3).map(|_| {
+    ///     let g = gate.clone();
+    ///     rt.spawn(move || { let mut open = g.0.lock().unwrap(); while !*open { open = g.1.wait(open).unwrap(); } })
+    /// }).collect();
+    /// rt.block_on(move || { coroutine::yield_now(); *gate.0.lock().unwrap() = true; gate.1.notify_all(); });
+    /// waiters.into_iter().for_each(|w| w.join().unwrap());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn notify_all(&self) {
         lock(&self.waiters).notify_all();
     }

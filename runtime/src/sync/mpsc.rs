@@ -37,12 +37,41 @@ struct State<T> {
 }
 
 /// An unbounded channel: `send` never waits.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::{sync::mpsc, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(2).build()?;
+/// let (tx, rx) = mpsc::channel();
+/// for i in 0..3 {
+///     let tx = tx.clone();
+///     rt.spawn(move || tx.send(i).unwrap());
+/// }
+/// drop(tx);
+/// let mut got: Vec<i32> = rx.iter().collect(); // a plain thread receives too
+/// got.sort();
+/// assert_eq!(got, [0, 1, 2]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     with_capacity(None)
 }
 
 /// A bounded channel holding at most `capacity` values (at least 1): `send` waits while
 /// it is full.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::sync::mpsc;
+///
+/// let (tx, rx) = mpsc::bounded(1);
+/// tx.send("a").unwrap();
+/// assert_eq!(tx.try_send("b"), Err("b")); // full: `send` would wait
+/// assert_eq!(rx.recv().unwrap(), "a");
+/// ```
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     with_capacity(Some(capacity.max(1)))
 }
@@ -65,11 +94,41 @@ fn with_capacity<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
 }
 
 /// The sending half; clone it for more producers.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::{sync::mpsc, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let (tx, rx) = mpsc::channel();
+/// let producers: Vec<_> = ["a", "b"].into_iter().map(|name| { let tx = tx.clone(); rt.spawn(move || tx.send(name).unwrap()) }).collect();
+/// producers.into_iter().for_each(|p| p.join().unwrap());
+/// drop(tx);
+/// assert_eq!(rx.iter().count(), 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Sender<T> {
     state: Arc<Mutex<State<T>>>,
 }
 
 /// The receiving half.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::{sync::mpsc, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let (tx, rx) = mpsc::bounded(4);
+/// let consumer = rt.spawn(move || rx.iter().sum::<u32>()); // ends when every sender is gone
+/// for n in 1..=10 {
+///     tx.send(n).unwrap(); // waits while 4 are queued
+/// }
+/// drop(tx);
+/// assert_eq!(consumer.join().unwrap(), 55);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Receiver<T> {
     state: Arc<Mutex<State<T>>>,
 }
@@ -87,6 +146,19 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 /// Why a value was not sent; the value comes back.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::sync::mpsc::{self, SendError};
+///
+/// let (tx, rx) = mpsc::channel();
+/// drop(rx);
+/// match tx.send(String::from("lost")) {
+///     Err(SendError::Disconnected(value)) => assert_eq!(value, "lost"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 pub enum SendError<T> {
     /// The receiver is gone.
     Disconnected(T),
@@ -96,6 +168,16 @@ pub enum SendError<T> {
 
 impl<T> SendError<T> {
     /// The value that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::mpsc;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// drop(rx);
+    /// assert_eq!(tx.send(vec![1, 2]).unwrap_err().into_inner(), [1, 2]);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             SendError::Disconnected(v) | SendError::Wait(v, _) => v,
@@ -125,6 +207,18 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// See [`SendError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{io, time::Duration};
+    /// use greenmongo_runtime::{sync::mpsc::{self, SendError}, time::with_timeout};
+    ///
+    /// let (tx, _rx) = mpsc::bounded(1);
+    /// tx.send(1).unwrap();
+    /// let full = with_timeout(Duration::from_millis(10), || tx.send(2)); // waits for room, up to the deadline
+    /// assert!(matches!(full, Err(SendError::Wait(2, ref e)) if e.kind() == io::ErrorKind::TimedOut));
+    /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         let mut value = Some(value);
         let sent = wait_until(
@@ -159,6 +253,20 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// Returns the value when the channel is full or the receiver is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::mpsc;
+    ///
+    /// let (tx, rx) = mpsc::bounded(2);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert_eq!(tx.try_send(2), Ok(()));
+    /// assert_eq!(tx.try_send(3), Err(3)); // full
+    /// assert_eq!(rx.recv().unwrap(), 1);
+    /// drop(rx);
+    /// assert_eq!(tx.try_send(4), Err(4)); // room, but the receiver is gone
+    /// ```
     pub fn try_send(&self, value: T) -> Result<(), T> {
         let mut s = lock(&self.state);
         if !s.receiver_alive || s.capacity.is_some_and(|c| s.queue.len() >= c) {
@@ -194,6 +302,18 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::{sync::mpsc, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let (tx, rx) = mpsc::channel();
+    /// rt.spawn(move || tx.send("from a coroutine").unwrap());
+    /// assert_eq!(rx.recv().unwrap(), "from a coroutine"); // blocks this plain thread until then
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
         self.recv_deadline(None)
     }
@@ -202,6 +322,17 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// See [`RecvError`]; `Wait` with `TimedOut` at the deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{io, time::{Duration, Instant}};
+    /// use greenmongo_runtime::sync::mpsc::{self, RecvError};
+    ///
+    /// let (_tx, rx) = mpsc::channel::<()>();
+    /// let err = rx.recv_deadline(Some(Instant::now() + Duration::from_millis(10))).unwrap_err();
+    /// assert!(matches!(err, RecvError::Wait(e) if e.kind() == io::ErrorKind::TimedOut));
+    /// ```
     pub fn recv_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
         wait_until(
             &self.state,
@@ -225,6 +356,19 @@ impl<T> Receiver<T> {
     }
 
     /// A value if one is queued; `Err(true)` if every sender is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::mpsc;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// assert_eq!(rx.try_recv(), Err(false)); // empty, senders alive
+    /// tx.send(7).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Ok(7));
+    /// assert_eq!(rx.try_recv(), Err(true)); // empty for good
+    /// ```
     pub fn try_recv(&self) -> Result<T, bool> {
         let mut s = lock(&self.state);
         match s.queue.pop_front() {
@@ -237,16 +381,48 @@ impl<T> Receiver<T> {
     }
 
     /// Values queued now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::mpsc;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// tx.send('a').unwrap();
+    /// tx.send('b').unwrap();
+    /// assert_eq!(rx.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         lock(&self.state).queue.len()
     }
 
     /// Whether nothing is queued now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::mpsc;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// assert!(rx.is_empty());
+    /// tx.send(()).unwrap();
+    /// assert!(!rx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Receives until every sender is gone (or a wait fails).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::mpsc;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// std::thread::spawn(move || (1..=3).for_each(|i| tx.send(i).unwrap()));
+    /// assert_eq!(rx.iter().collect::<Vec<_>>(), [1, 2, 3]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
         std::iter::from_fn(|| self.recv().ok())
     }

@@ -47,6 +47,17 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 
 impl<T> Mutex<T> {
     /// A new unlocked mutex.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::Mutex;
+    ///
+    /// let cache = Mutex::new(std::collections::HashMap::new());
+    /// cache.lock()?.insert("k", 1);
+    /// assert_eq!(cache.lock()?.get("k"), Some(&1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(value: T) -> Mutex<T> {
         Mutex {
             semaphore: Semaphore::new(1),
@@ -55,6 +66,17 @@ impl<T> Mutex<T> {
     }
 
     /// The value, consuming the mutex.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::Mutex;
+    ///
+    /// let log = Mutex::new(Vec::new());
+    /// log.lock()?.push("started");
+    /// assert_eq!(log.into_inner(), ["started"]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_inner(self) -> T {
         self.value.into_inner()
     }
@@ -65,12 +87,39 @@ impl<T: ?Sized> Mutex<T> {
     ///
     /// # Errors
     /// `TimedOut` when the enclosing `with_timeout` deadline passes first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{io, time::Duration};
+    /// use greenmongo_runtime::{sync::Mutex, time::with_timeout};
+    ///
+    /// let m = Mutex::new(0);
+    /// let held = m.lock()?;
+    /// let err = with_timeout(Duration::from_millis(10), || m.lock().map(|_| ())).unwrap_err();
+    /// assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    /// drop(held);
+    /// *m.lock()? += 1;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn lock(&self) -> io::Result<MutexGuard<'_, T>> {
         self.semaphore.acquire_raw(WaitKind::Lock)?;
         Ok(MutexGuard { mutex: self })
     }
 
     /// The lock if it is free now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::Mutex;
+    ///
+    /// let m = Mutex::new(());
+    /// let guard = m.try_lock().unwrap();
+    /// assert!(m.try_lock().is_none()); // held
+    /// drop(guard);
+    /// assert!(m.try_lock().is_some());
+    /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         self.semaphore.try_acquire().map(|permit| {
             permit.forget();
@@ -79,6 +128,17 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Mutable access without locking (the borrow proves exclusivity).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::Mutex;
+    ///
+    /// let mut counter = Mutex::new(0);
+    /// *counter.get_mut() += 1; // no locking: `&mut` proves nobody else has it
+    /// assert_eq!(*counter.lock()?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.value.get_mut()
     }
@@ -100,6 +160,20 @@ impl<T: Default> Default for Mutex<T> {
 }
 
 /// Holds the lock; releases it on drop.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::sync::{Mutex, MutexGuard};
+///
+/// let m = Mutex::new(String::from("a"));
+/// {
+///     let mut guard: MutexGuard<'_, String> = m.lock()?;
+///     guard.push('b'); // derefs to the value
+/// } // released here
+/// assert_eq!(*m.lock()?, "ab");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
     pub(crate) mutex: &'a Mutex<T>,

@@ -27,6 +27,18 @@ struct State<T> {
 }
 
 /// Creates a one-value channel.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::{sync::oneshot, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let (tx, rx) = oneshot::channel();
+/// rt.spawn(move || tx.send("reply").unwrap());
+/// assert_eq!(rx.recv().unwrap(), "reply");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let state = Arc::new(Mutex::new(State {
         value: None,
@@ -43,11 +55,36 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 /// Sends the one value.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::sync::oneshot;
+///
+/// let (tx, rx) = oneshot::channel::<u8>();
+/// drop(tx); // dropped without sending
+/// assert!(matches!(rx.recv(), Err(oneshot::RecvError::Disconnected)));
+/// ```
 pub struct Sender<T> {
     state: Arc<Mutex<State<T>>>,
 }
 
 /// Receives the one value.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo_runtime::{sleep, sync::oneshot, Runtime};
+///
+/// let rt = Runtime::builder().worker_threads(1).build()?;
+/// let (tx, rx) = oneshot::channel();
+/// let answer = rt.spawn(move || rx.recv().unwrap() * 2); // a coroutine waits on it
+/// sleep(Duration::from_millis(1))?; // a plain thread sleeps too
+/// tx.send(21).unwrap();
+/// assert_eq!(answer.join().unwrap(), 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Receiver<T> {
     state: Arc<Mutex<State<T>>>,
 }
@@ -69,6 +106,16 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// Returns the value if the receiver is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::oneshot;
+    ///
+    /// let (tx, rx) = oneshot::channel();
+    /// drop(rx);
+    /// assert_eq!(tx.send("unwanted"), Err("unwanted")); // the receiver is gone
+    /// ```
     pub fn send(self, value: T) -> Result<(), T> {
         let mut state = lock(&self.state);
         if !state.receiver_alive {
@@ -93,6 +140,16 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::oneshot;
+    ///
+    /// let (tx, rx) = oneshot::channel();
+    /// std::thread::spawn(move || tx.send(5).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), 5);
+    /// ```
     pub fn recv(self) -> Result<T, RecvError> {
         self.recv_kind(WaitKind::Channel)
     }
@@ -115,12 +172,34 @@ impl<T> Receiver<T> {
     }
 
     /// The value if it has arrived; `Err(true)` if the sender is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::oneshot;
+    ///
+    /// let (tx, rx) = oneshot::channel();
+    /// assert_eq!(rx.try_recv(), Err(false)); // not yet
+    /// tx.send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
     pub fn try_recv(&self) -> Result<T, bool> {
         let mut state = lock(&self.state);
         state.value.take().ok_or(!state.sender_alive)
     }
 
     /// Whether a value waits (or the sender is gone, so `recv` would not block).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::oneshot;
+    ///
+    /// let (tx, rx) = oneshot::channel::<()>();
+    /// assert!(!rx.is_ready());
+    /// drop(tx);
+    /// assert!(rx.is_ready()); // `recv` would return Disconnected at once
+    /// ```
     pub fn is_ready(&self) -> bool {
         let state = lock(&self.state);
         state.value.is_some() || !state.sender_alive

@@ -64,6 +64,15 @@ impl State {
 
 impl Semaphore {
     /// A semaphore with `permits` permits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::Semaphore;
+    ///
+    /// let connections = Semaphore::new(10);
+    /// assert_eq!(connections.available_permits(), 10);
+    /// ```
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
             state: Mutex::new(State {
@@ -95,6 +104,20 @@ impl Semaphore {
     ///
     /// # Errors
     /// `TimedOut` when the enclosing `with_timeout` deadline passes first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// {
+    ///     let _permit = sem.acquire()?;
+    ///     assert_eq!(sem.available_permits(), 0);
+    /// } // returned on drop
+    /// assert_eq!(sem.available_permits(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn acquire(&self) -> io::Result<SemaphorePermit<'_>> {
         self.acquire_raw(WaitKind::Lock)?;
         Ok(SemaphorePermit { semaphore: self })
@@ -104,6 +127,21 @@ impl Semaphore {
     ///
     /// # Errors
     /// `TimedOut` when the enclosing `with_timeout` deadline passes first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use greenmongo_runtime::{sync::Semaphore, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let permit = sem.acquire_owned()?; // 'static: it can move into a coroutine
+    /// let job = rt.spawn(move || { let _held = permit; "done" });
+    /// assert_eq!(job.join().unwrap(), "done");
+    /// assert_eq!(sem.available_permits(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn acquire_owned(self: &Arc<Self>) -> io::Result<OwnedSemaphorePermit> {
         self.acquire_raw(WaitKind::Lock)?;
         Ok(OwnedSemaphorePermit {
@@ -112,6 +150,17 @@ impl Semaphore {
     }
 
     /// A permit if one is free and nobody waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let first = sem.try_acquire();
+    /// assert!(first.is_some());
+    /// assert!(sem.try_acquire().is_none());
+    /// ```
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         let mut state = lock(&self.state);
         (state.permits > 0 && state.waiters.is_empty()).then(|| {
@@ -121,6 +170,17 @@ impl Semaphore {
     }
 
     /// Adds `n` permits (waking up to `n` waiters).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(0);
+    /// assert!(sem.try_acquire().is_none());
+    /// sem.add_permits(2);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
     pub fn add_permits(&self, n: usize) {
         let mut state = lock(&self.state);
         for _ in 0..n {
@@ -133,17 +193,57 @@ impl Semaphore {
     }
 
     /// Free permits now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(3);
+    /// let _a = sem.acquire()?;
+    /// assert_eq!(sem.available_permits(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn available_permits(&self) -> usize {
         lock(&self.state).permits
     }
 
     /// Waiters queued now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use greenmongo_runtime::{sleep, sync::Semaphore, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(1).build()?;
+    /// let sem = Arc::new(Semaphore::new(0));
+    /// let s = sem.clone();
+    /// let waiter = rt.spawn(move || s.acquire().map(|p| p.forget()));
+    /// rt.block_on(|| sleep(Duration::from_millis(10))).unwrap();
+    /// assert_eq!(sem.waiters(), 1);
+    /// sem.add_permits(1);
+    /// waiter.join().unwrap()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn waiters(&self) -> usize {
         lock(&self.state).waiters.len()
     }
 }
 
 /// A permit, returned to its semaphore on drop.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo_runtime::sync::{Semaphore, SemaphorePermit};
+///
+/// let sem = Semaphore::new(2);
+/// let permits: Vec<SemaphorePermit<'_>> = (0..2).map(|_| sem.acquire().unwrap()).collect();
+/// assert_eq!(sem.available_permits(), 0);
+/// drop(permits);
+/// assert_eq!(sem.available_permits(), 2);
+/// ```
 #[derive(Debug)]
 #[must_use = "the permit is released as soon as it is dropped"]
 pub struct SemaphorePermit<'a> {
@@ -152,6 +252,17 @@ pub struct SemaphorePermit<'a> {
 
 impl SemaphorePermit<'_> {
     /// Keeps the permit out of the semaphore for good.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// sem.acquire()?.forget(); // one permit fewer, for good
+    /// assert_eq!(sem.available_permits(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn forget(self) {
         mem::forget(self);
     }
@@ -164,6 +275,20 @@ impl Drop for SemaphorePermit<'_> {
 }
 
 /// A permit that holds an `Arc` of its semaphore; returned on drop.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use greenmongo_runtime::sync::{OwnedSemaphorePermit, Semaphore};
+///
+/// let sem = Arc::new(Semaphore::new(1));
+/// let permit: OwnedSemaphorePermit = sem.clone().acquire_owned()?;
+/// let worker = std::thread::spawn(move || drop(permit)); // returned from another thread
+/// worker.join().unwrap();
+/// assert_eq!(sem.available_permits(), 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "the permit is released as soon as it is dropped"]
 pub struct OwnedSemaphorePermit {

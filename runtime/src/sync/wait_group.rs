@@ -40,11 +40,32 @@ struct State {
 
 impl WaitGroup {
     /// A group with count zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// assert_eq!(wg.count(), 0);
+    /// wg.wait()?; // returns at once
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> WaitGroup {
         WaitGroup::default()
     }
 
     /// Adds `n` to the count.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// wg.add(3);
+    /// assert_eq!(wg.count(), 3);
+    /// ```
     pub fn add(&self, n: usize) {
         lock(&self.state).count += n;
     }
@@ -53,6 +74,20 @@ impl WaitGroup {
     ///
     /// # Panics
     /// If the count is already zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// wg.add(1);
+    /// let w = wg.clone();
+    /// std::thread::spawn(move || w.done());
+    /// wg.wait()?;
+    /// assert_eq!(wg.count(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn done(&self) {
         let mut state = lock(&self.state);
         state.count = state
@@ -65,6 +100,17 @@ impl WaitGroup {
     }
 
     /// The count now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// wg.add(2);
+    /// wg.done();
+    /// assert_eq!(wg.count(), 1);
+    /// ```
     pub fn count(&self) -> usize {
         lock(&self.state).count
     }
@@ -73,6 +119,18 @@ impl WaitGroup {
     ///
     /// # Errors
     /// `TimedOut` when the enclosing `with_timeout` deadline passes first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{io, time::Duration};
+    /// use greenmongo_runtime::{sync::WaitGroup, time::with_timeout};
+    ///
+    /// let wg = WaitGroup::new();
+    /// wg.add(1); // nobody will call done()
+    /// let err = with_timeout(Duration::from_millis(10), || wg.wait()).unwrap_err();
+    /// assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    /// ```
     pub fn wait(&self) -> io::Result<()> {
         wait_until(
             &self.state,

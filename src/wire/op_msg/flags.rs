@@ -24,11 +24,42 @@ pub struct MessageFlags(u32);
 impl MessageFlags {
     /// Bit 0: a CRC-32C checksum follows the sections.
     /// [`Message::encode`](super::Message::encode) appends it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::rawdoc;
+    /// use greenmongo::wire::{Message, MessageFlags};
+    ///
+    /// let mut msg = Message::new(rawdoc! { "ping": 1, "$db": "admin" });
+    /// let plain_len = msg.encode(None).len();
+    /// msg.flags = MessageFlags::CHECKSUM_PRESENT;
+    /// assert_eq!(msg.encode(None).len(), plain_len + 4); // a CRC-32C follows
+    /// ```
     pub const CHECKSUM_PRESENT: MessageFlags = MessageFlags(1);
     /// Bit 1: the sender will send another message without waiting (requests: no reply
     /// wanted; replies: more replies follow on this connection).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::wire::MessageFlags;
+    ///
+    /// let fire_and_forget = MessageFlags::MORE_TO_COME; // w: 0 writes expect no reply
+    /// assert_eq!(fire_and_forget.bits(), 2);
+    /// ```
     pub const MORE_TO_COME: MessageFlags = MessageFlags(1 << 1);
     /// Bit 16: the client accepts several replies (exhaust `getMore` and streaming `hello`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::wire::MessageFlags;
+    ///
+    /// let streaming_hello = MessageFlags::EXHAUST_ALLOWED;
+    /// assert!(streaming_hello.contains(MessageFlags::EXHAUST_ALLOWED));
+    /// assert!(!streaming_hello.contains(MessageFlags::MORE_TO_COME));
+    /// ```
     pub const EXHAUST_ALLOWED: MessageFlags = MessageFlags(1 << 16);
 
     /// The bits this implementation understands.
