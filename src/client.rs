@@ -12,6 +12,7 @@ use crate::{
     sdam::ErrorPhase,
     session::{ServerSession, SessionPool},
     topology::{Criteria, Topology},
+    wire::DocumentSequence,
     Database, Error, Result,
 };
 
@@ -267,10 +268,23 @@ impl Client {
         criteria: Criteria,
         retry: Retry,
     ) -> Result<Document> {
+        self.run_operation_with(db, command, None, criteria, retry)
+    }
+
+    /// [`Client::run_operation`] with an OP_MSG document sequence beside the command
+    /// (an insert's `documents`, serialized once).
+    pub(crate) fn run_operation_with(
+        &self,
+        db: &str,
+        command: Document,
+        documents: Option<DocumentSequence>,
+        criteria: Criteria,
+        retry: Retry,
+    ) -> Result<Document> {
         let mut session = self.implicit_session(&command, &criteria)?;
         let result = self.execute(
             db,
-            command,
+            Request { command, documents },
             Target::Select(criteria),
             retry,
             session.as_mut(),
@@ -294,7 +308,7 @@ impl Client {
         let pin = self.inner.topology.is_load_balanced();
         match self.execute(
             db,
-            command,
+            Request::from(command),
             Target::Select(criteria),
             retry,
             session.as_mut(),
@@ -347,7 +361,7 @@ impl Client {
     ) -> Result<Document> {
         self.execute(
             db,
-            command,
+            Request::from(command),
             Target::Server(address.clone()),
             Retry::No,
             session,
@@ -403,12 +417,16 @@ impl Client {
     fn execute(
         &self,
         db: &str,
-        mut command: Document,
+        request: Request,
         target: Target,
         retry: Retry,
         mut session: Option<&mut ServerSession>,
         pin: bool,
     ) -> Result<Executed> {
+        let Request {
+            mut command,
+            mut documents,
+        } = request;
         let options = &self.inner.config.options;
         let retry = match retry {
             Retry::Read if options.retry_reads == Some(false) => Retry::No,
@@ -429,23 +447,22 @@ impl Client {
                 Target::Select(criteria) => topology.select(criteria)?,
                 Target::Server(address) => topology.server(address)?,
             };
-            let attempt =
-                topology
-                    .check_out(&server)
-                    .and_then(|mut conn| match conn.command(db, &command) {
-                        Ok(reply) => Ok((reply, pin.then_some(conn))),
-                        Err(e) => {
-                            topology.handle_error(
-                                &server.address,
-                                &e,
-                                conn.generation(),
-                                ErrorPhase::Established,
-                                conn.max_wire_version(),
-                                conn.service_id(),
-                            );
-                            Err(e)
-                        }
-                    });
+            let attempt = topology.check_out(&server).and_then(|mut conn| {
+                match conn.command_with(db, &command, &mut documents) {
+                    Ok(reply) => Ok((reply, pin.then_some(conn))),
+                    Err(e) => {
+                        topology.handle_error(
+                            &server.address,
+                            &e,
+                            conn.generation(),
+                            ErrorPhase::Established,
+                            conn.max_wire_version(),
+                            conn.service_id(),
+                        );
+                        Err(e)
+                    }
+                }
+            });
             let mut error = match attempt {
                 Ok((reply, _))
                     if retry == Retry::Write
@@ -513,6 +530,21 @@ pub(crate) struct OpenedCursor {
     pub(crate) session: Option<ServerSession>,
     /// Load-balanced mode: the connection the cursor's getMores and killCursors use.
     pub(crate) pinned: Option<PooledConnection<Connection>>,
+}
+
+/// A command to run, and the document sequence that goes with it, if any.
+struct Request {
+    command: Document,
+    documents: Option<DocumentSequence>,
+}
+
+impl From<Document> for Request {
+    fn from(command: Document) -> Self {
+        Request {
+            command,
+            documents: None,
+        }
+    }
 }
 
 /// A command's outcome in [`Client::execute`].

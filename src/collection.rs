@@ -25,6 +25,7 @@ use crate::{
     operation::WriteReply,
     options::{ReadConcern, ReadPreference, ReadPreferenceMode, WriteConcern},
     topology::Criteria,
+    wire::DocumentSequence,
     Client, Result,
 };
 
@@ -260,14 +261,19 @@ impl<T> Collection<T> {
 
     /// An insert, update or delete: runs it and reads the reply. An unacknowledged write
     /// (`w: 0`) reports nothing, whatever the server answered: no counts, no errors.
+    /// `documents` go beside the command as an OP_MSG document sequence (an insert's).
     pub(crate) fn run_write_command(
         &self,
         command: Document,
+        documents: Option<DocumentSequence>,
         retryable: bool,
         write_concern: Option<&WriteConcern>,
     ) -> Result<WriteReply> {
         let acknowledged = self.is_acknowledged(write_concern);
-        let reply = self.run_write(command, retryable)?;
+        let retry = if retryable { Retry::Write } else { Retry::No };
+        let reply =
+            self.client
+                .run_operation_with(&self.db, command, documents, Criteria::Write, retry)?;
         Ok(if acknowledged {
             WriteReply::parse(&reply)
         } else {

@@ -29,7 +29,7 @@ use crate::{
     },
     options::{AuthMechanism, ClientOptions, Credential, ServerAddress},
     pool::Establishing,
-    wire::{self, Message, MessageFlags},
+    wire::{self, DocumentSequence, Message, MessageFlags},
     Error, Result,
 };
 pub(crate) use handshake::HelloReply;
@@ -231,6 +231,19 @@ impl Connection {
     /// errorLabels kept); network and protocol errors (which also mark the connection
     /// broken).
     pub(crate) fn command(&mut self, db: &str, command: &Document) -> Result<Document> {
+        self.command_with(db, command, &mut None)
+    }
+
+    /// [`command`](Self::command) with an OP_MSG document sequence beside the command
+    /// (e.g. an insert's `documents`, encoded once by the caller). The sequence goes
+    /// into the message and comes back out after encoding: the caller keeps it for a
+    /// retry without a copy.
+    pub(crate) fn command_with(
+        &mut self,
+        db: &str,
+        command: &Document,
+        documents: &mut Option<DocumentSequence>,
+    ) -> Result<Document> {
         if self.broken {
             return Err(Error::internal(
                 "the connection is broken; it must not be reused",
@@ -248,9 +261,12 @@ impl Connection {
         if unacknowledged {
             message.flags.insert(MessageFlags::MORE_TO_COME);
         }
-        message.check_size(&self.hello.limits)?;
-        let bytes = message.encode(self.compressor.as_ref());
-        let monitor = Monitor::start(self, db, command, message.request_id);
+        message.sequences.extend(documents.take());
+        let checked = message.check_size(&self.hello.limits);
+        let bytes = checked.map(|()| message.encode(self.compressor.as_ref()));
+        *documents = message.sequences.pop();
+        let bytes = bytes?;
+        let monitor = Monitor::start(self, db, command, documents.as_ref(), message.request_id);
         self.in_flight = true;
         let reply = if unacknowledged {
             self.stream
@@ -311,7 +327,13 @@ struct Monitor {
 }
 
 impl Monitor {
-    fn start(conn: &Connection, db: &str, command: &Document, request_id: i32) -> Monitor {
+    fn start(
+        conn: &Connection,
+        db: &str,
+        command: &Document,
+        documents: Option<&DocumentSequence>,
+        request_id: i32,
+    ) -> Monitor {
         let name = command.keys().next().cloned().unwrap_or_default();
         let sensitive = event::is_sensitive(&name, command);
         // The span is only entered for the instant of each record, never across the
@@ -331,7 +353,16 @@ impl Monitor {
                 command: if sensitive {
                     Document::new()
                 } else {
+                    // The event shows the command as if the sequence were an argument.
                     let mut command = command.clone();
+                    if let Some(sequence) = documents {
+                        let documents = sequence
+                            .documents()
+                            .iter()
+                            .map(|d| Document::try_from(d.as_ref()).map_or(Bson::Null, Bson::from))
+                            .collect::<Vec<_>>();
+                        command.insert(sequence.identifier(), documents);
+                    }
                     command.insert("$db", db);
                     command
                 },

@@ -264,7 +264,8 @@ impl<T> Collection<T> {
             let retryable = statements[start..end].iter().all(|(_, s, _)| {
                 !s.get_bool("multi").unwrap_or(false) && s.get_i32("limit").unwrap_or(1) != 0
             });
-            let reply = self.run_write_command(command, retryable, o.write_concern.as_ref())?;
+            let reply =
+                self.run_write_command(command, None, retryable, o.write_concern.as_ref())?;
             let failed: Vec<usize> = reply.write_errors.iter().map(|e| e.index).collect();
             match kind {
                 Kind::Insert => {

@@ -1,21 +1,23 @@
 //! Writes: inserts (batched to the server's limits), updates, replaces, deletes.
 
-use std::{borrow::Borrow, collections::HashMap};
+use std::{borrow::Borrow, collections::HashMap, iter::Peekable};
 
-use bson::{doc, oid::ObjectId, Bson, Document};
+use bson::{doc, oid::ObjectId, Bson, Document, RawDocumentBuf};
 use serde::Serialize;
 
 use crate::{
     collection::{insert_opt, Collection, UpdateModifications},
     options::{DeleteOptions, InsertManyOptions, InsertOneOptions, UpdateOptions},
     results::{DeleteResult, InsertManyResult, InsertOneResult, UpdateResult},
+    wire::{self, DocumentSequence},
     Error, Result,
 };
 
 /// Largest batch of one `insert` command; the server's `maxWriteBatchSize` default.
 const MAX_WRITE_BATCH: usize = 100_000;
-/// Largest `documents` array of one command: the BSON object limit minus room for the rest.
-const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024 - 16 * 1024;
+/// Largest `documents` sequence of one insert: the default `maxMessageSizeBytes` less
+/// room for the header and the command document.
+const MAX_BATCH_BYTES: usize = wire::DEFAULT_MAX_MESSAGE_SIZE_BYTES - wire::COMMAND_OVERHEAD_BYTES;
 
 impl<T> Collection<T> {
     /// Updates the first document matching `filter`.
@@ -94,7 +96,7 @@ impl<T> Collection<T> {
         insert_opt(&mut command, "comment", o.comment.clone());
         self.add_write_concern(&mut command, o.write_concern.as_ref());
         let reply = self
-            .run_write_command(command, !multi, o.write_concern.as_ref())?
+            .run_write_command(command, None, !multi, o.write_concern.as_ref())?
             .into_single_result()?;
         let upserted_id = reply.upserted.into_iter().next().map(|(_, id)| id);
         Ok(UpdateResult {
@@ -157,7 +159,7 @@ impl<T> Collection<T> {
         insert_opt(&mut command, "comment", o.comment.clone());
         self.add_write_concern(&mut command, o.write_concern.as_ref());
         let reply = self
-            .run_write_command(command, limit == 1, o.write_concern.as_ref())?
+            .run_write_command(command, None, limit == 1, o.write_concern.as_ref())?
             .into_single_result()?;
         Ok(DeleteResult {
             deleted_count: reply.n,
@@ -187,9 +189,9 @@ impl<T: Serialize> Collection<T> {
         options: impl Into<Option<InsertOneOptions>>,
     ) -> Result<InsertOneResult> {
         let o = options.into().unwrap_or_default();
-        let (id, document) = with_id(document.borrow())?;
-        let mut command =
-            doc! { "insert": self.name.as_str(), "documents": [document], "ordered": true };
+        let (id, document) = raw_with_id(document.borrow())?;
+        let documents = DocumentSequence::new("documents", vec![document])?;
+        let mut command = doc! { "insert": self.name.as_str(), "ordered": true };
         insert_opt(
             &mut command,
             "bypassDocumentValidation",
@@ -197,7 +199,7 @@ impl<T: Serialize> Collection<T> {
         );
         insert_opt(&mut command, "comment", o.comment.clone());
         self.add_write_concern(&mut command, o.write_concern.as_ref());
-        self.run_write_command(command, true, o.write_concern.as_ref())?
+        self.run_write_command(command, Some(documents), true, o.write_concern.as_ref())?
             .into_single_result()?;
         Ok(InsertOneResult { inserted_id: id })
     }
@@ -226,26 +228,27 @@ impl<T: Serialize> Collection<T> {
     ) -> Result<InsertManyResult> {
         let o = options.into().unwrap_or_default();
         let ordered = o.ordered.unwrap_or(true);
+        // Each document is serialized once, straight to BSON bytes; batches move them
+        // into the message's `documents` sequence.
         let mut prepared = Vec::new();
         for document in documents {
-            prepared.push(with_id(document.borrow())?);
+            prepared.push(raw_with_id(document.borrow())?);
         }
         if prepared.is_empty() {
             return Err(Error::invalid_argument(
                 "insert_many needs at least one document",
             ));
         }
+        let total = prepared.len();
+        let mut pending = prepared.into_iter().peekable();
         let mut inserted = HashMap::new();
         let mut failures: Option<Error> = None;
         let mut offset = 0;
-        while offset < prepared.len() {
-            let (end, batch) = next_batch(&prepared, offset)?;
-            let ids: Vec<Bson> = prepared[offset..end]
-                .iter()
-                .map(|(id, _)| id.clone())
-                .collect();
-            let mut command =
-                doc! { "insert": self.name.as_str(), "documents": batch, "ordered": ordered };
+        while offset < total {
+            let (ids, batch) = next_batch(&mut pending, offset)?;
+            let end = offset + ids.len();
+            let batch = DocumentSequence::new("documents", batch)?;
+            let mut command = doc! { "insert": self.name.as_str(), "ordered": ordered };
             insert_opt(
                 &mut command,
                 "bypassDocumentValidation",
@@ -253,7 +256,8 @@ impl<T: Serialize> Collection<T> {
             );
             insert_opt(&mut command, "comment", o.comment.clone());
             self.add_write_concern(&mut command, o.write_concern.as_ref());
-            let reply = self.run_write_command(command, true, o.write_concern.as_ref())?;
+            let reply =
+                self.run_write_command(command, Some(batch), true, o.write_concern.as_ref())?;
             let had_errors = !reply.write_errors.is_empty();
             match reply.into_insert_many_error(offset, &ids, &inserted) {
                 None => {
@@ -348,28 +352,56 @@ pub(crate) fn to_replacement<T: Serialize>(replacement: &T) -> Result<Document> 
     Ok(document)
 }
 
-/// The end index and documents of the next insert batch starting at `offset`.
-fn next_batch(prepared: &[(Bson, Document)], offset: usize) -> Result<(usize, Vec<Document>)> {
+/// The ids and documents of the next insert batch, taken from `pending` (whose first
+/// document is number `offset` of the whole insert).
+fn next_batch(
+    pending: &mut Peekable<impl Iterator<Item = (Bson, RawDocumentBuf)>>,
+    offset: usize,
+) -> Result<(Vec<Bson>, Vec<RawDocumentBuf>)> {
     let mut bytes = 0;
-    let mut end = offset;
-    let mut batch = Vec::new();
-    while end < prepared.len() && batch.len() < MAX_WRITE_BATCH {
-        let size = bson::RawDocumentBuf::try_from(&prepared[end].1)?
-            .as_bytes()
-            .len();
-        if size > MAX_BATCH_BYTES {
+    let (mut ids, mut batch) = (Vec::new(), Vec::new());
+    while let Some((_, next)) = pending.peek() {
+        let size = next.as_bytes().len();
+        if size > wire::DEFAULT_MAX_BSON_OBJECT_SIZE {
             return Err(Error::invalid_argument(format!(
-                "document {end} is {size} bytes, over the 16 MiB BSON limit"
+                "document {} is {size} bytes, over the 16 MiB BSON limit",
+                offset + batch.len()
             )));
         }
-        if !batch.is_empty() && bytes + size > MAX_BATCH_BYTES {
+        if batch.len() == MAX_WRITE_BATCH || (!batch.is_empty() && bytes + size > MAX_BATCH_BYTES) {
             break;
         }
+        let Some((id, document)) = pending.next() else {
+            break;
+        };
         bytes += size;
-        batch.push(prepared[end].1.clone());
-        end += 1;
+        ids.push(id);
+        batch.push(document);
     }
-    Ok((end, batch))
+    Ok((ids, batch))
+}
+
+/// Serializes a document straight to BSON bytes, with a generated `_id` (an
+/// [`ObjectId`]) first when it has none; returns the `_id` too.
+fn raw_with_id<T: Serialize>(document: &T) -> Result<(Bson, RawDocumentBuf)> {
+    let raw = bson::serialize_to_raw_document_buf(document)?;
+    if let Some(id) = raw.get("_id")? {
+        let id = Bson::try_from(id)?;
+        return Ok((id, raw));
+    }
+    // Prepend the element to the bytes: length, then `_id` (type 0x07, the name, the
+    // 12 bytes), then the original elements and terminator.
+    let id = ObjectId::new();
+    let bytes = raw.as_bytes();
+    let mut with_id = Vec::with_capacity(bytes.len() + 17);
+    let len = i32::try_from(bytes.len() + 17)
+        .map_err(|_| Error::invalid_argument("document too large for BSON"))?;
+    with_id.extend_from_slice(&len.to_le_bytes());
+    with_id.push(0x07);
+    with_id.extend_from_slice(b"_id\0");
+    with_id.extend_from_slice(&id.bytes());
+    with_id.extend_from_slice(&bytes[4..]);
+    Ok((Bson::ObjectId(id), RawDocumentBuf::from_bytes(with_id)?))
 }
 
 fn merge_insert_errors(previous: Option<Error>, next: Error) -> Error {
@@ -385,4 +417,38 @@ fn merge_insert_errors(previous: Option<Error>, next: Error) -> Error {
         }
     }
     previous.with_labels(next.labels().map(str::to_owned).collect::<Vec<_>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_id_comes_first_and_a_given_one_is_kept_in_place() {
+        let (id, raw) = raw_with_id(&doc! { "a": 1, "b": "two" }).unwrap();
+        let back = Document::try_from(raw.as_ref()).unwrap();
+        assert_eq!(back.keys().collect::<Vec<_>>(), ["_id", "a", "b"]);
+        assert_eq!(back.get("_id"), Some(&id));
+        assert!(matches!(id, Bson::ObjectId(_)));
+
+        let (id, raw) = raw_with_id(&doc! { "a": 1, "_id": 7 }).unwrap();
+        assert_eq!(id, Bson::Int32(7));
+        let back = Document::try_from(raw.as_ref()).unwrap();
+        assert_eq!(back, doc! { "a": 1, "_id": 7 });
+    }
+
+    #[test]
+    fn batches_stop_at_the_count_limit_and_refuse_oversized_documents() {
+        let docs = (0..MAX_WRITE_BATCH + 5).map(|i| raw_with_id(&doc! { "i": i as i64 }).unwrap());
+        let mut pending = docs.peekable();
+        let (ids, batch) = next_batch(&mut pending, 0).unwrap();
+        assert_eq!((ids.len(), batch.len()), (MAX_WRITE_BATCH, MAX_WRITE_BATCH));
+        let (ids, _) = next_batch(&mut pending, MAX_WRITE_BATCH).unwrap();
+        assert_eq!(ids.len(), 5);
+
+        let huge = doc! { "s": "x".repeat(wire::DEFAULT_MAX_BSON_OBJECT_SIZE) };
+        let mut pending = vec![raw_with_id(&huge).unwrap()].into_iter().peekable();
+        let err = next_batch(&mut pending, 3).unwrap_err();
+        assert!(err.to_string().contains("document 3 is"), "{err}");
+    }
 }
