@@ -2,7 +2,7 @@
 
 use std::{fmt, sync::Arc};
 
-use bson::{doc, Bson, Document};
+use bson::{doc, Bson, Document, RawBsonRef, RawDocumentBuf};
 
 use crate::{
     conn::{Connection, ConnectionConfig},
@@ -291,7 +291,7 @@ impl Client {
             false,
         );
         self.end_session(session);
-        result.map(|done| done.reply)
+        Ok(Document::try_from(result?.reply)?)
     }
 
     /// Like [`Client::run_operation`] for a command that opens a cursor: the session and
@@ -335,11 +335,11 @@ impl Client {
         db: &str,
         mut command: Document,
         session: Option<&mut ServerSession>,
-    ) -> Result<Document> {
+    ) -> Result<RawDocumentBuf> {
         if let Some(session) = session {
             command.insert("lsid", session.id.clone());
         }
-        conn.command(db, &command).inspect_err(|e| {
+        conn.command_raw(db, &command, &mut None).inspect_err(|e| {
             self.inner.topology.handle_error(
                 conn.address(),
                 e,
@@ -358,7 +358,7 @@ impl Client {
         db: &str,
         command: Document,
         session: Option<&mut ServerSession>,
-    ) -> Result<Document> {
+    ) -> Result<RawDocumentBuf> {
         self.execute(
             db,
             Request::from(command),
@@ -448,7 +448,7 @@ impl Client {
                 Target::Server(address) => topology.server(address)?,
             };
             let attempt = topology.check_out(&server).and_then(|mut conn| {
-                match conn.command_with(db, &command, &mut documents) {
+                match conn.command_raw(db, &command, &mut documents) {
                     Ok(reply) => Ok((reply, pin.then_some(conn))),
                     Err(e) => {
                         topology.handle_error(
@@ -509,22 +509,27 @@ impl Client {
 }
 
 /// Whether a reply's `writeConcernError` allows the retryable-writes retry.
-fn retryable_write_concern_error(reply: &Document) -> bool {
+fn retryable_write_concern_error(reply: &RawDocumentBuf) -> bool {
     let Ok(error) = reply.get_document("writeConcernError") else {
         return false;
     };
     let labelled = reply.get_array("errorLabels").is_ok_and(|labels| {
         labels
-            .iter()
-            .any(|l| l.as_str() == Some(RETRYABLE_WRITE_ERROR))
+            .into_iter()
+            .any(|l| matches!(l, Ok(RawBsonRef::String(RETRYABLE_WRITE_ERROR))))
     });
-    let code = crate::operation::get_int(error, "code").unwrap_or(0) as i32;
+    let code = match error.get("code") {
+        Ok(Some(RawBsonRef::Int32(c))) => c,
+        Ok(Some(RawBsonRef::Int64(c))) => c as i32,
+        Ok(Some(RawBsonRef::Double(c))) => c as i32,
+        _ => 0,
+    };
     labelled || crate::retry::is_retryable_code(code)
 }
 
 /// What a cursor-opening command leaves for its cursor.
 pub(crate) struct OpenedCursor {
-    pub(crate) reply: Document,
+    pub(crate) reply: RawDocumentBuf,
     /// The server the cursor lives on.
     pub(crate) address: ServerAddress,
     pub(crate) session: Option<ServerSession>,
@@ -549,7 +554,8 @@ impl From<Document> for Request {
 
 /// A command's outcome in [`Client::execute`].
 struct Executed {
-    reply: Document,
+    /// Undecoded: a cursor deserializes its batch straight from the bytes.
+    reply: RawDocumentBuf,
     address: ServerAddress,
     /// The connection, when asked to pin it.
     connection: Option<PooledConnection<Connection>>,

@@ -18,7 +18,7 @@ use std::{
     time::Instant,
 };
 
-use bson::{doc, Bson, Document};
+use bson::{rawdoc, Bson, Document, RawBsonRef, RawDocumentBuf};
 
 use crate::{
     auth::{AuthStep, Conversation, Password, ScramCache, ScramVersion},
@@ -231,19 +231,21 @@ impl Connection {
     /// errorLabels kept); network and protocol errors (which also mark the connection
     /// broken).
     pub(crate) fn command(&mut self, db: &str, command: &Document) -> Result<Document> {
-        self.command_with(db, command, &mut None)
+        self.command_raw(db, command, &mut None)
+            .and_then(|reply| Ok(Document::try_from(reply)?))
     }
 
     /// [`command`](Self::command) with an OP_MSG document sequence beside the command
-    /// (e.g. an insert's `documents`, encoded once by the caller). The sequence goes
-    /// into the message and comes back out after encoding: the caller keeps it for a
-    /// retry without a copy.
-    pub(crate) fn command_with(
+    /// (e.g. an insert's `documents`, encoded once by the caller), returning the reply
+    /// as it came, undecoded (a cursor's batch is deserialized straight from its bytes).
+    /// The sequence goes into the message and comes back out after encoding: the caller
+    /// keeps it for a retry without a copy.
+    pub(crate) fn command_raw(
         &mut self,
         db: &str,
         command: &Document,
         documents: &mut Option<DocumentSequence>,
-    ) -> Result<Document> {
+    ) -> Result<RawDocumentBuf> {
         if self.broken {
             return Err(Error::internal(
                 "the connection is broken; it must not be reused",
@@ -272,7 +274,7 @@ impl Connection {
             self.stream
                 .get_mut()
                 .write_all(&bytes)
-                .map(|()| doc! { "ok": 1 })
+                .map(|()| rawdoc! { "ok": 1 })
                 .map_err(Error::from)
         } else {
             self.round_trip(&bytes, message.request_id)
@@ -287,7 +289,7 @@ impl Connection {
         result
     }
 
-    fn round_trip(&mut self, request: &[u8], request_id: i32) -> Result<Document> {
+    fn round_trip(&mut self, request: &[u8], request_id: i32) -> Result<RawDocumentBuf> {
         self.stream.get_mut().write_all(request)?;
         let reply = wire::read_message(&mut self.stream, &self.hello.limits)?;
         if reply.response_to != request_id {
@@ -296,7 +298,7 @@ impl Connection {
                 reply.response_to
             )));
         }
-        reply.body_document()
+        Ok(reply.body)
     }
 
     /// The service behind the load balancer this connection reaches (load-balanced
@@ -382,7 +384,7 @@ impl Monitor {
         }
     }
 
-    fn finish(self, conn: &Connection, result: &Result<Document>) {
+    fn finish(self, conn: &Connection, result: &Result<RawDocumentBuf>) {
         let duration = self.started.elapsed();
         match result {
             Ok(_) => self
@@ -399,7 +401,7 @@ impl Monitor {
                 reply: if self.sensitive {
                     Document::new()
                 } else {
-                    reply.clone()
+                    Document::try_from(reply.as_ref()).unwrap_or_default()
                 },
                 database_name: self.db,
                 command_name: self.name,
@@ -430,17 +432,18 @@ impl crate::pool::PoolConnection for Connection {
 }
 
 /// Turns `ok: 0` into [`ErrorKind::Command`], keeping the server's words.
-fn check_reply(reply: Document) -> Result<Document> {
-    let ok = match reply.get("ok") {
-        Some(Bson::Double(v)) => *v == 1.0,
-        Some(Bson::Int32(v)) => *v == 1,
-        Some(Bson::Int64(v)) => *v == 1,
-        Some(Bson::Boolean(v)) => *v,
+fn check_reply(raw: RawDocumentBuf) -> Result<RawDocumentBuf> {
+    let ok = match raw.get("ok") {
+        Ok(Some(RawBsonRef::Double(v))) => v == 1.0,
+        Ok(Some(RawBsonRef::Int32(v))) => v == 1,
+        Ok(Some(RawBsonRef::Int64(v))) => v == 1,
+        Ok(Some(RawBsonRef::Boolean(v))) => v,
         _ => false,
     };
     if ok {
-        return Ok(reply);
+        return Ok(raw);
     }
+    let reply = Document::try_from(raw)?;
     let code = match reply.get("code") {
         Some(Bson::Int32(c)) => *c,
         Some(Bson::Int64(c)) => *c as i32,

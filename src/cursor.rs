@@ -2,7 +2,7 @@
 
 use std::{collections::VecDeque, fmt, marker::PhantomData, time::Duration};
 
-use bson::{doc, Bson};
+use bson::{doc, Bson, RawDocumentBuf};
 use serde::de::DeserializeOwned;
 
 use crate::{
@@ -35,7 +35,7 @@ pub struct Cursor<T> {
     db: String,
     collection: String,
     id: i64,
-    batch: VecDeque<bson::Document>,
+    batch: VecDeque<RawDocumentBuf>,
     batch_size: Option<u32>,
     max_await_time: Option<Duration>,
     comment: Option<Bson>,
@@ -81,7 +81,7 @@ pub(crate) struct CursorSpec {
 impl<T> Cursor<T> {
     /// The cursor of a query just run; its session ends if the reply holds no cursor.
     pub(crate) fn open(client: Client, spec: CursorSpec, opened: OpenedCursor) -> Result<Self> {
-        match CursorReply::parse(opened.reply) {
+        match CursorReply::parse(&opened.reply) {
             Ok(reply) => Ok(Cursor::new(
                 client,
                 spec,
@@ -149,7 +149,7 @@ impl<T> Cursor<T> {
         self.client.end_session(self.session.take());
     }
 
-    fn run(&mut self, command: bson::Document) -> Result<bson::Document> {
+    fn run(&mut self, command: bson::Document) -> Result<RawDocumentBuf> {
         if let Some(conn) = &mut self.pinned {
             return self
                 .client
@@ -159,7 +159,9 @@ impl<T> Cursor<T> {
             Some(address) => self
                 .client
                 .run_on(address, &self.db, command, self.session.as_mut()),
-            None => self.client.run_command(&self.db, command),
+            None => Ok(RawDocumentBuf::try_from(
+                &self.client.run_command(&self.db, command)?,
+            )?),
         }
     }
 
@@ -217,7 +219,7 @@ impl<T> Cursor<T> {
         }
         let reply = self.run(command);
         let reply = match reply {
-            Ok(reply) => CursorReply::parse(reply),
+            Ok(reply) => CursorReply::parse(&reply),
             Err(e) => Err(e),
         };
         match reply {
@@ -265,7 +267,7 @@ impl<T: DeserializeOwned> Iterator for Cursor<T> {
         if let Some(remaining) = &mut self.remaining {
             *remaining -= 1;
         }
-        Some(bson::deserialize_from_document(raw).map_err(Into::into))
+        Some(bson::deserialize_from_slice(raw.as_bytes()).map_err(Into::into))
     }
 }
 

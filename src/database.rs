@@ -1,6 +1,6 @@
 //! A database handle.
 
-use bson::{doc, Document};
+use bson::{doc, Document, RawDocumentBuf};
 
 use crate::{
     client::Retry,
@@ -360,7 +360,7 @@ impl Database {
         Ok(Cursor::new(
             self.client.clone(),
             spec,
-            CursorReply::parse(reply.clone())?,
+            CursorReply::parse(&RawDocumentBuf::try_from(reply)?)?,
             None,
             None,
             None,

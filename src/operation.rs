@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::{
     error::{ErrorKind, InsertManyError, WriteConcernError, WriteError, WriteFailure},
@@ -154,12 +154,14 @@ impl WriteReply {
     }
 }
 
-/// The `cursor` part of a `find` / `aggregate` / `getMore` reply.
+/// The `cursor` part of a `find` / `aggregate` / `getMore` reply. The batch stays in
+/// BSON bytes, one buffer per document: the cursor deserializes each straight into its
+/// type, with no `Document` in between.
 #[derive(Debug)]
 pub(crate) struct CursorReply {
     pub(crate) id: i64,
     pub(crate) ns: String,
-    pub(crate) batch: VecDeque<Document>,
+    pub(crate) batch: VecDeque<RawDocumentBuf>,
 }
 
 impl CursorReply {
@@ -167,34 +169,37 @@ impl CursorReply {
     ///
     /// # Errors
     /// When the reply has no well-formed `cursor` document.
-    pub(crate) fn parse(mut reply: Document) -> Result<CursorReply> {
-        let Some(Bson::Document(mut cursor)) = reply.remove("cursor") else {
-            return Err(Error::invalid_response(format!(
-                "reply has no cursor document: {reply}"
-            )));
-        };
-        let id = get_int(&cursor, "id")
-            .ok_or_else(|| Error::invalid_response("cursor reply has no id"))?;
-        let batch = match cursor
-            .remove("firstBatch")
-            .or_else(|| cursor.remove("nextBatch"))
-        {
-            Some(Bson::Array(batch)) => batch,
-            _ => {
-                return Err(Error::invalid_response(
-                    "cursor reply has no firstBatch or nextBatch",
-                ))
+    pub(crate) fn parse(reply: &RawDocument) -> Result<CursorReply> {
+        let malformed = |what: &str| Error::invalid_response(format!("cursor reply: {what}"));
+        let cursor = match reply.get_document("cursor") {
+            Ok(cursor) => cursor,
+            Err(_) => {
+                let shown =
+                    Document::try_from(reply).map_or_else(|e| e.to_string(), |d| d.to_string());
+                return Err(Error::invalid_response(format!(
+                    "reply has no cursor document: {shown}"
+                )));
             }
         };
-        // The documents move out of the reply: no copy, no re-encoding.
+        let id = match cursor.get("id") {
+            Ok(Some(RawBsonRef::Int64(id))) => id,
+            Ok(Some(RawBsonRef::Int32(id))) => i64::from(id),
+            Ok(Some(RawBsonRef::Double(id))) if id.fract() == 0.0 => id as i64,
+            _ => return Err(malformed("no id")),
+        };
+        let batch = cursor
+            .get_array("firstBatch")
+            .or_else(|_| cursor.get_array("nextBatch"))
+            .map_err(|_| malformed("no firstBatch or nextBatch"))?;
         let batch = batch
             .into_iter()
             .map(|doc| match doc {
-                Bson::Document(d) => Ok(d),
-                other => Err(Error::invalid_response(format!(
-                    "cursor batch holds a {:?}, not a document",
+                Ok(RawBsonRef::Document(d)) => Ok(d.to_owned()),
+                Ok(other) => Err(malformed(&format!(
+                    "the batch holds a {:?}, not a document",
                     other.element_type()
                 ))),
+                Err(e) => Err(malformed(&e.to_string())),
             })
             .collect::<Result<_>>()?;
         Ok(CursorReply {
@@ -224,7 +229,7 @@ pub(crate) fn index_name(keys: &Document) -> String {
 
 #[cfg(test)]
 mod tests {
-    use bson::doc;
+    use bson::{doc, rawdoc};
 
     use super::*;
 
@@ -278,15 +283,15 @@ mod tests {
 
     #[test]
     fn cursor_replies_parse_and_malformed_ones_are_errors() {
-        let reply =
-            doc! { "cursor": { "id": 7_i64, "ns": "db.c", "firstBatch": [ { "a": 1 } ] }, "ok": 1 };
-        let cursor = CursorReply::parse(reply).unwrap();
+        let reply = rawdoc! { "cursor": { "id": 7_i64, "ns": "db.c", "firstBatch": [ { "a": 1 } ] }, "ok": 1 };
+        let cursor = CursorReply::parse(&reply).unwrap();
         assert_eq!(
             (cursor.id, cursor.ns.as_str(), cursor.batch.len()),
             (7, "db.c", 1)
         );
-        assert!(CursorReply::parse(doc! { "ok": 1 }).is_err());
-        assert!(CursorReply::parse(doc! { "cursor": { "id": 0, "nextBatch": [1] } }).is_err());
+        assert_eq!(cursor.batch[0], rawdoc! { "a": 1 });
+        assert!(CursorReply::parse(&rawdoc! { "ok": 1 }).is_err());
+        assert!(CursorReply::parse(&rawdoc! { "cursor": { "id": 0, "nextBatch": [1] } }).is_err());
     }
 
     #[test]
