@@ -26,7 +26,9 @@ fn esc(s: &str) -> String {
 }
 
 fn fmt_value(v: f64) -> String {
-    if v >= 100.0 {
+    if v == 0.0 {
+        "0".to_string()
+    } else if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 10.0 {
         format!("{v:.1}")
