@@ -188,3 +188,25 @@ pub fn write(name: &str, chart: &Chart) -> String {
     std::fs::write(dir.join(format!("{name}.svg")), chart.svg()).expect("write chart");
     format!("benchmarks/charts/{name}.svg")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_bar_per_value_and_escaped_text() {
+        let chart = Chart {
+            title: "a < b",
+            unit: "MB/s",
+            log: true,
+            categories: vec!["t1".into(), "t2".into()],
+            series: vec![("x", COLORS[0]), ("y & z", COLORS[1])],
+            values: vec![vec![Some(1.5), None], vec![Some(20.0), Some(300.0)]],
+        };
+        let svg = chart.svg();
+        // 3 bars + 2 legend swatches + the background.
+        assert_eq!(svg.matches("<rect").count(), 6);
+        assert!(svg.contains("a &lt; b") && svg.contains("y &amp; z"));
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
+}

@@ -2,7 +2,9 @@
 //! server's: it answers `hello`/`isMaster` (a standalone, maxWireVersion 21), `find`
 //! (a canned cursor reply: id 0 and a first batch of one canned document), `insert`
 //! (`{n: <documents sent>, ok: 1}`) and everything else with `{ok: 1}`. It speaks OP_MSG
-//! and, for a legacy handshake, OP_QUERY (answered with OP_REPLY).
+//! and, for a legacy handshake, OP_QUERY (answered with OP_REPLY). Neither driver here
+//! needs the latter: the official crate 3.9.1 sends its handshake as an OP_MSG `isMaster`
+//! with `helloOk: true` (then `hello`), greenmongo an OP_MSG `hello`.
 //!
 //! It runs in a **child process** (`greenmongo-benchmarks --fake-peer`), so that
 //! `getrusage(RUSAGE_SELF)` in the bench process counts the clients only; one OS thread
@@ -217,4 +219,53 @@ fn parse_op_msg(mut sections: &[u8]) -> (String, i32) {
         sections = &rest[size..];
     }
     (name, if n > 0 { n } else { body_docs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sections(body: &Document, seq: Option<(&str, &[Document])>) -> Vec<u8> {
+        let mut out = vec![0u8];
+        out.extend_from_slice(&bson::serialize_to_vec(body).unwrap());
+        if let Some((ident, docs)) = seq {
+            let docs: Vec<u8> = docs
+                .iter()
+                .flat_map(|d| bson::serialize_to_vec(d).unwrap())
+                .collect();
+            out.push(1);
+            out.extend_from_slice(&((4 + ident.len() + 1 + docs.len()) as i32).to_le_bytes());
+            out.extend_from_slice(ident.as_bytes());
+            out.push(0);
+            out.extend_from_slice(&docs);
+        }
+        out
+    }
+
+    #[test]
+    fn counts_documents_in_a_sequence_or_an_array() {
+        let d = doc! { "x": 1 };
+        let seq = sections(
+            &doc! { "insert": "c", "$db": "d" },
+            Some(("documents", &[d.clone(), d.clone(), d.clone()])),
+        );
+        assert_eq!(parse_op_msg(&seq), ("insert".to_string(), 3));
+        let array = sections(
+            &doc! { "insert": "c", "documents": [d.clone(), d], "$db": "d" },
+            None,
+        );
+        assert_eq!(parse_op_msg(&array), ("insert".to_string(), 2));
+        let find = sections(&doc! { "find": "c", "filter": {}, "$db": "d" }, None);
+        assert_eq!(parse_op_msg(&find), ("find".to_string(), 0));
+    }
+
+    #[test]
+    fn frames_carry_length_and_response_to() {
+        let mut out = Vec::new();
+        frame(&mut out, 42, OP_MSG, |o| o.extend_from_slice(&[1, 2, 3]));
+        assert_eq!(out.len(), 19);
+        assert_eq!(i32::from_le_bytes(out[0..4].try_into().unwrap()), 19);
+        assert_eq!(i32::from_le_bytes(out[8..12].try_into().unwrap()), 42);
+        assert_eq!(i32::from_le_bytes(out[12..16].try_into().unwrap()), OP_MSG);
+    }
 }
