@@ -12,7 +12,8 @@
 //! iteration divided by D), `--ldjson-files N`, `--ldjson-iters N`, `--sweep-secs S`,
 //! `--fake-peer-ops N`; `--profile TASK CLIENT` runs one spec task (index 0-6 in the
 //! tables' order) for one client (`gm-thread`, `gm-co`, `async`, `sync`) `--iters` times
-//! and prints nothing else (for `perf record`). `--fake-peer FILE` is the fake peer's
+//! and prints nothing else (for `perf record`); `--sweep-cell find|insert co|tokio|threads|sync N`
+//! measures one sweep cell (`--sweep-secs`) and prints it on stderr. `--fake-peer FILE` is the fake peer's
 //! child process (see `fakepeer.rs`).
 //!
 //! `scripts/bench` starts a server, runs this and puts the output in BENCHMARKS.md.
@@ -49,11 +50,14 @@ struct Args {
     sweep_secs: Option<f64>,
     fake_peer_ops: usize,
     profile: Option<(usize, Driver)>,
+    sweep_cell: Option<(sweep::Op, sweep::Mode, usize)>,
 }
 
-const USAGE: &str = "usage: greenmongo-benchmarks [--quick] [--no-spec] [--no-sweep] [--no-parallel] \
+const USAGE: &str =
+    "usage: greenmongo-benchmarks [--quick] [--no-spec] [--no-sweep] [--no-parallel] \
 [--no-fake-peer] [--iters N] [--ops-divisor D] [--ldjson-files N] [--ldjson-iters N] \
-[--sweep-secs S] [--fake-peer-ops N] [--profile TASK gm-thread|gm-co|async|sync]; server from MONGODB_URI";
+[--sweep-secs S] [--fake-peer-ops N] [--profile TASK gm-thread|gm-co|async|sync] \
+[--sweep-cell find|insert co|tokio|threads|sync N]; server from MONGODB_URI";
 
 fn parse_args() -> Args {
     let mut args = Args {
@@ -69,6 +73,7 @@ fn parse_args() -> Args {
         sweep_secs: None,
         fake_peer_ops: 20_000,
         profile: None,
+        sweep_cell: None,
     };
     let mut it = std::env::args().skip(1);
     let usage = || -> ! {
@@ -92,6 +97,21 @@ fn parse_args() -> Args {
             "--ldjson-iters" => args.ldjson_iters = num(it.next(), || usage()),
             "--sweep-secs" => args.sweep_secs = Some(num(it.next(), || usage())),
             "--fake-peer-ops" => args.fake_peer_ops = num(it.next(), || usage()),
+            "--sweep-cell" => {
+                let op = match it.next().as_deref() {
+                    Some("find") => sweep::Op::FindOne,
+                    Some("insert") => sweep::Op::InsertOne,
+                    _ => usage(),
+                };
+                let mode = match it.next().as_deref() {
+                    Some("co") => sweep::Mode::GmCoroutines,
+                    Some("tokio") => sweep::Mode::TokioTasks,
+                    Some("threads") => sweep::Mode::GmThreads,
+                    Some("sync") => sweep::Mode::MongoSyncThreads,
+                    _ => usage(),
+                };
+                args.sweep_cell = Some((op, mode, num(it.next(), || usage())));
+            }
             "--profile" => {
                 let task: usize = num(it.next(), || usage());
                 let driver = match it.next().as_deref() {
@@ -146,6 +166,22 @@ fn main() {
             driver.label()
         );
         spec::profile(&clients, &data, kind, driver, &plan);
+        return;
+    }
+
+    if let Some((op, mode, n)) = args.sweep_cell {
+        let secs = args.sweep_secs.unwrap_or(10.0);
+        let small = sweep::setup(&clients, &data.small.doc, &data.tweet.doc);
+        if let Some(p) = sweep::measure(&clients, &small, op, mode, n, secs) {
+            eprintln!(
+                "{} x{n} {}: {:.0} ops/s, CPU {:.1} µs/op",
+                op.name(),
+                mode.label(),
+                p.ops_per_s,
+                p.cpu_per_op.as_secs_f64() * 1e6
+            );
+        }
+        sweep::teardown(&clients);
         return;
     }
 
