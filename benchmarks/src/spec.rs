@@ -202,6 +202,28 @@ pub fn run(clients: &Clients, data: &Datasets, kind: Kind, plan: &Plan) -> TaskR
     }
 }
 
+/// `--profile`: `plan.max_iters` iterations of one task for one driver, nothing else
+/// timed or printed but each iteration's wall and CPU time (on stderr).
+pub fn profile(clients: &Clients, data: &Datasets, kind: Kind, driver: Driver, plan: &Plan) {
+    let ops = plan.ops(kind);
+    let doc = match kind {
+        Kind::RunCommand => Document::new(),
+        Kind::FindOneById | Kind::FindManyEmptyCursor => data.tweet.doc.clone(),
+        Kind::InsertOneSmall | Kind::BulkInsertSmall => data.small.doc.clone(),
+        Kind::InsertOneLarge | Kind::BulkInsertLarge => data.large.doc.clone(),
+    };
+    setup(clients, kind, &doc, ops);
+    for i in 0..plan.max_iters {
+        before_task(clients, kind);
+        let (_, wall, cpu) = measure(|| do_task(clients, driver, kind, &doc, ops));
+        eprintln!(
+            "  iteration {}: wall {wall:.1?}, process CPU {cpu:.1?}",
+            i + 1
+        );
+    }
+    teardown(clients);
+}
+
 fn setup(clients: &Clients, kind: Kind, doc: &Document, ops: usize) {
     let db = clients.gm.database(DB);
     db.drop().expect("drop perftest");
