@@ -339,7 +339,14 @@ impl Client {
         if let Some(session) = session {
             command.insert("lsid", session.id.clone());
         }
-        conn.command_raw(db, &command, &mut None).inspect_err(|e| {
+        if let Some(cluster_time) = self.inner.topology.cluster_time() {
+            command.insert("$clusterTime", cluster_time);
+        }
+        let reply = conn.command_raw(db, &command, &mut None);
+        if let Ok(reply) = &reply {
+            self.inner.topology.advance_cluster_time(reply);
+        }
+        reply.inspect_err(|e| {
             self.inner.topology.handle_error(
                 conn.address(),
                 e,
@@ -443,14 +450,27 @@ impl Client {
         let topology = &self.inner.topology;
         let mut retried = false;
         loop {
+            // Gossip the highest cluster time seen (the sessions spec); a standalone
+            // server never shows one, so it is never sent one.
+            if let Some(cluster_time) = topology.cluster_time() {
+                command.insert("$clusterTime", cluster_time);
+            }
             let server = match &target {
                 Target::Select(criteria) => topology.select(criteria)?,
                 Target::Server(address) => topology.server(address)?,
             };
             let attempt = topology.check_out(&server).and_then(|mut conn| {
                 match conn.command_raw(db, &command, &mut documents) {
-                    Ok(reply) => Ok((reply, pin.then_some(conn))),
+                    Ok(reply) => {
+                        topology.advance_cluster_time(&reply);
+                        Ok((reply, pin.then_some(conn)))
+                    }
                     Err(e) => {
+                        if let crate::ErrorKind::Command(failure) = &*e.kind {
+                            if let Ok(reply) = RawDocumentBuf::try_from(&failure.reply) {
+                                topology.advance_cluster_time(&reply);
+                            }
+                        }
                         topology.handle_error(
                             &server.address,
                             &e,

@@ -20,12 +20,12 @@ use std::{
     fmt::Write as _,
     sync::{
         atomic::{AtomicI32, Ordering},
-        Arc, Weak,
+        Arc, PoisonError, Weak,
     },
     time::{Duration, Instant},
 };
 
-use bson::{doc, oid::ObjectId};
+use bson::{doc, oid::ObjectId, Document, RawDocument, RawDocumentBuf, Timestamp};
 use greenmongo_runtime::{
     sync::{mpsc, Condvar, Mutex},
     Handle,
@@ -86,6 +86,9 @@ struct Shared {
     /// Load-balanced mode: the max wire version of the latest connection's handshake
     /// (there is no monitor to tell it).
     load_balanced_wire_version: AtomicI32,
+    /// The highest `$clusterTime` any reply has shown (the sessions spec's gossip): sent
+    /// with every operation. A std mutex, held for a comparison or a clone.
+    cluster_time: std::sync::Mutex<Option<ClusterTime>>,
     state: Mutex<State>,
     /// Notified whenever the description changes.
     changed: Condvar,
@@ -117,6 +120,7 @@ impl Topology {
             handle: Handle::try_current(),
             load_balanced: config.options.load_balanced == Some(true),
             load_balanced_wire_version: AtomicI32::new(0),
+            cluster_time: std::sync::Mutex::new(None),
             state: Mutex::new(State {
                 description,
                 servers: HashMap::new(),
@@ -341,6 +345,39 @@ impl Topology {
         }
     }
 
+    /// The highest `$clusterTime` seen so far, to send with a command.
+    pub(crate) fn cluster_time(&self) -> Option<Document> {
+        let seen = self
+            .shared
+            .cluster_time
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.as_ref().map(|c| c.document.clone())
+    }
+
+    /// Keeps `reply`'s `$clusterTime` if it is newer than the highest seen so far.
+    pub(crate) fn advance_cluster_time(&self, reply: &RawDocument) {
+        let Ok(document) = reply.get_document("$clusterTime") else {
+            return;
+        };
+        let Ok(time) = document.get_timestamp("clusterTime") else {
+            return;
+        };
+        let mut seen = self
+            .shared
+            .cluster_time
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let newer = seen
+            .as_ref()
+            .is_none_or(|c| (time.time, time.increment) > (c.time.time, c.time.increment));
+        if newer {
+            if let Ok(document) = Document::try_from(document) {
+                *seen = Some(ClusterTime { time, document });
+            }
+        }
+    }
+
     /// Whether the client is in load-balanced mode (`loadBalanced=true`).
     pub(crate) fn is_load_balanced(&self) -> bool {
         self.shared.load_balanced
@@ -463,6 +500,12 @@ impl Drop for Shared {
     }
 }
 
+/// A `$clusterTime` document and the timestamp it is ordered by.
+struct ClusterTime {
+    time: Timestamp,
+    document: Document,
+}
+
 /// Checks one server every `heartbeatFrequencyMS`, or sooner when asked.
 struct Monitor {
     address: ServerAddress,
@@ -492,6 +535,9 @@ impl Monitor {
             let description = match checked {
                 Ok(reply) => {
                     rtt.add_sample(started.elapsed());
+                    if let Ok(raw) = RawDocumentBuf::try_from(&reply) {
+                        topology.advance_cluster_time(&raw);
+                    }
                     let times = rtt.times().unwrap_or_default();
                     ServerDescription::from_hello(
                         self.address.clone(),
