@@ -1,7 +1,7 @@
 //! Coroutines: spawning, joining, yielding, and the task record each one carries.
 //!
 //! A coroutine is a closure running on its own mmap'd stack (with a guard page below it,
-//! see [`stack`]) on one worker thread, which it never leaves. [`spawn`] hands the closure
+//! see `stack.rs`) on one worker thread, which it never leaves. [`spawn`] hands the closure
 //! to a worker (round-robin) that creates the coroutine there; the returned
 //! [`JoinHandle`] yields the closure's value, or its panic as a [`JoinError`].
 

@@ -7,7 +7,7 @@
 //! if it had already been handed a wake-up or a permit, passes it to the next waiter. The
 //! gevent/PyMongo deadlock PYTHON-6074 (a timed-out waiter that kept a lock) cannot happen.
 //!
-//! Each primitive is a small `std::sync::Mutex` around its state plus a [`WaitList`];
+//! Each primitive is a small `std::sync::Mutex` around its state plus a `WaitList`;
 //! the std mutex is only held for a few instructions, never across a park.
 
 mod condvar;

@@ -373,7 +373,7 @@ impl TcpStream {
     /// Reads without consuming.
     ///
     /// # Errors
-    /// As [`Read::read`].
+    /// As [`Read::read`](std::io::Read::read).
     ///
     /// # Examples
     ///
