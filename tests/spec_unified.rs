@@ -8,7 +8,9 @@
 //!
 //! The spec files are read from `$GREENMONGO_SPEC_TESTS` (default `../shared/spec-tests`);
 //! the server from `MONGODB_URI`. Either missing: the tests say so and pass (except in CI,
-//! where a missing server fails).
+//! where a missing server fails). The files that need authentication (the retryable
+//! reads' and writes' `handshakeError.json`) run again against `GREENMONGO_TEST_AUTH_URI`,
+//! the server `scripts/test` starts with `--auth`.
 //!
 //! ```text
 //! MONGODB_URI=$(scripts/test-server start --name unified) \
@@ -63,6 +65,29 @@ fn run(folder: &str) {
     );
 }
 
+/// The files of `folder` that `wanted` names, against the server with authentication.
+fn run_with_auth(folder: &str, wanted: impl Fn(&str) -> bool) {
+    let _one_at_a_time = SERVER.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(root) = spec::spec_root() else {
+        return;
+    };
+    if !root.join(folder).is_dir() {
+        println!("SKIPPED {folder}: not found under {}", root.display());
+        return;
+    }
+    let Some(uri) = server::uri_from("GREENMONGO_TEST_AUTH_URI") else {
+        return;
+    };
+    let ctx = runner::Context::new(&uri).unwrap_or_else(|e| panic!("auth test server: {e}"));
+    let reports = runner::run_files(&ctx, &root, folder, wanted);
+    let label = format!("{folder} (with auth)");
+    let failed = print_folder(&label, &reports);
+    assert_eq!(
+        failed, 0,
+        "{folder}: {failed} test(s) failed; see FAILED above"
+    );
+}
+
 #[test]
 fn crud() {
     run("crud/tests/unified");
@@ -106,4 +131,18 @@ fn retryable_writes() {
 #[test]
 fn retryable_reads() {
     run("retryable-reads/tests/unified");
+}
+
+#[test]
+fn retryable_writes_handshake_errors_with_auth() {
+    run_with_auth("retryable-writes/tests/unified", |name| {
+        name == "handshakeError.json"
+    });
+}
+
+#[test]
+fn retryable_reads_handshake_errors_with_auth() {
+    run_with_auth("retryable-reads/tests/unified", |name| {
+        name == "handshakeError.json"
+    });
 }

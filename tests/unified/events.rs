@@ -2,8 +2,8 @@
 //! `observeEvents`, `ignoreCommandMonitoringEvents` and `observeSensitiveCommands`), and
 //! `expectEvents` / `waitForEvent` / `assertEventCount` assertions against it.
 //!
-//! The driver publishes only command monitoring events: CMAP and SDAM expectations are
-//! skipped with a reason.
+//! Command and CMAP (connection pool) events are recorded and matched; SDAM expectations
+//! are skipped with a reason.
 
 use std::{
     collections::HashSet,
@@ -14,7 +14,10 @@ use std::{
 };
 
 use bson::{Bson, Document};
-use greenmongo::event::{CommandEvent, EventHandler};
+use greenmongo::{
+    event::{CommandEvent, EventHandler},
+    pool::CmapEvent,
+};
 use serde::Deserialize;
 
 use super::{
@@ -54,6 +57,7 @@ pub struct Observed {
     pub command: Document,
     pub reply: Document,
     pub server_connection_id: Option<i64>,
+    pub service_id: Option<bson::oid::ObjectId>,
 }
 
 /// The events a client entity observed.
@@ -65,6 +69,26 @@ pub struct EventLog {
     /// Observed events, and the request ids of redacted (sensitive) started events so their
     /// succeeded/failed events can be recognised.
     inner: Mutex<(Vec<Observed>, HashSet<i32>)>,
+    /// Observed CMAP events (those `observeEvents` names).
+    cmap: Mutex<Vec<CmapEvent>>,
+}
+
+/// The unified format's name of a CMAP event (`poolClearedEvent`, ...).
+fn cmap_name(event: &CmapEvent) -> &'static str {
+    match event.name() {
+        "ConnectionPoolCreated" => "poolCreatedEvent",
+        "ConnectionPoolReady" => "poolReadyEvent",
+        "ConnectionPoolCleared" => "poolClearedEvent",
+        "ConnectionPoolClosed" => "poolClosedEvent",
+        "ConnectionCreated" => "connectionCreatedEvent",
+        "ConnectionReady" => "connectionReadyEvent",
+        "ConnectionClosed" => "connectionClosedEvent",
+        "ConnectionCheckOutStarted" => "connectionCheckOutStartedEvent",
+        "ConnectionCheckOutFailed" => "connectionCheckOutFailedEvent",
+        "ConnectionCheckedOut" => "connectionCheckedOutEvent",
+        "ConnectionCheckedIn" => "connectionCheckedInEvent",
+        _ => "unknownCmapEvent",
+    }
 }
 
 impl EventLog {
@@ -78,7 +102,28 @@ impl EventLog {
             observe_sensitive: client.observe_sensitive_commands == Some(true),
             enabled: AtomicBool::new(true),
             inner: Mutex::new((Vec::new(), HashSet::new())),
+            cmap: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The CMAP handler to give the client.
+    pub fn cmap_handler(self: &Arc<Self>) -> greenmongo::pool::EventHandler {
+        let log = self.clone();
+        Arc::new(move |event: &CmapEvent| {
+            if log.enabled.load(Ordering::SeqCst) && log.observe.contains(cmap_name(event)) {
+                log.cmap
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(event.clone());
+            }
+        })
+    }
+
+    fn cmap_events(&self) -> Vec<CmapEvent> {
+        self.cmap
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The handler to put in the client's options.
@@ -124,6 +169,7 @@ impl EventLog {
                     command: e.command.clone(),
                     reply: Document::new(),
                     server_connection_id: e.connection.server_id,
+                    service_id: e.connection.service_id,
                 };
                 (observed, named_sensitive || redacted_hello)
             }
@@ -135,6 +181,7 @@ impl EventLog {
                     command: Document::new(),
                     reply: e.reply.clone(),
                     server_connection_id: e.connection.server_id,
+                    service_id: e.connection.service_id,
                 };
                 (observed, named_sensitive || inner.1.contains(&e.request_id))
             }
@@ -146,6 +193,7 @@ impl EventLog {
                     command: Document::new(),
                     reply: Document::new(),
                     server_connection_id: e.connection.server_id,
+                    service_id: e.connection.service_id,
                 };
                 (observed, named_sensitive || inner.1.contains(&e.request_id))
             }
@@ -242,8 +290,10 @@ fn check_event(
         )
         .map_err(|e| format!("{} reply: {e}", got.command_name))?;
     }
-    if want.has_service_id == Some(true) {
-        return Err("the driver publishes no serviceId".to_owned());
+    if let Some(want_id) = want.has_service_id {
+        if got.service_id.is_some() != want_id {
+            return Err(format!("hasServiceId {want_id}, got {:?}", got.service_id));
+        }
     }
     if let Some(want_id) = want.has_server_connection_id {
         let has = got.server_connection_id.is_some_and(|id| id > 0);
@@ -257,6 +307,69 @@ fn check_event(
     Ok(())
 }
 
+/// Whether a CMAP event matches an expected one (`{ poolClearedEvent: { ... } }`): the
+/// name, and the fields the format allows (`reason`, `hasServiceId`,
+/// `interruptInUseConnections`).
+fn check_cmap(want: &Document, got: &CmapEvent) -> Result<(), String> {
+    let Some((name, Bson::Document(fields))) = want.iter().next() else {
+        return Err(format!("bad expected event {want}"));
+    };
+    if name != cmap_name(got) {
+        return Err(format!("expected a {name}, got {}", cmap_name(got)));
+    }
+    for (key, value) in fields {
+        let ok = match (key.as_str(), got) {
+            ("reason", CmapEvent::ConnectionClosed { reason, .. }) => {
+                value.as_str() == Some(reason.as_str())
+            }
+            ("reason", CmapEvent::ConnectionCheckOutFailed { reason, .. }) => {
+                value.as_str() == Some(reason.as_str())
+            }
+            ("hasServiceId", CmapEvent::PoolCleared { service_id, .. }) => {
+                value.as_bool() == Some(service_id.is_some())
+            }
+            (
+                "interruptInUseConnections",
+                CmapEvent::PoolCleared {
+                    interrupt_in_use_connections,
+                    ..
+                },
+            ) => value.as_bool() == Some(*interrupt_in_use_connections),
+            _ => return Err(format!("{name}: cannot check {key}")),
+        };
+        if !ok {
+            return Err(format!("{name}: {key} is not {value}: {got:?}"));
+        }
+    }
+    Ok(())
+}
+
+fn check_cmap_expected(expected: &ExpectedEventsForClient, log: &EventLog) -> Step {
+    let actual = log.cmap_events();
+    let names = || actual.iter().map(cmap_name).collect::<Vec<_>>();
+    let extra_ok = expected.ignore_extra_events == Some(true);
+    let wanted = &expected.events;
+    if actual.len() < wanted.len() || (!extra_ok && actual.len() != wanted.len()) {
+        return fail!(
+            "client {}: expected {} CMAP events, observed {}: {:?}",
+            expected.client,
+            wanted.len(),
+            actual.len(),
+            names()
+        );
+    }
+    for (i, (want, got)) in wanted.iter().zip(&actual).enumerate() {
+        if let Err(e) = check_cmap(want, got) {
+            return fail!(
+                "client {} CMAP event {i}: {e}; all: {:?}",
+                expected.client,
+                names()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Checks one `expectEvents` entry against what its client observed.
 pub fn check_expected(
     expected: &ExpectedEventsForClient,
@@ -265,7 +378,7 @@ pub fn check_expected(
 ) -> Step {
     match expected.event_type.as_deref().unwrap_or("command") {
         "command" => {}
-        "cmap" => return skip!("missing event type: cmap (no connection pool events)"),
+        "cmap" => return check_cmap_expected(expected, log),
         "sdam" => return skip!("missing event type: sdam (no topology events)"),
         other => return fail!("unknown eventType {other}"),
     }
@@ -301,6 +414,14 @@ pub fn check_expected(
 
 /// How many observed events match one expected event (`waitForEvent`, `assertEventCount`).
 pub fn count_matching(log: &EventLog, event: &Document, entities: EntityLookup<'_>) -> Step<usize> {
+    let key = event.keys().next().map(String::as_str).unwrap_or_default();
+    if key.starts_with("pool") || key.starts_with("connection") {
+        return Ok(log
+            .cmap_events()
+            .iter()
+            .filter(|got| check_cmap(event, got).is_ok())
+            .count());
+    }
     let want = parse_expected(event)?;
     Ok(log
         .events()

@@ -52,11 +52,22 @@ impl Context {
 
 /// Runs every `.json` file of `folder` (relative to the spec root `root`), reporting each.
 pub fn run_folder(ctx: &Context, root: &Path, folder: &str) -> Vec<FileReport> {
+    run_files(ctx, root, folder, |_| true)
+}
+
+/// [`run_folder`] for the files whose name `wanted` accepts.
+pub fn run_files(
+    ctx: &Context,
+    root: &Path,
+    folder: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<FileReport> {
     let dir = root.join(folder);
     let mut paths: Vec<_> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.file_name().is_some_and(|n| wanted(&n.to_string_lossy())))
         .collect();
     paths.sort();
     paths.iter().map(|p| run_file(ctx, folder, p)).collect()
