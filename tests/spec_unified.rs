@@ -45,28 +45,16 @@ use util::{server, spec};
 static SERVER: Mutex<()> = Mutex::new(());
 
 fn run(folder: &str) {
-    let _one_at_a_time = SERVER.lock().unwrap_or_else(PoisonError::into_inner);
-    let Some(root) = spec::spec_root() else {
-        return;
-    };
-    if !root.join(folder).is_dir() {
-        println!("SKIPPED {folder}: not found under {}", root.display());
-        return;
-    }
-    let Some(uri) = server::uri() else {
-        return;
-    };
-    let ctx = runner::Context::new(&uri).unwrap_or_else(|e| panic!("test server: {e}"));
-    let reports = runner::run_folder(&ctx, &root, folder);
-    let failed = print_folder(folder, &reports);
-    assert_eq!(
-        failed, 0,
-        "{folder}: {failed} test(s) failed; see FAILED above"
-    );
+    run_against("MONGODB_URI", folder, |_| true);
 }
 
 /// The files of `folder` that `wanted` names, against the server with authentication.
 fn run_with_auth(folder: &str, wanted: impl Fn(&str) -> bool) {
+    run_against("GREENMONGO_TEST_AUTH_URI", folder, wanted);
+}
+
+/// The files of `folder` that `wanted` names, against the server in `uri_var`.
+fn run_against(uri_var: &str, folder: &str, wanted: impl Fn(&str) -> bool) {
     let _one_at_a_time = SERVER.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(root) = spec::spec_root() else {
         return;
@@ -75,16 +63,19 @@ fn run_with_auth(folder: &str, wanted: impl Fn(&str) -> bool) {
         println!("SKIPPED {folder}: not found under {}", root.display());
         return;
     }
-    let Some(uri) = server::uri_from("GREENMONGO_TEST_AUTH_URI") else {
+    let Some(uri) = server::uri_from(uri_var) else {
         return;
     };
-    let ctx = runner::Context::new(&uri).unwrap_or_else(|e| panic!("auth test server: {e}"));
+    let ctx = runner::Context::new(&uri).unwrap_or_else(|e| panic!("{uri_var}: {e}"));
     let reports = runner::run_files(&ctx, &root, folder, wanted);
-    let label = format!("{folder} (with auth)");
+    let label = match uri_var {
+        "MONGODB_URI" => folder.to_owned(),
+        _ => format!("{folder} ({uri_var})"),
+    };
     let failed = print_folder(&label, &reports);
     assert_eq!(
         failed, 0,
-        "{folder}: {failed} test(s) failed; see FAILED above"
+        "{label}: {failed} test(s) failed; see FAILED above"
     );
 }
 

@@ -50,12 +50,8 @@ impl Context {
     }
 }
 
-/// Runs every `.json` file of `folder` (relative to the spec root `root`), reporting each.
-pub fn run_folder(ctx: &Context, root: &Path, folder: &str) -> Vec<FileReport> {
-    run_files(ctx, root, folder, |_| true)
-}
-
-/// [`run_folder`] for the files whose name `wanted` accepts.
+/// Runs the `.json` files of `folder` (relative to the spec root `root`) whose name
+/// `wanted` accepts, reporting each.
 pub fn run_files(
     ctx: &Context,
     root: &Path,
