@@ -377,6 +377,11 @@ impl Client {
         .map(|done| done.reply)
     }
 
+    /// Waits for a server fitting `criteria` (see [`Topology::select`]).
+    pub(crate) fn select(&self, criteria: &Criteria) -> Result<()> {
+        self.inner.topology.select(criteria).map(drop)
+    }
+
     /// The max wire version the monitor last saw of `address` (0 when unknown).
     pub(crate) fn max_wire_version(&self, address: &ServerAddress) -> i32 {
         self.inner

@@ -10,6 +10,7 @@ use crate::{
         AggregateOptions, CursorType, ReadConcern, ReadPreference, ReadPreferenceMode,
         RunCursorCommandOptions, WriteConcern,
     },
+    sdam::{ServerType, TopologyType},
     topology::Criteria,
     Client, Collection, Cursor, Result,
 };
@@ -391,5 +392,51 @@ impl Database {
     /// ```
     pub fn run_command(&self, command: Document) -> Result<Document> {
         self.client.run_command(&self.name, command)
+    }
+
+    /// [`run_command`](Self::run_command) on a server `read_preference` allows, with
+    /// the preference passed to the server as `$readPreference` (except `primary`, the
+    /// default, and to a standalone server, which has no use for it). Not retried.
+    ///
+    /// # Errors
+    /// As [`run_command`](Self::run_command); a server selection error when no server
+    /// fits the preference within `serverSelectionTimeoutMS`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    /// use greenmongo::options::{ReadPreference, ReadPreferenceMode};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+    /// let nearest = ReadPreference { mode: ReadPreferenceMode::Nearest, ..Default::default() };
+    /// let stats = client.database("shop").run_command_with_read_preference(doc! { "dbStats": 1 }, nearest)?;
+    /// println!("{stats}");
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run_command_with_read_preference(
+        &self,
+        mut command: Document,
+        read_preference: ReadPreference,
+    ) -> Result<Document> {
+        if read_preference.mode != ReadPreferenceMode::Primary {
+            // Selecting first tells whether the deployment is a standalone server.
+            let criteria = Criteria::Read(read_preference.clone());
+            self.client.select(&criteria)?;
+            let description = self.client.topology_description();
+            let standalone = description.topology_type() == TopologyType::Single
+                && description
+                    .servers()
+                    .all(|s| s.server_type == ServerType::Standalone);
+            if !standalone {
+                command.insert(
+                    "$readPreference",
+                    crate::collection::read_preference_document(&read_preference),
+                );
+            }
+        }
+        let criteria = Criteria::Read(read_preference);
+        self.client
+            .run_operation(&self.name, command, criteria, Retry::No)
     }
 }

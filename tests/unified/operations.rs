@@ -22,8 +22,8 @@ use greenmongo::{
 
 use super::{
     bulk,
-    entities::EntityMap,
-    format::Operation,
+    entities::{read_preference, EntityMap},
+    format::{Operation, ReadPreferenceSpec},
     outcome::{fail, skip, Step},
 };
 
@@ -251,9 +251,25 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
         "runCommand" => {
             let command = a.req_doc("command")?;
             a.take("commandName"); // a Document keeps its key order
+            let read_preference = match a.doc("readPreference")? {
+                None => None,
+                Some(spec) => {
+                    let spec: ReadPreferenceSpec = match bson::deserialize_from_document(spec) {
+                        Ok(spec) => spec,
+                        Err(e) => return fail!("runCommand.readPreference: {e}"),
+                    };
+                    match read_preference(&spec) {
+                        Ok(pref) => Some(pref),
+                        Err(why) => return skip!("{why}"),
+                    }
+                }
+            };
             a.done()?;
-            db.run_command(command)
-                .map(|d| Value::Bson(Bson::Document(d)))
+            match read_preference {
+                None => db.run_command(command),
+                Some(pref) => db.run_command_with_read_preference(command, pref),
+            }
+            .map(|d| Value::Bson(Bson::Document(d)))
         }
         "runCursorCommand" | "createCommandCursor" => {
             let command = a.req_doc("command")?;
