@@ -409,7 +409,7 @@ impl Database {
     /// use greenmongo::options::{ReadPreference, ReadPreferenceMode};
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
-    /// let nearest = ReadPreference { mode: ReadPreferenceMode::Nearest, ..Default::default() };
+    /// let nearest = ReadPreference::new(ReadPreferenceMode::Nearest);
     /// let stats = client.database("shop").run_command_with_read_preference(doc! { "dbStats": 1 }, nearest)?;
     /// println!("{stats}");
     /// # Ok::<(), greenmongo::Error>(())
