@@ -235,6 +235,42 @@ impl Client {
             .collect())
     }
 
+    /// The databases as the server describes them (`name`, `sizeOnDisk`, `empty`),
+    /// optionally only those matching `filter`.
+    ///
+    /// # Errors
+    /// Network, authentication and server errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// for db in client.list_databases(doc! { "empty": false })? {
+    ///     println!("{} uses {} bytes", db.get_str("name")?, db.get_i64("sizeOnDisk").unwrap_or(0));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn list_databases(&self, filter: impl Into<Option<Document>>) -> Result<Vec<Document>> {
+        let mut command = doc! { "listDatabases": 1 };
+        if let Some(filter) = filter.into() {
+            command.insert("filter", filter);
+        }
+        let reply = self.run_operation(
+            "admin",
+            command,
+            Criteria::Read(crate::options::ReadPreference::primary()),
+            Retry::Read,
+        )?;
+        let databases = reply
+            .get_array("databases")
+            .map_err(|_| Error::invalid_response("listDatabases reply has no databases array"))?;
+        Ok(databases
+            .iter()
+            .filter_map(|d| d.as_document().cloned())
+            .collect())
+    }
+
     /// The connection counts of the pool for `address`, or `None` when the server is not
     /// (or no longer) part of the deployment.
     ///

@@ -161,7 +161,8 @@ impl Database {
         collection
     }
 
-    /// The names of the collections in this database.
+    /// The names of the collections in this database, optionally only those matching
+    /// `filter` (on `name` and `type`: with `nameOnly`, the server sees no more).
     ///
     /// # Errors
     /// Server and network errors.
@@ -169,13 +170,22 @@ impl Database {
     /// # Examples
     ///
     /// ```no_run
+    /// use bson::doc;
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-    /// println!("{:?}", client.database("shop").list_collection_names()?);
+    /// let db = client.database("shop");
+    /// println!("{:?}", db.list_collection_names(None)?);
+    /// println!("views: {:?}", db.list_collection_names(doc! { "type": "view" })?);
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
-    pub fn list_collection_names(&self) -> Result<Vec<String>> {
-        let cursor = self
-            .read_cursor_command(doc! { "listCollections": 1, "nameOnly": true, "cursor": {} })?;
+    pub fn list_collection_names(
+        &self,
+        filter: impl Into<Option<Document>>,
+    ) -> Result<Vec<String>> {
+        let mut command = doc! { "listCollections": 1, "nameOnly": true, "cursor": {} };
+        if let Some(filter) = filter.into() {
+            command.insert("filter", filter);
+        }
+        let cursor = self.read_cursor_command(command)?;
         cursor
             .map(|c| Ok(c?.get_str("name").unwrap_or_default().to_owned()))
             .collect()

@@ -286,13 +286,13 @@ fn aggregate_distinct_find_and_modify_and_indexes() {
     items.drop_index(&name).unwrap();
     assert_eq!(items.list_index_names().unwrap(), ["_id_"]);
 
-    let mut names = db.list_collection_names().unwrap();
+    let mut names = db.list_collection_names(None).unwrap();
     names.sort();
     assert_eq!(names, ["items", "only_a"]);
     db.collection::<Document>("only_a")
         .rename("renamed", false)
         .unwrap();
-    let mut names = db.list_collection_names().unwrap();
+    let mut names = db.list_collection_names(None).unwrap();
     names.sort();
     assert_eq!(names, ["items", "renamed"]);
     items.drop().unwrap();

@@ -47,7 +47,7 @@ const ITERATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs an operation on an entity.
 pub fn run(op: &Operation, entities: &mut EntityMap) -> OpResult {
-    let args = Args::new(op.name.clone(), op.arguments.clone().unwrap_or_default());
+    let mut args = Args::new(op.name.clone(), op.arguments.clone().unwrap_or_default());
     if args.doc.contains_key("session") {
         return skip!("sessions not supported yet");
     }
@@ -61,6 +61,11 @@ pub fn run(op: &Operation, entities: &mut EntityMap) -> OpResult {
                 "listDatabaseNames" => {
                     args.done()?;
                     Ok(client.list_database_names().map(strings))
+                }
+                "listDatabases" | "listDatabaseObjects" => {
+                    let filter = args.doc("filter")?;
+                    args.done()?;
+                    Ok(client.list_databases(filter).map(Value::Documents))
                 }
                 "clientBulkWrite" => bulk::client_bulk_write(&client, args),
                 _ => skip!("missing operation: {name}"),
@@ -309,10 +314,11 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
                 .map(|()| Value::Nothing)
         }
         "listCollectionNames" => {
+            let filter = a.doc("filter")?;
             a.done()?;
-            db.list_collection_names().map(strings)
+            db.list_collection_names(filter).map(strings)
         }
-        "listCollections" => {
+        "listCollections" | "listCollectionObjects" => {
             let filter = a.doc("filter")?;
             a.done()?;
             db.list_collections(filter).and_then(collect)

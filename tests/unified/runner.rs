@@ -366,7 +366,7 @@ fn special(
         "assertCollectionExists" | "assertCollectionNotExists" => {
             let db = ctx.internal.database(text("databaseName")?);
             let name = text("collectionName")?;
-            let names = db.list_collection_names().map_err(failed(&op.name))?;
+            let names = db.list_collection_names(None).map_err(failed(&op.name))?;
             let want = op.name == "assertCollectionExists";
             if names.iter().any(|n| n == name) != want {
                 return fail!("{}: {name} in {names:?}", op.name);
