@@ -220,18 +220,10 @@ impl Client {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn list_database_names(&self) -> Result<Vec<String>> {
-        let reply = self.run_operation(
-            "admin",
-            doc! { "listDatabases": 1, "nameOnly": true },
-            Criteria::Read(crate::options::ReadPreference::primary()),
-            Retry::Read,
-        )?;
-        let databases = reply
-            .get_array("databases")
-            .map_err(|_| Error::invalid_response("listDatabases reply has no databases array"))?;
+        let databases = self.run_list_databases(doc! { "listDatabases": 1, "nameOnly": true })?;
         Ok(databases
             .iter()
-            .filter_map(|d| d.as_document()?.get_str("name").ok().map(str::to_owned))
+            .filter_map(|d| d.get_str("name").ok().map(str::to_owned))
             .collect())
     }
 
@@ -256,19 +248,25 @@ impl Client {
         if let Some(filter) = filter.into() {
             command.insert("filter", filter);
         }
-        let reply = self.run_operation(
-            "admin",
-            command,
-            Criteria::Read(crate::options::ReadPreference::primary()),
-            Retry::Read,
-        )?;
-        let databases = reply
-            .get_array("databases")
-            .map_err(|_| Error::invalid_response("listDatabases reply has no databases array"))?;
-        Ok(databases
-            .iter()
-            .filter_map(|d| d.as_document().cloned())
-            .collect())
+        self.run_list_databases(command)
+    }
+
+    /// Runs a `listDatabases` command (a read, retried once) and returns its databases.
+    fn run_list_databases(&self, command: Document) -> Result<Vec<Document>> {
+        let primary = Criteria::Read(crate::options::ReadPreference::primary());
+        let mut reply = self.run_operation("admin", command, primary, Retry::Read)?;
+        match reply.remove("databases") {
+            Some(Bson::Array(databases)) => Ok(databases
+                .into_iter()
+                .filter_map(|d| match d {
+                    Bson::Document(d) => Some(d),
+                    _ => None,
+                })
+                .collect()),
+            _ => Err(Error::invalid_response(
+                "listDatabases reply has no databases array",
+            )),
+        }
     }
 
     /// The connection counts of the pool for `address`, or `None` when the server is not

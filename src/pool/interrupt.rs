@@ -109,7 +109,26 @@ impl Establishing {
     ///
     /// # Examples
     ///
-    /// See [`Establishing`].
+    /// A pool of real sockets, each shut down by an interrupting clear (see also
+    /// [`Establishing`]):
+    ///
+    /// ```no_run
+    /// use std::net::Shutdown;
+    /// use greenmongo::{options::ServerAddress, pool::{Establishing, Pool, PoolConnection, PoolOptions}, runtime::net::TcpStream};
+    ///
+    /// struct Conn(TcpStream);
+    /// impl PoolConnection for Conn {
+    ///     fn is_reusable(&self) -> bool { true }
+    /// }
+    ///
+    /// let pool = Pool::new(ServerAddress::tcp("localhost", 27017), PoolOptions::default(), |_: &ServerAddress, e: &Establishing| {
+    ///     let stream = TcpStream::connect(("localhost", 27017))?;
+    ///     let socket = stream.try_clone()?;
+    ///     e.on_interrupt(move || { let _ = socket.shutdown(Shutdown::Both); });
+    ///     Ok(Conn(stream))
+    /// });
+    /// # drop(pool);
+    /// ```
     pub fn on_interrupt(&self, abort: impl Fn() + Send + Sync + 'static) {
         self.interrupter.set(Box::new(abort));
     }
