@@ -376,20 +376,41 @@ impl Client {
         if let Some(cluster_time) = self.inner.topology.cluster_time() {
             command.insert("$clusterTime", cluster_time);
         }
-        let reply = conn.command_raw(db, &command, &mut None);
-        if let Ok(reply) = &reply {
-            self.inner.topology.advance_cluster_time(reply);
+        self.send(conn, db, &command, &mut None)
+    }
+
+    /// Sends a command on a checked-out connection: the reply's `$clusterTime` (an error
+    /// reply's too) is kept for gossip, and a failure goes through the SDAM error rules.
+    fn send(
+        &self,
+        conn: &mut PooledConnection<Connection>,
+        db: &str,
+        command: &Document,
+        documents: &mut Option<DocumentSequence>,
+    ) -> Result<RawDocumentBuf> {
+        let topology = &self.inner.topology;
+        match conn.command_raw(db, command, documents) {
+            Ok(reply) => {
+                topology.advance_cluster_time(&reply);
+                Ok(reply)
+            }
+            Err(e) => {
+                if let crate::ErrorKind::Command(failure) = &*e.kind {
+                    if let Ok(reply) = RawDocumentBuf::try_from(&failure.reply) {
+                        topology.advance_cluster_time(&reply);
+                    }
+                }
+                topology.handle_error(
+                    conn.address(),
+                    &e,
+                    conn.generation(),
+                    ErrorPhase::Established,
+                    conn.max_wire_version(),
+                    conn.service_id(),
+                );
+                Err(e)
+            }
         }
-        reply.inspect_err(|e| {
-            self.inner.topology.handle_error(
-                conn.address(),
-                e,
-                conn.generation(),
-                ErrorPhase::Established,
-                conn.max_wire_version(),
-                conn.service_id(),
-            );
-        })
     }
 
     /// Runs a command of a cursor on the server it lives on, in the cursor's session.
@@ -499,28 +520,8 @@ impl Client {
                 Target::Server(address) => topology.server(address)?,
             };
             let attempt = topology.check_out(&server).and_then(|mut conn| {
-                match conn.command_raw(db, &command, &mut documents) {
-                    Ok(reply) => {
-                        topology.advance_cluster_time(&reply);
-                        Ok((reply, pin.then_some(conn)))
-                    }
-                    Err(e) => {
-                        if let crate::ErrorKind::Command(failure) = &*e.kind {
-                            if let Ok(reply) = RawDocumentBuf::try_from(&failure.reply) {
-                                topology.advance_cluster_time(&reply);
-                            }
-                        }
-                        topology.handle_error(
-                            &server.address,
-                            &e,
-                            conn.generation(),
-                            ErrorPhase::Established,
-                            conn.max_wire_version(),
-                            conn.service_id(),
-                        );
-                        Err(e)
-                    }
-                }
+                let reply = self.send(&mut conn, db, &command, &mut documents)?;
+                Ok((reply, pin.then_some(conn)))
             });
             let mut error = match attempt {
                 Ok((reply, _))
