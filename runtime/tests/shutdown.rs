@@ -24,7 +24,8 @@ fn dropping_the_runtime_runs_destructors_of_suspended_coroutines() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let rt = util::runtime(2);
     let lock = Arc::new(Mutex::new(()));
-    let held = lock.clone();
+    // Held before any coroutine runs, so every odd one really parks on it.
+    let _held = lock.try_lock().unwrap();
     let handles: Vec<_> = (0..100)
         .map(|i| {
             let guard = CountOnDrop(dropped.clone());
@@ -40,7 +41,6 @@ fn dropping_the_runtime_runs_destructors_of_suspended_coroutines() {
             })
         })
         .collect();
-    let _held = held.try_lock().unwrap();
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(dropped.load(Ordering::SeqCst), 0);
     drop(rt);
