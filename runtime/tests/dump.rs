@@ -42,8 +42,15 @@ fn the_dump_names_what_each_coroutine_waits_on() {
             .join()
     });
     let _server_side = listener.accept().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    let dump = rt.dump();
+    // Wait (bounded) until all six have parked; a loaded machine may take a while.
+    let parked_by = std::time::Instant::now() + Duration::from_secs(10);
+    let mut dump = rt.dump();
+    while !(dump.len() == 6 && dump.iter().all(|c| c.state == CoroutineState::Waiting))
+        && std::time::Instant::now() < parked_by
+    {
+        std::thread::sleep(Duration::from_millis(10));
+        dump = rt.dump();
+    }
     let find = |name: &str| {
         dump.iter()
             .find(|c| c.name.as_deref() == Some(name))

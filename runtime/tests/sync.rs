@@ -110,13 +110,15 @@ fn semaphore_waiters_are_served_in_arrival_order() {
 fn spawn_blocking_runs_off_the_worker() {
     let rt = util::runtime(1);
     let (worker_ran, result) = rt.block_on(|| {
-        // While a blocking job sleeps on the pool, the single worker keeps running others.
-        let job = spawn_blocking(|| {
-            std::thread::sleep(Duration::from_millis(100));
+        // While a blocking job blocks its pool thread, the single worker keeps running others.
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let job = spawn_blocking(move || {
+            blocked.recv().unwrap();
             std::thread::current().name().map(str::to_owned)
         });
         let other = coroutine::spawn_local(|| 1);
         let worker_ran = other.join().unwrap() == 1 && !job.is_finished();
+        release.send(()).unwrap();
         (worker_ran, job.join().unwrap())
     });
     assert!(worker_ran);
