@@ -196,8 +196,9 @@ impl Connection {
                     None,
                 ),
             };
+            let service_id = conn.info.service_id;
             conn.authenticate(conversation.0, conversation.1)
-                .map_err(|e| redact_auth_error(e, credential))?;
+                .map_err(|e| redact_auth_error(e, credential).while_authenticating(service_id))?;
         }
         if authenticate {
             conn.events = options.command_event_handler.clone();

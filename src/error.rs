@@ -36,11 +36,15 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// assert!(matches!(*err.kind, ErrorKind::InvalidArgument { .. }));
 /// assert_eq!(err.to_string(), "invalid argument: batchSize must be positive");
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Error {
     /// What went wrong.
     pub kind: Box<ErrorKind>,
     labels: BTreeSet<String>,
+    /// Set when a new connection failed after its `hello` (while authenticating): SDAM
+    /// judges such errors in its Authenticating phase, and behind a load balancer for
+    /// the service the `hello` named (the inner `Option`).
+    authenticating: Option<Option<bson::oid::ObjectId>>,
 }
 
 /// The kinds of [`Error`].
@@ -307,6 +311,19 @@ pub struct BulkWriteFailure {
     pub partial_result: crate::collection::BulkWriteResult,
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Error");
+        debug
+            .field("kind", &self.kind)
+            .field("labels", &self.labels);
+        if let Some(service_id) = &self.authenticating {
+            debug.field("authenticating", &service_id);
+        }
+        debug.finish()
+    }
+}
+
 impl Error {
     /// Builds an error of the given kind with no labels.
     ///
@@ -323,7 +340,21 @@ impl Error {
         Error {
             kind: Box::new(kind),
             labels: BTreeSet::new(),
+            authenticating: None,
         }
+    }
+
+    /// Marks an error of a new connection's authentication, which came after a `hello`
+    /// that named `service_id` (load-balanced mode) or none.
+    pub(crate) fn while_authenticating(mut self, service_id: Option<bson::oid::ObjectId>) -> Self {
+        self.authenticating = Some(service_id);
+        self
+    }
+
+    /// `Some(service_id)` for an error of a new connection's authentication (see
+    /// [`while_authenticating`](Self::while_authenticating)).
+    pub(crate) fn authenticating(&self) -> Option<Option<bson::oid::ObjectId>> {
+        self.authenticating
     }
 
     /// An [`ErrorKind::InvalidArgument`] error.

@@ -217,25 +217,17 @@ impl Topology {
         &self,
         server: &SelectedServer,
     ) -> Result<PooledConnection<Connection>> {
-        if self.shared.load_balanced {
-            // Errors while connecting to a load balancer do not concern SDAM (the
-            // load-balancer spec); the handshake's wire version stands in for a monitor's.
-            let conn = server.pool.check_out()?;
-            self.shared
-                .load_balanced_wire_version
-                .store(conn.max_wire_version(), Ordering::Relaxed);
-            return Ok(conn);
-        }
         let generation = server.pool.generation();
-        server.pool.check_out().inspect_err(|e| {
-            // Only failures to establish a connection concern SDAM; a paused pool or a
-            // wait-queue timeout says nothing about the server.
-            let phase = match &*e.kind {
-                ErrorKind::Io(_) => ErrorPhase::Connecting,
-                ErrorKind::Authentication { .. } | ErrorKind::Command(_) => {
-                    ErrorPhase::Authenticating
-                }
-                _ => return,
+        let conn = server.pool.check_out().inspect_err(|e| {
+            let Some((phase, service_id)) = establishment_phase(e) else {
+                return;
+            };
+            if self.shared.load_balanced && service_id.is_none() {
+                return; // before the handshake named a service (the load-balancer spec)
+            }
+            let generation = match service_id {
+                Some(service) => server.pool.service_generation(service),
+                None => generation,
             };
             self.handle_error(
                 &server.address,
@@ -243,9 +235,16 @@ impl Topology {
                 generation,
                 phase,
                 server.max_wire_version,
-                None,
+                service_id,
             );
-        })
+        })?;
+        if self.shared.load_balanced {
+            // The handshake's wire version stands in for a monitor's.
+            self.shared
+                .load_balanced_wire_version
+                .store(conn.max_wire_version(), Ordering::Relaxed);
+        }
+        Ok(conn)
     }
 
     /// Applies the SDAM error rules to an operation's failure on `address`, on a
@@ -606,4 +605,24 @@ fn describe(description: &TopologyDescription, criteria: &Criteria, timeout: Dur
         }
     }
     message
+}
+
+/// The SDAM phase of a failure to establish a connection, with the service it reached
+/// behind a load balancer; `None` when SDAM has nothing to learn from it.
+///
+/// Errors that come while authenticating (after the `hello`) say so themselves. Of the
+/// rest, only network errors (opening the socket, TLS, `hello`) and command errors of
+/// the `hello` concern SDAM: a paused pool or a wait-queue timeout says nothing about
+/// the server.
+fn establishment_phase(error: &Error) -> Option<(ErrorPhase, Option<ObjectId>)> {
+    if let Some(service_id) = error.authenticating() {
+        return Some((ErrorPhase::Authenticating, service_id));
+    }
+    match &*error.kind {
+        ErrorKind::Io(_) => Some((ErrorPhase::Connecting, None)),
+        ErrorKind::Authentication { .. } | ErrorKind::Command(_) => {
+            Some((ErrorPhase::Authenticating, None))
+        }
+        _ => None,
+    }
 }

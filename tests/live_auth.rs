@@ -5,8 +5,17 @@ mod util {
     pub mod server;
 }
 
-use bson::doc;
-use greenmongo::{options::AuthMechanism, runtime::Runtime, Client, ClientOptions, ErrorKind};
+use std::sync::{Arc, Mutex};
+
+use bson::{doc, Document};
+use greenmongo::{
+    event::EventHandler,
+    options::AuthMechanism,
+    pool::CmapEvent,
+    runtime::Runtime,
+    sdam::{SdamEvent, ServerType},
+    Client, ClientOptions, ErrorKind,
+};
 use util::server;
 
 fn auth_options() -> Option<ClientOptions> {
@@ -130,4 +139,63 @@ fn no_credentials_on_an_auth_server_is_refused() {
         .run_command(doc! { "listDatabases": 1 })
         .unwrap_err();
     assert_eq!(err.code(), Some(13), "{err}");
+}
+
+/// What a client under test saw: pool clears and server types it moved to.
+#[derive(Debug, Default, PartialEq)]
+struct Seen {
+    pool_cleared: usize,
+    server_types: Vec<ServerType>,
+}
+
+#[test]
+fn a_network_error_while_authenticating_resets_the_server_and_its_pool() {
+    let Some(options) = auth_options() else {
+        return;
+    };
+    // The next saslContinue of this app's connections closes the connection, as SDAM's
+    // auth-network-error spec test does.
+    let app_name = server::unique("auth_net_err");
+    let admin = Client::with_options(options.clone()).unwrap();
+    server::fail_next_sasl_continue(&admin, &app_name);
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut options = options;
+    options.app_name = Some(app_name);
+    options.retry_writes = Some(false);
+    let sink = seen.clone();
+    options.sdam_event_handler = Some(EventHandler::new(move |e: &SdamEvent| {
+        if let SdamEvent::ServerDescriptionChanged { new, .. } = e {
+            sink.lock().unwrap().server_types.push(new.server_type);
+        }
+    }));
+    let sink = seen.clone();
+    let client = Client::with_cmap_event_handler(
+        options,
+        Arc::new(move |e: &CmapEvent| {
+            if matches!(e, CmapEvent::PoolCleared { .. }) {
+                sink.lock().unwrap().pool_cleared += 1;
+            }
+        }),
+    )
+    .unwrap();
+    let coll = client
+        .database("greenmongo_tests")
+        .collection::<Document>(&server::unique("auth_net_err"));
+
+    let err = coll.insert_one(doc! { "x": 1 }, None).unwrap_err();
+    assert!(err.is_network_error(), "{err:?}");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.pool_cleared, 1, "{seen:?}");
+        assert_eq!(
+            seen.server_types.last(),
+            Some(&ServerType::Unknown),
+            "{seen:?}"
+        );
+    }
+    // The fail point fired once: the same client recovers.
+    coll.insert_one(doc! { "x": 2 }, None).unwrap();
+    assert_eq!(coll.count_documents(doc! {}, None).unwrap(), 1);
+    coll.drop().unwrap();
 }

@@ -220,12 +220,16 @@ fn a_server_killed_and_restarted_under_load_recovers_without_a_new_client() {
     );
 
     // Every failure was a clear network or server-selection error, never a hang or panic.
+    // One more is possible: an insert that landed just before the outage, whose retry
+    // reached the restarted server, which (SecantusDB) forgot the retry's transaction
+    // record and reports the driver's own `_id` as a duplicate key.
     for e in failures.lock().unwrap().iter() {
         let clear = e.is_network_error()
             || matches!(
                 *e.kind,
                 ErrorKind::ServerSelection { .. } | ErrorKind::PoolCleared { .. }
-            );
+            )
+            || e.code() == Some(11000);
         assert!(clear, "unexpected kind of failure: {e:?}");
         assert!(!e.to_string().is_empty());
     }

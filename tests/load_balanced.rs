@@ -25,7 +25,7 @@ use std::{
 use bson::{doc, oid::ObjectId, Document, RawDocumentBuf};
 use greenmongo::{
     event::{CommandEvent, EventHandler},
-    options::{ClientOptions, FindOptions},
+    options::{ClientOptions, FindOptions, ServerAddress},
     pool::CmapEvent,
     sdam::{ServerType, TopologyType},
     wire::{Message, SizeLimits, HEADER_LEN},
@@ -132,8 +132,12 @@ fn with_service_id(bytes: Vec<u8>, service: ObjectId) -> Vec<u8> {
 
 /// The load balancer in front of the live server, if there is one.
 fn balancer(tag_hello: bool) -> Option<Arc<LoadBalancer>> {
-    let uri = util::server::uri()?;
-    let options = ClientOptions::parse(&uri).unwrap();
+    balancer_of(&util::server::uri()?, tag_hello)
+}
+
+/// A load balancer in front of the server of `uri`.
+fn balancer_of(uri: &str, tag_hello: bool) -> Option<Arc<LoadBalancer>> {
+    let options = ClientOptions::parse(uri).unwrap();
     let address = options.hosts[0].clone();
     let upstream = format!("{}:{}", address.host().unwrap(), address.port().unwrap())
         .parse()
@@ -146,7 +150,13 @@ type Started = Arc<Mutex<Vec<(String, u64, Option<ObjectId>)>>>;
 
 /// A client of `uri` recording CMAP events and started commands.
 fn client_with_events(uri: &str) -> (Client, Arc<Mutex<Vec<CmapEvent>>>, Started) {
-    let mut options = ClientOptions::parse(uri).unwrap();
+    client_with_events_of(ClientOptions::parse(uri).unwrap())
+}
+
+/// [`client_with_events`] with options.
+fn client_with_events_of(
+    mut options: ClientOptions,
+) -> (Client, Arc<Mutex<Vec<CmapEvent>>>, Started) {
     options.server_selection_timeout = Some(std::time::Duration::from_secs(5));
     let started: Started = Arc::default();
     let sink = started.clone();
@@ -166,6 +176,19 @@ fn client_with_events(uri: &str) -> (Client, Arc<Mutex<Vec<CmapEvent>>>, Started
     )
     .unwrap();
     (client, events, started)
+}
+
+/// The `serviceId` of every `PoolCleared` event, in order.
+fn cleared_services(events: &Mutex<Vec<CmapEvent>>) -> Vec<Option<ObjectId>> {
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            CmapEvent::PoolCleared { service_id, .. } => Some(*service_id),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
@@ -265,15 +288,7 @@ fn a_dead_service_clears_only_its_own_connections() {
     // The find on the dead service's connection fails with a network error (retried
     // once, on a new connection), and only that service's connections are cleared.
     two_cursors();
-    let cleared: Vec<_> = events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|e| match e {
-            CmapEvent::PoolCleared { service_id, .. } => Some(*service_id),
-            _ => None,
-        })
-        .collect();
+    let cleared = cleared_services(&events);
     assert_eq!(cleared, [Some(dead)], "only the dead service is cleared");
     assert!(!cleared.contains(&Some(alive)));
     let _ = coll.drop();
@@ -294,4 +309,46 @@ fn a_server_without_load_balancer_support_is_refused() {
             .contains("Driver attempted to initialize in load balancing mode"),
         "{err}"
     );
+}
+
+#[test]
+fn an_error_while_authenticating_clears_only_its_service() {
+    let Some(auth_uri) = util::server::uri_from("GREENMONGO_TEST_AUTH_URI") else {
+        return;
+    };
+    let Some(lb) = balancer_of(&auth_uri, true) else {
+        return;
+    };
+    // The next saslContinue of this app's connections closes the connection (the
+    // load-balancer spec's "errors during authentication are processed").
+    let app_name = util::server::unique("lb_auth_err");
+    let admin = Client::with_uri_str(&auth_uri).unwrap();
+    util::server::fail_next_sasl_continue(&admin, &app_name);
+
+    let mut options = ClientOptions::parse(&auth_uri).unwrap();
+    options.hosts = vec![ServerAddress::tcp("127.0.0.1", lb.port)];
+    options.direct_connection = None;
+    options.load_balanced = Some(true);
+    options.app_name = Some(app_name);
+    options.retry_writes = Some(false);
+    let (client, events, _) = client_with_events_of(options);
+    let coll = client
+        .database("greenmongo_tests")
+        .collection::<Document>(&util::server::unique("lb_auth_err"));
+
+    // The first connection goes to the first service, and its authentication fails
+    // after the hello named that service: only that service is cleared.
+    let err = coll.insert_one(doc! { "x": 1 }, None).unwrap_err();
+    assert!(err.is_network_error(), "{err:?}");
+    let cleared = cleared_services(&events);
+    assert_eq!(cleared, [Some(lb.services[0])]);
+    // The load balancer is never marked Unknown, and the client goes on.
+    let topology = client.topology_description();
+    assert_eq!(topology.topology_type(), TopologyType::LoadBalanced);
+    assert_eq!(
+        topology.servers().next().unwrap().server_type,
+        ServerType::LoadBalancer
+    );
+    coll.insert_one(doc! { "x": 2 }, None).unwrap();
+    coll.drop().unwrap();
 }

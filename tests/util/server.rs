@@ -47,3 +47,20 @@ pub fn unique(prefix: &str) -> String {
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Makes the next `saslContinue` of connections with `app_name` close the connection
+/// (SDAM's and the load-balancer spec's "network error during authentication"), through
+/// `admin`, a client of a server with test commands and authentication.
+///
+/// # Panics
+/// When the server refuses the fail point.
+pub fn fail_next_sasl_continue(admin: &Client, app_name: &str) {
+    admin
+        .database("admin")
+        .run_command(bson::doc! {
+            "configureFailPoint": "failCommand",
+            "mode": { "times": 1 },
+            "data": { "failCommands": ["saslContinue"], "closeConnection": true, "appName": app_name },
+        })
+        .expect("configureFailPoint (the server needs --enable-test-commands)");
+}
