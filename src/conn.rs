@@ -40,6 +40,9 @@ use stream::Stream;
 /// The oldest server greenmongo talks to: MongoDB 4.0 (OP_MSG only, no OP_QUERY).
 const MIN_WIRE_VERSION: i32 = 7;
 
+/// `connectTimeoutMS` when the URI and options leave it unset (the URI options spec).
+const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What every connection of a client shares: options, TLS configuration, SCRAM cache.
 #[derive(Debug)]
 pub(crate) struct ConnectionConfig {
@@ -119,13 +122,19 @@ impl Connection {
     ) -> Result<(Connection, Document)> {
         let authenticate = establishing.is_some();
         let options = &config.options;
+        let connect_timeout = options.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let stream = Stream::connect(
             address,
-            options.connect_timeout,
+            Some(connect_timeout),
             config.tls.as_ref(),
             establishing,
         )?;
-        stream.set_timeouts(options.socket_timeout)?;
+        // A monitor's checks are bounded by connectTimeoutMS (SDAM monitoring spec), so an
+        // unresponsive server is marked Unknown; operations by socketTimeoutMS.
+        stream.set_timeouts(match establishing {
+            Some(_) => options.socket_timeout,
+            None => Some(connect_timeout),
+        })?;
         let mut conn = Connection {
             info: ConnectionInfo {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),

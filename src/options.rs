@@ -90,7 +90,8 @@ pub struct ClientOptions {
     pub load_balanced: Option<bool>,
     /// The `tls*` options.
     pub tls: TlsOptions,
-    /// `connectTimeoutMS`: limit on opening a socket and the handshake; zero means none.
+    /// `connectTimeoutMS`: limit on opening a socket and the handshake, and on each check
+    /// of a server monitor; zero means none, unset means 10 seconds.
     pub connect_timeout: Option<Duration>,
     /// `socketTimeoutMS` (deprecated in favour of `timeoutMS`): limit on each socket read
     /// or write of an operation; zero means none.

@@ -51,7 +51,7 @@ use std::time::Duration;
 
 pub use app_error::{
     decide, ApplicationError, ApplicationErrorKind, CommandFailure, ErrorDecision, ErrorOutcome,
-    ErrorPhase, SYSTEM_OVERLOADED_ERROR,
+    ErrorPhase, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR,
 };
 pub use description::{ServerDescription, ServerType, TopologyVersion};
 pub use events::SdamEvent;

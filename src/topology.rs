@@ -38,7 +38,7 @@ use crate::{
     pool::{Establishing, Pool, PoolOptions, PooledConnection},
     sdam::{
         ApplicationError, ErrorPhase, RttStats, SdamEvent, ServerDescription, TopologyDescription,
-        UpdateOutcome, MIN_HEARTBEAT_FREQUENCY,
+        UpdateOutcome, MIN_HEARTBEAT_FREQUENCY, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR,
     },
     selection::{select_server, Operation, SelectionSettings},
     Error, Result,
@@ -208,8 +208,8 @@ impl Topology {
         }
     }
 
-    /// Checks out a connection from `server`'s pool, reporting a failure to connect to
-    /// SDAM (handshake phase).
+    /// Checks out a connection from `server`'s pool (a failure to establish one has been
+    /// through SDAM's error rules already: see [`establishment_failed`](Self::establishment_failed)).
     ///
     /// # Errors
     /// The pool's errors (paused, wait queue timeout, connect and auth failures).
@@ -217,27 +217,7 @@ impl Topology {
         &self,
         server: &SelectedServer,
     ) -> Result<PooledConnection<Connection>> {
-        let generation = server.pool.generation();
-        let conn = server.pool.check_out().inspect_err(|e| {
-            let Some((phase, service_id)) = establishment_phase(e) else {
-                return;
-            };
-            if self.shared.load_balanced && service_id.is_none() {
-                return; // before the handshake named a service (the load-balancer spec)
-            }
-            let generation = match service_id {
-                Some(service) => server.pool.service_generation(service),
-                None => generation,
-            };
-            self.handle_error(
-                &server.address,
-                e,
-                generation,
-                phase,
-                server.max_wire_version,
-                service_id,
-            );
-        })?;
+        let conn = server.pool.check_out()?;
         if self.shared.load_balanced {
             // The handshake's wire version stands in for a monitor's.
             self.shared
@@ -245,6 +225,46 @@ impl Topology {
                 .store(conn.max_wire_version(), Ordering::Relaxed);
         }
         Ok(conn)
+    }
+
+    /// Applies SDAM's error rules to a failure to establish a connection to `address`
+    /// that began at pool generation `generation`, before the pool closes it (so a
+    /// `PoolCleared` comes before its `ConnectionClosed`, as the spec orders them), and
+    /// labels a network error while connecting as overload.
+    fn establishment_failed(
+        &self,
+        address: &ServerAddress,
+        mut error: Error,
+        generation: u64,
+    ) -> Error {
+        let Some((phase, service_id)) = establishment_phase(&error) else {
+            return error;
+        };
+        if self.shared.load_balanced && service_id.is_none() {
+            return error; // before the handshake named a service (the load-balancer spec)
+        }
+        if phase == ErrorPhase::Connecting && error.is_network_error() {
+            // A server that cannot take a new connection is overloaded, not gone (SDAM
+            // backpressure): labelled so, its pool is kept.
+            error.add_label(SYSTEM_OVERLOADED_ERROR);
+            error.add_label(RETRYABLE_ERROR);
+        }
+        let Ok(server) = self.server(address) else {
+            return error;
+        };
+        let generation = match service_id {
+            Some(service) => server.pool.service_generation(service),
+            None => generation,
+        };
+        self.handle_error(
+            address,
+            &error,
+            generation,
+            phase,
+            server.max_wire_version,
+            service_id,
+        );
+        error
     }
 
     /// Applies the SDAM error rules to an operation's failure on `address`, on a
@@ -456,11 +476,21 @@ impl Topology {
         let config = self.shared.config.clone();
         let mut pool_options = PoolOptions::from_client_options(&config.options);
         pool_options.event_handler = self.shared.pool_events.clone();
+        let topology = Arc::downgrade(&self.shared);
         let pool = Arc::new(Pool::new(
             address.clone(),
             pool_options,
             move |address: &ServerAddress, establishing: &Establishing| {
-                Connection::connect(address, &config, establishing)
+                Connection::connect(address, &config, establishing).map_err(|e| {
+                    match topology.upgrade() {
+                        Some(shared) => Topology { shared }.establishment_failed(
+                            address,
+                            e,
+                            establishing.generation(),
+                        ),
+                        None => e,
+                    }
+                })
             },
         ));
         let (check_now, wake) = mpsc::bounded(1);

@@ -9,8 +9,9 @@
 //! The spec files are read from `$GREENMONGO_SPEC_TESTS` (default `../shared/spec-tests`);
 //! the server from `MONGODB_URI`. Either missing: the tests say so and pass (except in CI,
 //! where a missing server fails). The files that need authentication (the retryable
-//! reads' and writes' `handshakeError.json`) run again against `GREENMONGO_TEST_AUTH_URI`,
-//! the server `scripts/test` starts with `--auth`.
+//! reads' and writes' `handshakeError.json`, SDAM's `auth-*.json` and
+//! `pool-clear-checkout-error.json`) run again against `GREENMONGO_TEST_AUTH_URI`, the
+//! server `scripts/test` starts with `--auth`.
 //!
 //! ```text
 //! MONGODB_URI=$(scripts/test-server start --name unified) \
@@ -135,5 +136,17 @@ fn retryable_writes_handshake_errors_with_auth() {
 fn retryable_reads_handshake_errors_with_auth() {
     run_with_auth("retryable-reads/tests/unified", |name| {
         name == "handshakeError.json"
+    });
+}
+
+#[test]
+fn server_discovery_and_monitoring() {
+    run("server-discovery-and-monitoring/tests/unified");
+}
+
+#[test]
+fn server_discovery_and_monitoring_auth_errors_with_auth() {
+    run_with_auth("server-discovery-and-monitoring/tests/unified", |name| {
+        name.starts_with("auth-") || name == "pool-clear-checkout-error.json"
     });
 }

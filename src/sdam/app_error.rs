@@ -27,6 +27,28 @@ use crate::{options::ServerAddress, Error, ErrorKind};
 /// ```
 pub const SYSTEM_OVERLOADED_ERROR: &str = "SystemOverloadedError";
 
+/// The label, beside [`SYSTEM_OVERLOADED_ERROR`], of an error the server's overload
+/// caused and that is safe to retry after a pause: the driver adds both to a network
+/// error while opening a connection (SDAM backpressure).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::sdam::RETRYABLE_ERROR;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let coll = client.database("app").collection::<Document>("jobs");
+/// if let Err(e) = coll.insert_one(doc! { "n": 1 }, None) {
+///     if e.contains_label(RETRYABLE_ERROR) {
+///         std::thread::sleep(std::time::Duration::from_millis(100)); // back off, then retry
+///         coll.insert_one(doc! { "n": 1 }, None)?;
+///     }
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+pub const RETRYABLE_ERROR: &str = "RetryableError";
+
 /// "Node is recovering" codes: InterruptedAtShutdown, InterruptedDueToReplStateChange,
 /// NotPrimaryOrSecondary, PrimarySteppedDown, ShutdownInProgress.
 const RECOVERING_CODES: [i32; 5] = [11600, 11602, 13436, 189, 91];

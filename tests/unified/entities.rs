@@ -192,6 +192,7 @@ fn client(c: &ClientDescription, base_uri: &str) -> Step<Entity> {
         .map_err(|e| super::outcome::Stop::Fail(format!("{uri}: {e}")))?;
     let log = EventLog::new(c);
     options.command_event_handler = Some(log.handler());
+    options.sdam_event_handler = Some(log.sdam_handler());
     let client = Client::with_cmap_event_handler(options, log.cmap_handler())
         .map_err(|e| super::outcome::Stop::Fail(format!("client {}: {e}", c.id)))?;
     Ok(Entity::Client(ClientEntity { client, log }))

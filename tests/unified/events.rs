@@ -2,8 +2,8 @@
 //! `observeEvents`, `ignoreCommandMonitoringEvents` and `observeSensitiveCommands`), and
 //! `expectEvents` / `waitForEvent` / `assertEventCount` assertions against it.
 //!
-//! Command and CMAP (connection pool) events are recorded and matched; SDAM expectations
-//! are skipped with a reason.
+//! Command, CMAP (connection pool) and SDAM (topology) events are recorded and matched;
+//! expectations of heartbeat events (the driver publishes none) are skipped with a reason.
 
 use std::{
     collections::HashSet,
@@ -17,6 +17,7 @@ use bson::{Bson, Document};
 use greenmongo::{
     event::{CommandEvent, EventHandler},
     pool::CmapEvent,
+    sdam::SdamEvent,
 };
 use serde::Deserialize;
 
@@ -71,6 +72,26 @@ pub struct EventLog {
     inner: Mutex<(Vec<Observed>, HashSet<i32>)>,
     /// Observed CMAP events (those `observeEvents` names).
     cmap: Mutex<Vec<CmapEvent>>,
+    /// Observed SDAM events (those `observeEvents` names).
+    sdam: Mutex<Vec<SdamEvent>>,
+}
+
+/// The unified format's name of an SDAM event (`serverDescriptionChangedEvent`, ...).
+fn sdam_name(event: &SdamEvent) -> &'static str {
+    match event {
+        SdamEvent::TopologyOpening => "topologyOpeningEvent",
+        SdamEvent::TopologyDescriptionChanged { .. } => "topologyDescriptionChangedEvent",
+        SdamEvent::ServerOpening { .. } => "serverOpeningEvent",
+        SdamEvent::ServerDescriptionChanged { .. } => "serverDescriptionChangedEvent",
+        SdamEvent::ServerClosed { .. } => "serverClosedEvent",
+        SdamEvent::TopologyClosed => "topologyClosedEvent",
+        _ => "unknownSdamEvent",
+    }
+}
+
+/// Whether an expected event's name is an SDAM one.
+fn is_sdam(name: &str) -> bool {
+    name.starts_with("server") || name.starts_with("topology")
 }
 
 /// The unified format's name of a CMAP event (`poolClearedEvent`, ...).
@@ -91,6 +112,11 @@ fn cmap_name(event: &CmapEvent) -> &'static str {
     }
 }
 
+/// A copy of the events recorded so far.
+fn snapshot<E: Clone>(list: &Mutex<Vec<E>>) -> Vec<E> {
+    list.lock().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
 impl EventLog {
     pub fn new(client: &ClientDescription) -> Arc<EventLog> {
         let lower = |v: &Option<Vec<String>>| -> HashSet<String> {
@@ -103,27 +129,37 @@ impl EventLog {
             enabled: AtomicBool::new(true),
             inner: Mutex::new((Vec::new(), HashSet::new())),
             cmap: Mutex::new(Vec::new()),
+            sdam: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Keeps `event` in `list` if recording is on and `observeEvents` names it.
+    fn keep<E: Clone>(&self, list: &Mutex<Vec<E>>, name: &str, event: &E) {
+        if self.enabled.load(Ordering::SeqCst) && self.observe.contains(name) {
+            list.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(event.clone());
+        }
+    }
+
+    /// The SDAM handler to put in the client's options.
+    pub fn sdam_handler(self: &Arc<Self>) -> EventHandler<SdamEvent> {
+        let log = self.clone();
+        EventHandler::new(move |e: &SdamEvent| log.keep(&log.sdam, sdam_name(e), e))
+    }
+
+    fn sdam_events(&self) -> Vec<SdamEvent> {
+        snapshot(&self.sdam)
     }
 
     /// The CMAP handler to give the client.
     pub fn cmap_handler(self: &Arc<Self>) -> greenmongo::pool::EventHandler {
         let log = self.clone();
-        Arc::new(move |event: &CmapEvent| {
-            if log.enabled.load(Ordering::SeqCst) && log.observe.contains(cmap_name(event)) {
-                log.cmap
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(event.clone());
-            }
-        })
+        Arc::new(move |e: &CmapEvent| log.keep(&log.cmap, cmap_name(e), e))
     }
 
     fn cmap_events(&self) -> Vec<CmapEvent> {
-        self.cmap
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        snapshot(&self.cmap)
     }
 
     /// The handler to put in the client's options.
@@ -239,7 +275,7 @@ struct ExpectedFields {
 fn parse_expected(event: &Document) -> Step<(Kind, ExpectedFields)> {
     let key = event.keys().next().map(String::as_str).unwrap_or_default();
     if !key.starts_with("command") {
-        return skip!("missing event type: {key} (the driver publishes command events only)");
+        return skip!("missing event type: {key}");
     }
     match bson::deserialize_from_document::<ExpectedCommandEvent>(event.clone()) {
         Ok(ExpectedCommandEvent::Started(f)) => Ok((Kind::Started, f)),
@@ -344,24 +380,76 @@ fn check_cmap(want: &Document, got: &CmapEvent) -> Result<(), String> {
     Ok(())
 }
 
-fn check_cmap_expected(expected: &ExpectedEventsForClient, log: &EventLog) -> Step {
-    let actual = log.cmap_events();
-    let names = || actual.iter().map(cmap_name).collect::<Vec<_>>();
+/// Whether an SDAM event matches an expected one: the name, and the `type` of the
+/// previous and new descriptions where given (`{ newDescription: { type: Unknown } }`).
+fn check_sdam(want: &Document, got: &SdamEvent) -> Step<Result<(), String>> {
+    let Some((name, Bson::Document(fields))) = want.iter().next() else {
+        return fail!("bad expected event {want}");
+    };
+    if name.starts_with("serverHeartbeat") {
+        return skip!("missing event type: {name} (the driver publishes no heartbeat events)");
+    }
+    if name != sdam_name(got) {
+        return Ok(Err(format!("expected a {name}, got {}", sdam_name(got))));
+    }
+    for (key, value) in fields {
+        let got_type = match (key.as_str(), got) {
+            ("previousDescription", SdamEvent::ServerDescriptionChanged { previous, .. }) => {
+                previous.server_type.as_str()
+            }
+            ("newDescription", SdamEvent::ServerDescriptionChanged { new, .. }) => {
+                new.server_type.as_str()
+            }
+            ("previousDescription", SdamEvent::TopologyDescriptionChanged { previous, .. }) => {
+                previous.topology_type().as_str()
+            }
+            ("newDescription", SdamEvent::TopologyDescriptionChanged { new, .. }) => {
+                new.topology_type().as_str()
+            }
+            _ => return fail!("{name}: cannot check {key}"),
+        };
+        let Bson::Document(description) = value else {
+            return fail!("{name}: {key} is not a document");
+        };
+        for (field, want_value) in description {
+            if field != "type" {
+                return fail!("{name}: cannot check {key}.{field}");
+            }
+            if want_value.as_str() != Some(got_type) {
+                return Ok(Err(format!(
+                    "{name}: {key}.type is {got_type}, not {want_value}"
+                )));
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Checks observed CMAP or SDAM events (`kind`) against an `expectEvents` entry, in
+/// order, with `check` for each pair.
+fn check_in_order<E>(
+    kind: &str,
+    expected: &ExpectedEventsForClient,
+    actual: &[E],
+    name: fn(&E) -> &'static str,
+    check: impl Fn(&Document, &E) -> Step<Result<(), String>>,
+) -> Step {
+    let names = || actual.iter().map(name).collect::<Vec<_>>();
     let extra_ok = expected.ignore_extra_events == Some(true);
     let wanted = &expected.events;
     if actual.len() < wanted.len() || (!extra_ok && actual.len() != wanted.len()) {
         return fail!(
-            "client {}: expected {} CMAP events, observed {}: {:?}",
+            "client {}: expected {} {kind} events, observed {}: {:?}",
             expected.client,
             wanted.len(),
             actual.len(),
             names()
         );
     }
-    for (i, (want, got)) in wanted.iter().zip(&actual).enumerate() {
-        if let Err(e) = check_cmap(want, got) {
+    for (i, (want, got)) in wanted.iter().zip(actual).enumerate() {
+        if let Err(e) = check(want, got)? {
             return fail!(
-                "client {} CMAP event {i}: {e}; all: {:?}",
+                "client {} {kind} event {i}: {e}; all: {:?}",
                 expected.client,
                 names()
             );
@@ -378,8 +466,13 @@ pub fn check_expected(
 ) -> Step {
     match expected.event_type.as_deref().unwrap_or("command") {
         "command" => {}
-        "cmap" => return check_cmap_expected(expected, log),
-        "sdam" => return skip!("missing event type: sdam (no topology events)"),
+        "cmap" => {
+            let check = |want: &Document, got: &CmapEvent| Ok(check_cmap(want, got));
+            return check_in_order("CMAP", expected, &log.cmap_events(), cmap_name, check);
+        }
+        "sdam" => {
+            return check_in_order("SDAM", expected, &log.sdam_events(), sdam_name, check_sdam)
+        }
         other => return fail!("unknown eventType {other}"),
     }
     let wanted = expected
@@ -415,6 +508,13 @@ pub fn check_expected(
 /// How many observed events match one expected event (`waitForEvent`, `assertEventCount`).
 pub fn count_matching(log: &EventLog, event: &Document, entities: EntityLookup<'_>) -> Step<usize> {
     let key = event.keys().next().map(String::as_str).unwrap_or_default();
+    if is_sdam(key) {
+        let mut count = 0;
+        for got in log.sdam_events() {
+            count += usize::from(check_sdam(event, &got)?.is_ok());
+        }
+        return Ok(count);
+    }
     if key.starts_with("pool") || key.starts_with("connection") {
         return Ok(log
             .cmap_events()
