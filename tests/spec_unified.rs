@@ -35,6 +35,7 @@ mod unified {
     pub mod outcome;
     pub mod requirements;
     pub mod runner;
+    pub mod threads;
 }
 
 use std::sync::{Mutex, PoisonError};

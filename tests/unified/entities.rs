@@ -1,7 +1,7 @@
 //! The entity map of one test (unified-test-format spec, "Entity Map"): clients with their
 //! event logs, databases, collections, cursors and saved BSON results.
 //!
-//! Entities the driver cannot provide yet (sessions, GridFS buckets, threads, client-side
+//! Entities the driver cannot provide yet (sessions, GridFS buckets, client-side
 //! encryption, Stable API clients, database-level options...) are stored as
 //! [`Entity::Unsupported`] with the reason: a test that never touches one still runs, and
 //! the first operation that does skips the test with that reason.
@@ -24,6 +24,7 @@ use super::{
         WriteConcernSpec,
     },
     outcome::{fail, skip, Step},
+    threads::ThreadEntity,
 };
 
 pub enum Entity {
@@ -32,6 +33,7 @@ pub enum Entity {
     Collection(Collection<Document>),
     Cursor(Box<Cursor<Document>>),
     Bson(Bson),
+    Thread(ThreadEntity),
     /// Something the driver lacks; the string says what.
     Unsupported(String),
 }
@@ -75,6 +77,7 @@ impl EntityMap {
             Entity::Collection(_) => "collection",
             Entity::Cursor(_) => "cursor",
             Entity::Bson(_) => "bson",
+            Entity::Thread(_) => "thread",
             Entity::Unsupported(why) => return skip!("{why}"),
         })
     }
@@ -114,6 +117,38 @@ impl EntityMap {
             Some(Entity::Bson(b)) => Some(b.clone()),
             _ => None,
         }
+    }
+
+    pub fn thread(&mut self, id: &str) -> Step<&mut ThreadEntity> {
+        match self.map.get_mut(id) {
+            Some(Entity::Thread(t)) => Ok(t),
+            Some(_) => fail!("entity {id:?} is not a thread"),
+            None => fail!("no entity {id:?}"),
+        }
+    }
+
+    /// A copy for an operation on a thread: clients, databases, collections and saved
+    /// values (sharing connections with these); cursors and threads stay here.
+    pub fn share(&self) -> EntityMap {
+        let map = self
+            .map
+            .iter()
+            .filter_map(|(id, entity)| {
+                let copy = match entity {
+                    Entity::Client(c) => Entity::Client(ClientEntity {
+                        client: c.client.clone(),
+                        log: c.log.clone(),
+                    }),
+                    Entity::Database(d) => Entity::Database(d.clone()),
+                    Entity::Collection(c) => Entity::Collection(c.clone()),
+                    Entity::Bson(b) => Entity::Bson(b.clone()),
+                    Entity::Unsupported(why) => Entity::Unsupported(why.clone()),
+                    Entity::Cursor(_) | Entity::Thread(_) => return None,
+                };
+                Some((id.clone(), copy))
+            })
+            .collect();
+        EntityMap { map }
     }
 
     /// The event logs of every client entity.
@@ -159,9 +194,7 @@ impl EntityMap {
                 Entity::Unsupported("sessions not supported yet".into())
             }
             EntityDescription::Bucket(_) => Entity::Unsupported("GridFS not supported yet".into()),
-            EntityDescription::Thread(_) => {
-                Entity::Unsupported("missing: thread entities (runOnThread)".into())
-            }
+            EntityDescription::Thread(_) => Entity::Thread(ThreadEntity::default()),
             EntityDescription::ClientEncryption(_) => {
                 Entity::Unsupported("client-side encryption not supported".into())
             }

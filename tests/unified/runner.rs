@@ -247,6 +247,11 @@ fn run_operation(
     if op.object == "testRunner" {
         return special(ctx, op, entities, fail_points);
     }
+    run_entity_operation(op, entities)
+}
+
+/// Runs an operation on an entity and checks its expectations (also on thread entities).
+pub fn run_entity_operation(op: &Operation, entities: &mut EntityMap) -> Step {
     let result = operations::run(op, entities)?;
     if op.ignore_result_and_error == Some(true) {
         return Ok(());
@@ -417,6 +422,17 @@ fn special(
                 thread::sleep(Duration::from_millis(20));
             }
         }
+        "runOnThread" => {
+            let Ok(operation) = args.get_document("operation") else {
+                return fail!("runOnThread needs an operation");
+            };
+            let operation: Operation = bson::deserialize_from_document(operation.clone())
+                .map_err(failed("runOnThread"))?;
+            let shared = entities.share();
+            entities.thread(text("thread")?)?.run(operation, shared);
+            Ok(())
+        }
+        "waitForThread" => entities.thread(text("thread")?)?.wait(),
         "wait" => {
             let ms = args.get_i32("ms").map_or(0, |m| m.max(0) as u64);
             thread::sleep(Duration::from_millis(ms));
