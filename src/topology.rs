@@ -454,10 +454,7 @@ impl Topology {
                 }
                 _ => {}
             }
-            tracing::debug!(event = event.name(), "SDAM");
-            if let Some(handler) = &self.shared.config.options.sdam_event_handler {
-                handler.handle(event);
-            }
+            self.publish(event);
         }
         for address in &outcome.clear_pool {
             if let Some(server) = state.servers.get(address) {
@@ -470,6 +467,27 @@ impl Topology {
             }
         }
         self.shared.changed.notify_all();
+    }
+
+    /// Hands an SDAM event to the application's handler.
+    fn publish(&self, event: &SdamEvent) {
+        tracing::debug!(event = event.name(), "SDAM");
+        if let Some(handler) = &self.shared.config.options.sdam_event_handler {
+            handler.handle(event);
+        }
+    }
+
+    /// Publishes a monitor's heartbeat event for `address`, unless the server has left
+    /// the topology or the client has shut down (nothing follows `ServerClosed` and
+    /// `TopologyClosed`: the topology lock orders the two).
+    fn publish_heartbeat(&self, address: &ServerAddress, event: impl FnOnce() -> SdamEvent) {
+        if self.shared.config.options.sdam_event_handler.is_none() {
+            return;
+        }
+        let Ok(state) = self.lock() else { return };
+        if !state.closed && state.servers.contains_key(address) {
+            self.publish(&event());
+        }
     }
 
     fn start_server(&self, address: &ServerAddress) -> Server {
@@ -552,6 +570,9 @@ impl Monitor {
             };
             let topology = Topology { shared };
             let heartbeat = topology.shared.settings.heartbeat_frequency;
+            topology.publish_heartbeat(&self.address, || SdamEvent::ServerHeartbeatStarted {
+                address: self.address.clone(),
+            });
             let started = Instant::now();
             let checked = match connection.as_mut() {
                 Some(conn) => conn.command("admin", &doc! { "hello": 1 }),
@@ -561,9 +582,22 @@ impl Monitor {
                         reply
                     }),
             };
+            let duration = started.elapsed();
+            topology.publish_heartbeat(&self.address, || match &checked {
+                Ok(reply) => SdamEvent::ServerHeartbeatSucceeded {
+                    address: self.address.clone(),
+                    duration,
+                    reply: reply.clone(),
+                },
+                Err(error) => SdamEvent::ServerHeartbeatFailed {
+                    address: self.address.clone(),
+                    duration,
+                    failure: error.to_string(),
+                },
+            });
             let description = match checked {
                 Ok(reply) => {
-                    rtt.add_sample(started.elapsed());
+                    rtt.add_sample(duration);
                     if let Ok(raw) = RawDocumentBuf::try_from(&reply) {
                         topology.advance_cluster_time(&raw);
                     }

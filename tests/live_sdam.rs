@@ -90,6 +90,61 @@ fn sdam_events_are_published_and_shutdown_stops_the_client() {
         "the monitor's first check: {names:?}"
     );
     assert_eq!(names.last(), Some(&"TopologyClosed"), "{names:?}");
+    // The monitor's first check, as heartbeat events: started, then succeeded.
+    let started = names.iter().position(|n| *n == "ServerHeartbeatStarted");
+    let succeeded = names.iter().position(|n| *n == "ServerHeartbeatSucceeded");
+    assert!(
+        matches!((started, succeeded), (Some(a), Some(b)) if a < b),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_failed_check_is_a_heartbeat_failed_event() {
+    use greenmongo::{event::EventHandler, sdam::SdamEvent, ClientOptions};
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let sink = failures.clone();
+    let mut options = ClientOptions::parse(&format!(
+        "mongodb://127.0.0.1:{port}/?directConnection=true&serverSelectionTimeoutMS=300"
+    ))
+    .unwrap();
+    options.sdam_event_handler = Some(EventHandler::new(move |e: &SdamEvent| {
+        if let SdamEvent::ServerHeartbeatFailed {
+            address, failure, ..
+        } = e
+        {
+            sink.lock()
+                .unwrap()
+                .push((address.clone(), failure.clone()));
+        }
+    }));
+    let client = Client::with_options(options).unwrap();
+    let err = client
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .unwrap_err();
+    assert!(
+        matches!(*err.kind, ErrorKind::ServerSelection { .. }),
+        "{err:?}"
+    );
+    // The monitor keeps checking; on a loaded machine its first check may come late.
+    assert!(
+        within(Duration::from_secs(10), || !failures
+            .lock()
+            .unwrap()
+            .is_empty()),
+        "a heartbeat failed"
+    );
+    let failures = failures.lock().unwrap().clone();
+    let (address, failure) = &failures[0];
+    assert_eq!(address, &ServerAddress::tcp("127.0.0.1", port));
+    assert!(failure.contains("refused"), "{failure}");
 }
 
 /// A SecantusDB of our own, on a fixed port, that the test can stop and start again.

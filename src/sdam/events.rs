@@ -6,7 +6,11 @@
 //! [`close`](super::TopologyDescription::close); the client publishes them, in order,
 //! tagged with its topology id. `ServerOpening` and `ServerClosed` are also the monitor's cue
 //! to start and stop checking a server. Heartbeat events belong to the monitor, which
-//! produces them itself.
+//! publishes them around each check.
+
+use std::time::Duration;
+
+use bson::Document;
 
 use crate::options::ServerAddress;
 
@@ -61,6 +65,30 @@ pub enum SdamEvent {
     },
     /// The topology was closed (last event of a client).
     TopologyClosed,
+    /// A monitor is about to check a server with `hello` (monitors poll, so never
+    /// awaited).
+    ServerHeartbeatStarted {
+        /// The server.
+        address: ServerAddress,
+    },
+    /// A monitor's check succeeded.
+    ServerHeartbeatSucceeded {
+        /// The server.
+        address: ServerAddress,
+        /// How long the check took (including connecting, for a monitor's first check).
+        duration: Duration,
+        /// The server's `hello` reply.
+        reply: Document,
+    },
+    /// A monitor's check failed: the server is marked Unknown.
+    ServerHeartbeatFailed {
+        /// The server.
+        address: ServerAddress,
+        /// How long the check took until it failed.
+        duration: Duration,
+        /// Why it failed (the driver's error, as text).
+        failure: String,
+    },
 }
 
 impl SdamEvent {
@@ -81,6 +109,9 @@ impl SdamEvent {
             SdamEvent::ServerDescriptionChanged { .. } => "ServerDescriptionChanged",
             SdamEvent::ServerClosed { .. } => "ServerClosed",
             SdamEvent::TopologyClosed => "TopologyClosed",
+            SdamEvent::ServerHeartbeatStarted { .. } => "ServerHeartbeatStarted",
+            SdamEvent::ServerHeartbeatSucceeded { .. } => "ServerHeartbeatSucceeded",
+            SdamEvent::ServerHeartbeatFailed { .. } => "ServerHeartbeatFailed",
         }
     }
 }
