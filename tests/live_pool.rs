@@ -40,18 +40,6 @@ fn address(options: &ClientOptions) -> ServerAddress {
     options.hosts[0].clone()
 }
 
-/// A client that records its CMAP events.
-fn recording_client(options: ClientOptions) -> (Client, Arc<Mutex<Vec<CmapEvent>>>) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
-    let client = Client::with_cmap_event_handler(
-        options,
-        Arc::new(move |e: &CmapEvent| sink.lock().unwrap().push(e.clone())),
-    )
-    .unwrap();
-    (client, events)
-}
-
 fn ping(client: &Client) -> greenmongo::Result<bson::Document> {
     client.database("admin").run_command(doc! { "ping": 1 })
 }
@@ -249,7 +237,7 @@ fn a_connection_interrupted_by_a_deadline_mid_command_is_closed_not_reused() {
     options.max_pool_size = Some(1);
     let address = address(&options);
     let app_name = options.app_name.clone().unwrap();
-    let (client, events) = recording_client(options);
+    let (client, events) = server::recording_client(options);
     ping(&client).unwrap();
     assert_eq!(created(&events), 1);
     let _fail_point = FailPoint::block_ping(&app_name, 1_000, 1);
@@ -289,7 +277,7 @@ fn a_connection_whose_coroutine_is_dropped_mid_command_is_closed() {
     options.max_pool_size = Some(1);
     let address = address(&options);
     let app_name = options.app_name.clone().unwrap();
-    let (client, events) = recording_client(options);
+    let (client, events) = server::recording_client(options);
     ping(&client).unwrap();
     let _fail_point = FailPoint::block_ping(&app_name, 2_000, 1);
 

@@ -76,8 +76,12 @@ impl LoadBalancer {
         lb
     }
 
-    fn uri(&self) -> String {
-        format!("mongodb://127.0.0.1:{}/?loadBalanced=true", self.port)
+    fn options(&self) -> ClientOptions {
+        ClientOptions::parse(&format!(
+            "mongodb://127.0.0.1:{}/?loadBalanced=true",
+            self.port
+        ))
+        .unwrap()
     }
 
     /// Cuts every connection to `service`, as if the service behind the balancer died.
@@ -148,15 +152,8 @@ fn balancer_of(uri: &str, tag_hello: bool) -> Option<Arc<LoadBalancer>> {
 /// Commands started: name, driver connection id, service id.
 type Started = Arc<Mutex<Vec<(String, u64, Option<ObjectId>)>>>;
 
-/// A client of `uri` recording CMAP events and started commands.
-fn client_with_events(uri: &str) -> (Client, Arc<Mutex<Vec<CmapEvent>>>, Started) {
-    client_with_events_of(ClientOptions::parse(uri).unwrap())
-}
-
-/// [`client_with_events`] with options.
-fn client_with_events_of(
-    mut options: ClientOptions,
-) -> (Client, Arc<Mutex<Vec<CmapEvent>>>, Started) {
+/// A client of `options` recording CMAP events and started commands.
+fn client_with_events(mut options: ClientOptions) -> (Client, Arc<Mutex<Vec<CmapEvent>>>, Started) {
     options.server_selection_timeout = Some(std::time::Duration::from_secs(5));
     let started: Started = Arc::default();
     let sink = started.clone();
@@ -168,13 +165,7 @@ fn client_with_events_of(
                 .push((s.command_name.clone(), c.id, c.service_id));
         }
     }));
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
-    let client = Client::with_cmap_event_handler(
-        options,
-        Arc::new(move |e: &CmapEvent| sink.lock().unwrap().push(e.clone())),
-    )
-    .unwrap();
+    let (client, events) = util::server::recording_client(options);
     (client, events, started)
 }
 
@@ -194,7 +185,7 @@ fn cleared_services(events: &Mutex<Vec<CmapEvent>>) -> Vec<Option<ObjectId>> {
 #[test]
 fn crud_and_sessions_work_through_a_load_balancer_without_monitoring() {
     let Some(lb) = balancer(true) else { return };
-    let (client, events, _) = client_with_events(&lb.uri());
+    let (client, events, _) = client_with_events(lb.options());
     let coll = client
         .database("greenmongo_tests")
         .collection::<Document>(&util::server::unique("lb_crud"));
@@ -219,7 +210,7 @@ fn crud_and_sessions_work_through_a_load_balancer_without_monitoring() {
 #[test]
 fn a_cursor_keeps_its_connection_until_exhausted() {
     let Some(lb) = balancer(true) else { return };
-    let (client, _, seen) = client_with_events(&lb.uri());
+    let (client, _, seen) = client_with_events(lb.options());
     let coll = client
         .database("greenmongo_tests")
         .collection::<Document>(&util::server::unique("lb_cursor"));
@@ -268,7 +259,7 @@ fn a_cursor_keeps_its_connection_until_exhausted() {
 #[test]
 fn a_dead_service_clears_only_its_own_connections() {
     let Some(lb) = balancer(true) else { return };
-    let (client, events, _) = client_with_events(&lb.uri());
+    let (client, events, _) = client_with_events(lb.options());
     let coll = client
         .database("greenmongo_tests")
         .collection::<Document>(&util::server::unique("lb_services"));
@@ -297,7 +288,7 @@ fn a_dead_service_clears_only_its_own_connections() {
 #[test]
 fn a_server_without_load_balancer_support_is_refused() {
     let Some(lb) = balancer(false) else { return };
-    let mut options = ClientOptions::parse(&lb.uri()).unwrap();
+    let mut options = lb.options();
     options.server_selection_timeout = Some(std::time::Duration::from_secs(2));
     let client = Client::with_options(options).unwrap();
     let err = client
@@ -331,7 +322,7 @@ fn an_error_while_authenticating_clears_only_its_service() {
     options.load_balanced = Some(true);
     options.app_name = Some(app_name);
     options.retry_writes = Some(false);
-    let (client, events, _) = client_with_events_of(options);
+    let (client, events, _) = client_with_events(options);
     let coll = client
         .database("greenmongo_tests")
         .collection::<Document>(&util::server::unique("lb_auth_err"));

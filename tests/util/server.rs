@@ -4,9 +4,12 @@
 //! server is a failure.
 #![allow(dead_code)] // each test binary uses a different part of this file
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Arc, Mutex,
+};
 
-use greenmongo::Client;
+use greenmongo::{pool::CmapEvent, Client, ClientOptions};
 
 /// The URI in `var`, or `None` after saying why the test skips.
 ///
@@ -63,4 +66,19 @@ pub fn fail_next_sasl_continue(admin: &Client, app_name: &str) {
             "data": { "failCommands": ["saslContinue"], "closeConnection": true, "appName": app_name },
         })
         .expect("configureFailPoint (the server needs --enable-test-commands)");
+}
+
+/// A client of `options` that records its CMAP events.
+///
+/// # Panics
+/// When the client cannot be created.
+pub fn recording_client(options: ClientOptions) -> (Client, Arc<Mutex<Vec<CmapEvent>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let client = Client::with_cmap_event_handler(
+        options,
+        Arc::new(move |e: &CmapEvent| sink.lock().unwrap().push(e.clone())),
+    )
+    .unwrap();
+    (client, events)
 }
