@@ -24,16 +24,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?directConnection=true".to_owned());
     let client = Client::with_uri_str(&uri)?;
     let items = client.database("quickstart").collection::<Item>("items");
-    items.drop()?;
+    items.drop().run()?;
 
     // On this plain thread every call simply blocks.
-    items.insert_one(
-        Item {
+    items
+        .insert_one(Item {
             sku: "apple".into(),
             qty: 3,
-        },
-        None,
-    )?;
+        })
+        .run()?;
 
     // Inside coroutines the same calls park the coroutine while the socket waits.
     let rt = Runtime::builder().worker_threads(2).build()?;
@@ -43,7 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|_| {
                 let items = coroutines.clone();
                 coroutine::spawn(move || {
-                    items.update_one(doc! { "sku": "apple" }, doc! { "$inc": { "qty": 1 } }, None)
+                    items
+                        .update_one(doc! { "sku": "apple" }, doc! { "$inc": { "qty": 1 } })
+                        .run()
                 })
             })
             .collect();
@@ -53,14 +54,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     })?;
 
-    for item in items.find(doc! {}, None)? {
+    for item in items.find(doc! {}).run()? {
         let item = item?;
         println!("{} x{}", item.sku, item.qty);
     }
     let apple = items
-        .find_one(doc! { "sku": "apple" }, None)?
+        .find_one(doc! { "sku": "apple" })
+        .run()?
         .expect("inserted above");
     assert_eq!(apple.qty, 103);
-    client.database("quickstart").drop()?;
+    client.database("quickstart").drop().run()?;
     Ok(())
 }

@@ -225,7 +225,7 @@ fn demo(options: &Options, uri: &str, own_server: bool) -> Result<ExitCode> {
         stats.panics.load(Relaxed),
     );
     if !own_server && options.db.is_none() {
-        db.drop()?;
+        db.drop().run()?;
     }
     drop(rt); // joins the workers
     println!("runtime     stopped");

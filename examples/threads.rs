@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let counters = client
         .database("threads_example")
         .collection::<Document>("counters");
-    counters.drop()?;
+    counters.drop().run()?;
 
     let started = Instant::now();
     let threads: Vec<_> = (0..8)
@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let counters = counters.clone();
             thread::spawn(move || -> greenmongo::Result<()> {
                 for i in 0..50 {
-                    counters.insert_one(doc! { "thread": t, "i": i }, None)?;
+                    counters.insert_one(doc! { "thread": t, "i": i }).run()?;
                 }
                 Ok(())
             })
@@ -35,12 +35,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for thread in threads {
         thread.join().expect("the thread ran")?;
     }
-    let n = counters.count_documents(doc! {}, None)?;
+    let n = counters.count_documents(doc! {}).run()?;
     println!(
         "8 threads inserted {n} documents in {:.2?}",
         started.elapsed()
     );
     assert_eq!(n, 400);
-    client.database("threads_example").drop()?;
+    client.database("threads_example").drop().run()?;
     Ok(())
 }

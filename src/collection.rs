@@ -1,78 +1,18 @@
 //! Typed collections: the everyday CRUD API (the CRUD spec), in blocking style.
 //!
-//! Shaped like the official `mongodb` crate's 2.x API (methods taking
-//! `impl Into<Option<XxxOptions>>`), so porting code from it means deleting `.await`.
-//! This file holds the type and what every operation shares (concerns, read preference,
-//! how a command is run); the operations live by kind in `read`, `write`,
-//! `find_and_modify`, `admin` (indexes, rename, drop) and `bulk_write`.
-
-mod admin;
-mod bulk_write;
-mod find_and_modify;
-mod read;
-mod write;
-
-pub use bulk_write::{BulkWriteOptions, BulkWriteResult, WriteModel, WriteModelOptions};
-pub(crate) use write::{checked_update, to_replacement, with_id};
+//! The public methods (`find`, `insert_one`, ...) live in [`crate::action`] and return
+//! builders that hand an operation (`crate::operation`) to the executor. This file holds
+//! the handle: its namespace and the concerns its operations inherit.
 
 use std::{fmt, marker::PhantomData};
 
-use bson::{doc, Bson, Document};
+use bson::Document;
 
 use crate::{
-    client::Retry,
-    cursor::{Cursor, CursorSpec},
-    operation::WriteReply,
-    options::{ReadConcern, ReadPreference, ReadPreferenceMode, WriteConcern},
-    topology::Criteria,
-    wire::DocumentSequence,
-    Client, Result,
+    operation::{Concerns, Namespace},
+    options::{ReadConcern, ReadPreference, WriteConcern},
+    Client,
 };
-
-/// The change an update applies: an update document (`$set`, `$inc`, ...) or an
-/// aggregation pipeline.
-///
-/// # Examples
-///
-/// ```
-/// use bson::doc;
-/// use greenmongo::UpdateModifications;
-///
-/// let operators: UpdateModifications = doc! { "$inc": { "qty": 1 } }.into();
-/// let pipeline: UpdateModifications = vec![doc! { "$set": { "total": { "$add": ["$a", "$b"] } } }].into();
-/// assert!(matches!(operators, UpdateModifications::Document(_)));
-/// assert!(matches!(pipeline, UpdateModifications::Pipeline(ref stages) if stages.len() == 1));
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub enum UpdateModifications {
-    /// `doc! { "$set": { "x": 1 } }`.
-    Document(Document),
-    /// `vec![doc! { "$set": { "total": { "$add": ["$a", "$b"] } } }]`.
-    Pipeline(Vec<Document>),
-}
-
-impl From<Document> for UpdateModifications {
-    fn from(d: Document) -> Self {
-        UpdateModifications::Document(d)
-    }
-}
-
-impl From<Vec<Document>> for UpdateModifications {
-    fn from(p: Vec<Document>) -> Self {
-        UpdateModifications::Pipeline(p)
-    }
-}
-
-impl UpdateModifications {
-    fn to_bson(&self) -> Bson {
-        match self {
-            UpdateModifications::Document(d) => Bson::Document(d.clone()),
-            UpdateModifications::Pipeline(p) => {
-                Bson::Array(p.iter().cloned().map(Bson::Document).collect())
-            }
-        }
-    }
-}
 
 /// A collection of documents of type `T` (default [`Document`]). Cheap to clone; no I/O
 /// until used.
@@ -88,8 +28,8 @@ impl UpdateModifications {
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Item>("items");
-/// items.insert_one(Item { sku: "apple".into(), qty: 3 }, None)?;
-/// let apple = items.find_one(doc! { "sku": "apple" }, None)?;
+/// items.insert_one(Item { sku: "apple".into(), qty: 3 }).run()?;
+/// let apple = items.find_one(doc! { "sku": "apple" }).run()?;
 /// println!("{apple:?}");
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
@@ -237,126 +177,22 @@ impl<T> Collection<T> {
         self
     }
 
-    fn run(&self, command: Document) -> Result<Document> {
-        self.client.run_command(&self.db, command)
+    /// `database.collection`, for an operation.
+    pub(crate) fn ns(&self) -> Namespace {
+        Namespace::new(&self.db, &self.name)
     }
 
-    fn read_criteria(&self) -> Criteria {
-        Criteria::Read(self.read_preference.clone().unwrap_or_default())
-    }
-
-    /// A read: on a server the read preference allows, retried once on a retryable error.
-    fn run_read(&self, command: Document) -> Result<Document> {
-        self.client
-            .run_operation(&self.db, command, self.read_criteria(), Retry::Read)
-    }
-
-    /// A write: on the primary; retried once (same `txnNumber`) when `retryable`, i.e. a
-    /// single-statement write.
-    pub(crate) fn run_write(&self, command: Document, retryable: bool) -> Result<Document> {
-        let retry = if retryable { Retry::Write } else { Retry::No };
-        self.client
-            .run_operation(&self.db, command, Criteria::Write, retry)
-    }
-
-    /// An insert, update or delete: runs it and reads the reply. An unacknowledged write
-    /// (`w: 0`) reports nothing, whatever the server answered: no counts, no errors.
-    /// `documents` go beside the command as an OP_MSG document sequence (an insert's).
-    pub(crate) fn run_write_command(
-        &self,
-        command: Document,
-        documents: Option<DocumentSequence>,
-        retryable: bool,
-        write_concern: Option<&WriteConcern>,
-    ) -> Result<WriteReply> {
-        let acknowledged = self.is_acknowledged(write_concern);
-        let retry = if retryable { Retry::Write } else { Retry::No };
-        let reply =
-            self.client
-                .run_operation_with(&self.db, command, documents, Criteria::Write, retry)?;
-        Ok(if acknowledged {
-            WriteReply::parse(&reply)
-        } else {
-            WriteReply::default()
-        })
-    }
-
-    fn add_write_concern(&self, command: &mut Document, op: Option<&WriteConcern>) {
-        if let Some(wc) = op.or(self.write_concern.as_ref()) {
-            let wc = wc.to_document();
-            if !wc.is_empty() {
-                command.insert("writeConcern", wc);
-            }
+    /// The concerns this handle gives its operations.
+    pub(crate) fn concerns(&self) -> Concerns {
+        Concerns {
+            read_concern: self.read_concern.clone(),
+            write_concern: self.write_concern.clone(),
+            read_preference: self.read_preference.clone(),
         }
     }
 
-    /// Whether writes with the write concern `op` (default: the collection's) are
-    /// acknowledged.
-    fn is_acknowledged(&self, op: Option<&WriteConcern>) -> bool {
-        op.or(self.write_concern.as_ref())
-            .is_none_or(WriteConcern::is_acknowledged)
+    /// The client the operations run on.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
-
-    fn add_read_options(
-        &self,
-        command: &mut Document,
-        read_concern: Option<&ReadConcern>,
-        pref: Option<&ReadPreference>,
-    ) {
-        if let Some(rc) = read_concern.or(self.read_concern.as_ref()) {
-            command.insert("readConcern", rc.to_document());
-        }
-        if let Some(pref) = pref.or(self.read_preference.as_ref()) {
-            if pref.mode != ReadPreferenceMode::Primary {
-                command.insert("$readPreference", read_preference_document(pref));
-            }
-        }
-    }
-
-    fn cursor<U>(
-        &self,
-        command: Document,
-        spec: CursorSpec,
-        criteria: Criteria,
-    ) -> Result<Cursor<U>> {
-        // Reads retry; an aggregate that writes ($out, $merge) does not.
-        let retry = match criteria {
-            Criteria::Read(_) => Retry::Read,
-            Criteria::Write => Retry::No,
-        };
-        let opened = self
-            .client
-            .run_cursor_operation(&self.db, command, criteria, retry)?;
-        Cursor::open(self.client.clone(), spec, opened)
-    }
-}
-
-pub(crate) fn insert_opt(command: &mut Document, key: &str, value: Option<impl Into<Bson>>) {
-    if let Some(value) = value {
-        command.insert(key, value.into());
-    }
-}
-
-fn millis(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-pub(crate) fn read_preference_document(pref: &ReadPreference) -> Document {
-    let mut doc = doc! { "mode": pref.mode.as_str() };
-    if !pref.tag_sets.is_empty() {
-        let tags: Vec<Document> = pref
-            .tag_sets
-            .iter()
-            .map(|set| {
-                set.iter()
-                    .map(|(k, v)| (k.clone(), Bson::String(v.clone())))
-                    .collect()
-            })
-            .collect();
-        doc.insert("tags", tags);
-    }
-    if let Some(staleness) = pref.max_staleness {
-        doc.insert("maxStalenessSeconds", staleness.as_secs() as i64);
-    }
-    doc
 }

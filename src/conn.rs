@@ -37,8 +37,7 @@ use handshake::{hello_command, HelloOptions};
 pub(crate) use stream::tls_config;
 use stream::Stream;
 
-/// The oldest server greenmongo talks to: MongoDB 4.0 (OP_MSG only, no OP_QUERY).
-const MIN_WIRE_VERSION: i32 = 7;
+use crate::sdam::MIN_WIRE_VERSION;
 
 /// `connectTimeoutMS` when the URI and options leave it unset (the URI options spec).
 const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -168,7 +167,7 @@ impl Connection {
         let reply = conn.command("admin", &hello)?;
         conn.hello = HelloReply::parse(&reply, compressors)?;
         let hello_reply = reply.clone();
-        conn.info.server_id = crate::operation::get_int(&reply, "connectionId");
+        conn.info.server_id = crate::bson_util::get_int(&reply, "connectionId");
         if options.load_balanced == Some(true) {
             if conn.hello.service_id.is_none() {
                 return Err(Error::invalid_response(format!(

@@ -2,13 +2,56 @@
 
 use std::{collections::VecDeque, fmt, marker::PhantomData, time::Duration};
 
-use bson::{doc, Bson, RawDocumentBuf};
+use bson::{Bson, RawDocumentBuf};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    client::OpenedCursor, conn::Connection, operation::CursorReply, options::ServerAddress,
-    pool::PooledConnection, runtime::time::with_timeout, session::ServerSession, Client, Result,
+    conn::Connection,
+    operation::{Command, CursorReply, CursorSpec, GetMore, KillCursors, Operation},
+    options::ServerAddress,
+    pool::PooledConnection,
+    runtime::time::with_timeout,
+    session::ServerSession,
+    Client, Result,
 };
+
+/// What a cursor-opening command leaves for its cursor.
+pub(crate) struct OpenedCursor {
+    pub(crate) reply: RawDocumentBuf,
+    /// The server the cursor lives on.
+    pub(crate) address: ServerAddress,
+    pub(crate) session: Option<ServerSession>,
+    /// Load-balanced mode: the connection the cursor's getMores and killCursors use.
+    pub(crate) pinned: Option<PooledConnection<Connection>>,
+}
+
+/// Where a cursor's `getMore`s and `killCursors` go.
+enum Location<'a> {
+    /// Load-balanced mode: the connection the query ran on.
+    Pinned(
+        &'a mut PooledConnection<Connection>,
+        Option<&'a mut ServerSession>,
+    ),
+    /// The server the cursor lives on.
+    Server(&'a ServerAddress, Option<&'a mut ServerSession>),
+    /// A cursor made from a reply with no server attached: wherever a command goes.
+    Anywhere,
+}
+
+impl<'a> Location<'a> {
+    /// The pinned connection if any, else the server, each with the cursor's session.
+    fn of(
+        pinned: &'a mut Option<PooledConnection<Connection>>,
+        address: Option<&'a ServerAddress>,
+        session: &'a mut Option<ServerSession>,
+    ) -> Location<'a> {
+        match (pinned, address) {
+            (Some(conn), _) => Location::Pinned(conn, session.as_mut()),
+            (None, Some(address)) => Location::Server(address, session.as_mut()),
+            (None, None) => Location::Anywhere,
+        }
+    }
+}
 
 /// How long dropping an unexhausted cursor may spend telling the server (`killCursors`).
 const KILL_CURSORS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -25,7 +68,7 @@ const KILL_CURSORS_TIMEOUT: Duration = Duration::from_secs(1);
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
-/// for item in items.find(doc! { "price": { "$lt": 10 } }, None)? {
+/// for item in items.find(doc! { "price": { "$lt": 10 } }).run()? {
 ///     println!("{}", item?);
 /// }
 /// # Ok::<(), greenmongo::Error>(())
@@ -60,22 +103,6 @@ impl<T> fmt::Debug for Cursor<T> {
             .field("buffered", &self.batch.len())
             .finish()
     }
-}
-
-/// How a cursor fetches more.
-#[derive(Default)]
-pub(crate) struct CursorSpec {
-    pub(crate) db: String,
-    pub(crate) batch_size: Option<u32>,
-    /// `maxTimeMS` of each `getMore` (how long a tailable await cursor waits for data).
-    pub(crate) max_await_time: Option<Duration>,
-    pub(crate) limit: Option<u64>,
-    /// A tailable cursor that does not wait: an empty batch ends the current iteration
-    /// (`next` returns `None`) but not the cursor. Other cursors fetch again.
-    pub(crate) stop_on_empty_batch: bool,
-    /// The `comment` of the query, repeated on each `getMore` (CRUD spec; MongoDB 4.4+
-    /// accepts it there).
-    pub(crate) comment: Option<Bson>,
 }
 
 impl<T> Cursor<T> {
@@ -149,20 +176,16 @@ impl<T> Cursor<T> {
         self.client.end_session(self.session.take());
     }
 
-    fn run(&mut self, command: bson::Document) -> Result<RawDocumentBuf> {
-        if let Some(conn) = &mut self.pinned {
-            return self
-                .client
-                .run_pinned(conn, &self.db, command, self.session.as_mut());
-        }
-        match &self.address {
-            Some(address) => self
-                .client
-                .run_on(address, &self.db, command, self.session.as_mut()),
-            None => Ok(RawDocumentBuf::try_from(
-                &self.client.run_command(&self.db, command)?,
-            )?),
-        }
+    /// Runs one of the cursor's own commands (getMore, killCursors) where the cursor
+    /// lives: on its pinned connection, else on its server, in its session.
+    fn run<Op: Operation>(client: &Client, at: Location<'_>, mut op: Op) -> Result<Op::Output> {
+        let Command { db, body, .. } = op.build()?;
+        let reply = match at {
+            Location::Pinned(conn, session) => client.run_pinned(conn, &db, body, session)?,
+            Location::Server(address, session) => client.run_on(address, &db, body, session)?,
+            Location::Anywhere => RawDocumentBuf::try_from(&client.run_command(&db, body)?)?,
+        };
+        op.handle_response(reply)
     }
 
     /// The server's id of the cursor; 0 once the server has no more results.
@@ -175,7 +198,7 @@ impl<T> Cursor<T> {
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
-    /// let cursor = items.find(doc! {}, FindOptions::builder().batch_size(2u32).build())?;
+    /// let cursor = items.find(doc! {}).with_options(FindOptions::builder().batch_size(2u32).build()).run()?;
     /// println!("server cursor {}", cursor.id()); // 0 if the first batch held everything
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
@@ -192,7 +215,7 @@ impl<T> Cursor<T> {
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
-    /// let mut cursor = items.find(doc! {}, None)?;
+    /// let mut cursor = items.find(doc! {}).run()?;
     /// while let Some(item) = cursor.next() {
     ///     println!("{}", item?);
     /// }
@@ -204,24 +227,16 @@ impl<T> Cursor<T> {
     }
 
     fn get_more(&mut self) -> Result<()> {
-        let mut command = doc! { "getMore": self.id, "collection": self.collection.as_str() };
-        if let Some(size) = self.batch_size {
-            command.insert("batchSize", i64::from(size));
-        }
-        if let Some(wait) = self.max_await_time {
-            command.insert(
-                "maxTimeMS",
-                i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
-            );
-        }
-        if let Some(comment) = &self.comment {
-            command.insert("comment", comment.clone());
-        }
-        let reply = self.run(command);
-        let reply = match reply {
-            Ok(reply) => CursorReply::parse(&reply),
-            Err(e) => Err(e),
+        let op = GetMore {
+            db: &self.db,
+            collection: &self.collection,
+            id: self.id,
+            batch_size: self.batch_size,
+            max_await_time: self.max_await_time,
+            comment: self.comment.as_ref(),
         };
+        let at = Location::of(&mut self.pinned, self.address.as_ref(), &mut self.session);
+        let reply = Self::run(&self.client, at, op);
         match reply {
             Ok(reply) => {
                 self.id = reply.id;
@@ -276,8 +291,13 @@ impl<T> Drop for Cursor<T> {
         if self.id == 0 {
             return;
         }
-        let command = doc! { "killCursors": self.collection.as_str(), "cursors": [self.id] };
+        let op = KillCursors {
+            db: &self.db,
+            collection: &self.collection,
+            id: self.id,
+        };
+        let at = Location::of(&mut self.pinned, self.address.as_ref(), &mut self.session);
         // Best effort: the server also times idle cursors out.
-        let _ = with_timeout(KILL_CURSORS_TIMEOUT, || self.run(command));
+        let _ = with_timeout(KILL_CURSORS_TIMEOUT, || Self::run(&self.client, at, op));
     }
 }

@@ -11,6 +11,8 @@
 //!
 //! [hickory-proto]: https://docs.rs/hickory-proto
 
+mod seedlist;
+
 use std::{
     fmt,
     io::{self, Read, Write},

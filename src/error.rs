@@ -16,7 +16,7 @@ use std::{collections::BTreeSet, fmt, io, sync::Arc};
 ///
 /// fn in_stock(client: &Client, sku: &str) -> Result<bool> {
 ///     let items = client.database("shop").collection::<Document>("items");
-///     Ok(items.count_documents(doc! { "sku": sku, "qty": { "$gt": 0 } }, None)? > 0)
+///     Ok(items.count_documents(doc! { "sku": sku, "qty": { "$gt": 0 } }).run()? > 0)
 /// }
 /// # let _ = in_stock;
 /// ```
@@ -99,7 +99,7 @@ pub enum ErrorKind {
     /// Some writes of a `bulk_write` failed.
     BulkWrite(BulkWriteFailure),
     /// Some writes of a `Client::bulk_write` failed.
-    ClientBulkWrite(crate::client_bulk_write::ClientBulkWriteFailure),
+    ClientBulkWrite(ClientBulkWriteFailure),
     /// A DNS lookup for a `mongodb+srv` connection string failed: the name does not exist
     /// (NXDOMAIN), no nameserver answered in time, a nameserver reported an error, or
     /// the answer held no usable records. The message names the record and the
@@ -141,7 +141,7 @@ pub enum ErrorKind {
 /// use greenmongo::ErrorKind;
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-/// let err = client.database("admin").run_command(bson::doc! { "noSuchCommand": 1 }).unwrap_err();
+/// let err = client.database("admin").run_command(bson::doc! { "noSuchCommand": 1 }).run().unwrap_err();
 /// if let ErrorKind::Command(e) = &*err.kind {
 ///     println!("{} ({}): {}", e.code, e.code_name, e.message); // 59 (CommandNotFound): ...
 /// }
@@ -171,8 +171,8 @@ pub struct CommandError {
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
-/// items.insert_one(doc! { "_id": 1 }, None)?;
-/// let err = items.insert_one(doc! { "_id": 1 }, None).unwrap_err();
+/// items.insert_one(doc! { "_id": 1 }).run()?;
+/// let err = items.insert_one(doc! { "_id": 1 }).run().unwrap_err();
 /// if let ErrorKind::Write(WriteFailure::WriteError(e)) = &*err.kind {
 ///     assert_eq!(e.code, 11000); // duplicate key
 /// }
@@ -205,7 +205,7 @@ pub struct WriteError {
 /// let items = client.database("shop").collection::<Document>("items");
 /// let mut five = WriteConcern::default();
 /// five.w = Some(Acknowledgment::Nodes(5));
-/// let err = items.insert_one(doc! { "sku": "fig" }, InsertOneOptions::builder().write_concern(five).build()).unwrap_err();
+/// let err = items.insert_one(doc! { "sku": "fig" }).with_options(InsertOneOptions::builder().write_concern(five).build()).run().unwrap_err();
 /// if let ErrorKind::Write(WriteFailure::WriteConcernError(e)) = &*err.kind {
 ///     println!("inserted, but: {} {}", e.code_name, e.message); // on a 3-member set
 /// }
@@ -234,7 +234,7 @@ pub struct WriteConcernError {
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
-/// match items.insert_one(doc! { "_id": "fig" }, None) {
+/// match items.insert_one(doc! { "_id": "fig" }).run() {
 ///     Ok(_) => println!("inserted"),
 ///     Err(e) => match &*e.kind {
 ///         ErrorKind::Write(WriteFailure::WriteError(w)) => println!("refused: {}", w.message),
@@ -264,7 +264,7 @@ pub enum WriteFailure {
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
 /// let docs = [doc! { "_id": 1 }, doc! { "_id": 1 }, doc! { "_id": 2 }];
-/// let err = items.insert_many(docs, InsertManyOptions::builder().ordered(false).build()).unwrap_err();
+/// let err = items.insert_many(docs).with_options(InsertManyOptions::builder().ordered(false).build()).run().unwrap_err();
 /// if let ErrorKind::InsertMany(e) = &*err.kind {
 ///     assert_eq!(e.write_errors[0].index, 1); // the duplicate
 ///     assert_eq!(e.inserted_ids.len(), 2);
@@ -293,7 +293,7 @@ pub struct InsertManyError {
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
 /// let writes = [1, 1, 2].map(|id| WriteModel::InsertOne { document: doc! { "_id": id } });
-/// let err = items.bulk_write(writes, None).unwrap_err();
+/// let err = items.bulk_write(writes).run().unwrap_err();
 /// if let ErrorKind::BulkWrite(e) = &*err.kind {
 ///     assert_eq!(e.write_errors[0].index, 1);
 ///     assert_eq!(e.partial_result.inserted_count, 1); // ordered: stopped at the duplicate
@@ -308,7 +308,7 @@ pub struct BulkWriteFailure {
     /// Set when the write concern was not met.
     pub write_concern_error: Option<WriteConcernError>,
     /// What was done before (and, unordered, besides) the failures.
-    pub partial_result: crate::collection::BulkWriteResult,
+    pub partial_result: crate::results::BulkWriteResult,
 }
 
 impl fmt::Debug for Error {
@@ -485,7 +485,7 @@ impl Error {
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
-    /// match items.insert_one(doc! { "_id": 1 }, None) {
+    /// match items.insert_one(doc! { "_id": 1 }).run() {
     ///     Err(e) if e.code() == Some(11000) => println!("already there"),
     ///     other => { other?; }
     /// }
@@ -697,6 +697,34 @@ impl From<bson::error::Error> for Error {
             message: e.to_string(),
         })
     }
+}
+
+/// A [`Client::bulk_write`] that did not do everything.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::{ClientWriteModel, ErrorKind};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let writes = [1, 1].map(|id| ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "_id": id } });
+/// let err = client.bulk_write(writes).run().unwrap_err();
+/// if let ErrorKind::ClientBulkWrite(failure) = &*err.kind {
+///     assert_eq!(failure.write_errors[&1].code, 11000);
+///     assert_eq!(failure.partial_result.as_ref().map(|r| r.inserted_count), Some(1));
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ClientBulkWriteFailure {
+    /// Refused writes by index.
+    pub write_errors: std::collections::HashMap<usize, WriteError>,
+    /// Write concern errors, if any.
+    pub write_concern_errors: Vec<WriteConcernError>,
+    /// What was done; `None` when no write succeeded.
+    pub partial_result: Option<crate::results::ClientBulkWriteResult>,
 }
 
 #[cfg(test)]

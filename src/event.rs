@@ -87,7 +87,7 @@ impl<T: ?Sized> PartialEq for EventHandler<T> {
 ///         println!("{} on connection {} to {} (server id {:?})", s.command_name, c.id, c.address, c.server_id);
 ///     }
 /// }));
-/// Client::with_options(options)?.list_database_names()?;
+/// Client::with_options(options)?.list_database_names().run()?;
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -117,7 +117,7 @@ pub struct ConnectionInfo {
 ///         println!("#{} {}.{}: {}", s.request_id, s.database_name, s.command_name, s.command);
 ///     }
 /// }));
-/// Client::with_options(options)?.database("shop").run_command(bson::doc! { "ping": 1 })?;
+/// Client::with_options(options)?.database("shop").run_command(bson::doc! { "ping": 1 }).run()?;
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -151,7 +151,7 @@ pub struct CommandStartedEvent {
 ///         }
 ///     }
 /// }));
-/// Client::with_options(options)?.list_database_names()?;
+/// Client::with_options(options)?.list_database_names().run()?;
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -185,7 +185,7 @@ pub struct CommandSucceededEvent {
 ///     }
 /// }));
 /// let client = Client::with_options(options)?;
-/// let _ = client.database("shop").run_command(bson::doc! { "noSuchCommand": 1 }); // reported as failed
+/// let _ = client.database("shop").run_command(bson::doc! { "noSuchCommand": 1 }).run(); // reported as failed
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[derive(Clone, Debug)]

@@ -2,11 +2,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub use bson;
 pub use greenmongo_runtime as runtime;
 
+pub mod action;
 pub mod auth;
+mod bson_util;
 mod client;
-mod client_bulk_write;
 mod collection;
 mod conn;
 mod cursor;
@@ -22,21 +24,25 @@ mod retry;
 pub mod sdam;
 pub mod selection;
 mod session;
-mod srv;
 mod topology;
 pub mod uri;
 pub mod wire;
 
 pub use client::Client;
-pub use client_bulk_write::{
-    ClientBulkWriteFailure, ClientBulkWriteOptions, ClientBulkWriteResult, ClientDeleteResult,
-    ClientInsertResult, ClientUpdateResult, ClientWriteModel,
-};
-pub use collection::{
-    BulkWriteOptions, BulkWriteResult, Collection, UpdateModifications, WriteModel,
-    WriteModelOptions,
-};
+pub use collection::Collection;
 pub use cursor::Cursor;
 pub use database::Database;
-pub use error::{CommandError, Error, ErrorKind, Result};
-pub use options::ClientOptions;
+pub use error::{ClientBulkWriteFailure, CommandError, Error, ErrorKind, Result};
+pub use options::{
+    BulkWriteOptions, ClientBulkWriteOptions, ClientOptions, ClientWriteModel, UpdateModifications,
+    WriteModel, WriteModelOptions,
+};
+pub use results::{
+    BulkWriteResult, ClientBulkWriteResult, ClientDeleteResult, ClientInsertResult,
+    ClientUpdateResult,
+};
+
+/// `docs/porting.md`, compiled with the doc tests so its greenmongo examples stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/porting.md")]
+pub struct PortingGuide;

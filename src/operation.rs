@@ -1,213 +1,300 @@
-//! The pure half of the CRUD operations: reading write and cursor replies (CRUD spec).
-//! Building the commands is plain document construction in
-//! [`Collection`](crate::Collection); what can go wrong in a reply is handled here, with
-//! unit tests and no server.
+//! The commands as pure operations (the official driver's `operation` module): each type
+//! builds its command from its arguments and options and reads its reply into a result,
+//! with no I/O, so each is unit-tested against the exact command it must send. The
+//! executor ([`Client::execute`](crate::Client)) does everything in between: server
+//! selection, checkout, implicit sessions, retries, cluster-time gossip, SDAM error
+//! handling and command events.
+//!
+//! One file per command family: `find`, `aggregate`, `count`, `distinct`, `insert`,
+//! `update`, `delete`, `find_and_modify`, `bulk_write`, `client_bulk_write`, `list`
+//! (collections, databases, indexes),
+//! `admin` (create, drop, rename, create/drop indexes), `run_command`, `cursor`
+//! (getMore, killCursors); `reply` reads the reply shapes they share.
 
-use std::collections::{HashMap, VecDeque};
+mod admin;
+mod aggregate;
+mod bulk_write;
+mod client_bulk_write;
+mod count;
+mod cursor;
+mod delete;
+mod distinct;
+mod find;
+mod find_and_modify;
+mod insert;
+mod list;
+mod reply;
+mod run_command;
+mod update;
 
-use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf};
+pub(crate) use crate::bson_util::get_int;
+pub(crate) use admin::{
+    Create, CreateIndexes, DropCollection, DropDatabase, DropIndexes, RenameCollection,
+};
+pub(crate) use aggregate::Aggregate;
+pub(crate) use bulk_write::Plan as BulkWritePlan;
+pub(crate) use client_bulk_write::Plan as ClientBulkWritePlan;
+pub(crate) use count::{Count, CountDocuments};
+pub(crate) use cursor::{GetMore, KillCursors};
+pub(crate) use delete::Delete;
+pub(crate) use distinct::Distinct;
+pub(crate) use find::Find;
+pub(crate) use find_and_modify::{FindAndModify, Modification};
+pub(crate) use insert::{insert_batches, merge_insert_errors, raw_with_id, with_id, Insert};
+pub(crate) use list::{ListCollections, ListDatabases, ListIndexes};
+pub(crate) use reply::{error_labels, CursorReply, WriteReply};
+pub(crate) use run_command::{RunCommand, RunCursorCommand};
+pub(crate) use update::{checked_update, to_replacement, Update};
+
+use std::time::Duration;
+
+use bson::{doc, Bson, Document, RawDocumentBuf};
 
 use crate::{
-    error::{ErrorKind, InsertManyError, WriteConcernError, WriteError, WriteFailure},
-    Error, Result,
+    options::{ReadConcern, ReadPreference, ReadPreferenceMode, SelectionCriteria, WriteConcern},
+    retry::Retry,
+    selection::Criteria,
+    wire::DocumentSequence,
+    Result,
 };
 
-/// Reads an integer that the server may send as int32, int64 or double.
-pub(crate) fn get_int(doc: &Document, key: &str) -> Option<i64> {
-    match doc.get(key)? {
-        Bson::Int32(v) => Some(i64::from(*v)),
-        Bson::Int64(v) => Some(*v),
-        Bson::Double(v) if v.fract() == 0.0 => Some(*v as i64),
-        _ => None,
+/// One command operation.
+pub(crate) trait Operation {
+    /// What the reply becomes.
+    type Output;
+
+    /// The command, ready to send.
+    fn build(&mut self) -> Result<Command>;
+
+    /// Which servers it may run on (default: the primary).
+    fn criteria(&self) -> Criteria {
+        Criteria::Write
+    }
+
+    /// Whether it may be retried once, and under which spec's rules (default: never).
+    fn retry(&self) -> Retry {
+        Retry::No
+    }
+
+    /// Reads a successful reply (`ok: 0` has already become an error).
+    fn handle_response(&self, reply: RawDocumentBuf) -> Result<Self::Output>;
+}
+
+/// An operation lent to the executor, so the caller keeps it to read the result with
+/// (a bulk write's command, whose reply is merged by its indexes).
+impl<Op: Operation> Operation for &mut Op {
+    type Output = Op::Output;
+
+    fn build(&mut self) -> Result<Command> {
+        (**self).build()
+    }
+
+    fn criteria(&self) -> Criteria {
+        (**self).criteria()
+    }
+
+    fn retry(&self) -> Retry {
+        (**self).retry()
+    }
+
+    fn handle_response(&self, reply: RawDocumentBuf) -> Result<Self::Output> {
+        (**self).handle_response(reply)
     }
 }
 
-/// The `errorLabels` of a reply.
-pub(crate) fn error_labels(reply: &Document) -> Vec<String> {
-    reply
-        .get_array("errorLabels")
-        .map(|a| {
-            a.iter()
-                .filter_map(|l| l.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+/// An operation whose reply opens a cursor: the executor keeps the server, session and
+/// (load-balanced) connection for its `getMore`s.
+pub(crate) trait CursorOperation: Operation<Output = CursorReply> {
+    /// How the cursor asks for later batches.
+    fn cursor_spec(&self) -> CursorSpec;
 }
 
-/// The write errors and write concern error of an insert/update/delete reply.
-#[derive(Debug, Default)]
-pub(crate) struct WriteReply {
-    /// `n`: documents inserted, matched or deleted.
-    pub(crate) n: u64,
-    /// `nModified` (updates).
-    pub(crate) n_modified: u64,
-    /// `upserted`: (index, _id) pairs.
-    pub(crate) upserted: Vec<(usize, Bson)>,
-    pub(crate) write_errors: Vec<WriteError>,
-    pub(crate) write_concern_error: Option<WriteConcernError>,
-    /// `errorLabels` of the reply (e.g. `RetryableWriteError` next to a write concern
-    /// error), for the error made of it.
-    pub(crate) labels: Vec<String>,
+/// How a cursor fetches more.
+#[derive(Default)]
+pub(crate) struct CursorSpec {
+    pub(crate) db: String,
+    pub(crate) batch_size: Option<u32>,
+    /// `maxTimeMS` of each `getMore` (how long a tailable await cursor waits for data).
+    pub(crate) max_await_time: Option<Duration>,
+    pub(crate) limit: Option<u64>,
+    /// A tailable cursor that does not wait: an empty batch ends the current iteration
+    /// (`next` returns `None`) but not the cursor. Other cursors fetch again.
+    pub(crate) stop_on_empty_batch: bool,
+    /// The `comment` of the query, repeated on each `getMore` (CRUD spec; MongoDB 4.4+
+    /// accepts it there).
+    pub(crate) comment: Option<Bson>,
 }
 
-impl WriteReply {
-    /// Parses an (already `ok: 1`) write command reply.
-    pub(crate) fn parse(reply: &Document) -> WriteReply {
-        let write_errors = reply
-            .get_array("writeErrors")
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(Bson::as_document)
-                    .map(|e| WriteError {
-                        index: get_int(e, "index").unwrap_or(0).max(0) as usize,
-                        code: get_int(e, "code").unwrap_or(0) as i32,
-                        code_name: e.get_str("codeName").unwrap_or_default().to_owned(),
-                        message: e.get_str("errmsg").unwrap_or_default().to_owned(),
-                        details: e.get_document("errInfo").ok().cloned(),
-                    })
+/// A command to send: its database, its body, and the OP_MSG document sequence beside it
+/// (an insert's `documents`), if any.
+#[derive(Debug)]
+pub(crate) struct Command {
+    pub(crate) db: String,
+    pub(crate) body: Document,
+    pub(crate) documents: Option<DocumentSequence>,
+}
+
+impl Command {
+    pub(crate) fn new(db: &str, body: Document) -> Command {
+        Command {
+            db: db.to_owned(),
+            body,
+            documents: None,
+        }
+    }
+}
+
+/// `database.collection`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Namespace {
+    pub(crate) db: String,
+    pub(crate) coll: String,
+}
+
+impl Namespace {
+    pub(crate) fn new(db: &str, coll: &str) -> Namespace {
+        Namespace {
+            db: db.to_owned(),
+            coll: coll.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.db, self.coll)
+    }
+}
+
+/// The read concern, write concern and read preference a database or collection handle
+/// gives its operations when the operation sets none of its own.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Concerns {
+    pub(crate) read_concern: Option<ReadConcern>,
+    pub(crate) write_concern: Option<WriteConcern>,
+    pub(crate) read_preference: Option<ReadPreference>,
+}
+
+impl Concerns {
+    /// The operation's write concern, else the handle's.
+    pub(crate) fn write_concern(&self, op: Option<WriteConcern>) -> Option<WriteConcern> {
+        op.or_else(|| self.write_concern.clone())
+    }
+
+    /// The operation's read concern, else the handle's.
+    pub(crate) fn read_concern(&self, op: Option<ReadConcern>) -> Option<ReadConcern> {
+        op.or_else(|| self.read_concern.clone())
+    }
+
+    /// The operation's read preference, else the handle's.
+    pub(crate) fn read_preference(&self, op: Option<&ReadPreference>) -> Option<ReadPreference> {
+        op.or(self.read_preference.as_ref()).cloned()
+    }
+}
+
+/// What a read sees and where it runs: the operation's read concern and read
+/// preference, else its handle's.
+#[derive(Debug)]
+pub(crate) struct ReadOptions {
+    read_concern: Option<ReadConcern>,
+    read_preference: Option<ReadPreference>,
+}
+
+impl ReadOptions {
+    pub(crate) fn resolve(
+        read_concern: Option<ReadConcern>,
+        selection_criteria: Option<&SelectionCriteria>,
+        concerns: &Concerns,
+    ) -> ReadOptions {
+        let op_pref = selection_criteria.and_then(SelectionCriteria::as_read_pref);
+        ReadOptions {
+            read_concern: concerns.read_concern(read_concern),
+            read_preference: concerns.read_preference(op_pref),
+        }
+    }
+
+    /// Adds `readConcern` and `$readPreference` (see [`add_read_options`]).
+    pub(crate) fn add_to(&self, command: &mut Document) {
+        add_read_options(
+            command,
+            self.read_concern.as_ref(),
+            self.read_preference.as_ref(),
+        );
+    }
+
+    /// Selection by the read preference (default: the primary).
+    pub(crate) fn criteria(&self) -> Criteria {
+        read_criteria(self.read_preference.as_ref())
+    }
+}
+
+/// Puts `value` under `key` when there is one.
+pub(crate) fn insert_opt(command: &mut Document, key: &str, value: Option<impl Into<Bson>>) {
+    if let Some(value) = value {
+        command.insert(key, value.into());
+    }
+}
+
+/// A duration as `maxTimeMS` takes it.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Adds `writeConcern` (when it says anything) to a write command.
+pub(crate) fn add_write_concern(command: &mut Document, write_concern: Option<&WriteConcern>) {
+    if let Some(wc) = write_concern {
+        let wc = wc.to_document();
+        if !wc.is_empty() {
+            command.insert("writeConcern", wc);
+        }
+    }
+}
+
+/// Whether writes with `write_concern` are acknowledged (no write concern: yes).
+pub(crate) fn is_acknowledged(write_concern: Option<&WriteConcern>) -> bool {
+    write_concern.is_none_or(WriteConcern::is_acknowledged)
+}
+
+/// Adds `readConcern` and, for a read preference other than primary, `$readPreference`.
+pub(crate) fn add_read_options(
+    command: &mut Document,
+    read_concern: Option<&ReadConcern>,
+    read_preference: Option<&ReadPreference>,
+) {
+    if let Some(rc) = read_concern {
+        command.insert("readConcern", rc.to_document());
+    }
+    if let Some(pref) = read_preference {
+        if pref.mode != ReadPreferenceMode::Primary {
+            command.insert("$readPreference", read_preference_document(pref));
+        }
+    }
+}
+
+/// Where a read goes: its read preference (default: the primary).
+pub(crate) fn read_criteria(read_preference: Option<&ReadPreference>) -> Criteria {
+    Criteria::Read(read_preference.cloned().unwrap_or_default())
+}
+
+/// A read preference as `$readPreference` spells it.
+pub(crate) fn read_preference_document(pref: &ReadPreference) -> Document {
+    let mut doc = doc! { "mode": pref.mode.as_str() };
+    if !pref.tag_sets.is_empty() {
+        let tags: Vec<Document> = pref
+            .tag_sets
+            .iter()
+            .map(|set| {
+                set.iter()
+                    .map(|(k, v)| (k.clone(), Bson::String(v.clone())))
                     .collect()
-            })
-            .unwrap_or_default();
-        let write_concern_error =
-            reply
-                .get_document("writeConcernError")
-                .ok()
-                .map(|e| WriteConcernError {
-                    code: get_int(e, "code").unwrap_or(0) as i32,
-                    code_name: e.get_str("codeName").unwrap_or_default().to_owned(),
-                    message: e.get_str("errmsg").unwrap_or_default().to_owned(),
-                    details: e.get_document("errInfo").ok().cloned(),
-                });
-        let upserted = reply
-            .get_array("upserted")
-            .map(|u| {
-                u.iter()
-                    .filter_map(Bson::as_document)
-                    .filter_map(|d| {
-                        Some((get_int(d, "index")?.max(0) as usize, d.get("_id")?.clone()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let labels = error_labels(reply);
-        WriteReply {
-            n: get_int(reply, "n").unwrap_or(0).max(0) as u64,
-            n_modified: get_int(reply, "nModified").unwrap_or(0).max(0) as u64,
-            upserted,
-            write_errors,
-            write_concern_error,
-            labels,
-        }
-    }
-
-    /// For single-document writes: the first write error, else the write concern error.
-    pub(crate) fn into_single_result(self) -> Result<WriteReply> {
-        if let Some(error) = self.write_errors.first() {
-            return Err(
-                Error::new(ErrorKind::Write(WriteFailure::WriteError(error.clone())))
-                    .with_labels(self.labels),
-            );
-        }
-        if let Some(error) = &self.write_concern_error {
-            return Err(Error::new(ErrorKind::Write(WriteFailure::WriteConcernError(
-                error.clone(),
-            )))
-            .with_labels(self.labels));
-        }
-        Ok(self)
-    }
-
-    /// For `insert_many`: an error naming the refused documents and the inserted ids.
-    pub(crate) fn into_insert_many_error(
-        self,
-        batch_offset: usize,
-        ids: &[Bson],
-        inserted_before: &HashMap<usize, Bson>,
-    ) -> Option<Error> {
-        if self.write_errors.is_empty() && self.write_concern_error.is_none() {
-            return None;
-        }
-        let failed: Vec<usize> = self.write_errors.iter().map(|e| e.index).collect();
-        let mut inserted_ids = inserted_before.clone();
-        for (i, id) in ids.iter().enumerate() {
-            if i < self.n as usize + failed.len() && !failed.contains(&i) {
-                inserted_ids.insert(batch_offset + i, id.clone());
-            }
-        }
-        let write_errors = self
-            .write_errors
-            .into_iter()
-            .map(|mut e| {
-                e.index += batch_offset;
-                e
             })
             .collect();
-        Some(
-            Error::new(ErrorKind::InsertMany(InsertManyError {
-                write_errors,
-                write_concern_error: self.write_concern_error,
-                inserted_ids,
-            }))
-            .with_labels(self.labels),
-        )
+        doc.insert("tags", tags);
     }
-}
-
-/// The `cursor` part of a `find` / `aggregate` / `getMore` reply. The batch stays in
-/// BSON bytes, one buffer per document: the cursor deserializes each straight into its
-/// type, with no `Document` in between.
-#[derive(Debug)]
-pub(crate) struct CursorReply {
-    pub(crate) id: i64,
-    pub(crate) ns: String,
-    pub(crate) batch: VecDeque<RawDocumentBuf>,
-}
-
-impl CursorReply {
-    /// Parses a cursor reply; `firstBatch` or `nextBatch`.
-    ///
-    /// # Errors
-    /// When the reply has no well-formed `cursor` document.
-    pub(crate) fn parse(reply: &RawDocument) -> Result<CursorReply> {
-        let malformed = |what: &str| Error::invalid_response(format!("cursor reply: {what}"));
-        let cursor = match reply.get_document("cursor") {
-            Ok(cursor) => cursor,
-            Err(_) => {
-                let shown =
-                    Document::try_from(reply).map_or_else(|e| e.to_string(), |d| d.to_string());
-                return Err(Error::invalid_response(format!(
-                    "reply has no cursor document: {shown}"
-                )));
-            }
-        };
-        let id = match cursor.get("id") {
-            Ok(Some(RawBsonRef::Int64(id))) => id,
-            Ok(Some(RawBsonRef::Int32(id))) => i64::from(id),
-            Ok(Some(RawBsonRef::Double(id))) if id.fract() == 0.0 => id as i64,
-            _ => return Err(malformed("no id")),
-        };
-        let batch = cursor
-            .get_array("firstBatch")
-            .or_else(|_| cursor.get_array("nextBatch"))
-            .map_err(|_| malformed("no firstBatch or nextBatch"))?;
-        let batch = batch
-            .into_iter()
-            .map(|doc| match doc {
-                Ok(RawBsonRef::Document(d)) => Ok(d.to_owned()),
-                Ok(other) => Err(malformed(&format!(
-                    "the batch holds a {:?}, not a document",
-                    other.element_type()
-                ))),
-                Err(e) => Err(malformed(&e.to_string())),
-            })
-            .collect::<Result<_>>()?;
-        Ok(CursorReply {
-            id,
-            ns: cursor.get_str("ns").unwrap_or_default().to_owned(),
-            batch,
-        })
+    if let Some(staleness) = pref.max_staleness {
+        doc.insert("maxStalenessSeconds", staleness.as_secs() as i64);
     }
+    doc
 }
 
 /// The default name of an index: `field_1_other_-1`.
@@ -227,72 +314,41 @@ pub(crate) fn index_name(keys: &Document) -> String {
         .join("_")
 }
 
+/// Test helpers: commands compared byte for byte (field order matters to the server for
+/// the command name, and to us for reproducibility).
+#[cfg(test)]
+pub(crate) mod test_util {
+    use bson::{Document, RawDocumentBuf};
+
+    use super::Operation;
+
+    /// Builds `op` and asserts its command is exactly `expected`, in order.
+    #[track_caller]
+    pub(crate) fn assert_command<Op: Operation>(op: &mut Op, expected: Document) -> super::Command {
+        let command = op.build().expect("the command builds");
+        let built = RawDocumentBuf::try_from(&command.body).unwrap();
+        let want = RawDocumentBuf::try_from(&expected).unwrap();
+        assert_eq!(
+            built.as_bytes(),
+            want.as_bytes(),
+            "\n built: {}\nwanted: {}",
+            command.body,
+            expected
+        );
+        command
+    }
+
+    /// A reply document as the executor hands it over.
+    pub(crate) fn raw(reply: Document) -> RawDocumentBuf {
+        RawDocumentBuf::try_from(&reply).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use bson::{doc, rawdoc};
+    use bson::doc;
 
     use super::*;
-
-    #[test]
-    fn a_duplicate_key_becomes_a_write_error_with_the_servers_words() {
-        let reply = doc! { "n": 0, "ok": 1, "writeErrors": [
-            { "index": 0, "code": 11000, "codeName": "DuplicateKey", "errmsg": "E11000 duplicate key" }
-        ] };
-        let err = WriteReply::parse(&reply).into_single_result().unwrap_err();
-        assert_eq!(err.code(), Some(11000));
-        assert_eq!(
-            err.to_string(),
-            "write error 11000 (DuplicateKey): E11000 duplicate key"
-        );
-    }
-
-    #[test]
-    fn a_write_concern_error_is_reported_when_there_is_no_write_error() {
-        let reply = doc! { "n": 1, "ok": 1, "writeConcernError": { "code": 64, "errmsg": "waiting for replication timed out" } };
-        let err = WriteReply::parse(&reply).into_single_result().unwrap_err();
-        assert!(matches!(
-            *err.kind,
-            ErrorKind::Write(WriteFailure::WriteConcernError(_))
-        ));
-        assert_eq!(err.code(), Some(64));
-        assert!(!err.contains_label("RetryableWriteError"));
-    }
-
-    #[test]
-    fn the_replys_error_labels_go_on_the_error() {
-        let reply = doc! { "n": 1, "ok": 1, "errorLabels": ["RetryableWriteError"],
-        "writeConcernError": { "code": 91, "errmsg": "Replication is being shut down" } };
-        let err = WriteReply::parse(&reply).into_single_result().unwrap_err();
-        assert!(err.contains_label("RetryableWriteError"));
-    }
-
-    #[test]
-    fn insert_many_errors_keep_the_ids_that_made_it() {
-        let ids: Vec<Bson> = (0..4).map(Bson::Int32).collect();
-        let reply = doc! { "n": 1, "ok": 1, "writeErrors": [ { "index": 1, "code": 11000, "errmsg": "dup" } ] };
-        // ordered: stopped after index 1, so only index 0 went in.
-        let err = WriteReply::parse(&reply)
-            .into_insert_many_error(10, &ids, &HashMap::new())
-            .unwrap();
-        let ErrorKind::InsertMany(e) = &*err.kind else {
-            panic!("{err:?}")
-        };
-        assert_eq!(e.write_errors[0].index, 11);
-        assert_eq!(e.inserted_ids.keys().copied().collect::<Vec<_>>(), [10]);
-    }
-
-    #[test]
-    fn cursor_replies_parse_and_malformed_ones_are_errors() {
-        let reply = rawdoc! { "cursor": { "id": 7_i64, "ns": "db.c", "firstBatch": [ { "a": 1 } ] }, "ok": 1 };
-        let cursor = CursorReply::parse(&reply).unwrap();
-        assert_eq!(
-            (cursor.id, cursor.ns.as_str(), cursor.batch.len()),
-            (7, "db.c", 1)
-        );
-        assert_eq!(cursor.batch[0], rawdoc! { "a": 1 });
-        assert!(CursorReply::parse(&rawdoc! { "ok": 1 }).is_err());
-        assert!(CursorReply::parse(&rawdoc! { "cursor": { "id": 0, "nextBatch": [1] } }).is_err());
-    }
 
     #[test]
     fn index_names_follow_the_servers_convention() {
@@ -301,5 +357,21 @@ mod tests {
             "sku_1_price_-1"
         );
         assert_eq!(index_name(&doc! { "body": "text" }), "body_text");
+    }
+
+    #[test]
+    fn the_operations_concerns_win_over_the_handles() {
+        let handle = Concerns {
+            write_concern: Some(WriteConcern::majority()),
+            ..Default::default()
+        };
+        assert_eq!(handle.write_concern(None), Some(WriteConcern::majority()));
+        let w0 = WriteConcern {
+            w: Some(crate::options::Acknowledgment::Nodes(0)),
+            ..Default::default()
+        };
+        assert_eq!(handle.write_concern(Some(w0.clone())), Some(w0.clone()));
+        assert!(!is_acknowledged(Some(&w0)));
+        assert!(is_acknowledged(None));
     }
 }

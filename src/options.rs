@@ -8,7 +8,12 @@
 //! Durations are [`Duration`]s; where the spec gives zero a special meaning ("no timeout",
 //! "no limit") the field's docs say so, and the zero is kept as is.
 
+#[macro_use]
+mod setters;
+
 mod address;
+mod admin;
+mod bulk_write;
 mod concern;
 mod credential;
 mod crud;
@@ -19,14 +24,24 @@ mod tls;
 use std::{fmt, str::FromStr, time::Duration};
 
 pub use address::{ServerAddress, DEFAULT_PORT};
+pub use admin::{
+    CreateCollectionOptions, CreateIndexOptions, DropCollectionOptions, DropDatabaseOptions,
+    DropIndexOptions, IndexModel, ListCollectionsOptions, ListDatabasesOptions, ListIndexesOptions,
+};
+pub use bulk_write::{
+    BulkWriteOptions, ClientBulkWriteOptions, ClientWriteModel, UpdateModifications, WriteModel,
+    WriteModelOptions,
+};
 pub use concern::{Acknowledgment, ReadConcern, ReadConcernLevel, WriteConcern};
 pub use credential::{AuthMechanism, Credential, DEFAULT_GSSAPI_SERVICE_NAME, EXTERNAL_SOURCE};
+pub(crate) use crud::FindAndModifyOptions;
 pub use crud::{
     AggregateOptions, CountOptions, CursorType, DeleteOptions, DistinctOptions,
-    FindOneAndModifyOptions, FindOptions, Hint, IndexModel, InsertManyOptions, InsertOneOptions,
-    ReplaceOptions, ReturnDocument, RunCursorCommandOptions, UpdateOptions,
+    EstimatedDocumentCountOptions, FindOneAndDeleteOptions, FindOneAndReplaceOptions,
+    FindOneAndUpdateOptions, FindOneOptions, FindOptions, Hint, InsertManyOptions,
+    InsertOneOptions, ReplaceOptions, ReturnDocument, RunCursorCommandOptions, UpdateOptions,
 };
-pub use read_preference::{ReadPreference, ReadPreferenceMode, TagSet};
+pub use read_preference::{ReadPreference, ReadPreferenceMode, SelectionCriteria, TagSet};
 pub use resolver::ResolverConfig;
 pub use tls::TlsOptions;
 
@@ -199,39 +214,6 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
-    /// Parses a `mongodb://` or `mongodb+srv://` connection string. No I/O: a `mongodb+srv`
-    /// string comes back with empty [`hosts`](Self::hosts) and
-    /// [`needs_srv_resolution`](Self::needs_srv_resolution) true.
-    ///
-    /// Invalid values of individual options do not fail the parse: they are skipped and
-    /// reported in [`warnings`](Self::warnings), as the Connection String spec requires.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for a malformed
-    /// string (scheme, user info, hosts, ports, percent-encoding, database name) and for
-    /// the combinations the specs forbid: conflicting TLS options, `directConnection=true`
-    /// with several hosts or SRV, `loadBalanced=true` with several hosts, a replica set or
-    /// `directConnection=true`, SRV-only options without SRV, a credential its mechanism
-    /// rejects (see [`Credential::validate`]), and read preference tags or staleness with
-    /// mode primary.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use greenmongo::ClientOptions;
-    ///
-    /// let opts = ClientOptions::parse("mongodb://localhost/?maxPoolSize=10&fsync=true")?;
-    /// assert_eq!(opts.max_pool_size, Some(10));
-    /// assert_eq!(opts.warnings.len(), 1); // fsync is not a known option
-    ///
-    /// assert!(ClientOptions::parse("mongodb://a,b/?directConnection=true").is_err());
-    /// # Ok::<(), greenmongo::Error>(())
-    /// ```
-    pub fn parse(uri: &str) -> Result<Self> {
-        crate::uri::parse(uri)
-    }
-
     /// Checks the combinations of options the specs forbid (the same checks
     /// [`parse`](Self::parse) makes after reading every option).
     ///

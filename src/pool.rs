@@ -97,7 +97,7 @@ mod shared;
 
 use std::{fmt, sync::Arc};
 
-pub use event::{CheckOutFailedReason, CmapEvent, ConnectionClosedReason, EventHandler};
+pub use event::{CheckOutFailedReason, CmapEvent, ConnectionClosedReason};
 pub use interrupt::Establishing;
 pub use options::{
     PoolOptions, DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_CONNECTING, DEFAULT_MAX_POOL_SIZE,

@@ -13,7 +13,7 @@ use bson::Bson;
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
-/// let result = items.insert_one(doc! { "sku": "fig" }, None)?;
+/// let result = items.insert_one(doc! { "sku": "fig" }).run()?;
 /// println!("new _id: {}", result.inserted_id); // an ObjectId the driver generated
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
@@ -33,7 +33,7 @@ pub struct InsertOneResult {
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
-/// let result = items.insert_many([doc! { "_id": "a" }, doc! { "_id": "b" }], None)?;
+/// let result = items.insert_many([doc! { "_id": "a" }, doc! { "_id": "b" }]).run()?;
 /// assert_eq!(result.inserted_ids[&1], bson::Bson::String("b".into()));
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
@@ -55,7 +55,7 @@ pub struct InsertManyResult {
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
 /// let upsert = UpdateOptions::builder().upsert(true).build();
-/// let result = items.update_one(doc! { "sku": "fig" }, doc! { "$inc": { "qty": 1 } }, upsert)?;
+/// let result = items.update_one(doc! { "sku": "fig" }, doc! { "$inc": { "qty": 1 } }).with_options(upsert).run()?;
 /// println!("{} matched, {} modified, upserted {:?}", result.matched_count, result.modified_count, result.upserted_id);
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
@@ -79,7 +79,7 @@ pub struct UpdateResult {
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let carts = client.database("shop").collection::<Document>("carts");
-/// let result = carts.delete_many(doc! { "expired": true }, None)?;
+/// let result = carts.delete_many(doc! { "expired": true }).run()?;
 /// println!("{} carts deleted", result.deleted_count);
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
@@ -88,4 +88,318 @@ pub struct UpdateResult {
 pub struct DeleteResult {
     /// Documents deleted.
     pub deleted_count: u64,
+}
+
+/// The outcome of `create_index`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::options::IndexModel;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let result = items.create_index(IndexModel { keys: doc! { "sku": 1 }, options: None }).run()?;
+/// assert_eq!(result.index_name, "sku_1");
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct CreateIndexResult {
+    /// The index's name (given in its options, or derived from its keys).
+    pub index_name: String,
+}
+
+/// The outcome of `create_indexes`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::options::IndexModel;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let result = items.create_indexes([IndexModel { keys: doc! { "a": 1 }, options: None }]).run()?;
+/// assert_eq!(result.index_names, ["a_1"]);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct CreateIndexesResult {
+    /// The indexes' names, in the order given.
+    pub index_names: Vec<String>,
+}
+
+/// One database, as `list_databases` describes it.
+///
+/// # Examples
+///
+/// ```no_run
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// for db in client.list_databases().run()? {
+///     println!("{} uses {} bytes", db.name, db.size_on_disk);
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct DatabaseSpecification {
+    /// The database's name.
+    pub name: String,
+    /// Its size on disk, in bytes.
+    #[serde(deserialize_with = "u64_from_any_number", default)]
+    pub size_on_disk: u64,
+    /// Whether it holds no data.
+    #[serde(default)]
+    pub empty: bool,
+    /// On a sharded cluster: the shards it lives on, with its size on each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<bson::Document>,
+}
+
+/// What kind of collection a [`CollectionSpecification`] describes.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::results::CollectionType;
+///
+/// let kind: CollectionType = bson::deserialize_from_bson("view".into())?;
+/// assert_eq!(kind, CollectionType::View);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum CollectionType {
+    /// A view over another collection.
+    View,
+    /// A plain collection.
+    Collection,
+    /// A time series collection.
+    Timeseries,
+}
+
+/// One collection, as `list_collections` describes it.
+///
+/// # Examples
+///
+/// ```no_run
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// for spec in client.database("shop").list_collections().run()? {
+///     let spec = spec?;
+///     println!("{} ({:?}), options {}", spec.name, spec.collection_type, spec.options);
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CollectionSpecification {
+    /// The collection's name.
+    pub name: String,
+    /// Collection, view or time series.
+    #[serde(rename = "type")]
+    pub collection_type: CollectionType,
+    /// The options it was created with, as the `create` command took them.
+    #[serde(default)]
+    pub options: bson::Document,
+    /// Whether it is read-only, and its UUID.
+    #[serde(default)]
+    pub info: CollectionSpecificationInfo,
+    /// The `_id` index's description (none for views).
+    pub id_index: Option<bson::Document>,
+}
+
+/// The `info` part of a [`CollectionSpecification`].
+///
+/// # Examples
+///
+/// ```no_run
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let first = client.database("shop").list_collections().run()?.next().transpose()?;
+/// if let Some(spec) = first {
+///     println!("read-only: {}, uuid: {:?}", spec.info.read_only, spec.info.uuid);
+/// }
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CollectionSpecificationInfo {
+    /// Whether the collection is read-only (a view is).
+    #[serde(default)]
+    pub read_only: bool,
+    /// The collection's UUID (none for views).
+    pub uuid: Option<bson::Binary>,
+}
+
+/// A size the server may send as int32, int64 or double.
+fn u64_from_any_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    use serde::Deserialize;
+    match Bson::deserialize(deserializer)? {
+        Bson::Int32(n) => Ok(n.max(0) as u64),
+        Bson::Int64(n) => Ok(n.max(0) as u64),
+        Bson::Double(n) if n >= 0.0 => Ok(n as u64),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a size, found {other}"
+        ))),
+    }
+}
+
+/// What a [`Collection::bulk_write`] did.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::{WriteModel, WriteModelOptions};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let upsert = WriteModelOptions { upsert: Some(true), ..Default::default() };
+/// let result = items.bulk_write([
+///     WriteModel::InsertOne { document: doc! { "_id": "fig" } },
+///     WriteModel::ReplaceOne { filter: doc! { "_id": "plum" }, replacement: doc! { "qty": 1 }, options: upsert },
+/// ]).run()?;
+/// assert_eq!((result.inserted_count, result.upserted_count), (1, 1));
+/// assert_eq!(result.upserted_ids[&1], bson::Bson::String("plum".into()));
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct BulkWriteResult {
+    /// Documents inserted.
+    pub inserted_count: u64,
+    /// Documents matched by updates and replaces.
+    pub matched_count: u64,
+    /// Documents changed by updates and replaces.
+    pub modified_count: u64,
+    /// Documents deleted.
+    pub deleted_count: u64,
+    /// Documents inserted by upserts.
+    pub upserted_count: u64,
+    /// The `_id` of each upserted document, by the index of its write.
+    pub upserted_ids: HashMap<usize, Bson>,
+    /// The `_id` of each inserted document, by the index of its write.
+    pub inserted_ids: HashMap<usize, Bson>,
+}
+
+/// The result of one insert in a verbose [`ClientBulkWriteResult`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::{ClientBulkWriteOptions, ClientWriteModel};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let insert = ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "sku": "fig" } };
+/// let verbose = ClientBulkWriteOptions { verbose_results: Some(true), ..Default::default() };
+/// let result = client.bulk_write([insert]).with_options(verbose).run()?;
+/// println!("new _id: {}", result.insert_results[&0].inserted_id);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ClientInsertResult {
+    /// The inserted document's `_id`.
+    pub inserted_id: Bson,
+}
+
+/// The result of one update or replace in a verbose [`ClientBulkWriteResult`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::{ClientBulkWriteOptions, ClientWriteModel, WriteModelOptions};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let restock = ClientWriteModel::Update {
+///     namespace: "shop.items".into(),
+///     filter: doc! { "qty": 0 },
+///     update: doc! { "$set": { "qty": 10 } }.into(),
+///     multi: true,
+///     options: WriteModelOptions::default(),
+/// };
+/// let verbose = ClientBulkWriteOptions { verbose_results: Some(true), ..Default::default() };
+/// let update = &client.bulk_write([restock]).with_options(verbose).run()?.update_results[&0];
+/// println!("{} matched, {} modified", update.matched_count, update.modified_count);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ClientUpdateResult {
+    /// Documents matched (the server's `n`: 1 for an upsert).
+    pub matched_count: u64,
+    /// Documents changed.
+    pub modified_count: u64,
+    /// The `_id` of an upserted document.
+    pub upserted_id: Option<Bson>,
+}
+
+/// The result of one delete in a verbose [`ClientBulkWriteResult`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::{ClientBulkWriteOptions, ClientWriteModel, WriteModelOptions};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let delete = ClientWriteModel::Delete {
+///     namespace: "shop.carts".into(),
+///     filter: doc! { "expired": true },
+///     multi: true,
+///     options: WriteModelOptions::default(),
+/// };
+/// let verbose = ClientBulkWriteOptions { verbose_results: Some(true), ..Default::default() };
+/// println!("{} deleted", client.bulk_write([delete]).with_options(verbose).run()?.delete_results[&0].deleted_count);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ClientDeleteResult {
+    /// Documents deleted.
+    pub deleted_count: u64,
+}
+
+/// What a [`Client::bulk_write`] did.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::ClientWriteModel;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let writes = ["a", "b"].map(|sku| ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "sku": sku } });
+/// let result = client.bulk_write(writes).run()?;
+/// assert_eq!(result.inserted_count, 2);
+/// assert!(result.insert_results.is_empty()); // counts only, unless verbose_results
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ClientBulkWriteResult {
+    /// Documents inserted.
+    pub inserted_count: u64,
+    /// Documents upserted.
+    pub upserted_count: u64,
+    /// Documents matched by updates and replaces.
+    pub matched_count: u64,
+    /// Documents changed by updates and replaces.
+    pub modified_count: u64,
+    /// Documents deleted.
+    pub deleted_count: u64,
+    /// Per-insert results by write index (verbose results only).
+    pub insert_results: HashMap<usize, ClientInsertResult>,
+    /// Per-update results by write index (verbose results only).
+    pub update_results: HashMap<usize, ClientUpdateResult>,
+    /// Per-delete results by write index (verbose results only).
+    pub delete_results: HashMap<usize, ClientDeleteResult>,
 }

@@ -2,6 +2,18 @@
 
 use crate::{Error, ErrorKind};
 
+/// Whether an operation may be retried once, and by which spec's rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Not retryable (multi-document writes, getMore, killCursors, most commands).
+    No,
+    /// A read (find, aggregate without $out, count, distinct, list*).
+    Read,
+    /// A single-statement write (insert, update/replace/delete one, findAndModify,
+    /// bulk writes without multi-document statements).
+    Write,
+}
+
 /// Server error codes after which a read or a write may be retried once.
 const RETRYABLE_CODES: &[i32] = &[
     6,     // HostUnreachable

@@ -43,9 +43,9 @@
 
 mod app_error;
 mod description;
-mod events;
+mod event;
 mod rtt;
-mod topology;
+mod topology_description;
 
 use std::time::Duration;
 
@@ -54,9 +54,9 @@ pub use app_error::{
     ErrorPhase, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR,
 };
 pub use description::{ServerDescription, ServerType, TopologyVersion};
-pub use events::SdamEvent;
+pub use event::SdamEvent;
 pub use rtt::{moving_average, RoundTripTimes, RttStats, RTT_ALPHA};
-pub use topology::{TopologyDescription, TopologyType, UpdateOutcome};
+pub use topology_description::{TopologyDescription, TopologyType, UpdateOutcome};
 
 /// The oldest wire version greenmongo speaks: MongoDB 4.0.
 ///

@@ -14,7 +14,7 @@
 //! use greenmongo::{
 //!     options::{ReadPreference, ReadPreferenceMode, ServerAddress},
 //!     sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType},
-//!     selection::{select_server, Operation, SelectionSettings},
+//!     selection::{select_server, Criteria, SelectionSettings},
 //! };
 //!
 //! let server = |host: &str, kind, rtt_ms| {
@@ -30,9 +30,9 @@
 //! );
 //! let settings = SelectionSettings::default();
 //! let read = ReadPreference::new(ReadPreferenceMode::SecondaryPreferred);
-//! let chosen = select_server(&topology, Operation::Read(&read), &settings, &[], |_| 0, |n| n - 1)?;
+//! let chosen = select_server(&topology, &Criteria::Read(read.clone()), &settings, &[], |_| 0, |n| n - 1)?;
 //! assert_eq!(chosen.unwrap().address, ServerAddress::tcp("b", 27017));
-//! let chosen = select_server(&topology, Operation::Write, &settings, &[], |_| 0, |_| 0)?;
+//! let chosen = select_server(&topology, &Criteria::Write, &settings, &[], |_| 0, |_| 0)?;
 //! assert_eq!(chosen.unwrap().address, ServerAddress::tcp("a", 27017));
 //! # Ok::<(), greenmongo::Error>(())
 //! ```
@@ -71,7 +71,7 @@ pub const DEFAULT_LOCAL_THRESHOLD: Duration = Duration::from_millis(15);
 /// use greenmongo::{
 ///     options::{ReadPreference, ReadPreferenceMode, ServerAddress},
 ///     sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType},
-///     selection::{suitable_servers, Operation, SelectionSettings},
+///     selection::{suitable_servers, Criteria, SelectionSettings},
 /// };
 ///
 /// let mut secondary = ServerDescription::new(ServerAddress::tcp("s", 27017));
@@ -80,15 +80,16 @@ pub const DEFAULT_LOCAL_THRESHOLD: Duration = Duration::from_millis(15);
 /// let topology = TopologyDescription::with_servers(TopologyType::ReplicaSetNoPrimary, [secondary]);
 /// let nearest = ReadPreference::new(ReadPreferenceMode::Nearest);
 /// let settings = SelectionSettings::default();
-/// assert_eq!(suitable_servers(&topology, Operation::Read(&nearest), &settings, &[])?.len(), 1);
-/// assert!(suitable_servers(&topology, Operation::Write, &settings, &[])?.is_empty()); // no primary
+/// assert_eq!(suitable_servers(&topology, &Criteria::Read(nearest.clone()), &settings, &[])?.len(), 1);
+/// assert!(suitable_servers(&topology, &Criteria::Write, &settings, &[])?.is_empty()); // no primary
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub enum Operation<'a> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Criteria {
     /// A read with this read preference.
-    Read(&'a ReadPreference),
-    /// A write: only a primary, a mongos, a standalone or a load balancer will do.
+    Read(ReadPreference),
+    /// A write (or a command that must run on the primary): only a primary, a mongos, a
+    /// standalone or a load balancer will do.
     Write,
 }
 
@@ -173,7 +174,7 @@ impl SelectionSettings {
 /// use greenmongo::{
 ///     options::{ReadPreference, ServerAddress},
 ///     sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType},
-///     selection::{suitable_servers, Operation, SelectionSettings},
+///     selection::{suitable_servers, Criteria, SelectionSettings},
 /// };
 ///
 /// let mongos = |host: &str| {
@@ -187,14 +188,14 @@ impl SelectionSettings {
 /// let settings = SelectionSettings::default();
 /// let g = ServerAddress::tcp("g", 27017);
 ///
-/// let suitable = suitable_servers(&topology, Operation::Read(&pref), &settings, &[g.clone()])?;
+/// let suitable = suitable_servers(&topology, &Criteria::Read(pref.clone()), &settings, &[g.clone()])?;
 /// assert_eq!(suitable.len(), 1);
 /// assert_eq!(suitable[0].address, ServerAddress::tcp("h", 27017));
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 pub fn suitable_servers<'a>(
     topology: &'a TopologyDescription,
-    operation: Operation<'_>,
+    criteria: &Criteria,
     settings: &SelectionSettings,
     deprioritized: &[ServerAddress],
 ) -> Result<Vec<&'a ServerDescription>> {
@@ -203,7 +204,7 @@ pub fn suitable_servers<'a>(
             message: message.to_owned(),
         }));
     }
-    if let Operation::Read(pref) = operation {
+    if let Criteria::Read(pref) = criteria {
         pref.validate()?;
         if let Some(max) = pref.max_staleness {
             if topology.topology_type().is_replica_set() {
@@ -211,11 +212,11 @@ pub fn suitable_servers<'a>(
             }
         }
     }
-    let preferred = suitable(topology, operation, settings, |sd| {
+    let preferred = suitable(topology, criteria, settings, |sd| {
         !deprioritized.contains(&sd.address)
     });
     if preferred.is_empty() && !deprioritized.is_empty() {
-        return Ok(suitable(topology, operation, settings, |_| true));
+        return Ok(suitable(topology, criteria, settings, |_| true));
     }
     Ok(preferred)
 }
@@ -223,7 +224,7 @@ pub fn suitable_servers<'a>(
 /// The suitable servers among those `allowed` lets through.
 fn suitable<'a>(
     topology: &'a TopologyDescription,
-    operation: Operation<'_>,
+    criteria: &Criteria,
     settings: &SelectionSettings,
     allowed: impl Fn(&ServerDescription) -> bool,
 ) -> Vec<&'a ServerDescription> {
@@ -233,17 +234,17 @@ fn suitable<'a>(
             .filter(|sd| wanted(sd.server_type) && allowed(sd))
             .collect()
     };
-    match (topology.topology_type(), operation) {
+    match (topology.topology_type(), criteria) {
         (TopologyType::Single, _) => of_type(&ServerType::is_available),
         (TopologyType::Sharded, _) => of_type(&|t| t == ServerType::Mongos),
         (TopologyType::LoadBalanced, _) => of_type(&|t| t == ServerType::LoadBalancer),
         (
             TopologyType::ReplicaSetNoPrimary | TopologyType::ReplicaSetWithPrimary,
-            Operation::Write,
+            Criteria::Write,
         ) => of_type(&|t| t == ServerType::RsPrimary),
         (
             TopologyType::ReplicaSetNoPrimary | TopologyType::ReplicaSetWithPrimary,
-            Operation::Read(pref),
+            Criteria::Read(pref),
         ) => {
             let primary = of_type(&|t| t == ServerType::RsPrimary);
             let secondaries = || {
@@ -404,26 +405,26 @@ pub fn choose_in_window<'a>(
 /// use greenmongo::{
 ///     options::ServerAddress,
 ///     sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType},
-///     selection::{select_server, Operation, SelectionSettings},
+///     selection::{select_server, Criteria, SelectionSettings},
 /// };
 ///
 /// let mut primary = ServerDescription::new(ServerAddress::tcp("p", 27017));
 /// primary.server_type = ServerType::RsPrimary;
 /// primary.max_wire_version = 21;
 /// let topology = TopologyDescription::with_servers(TopologyType::ReplicaSetWithPrimary, [primary]);
-/// let chosen = select_server(&topology, Operation::Write, &SelectionSettings::default(), &[], |_| 0, |n| n - 1)?;
+/// let chosen = select_server(&topology, &Criteria::Write, &SelectionSettings::default(), &[], |_| 0, |n| n - 1)?;
 /// assert_eq!(chosen.map(|s| s.address.to_string()), Some("p:27017".to_string()));
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 pub fn select_server<'a>(
     topology: &'a TopologyDescription,
-    operation: Operation<'_>,
+    criteria: &Criteria,
     settings: &SelectionSettings,
     deprioritized: &[ServerAddress],
     operation_count: impl Fn(&ServerAddress) -> usize,
     random_below: impl FnMut(usize) -> usize,
 ) -> Result<Option<&'a ServerDescription>> {
-    let suitable = suitable_servers(topology, operation, settings, deprioritized)?;
+    let suitable = suitable_servers(topology, criteria, settings, deprioritized)?;
     let window = latency_window(&suitable, settings.local_threshold);
     Ok(choose_in_window(&window, operation_count, random_below))
 }

@@ -34,13 +34,13 @@ use greenmongo_runtime::{
 use crate::{
     conn::{Connection, ConnectionConfig},
     error::ErrorKind,
-    options::{ReadPreference, ServerAddress},
+    options::ServerAddress,
     pool::{Establishing, Pool, PoolOptions, PooledConnection},
     sdam::{
         ApplicationError, ErrorPhase, RttStats, SdamEvent, ServerDescription, TopologyDescription,
         UpdateOutcome, MIN_HEARTBEAT_FREQUENCY, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR,
     },
-    selection::{select_server, Operation, SelectionSettings},
+    selection::{select_server, Criteria, SelectionSettings},
     Error, Result,
 };
 
@@ -50,15 +50,6 @@ const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// The session timeout in load-balanced mode, where sessions are always supported and
 /// never expire on the client (the load-balancer spec): long enough never to be reached.
 const LOAD_BALANCED_SESSION_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// What an operation needs of a server.
-#[derive(Clone, Debug)]
-pub(crate) enum Criteria {
-    /// A read with this preference.
-    Read(ReadPreference),
-    /// A write (or a command that must run on the primary).
-    Write,
-}
 
 /// A selected server: its address, pool and what the monitor last saw of it.
 pub(crate) struct SelectedServer {
@@ -76,7 +67,7 @@ pub(crate) struct Topology {
 struct Shared {
     config: Arc<ConnectionConfig>,
     /// CMAP events of every pool.
-    pool_events: Option<crate::pool::EventHandler>,
+    pool_events: Option<crate::event::EventHandler<crate::pool::CmapEvent>>,
     settings: SelectionSettings,
     /// Where monitors run: a runtime's workers, or plain threads.
     handle: Option<Handle>,
@@ -111,7 +102,7 @@ impl Topology {
     /// Starts monitoring the seeds of `config`.
     pub(crate) fn new(
         config: Arc<ConnectionConfig>,
-        pool_events: Option<crate::pool::EventHandler>,
+        pool_events: Option<crate::event::EventHandler<crate::pool::CmapEvent>>,
     ) -> Result<Topology> {
         let (description, events) = TopologyDescription::new(&config.options);
         let shared = Arc::new(Shared {
@@ -166,14 +157,10 @@ impl Topology {
                     message: "the client was shut down".to_owned(),
                 }));
             }
-            let operation = match criteria {
-                Criteria::Read(pref) => Operation::Read(pref),
-                Criteria::Write => Operation::Write,
-            };
             let servers = &state.servers;
             let chosen = select_server(
                 &state.description,
-                operation,
+                criteria,
                 &self.shared.settings,
                 &[],
                 |address| {
@@ -337,6 +324,21 @@ impl Topology {
             .servers
             .get(address)
             .map(|s| s.pool.counts())
+    }
+
+    /// Connections checked out of all pools, plus checkouts waiting: the operations in
+    /// flight.
+    pub(crate) fn in_use(&self) -> usize {
+        self.lock().map_or(0, |state| {
+            state
+                .servers
+                .values()
+                .map(|s| {
+                    let counts = s.pool.counts();
+                    counts.checked_out + counts.waiting
+                })
+                .sum()
+        })
     }
 
     /// Closes every pool and ends every monitor; later operations fail at selection.

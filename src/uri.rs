@@ -33,9 +33,9 @@
 //! it is created.
 
 mod query;
-mod srv;
+mod seedlist;
 
-pub use srv::{SrvLookup, DEFAULT_SRV_SERVICE_NAME};
+pub use seedlist::{SrvLookup, DEFAULT_SRV_SERVICE_NAME};
 
 use crate::{
     options::{ClientOptions, ServerAddress},
@@ -208,6 +208,42 @@ pub(crate) fn percent_decode(s: &str, what: &str) -> Result<String> {
     String::from_utf8(out).map_err(|_| {
         Error::invalid_argument(format!("{what} is not valid UTF-8 once percent-decoded"))
     })
+}
+
+/// Parsing lives with the parser: `options` holds the values, this module reads them.
+impl ClientOptions {
+    /// Parses a `mongodb://` or `mongodb+srv://` connection string. No I/O: a `mongodb+srv`
+    /// string comes back with empty [`hosts`](Self::hosts) and
+    /// [`needs_srv_resolution`](Self::needs_srv_resolution) true.
+    ///
+    /// Invalid values of individual options do not fail the parse: they are skipped and
+    /// reported in [`warnings`](Self::warnings), as the Connection String spec requires.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for a malformed
+    /// string (scheme, user info, hosts, ports, percent-encoding, database name) and for
+    /// the combinations the specs forbid: conflicting TLS options, `directConnection=true`
+    /// with several hosts or SRV, `loadBalanced=true` with several hosts, a replica set or
+    /// `directConnection=true`, SRV-only options without SRV, a credential its mechanism
+    /// rejects (see [`Credential::validate`]), and read preference tags or staleness with
+    /// mode primary.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::ClientOptions;
+    ///
+    /// let opts = ClientOptions::parse("mongodb://localhost/?maxPoolSize=10&fsync=true")?;
+    /// assert_eq!(opts.max_pool_size, Some(10));
+    /// assert_eq!(opts.warnings.len(), 1); // fsync is not a known option
+    ///
+    /// assert!(ClientOptions::parse("mongodb://a,b/?directConnection=true").is_err());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn parse(uri: &str) -> Result<Self> {
+        parse(uri)
+    }
 }
 
 #[cfg(test)]

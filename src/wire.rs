@@ -5,6 +5,9 @@
 //! checksum ([`Message`]), and OP_COMPRESSED wrapping with the noop, snappy, zlib and zstd
 //! compressors ([`Compressor`]).
 //!
+//! The crate-internal `batch` module decides which statements of a large write go into
+//! which command, under the limits of [`SizeLimits`].
+//!
 //! Everything here is pure except [`read_message`] and [`read_message_bytes`], which read
 //! one framed message from any [`std::io::Read`]; the connection layer owns the socket.
 //! Decoding never panics: every length and offset taken from the peer is bounds-checked,
@@ -39,6 +42,7 @@ use std::io::Read;
 
 use crate::{Error, Result};
 
+pub(crate) mod batch;
 mod checksum;
 mod compression;
 mod header;
@@ -70,6 +74,18 @@ pub const DEFAULT_MAX_MESSAGE_SIZE_BYTES: usize = 48_000_000;
 /// ```
 pub const DEFAULT_MAX_BSON_OBJECT_SIZE: usize = 16 * 1024 * 1024;
 
+/// The default `maxWriteBatchSize` (100,000 statements per write command), used until a
+/// `hello` reply says otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::wire::{SizeLimits, DEFAULT_MAX_WRITE_BATCH_SIZE};
+///
+/// assert_eq!(SizeLimits::default().max_write_batch_size, DEFAULT_MAX_WRITE_BATCH_SIZE);
+/// ```
+pub const DEFAULT_MAX_WRITE_BATCH_SIZE: usize = 100_000;
+
 /// How much larger than `maxBsonObjectSize` a command document may be: the server allows
 /// 16 KiB of command overhead on top of a maximal user document (`BSONObjMaxInternalSize`).
 ///
@@ -93,6 +109,7 @@ pub const COMMAND_OVERHEAD_BYTES: usize = 16 * 1024;
 /// let limits = SizeLimits::default();
 /// assert_eq!(limits.max_message_size_bytes, 48_000_000);
 /// assert_eq!(limits.max_bson_object_size, 16 * 1024 * 1024);
+/// assert_eq!(limits.max_write_batch_size, 100_000);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SizeLimits {
@@ -100,6 +117,9 @@ pub struct SizeLimits {
     pub max_message_size_bytes: usize,
     /// `maxBsonObjectSize`: the largest user document.
     pub max_bson_object_size: usize,
+    /// `maxWriteBatchSize`: the most statements one `insert`, `update`, `delete` or
+    /// `bulkWrite` command may carry.
+    pub max_write_batch_size: usize,
 }
 
 impl Default for SizeLimits {
@@ -107,6 +127,7 @@ impl Default for SizeLimits {
         SizeLimits {
             max_message_size_bytes: DEFAULT_MAX_MESSAGE_SIZE_BYTES,
             max_bson_object_size: DEFAULT_MAX_BSON_OBJECT_SIZE,
+            max_write_batch_size: DEFAULT_MAX_WRITE_BATCH_SIZE,
         }
     }
 }

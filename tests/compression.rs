@@ -160,6 +160,7 @@ fn ping_with(server: &FakeServer, options: &str) -> Vec<Received> {
     let reply = client
         .database("admin")
         .run_command(doc! { "ping": 1, "payload": &payload })
+        .run()
         .unwrap_or_else(|e| panic!("{uri}: ping failed: {e}"));
     assert_eq!(
         reply.get_str("payload").ok(),

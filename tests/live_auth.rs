@@ -39,7 +39,7 @@ fn scram_sha_256_succeeds_negotiated_and_explicit_from_threads_and_coroutines() 
         return;
     };
     let negotiated = Client::with_options(options.clone()).unwrap();
-    assert!(!negotiated.list_database_names().unwrap().is_empty());
+    assert!(!negotiated.list_database_names().run().unwrap().is_empty());
 
     let mut explicit = options.clone();
     explicit.credential.as_mut().unwrap().mechanism = Some(AuthMechanism::ScramSha256);
@@ -53,6 +53,7 @@ fn scram_sha_256_succeeds_negotiated_and_explicit_from_threads_and_coroutines() 
                 greenmongo::runtime::spawn(move || {
                     c.database("admin")
                         .run_command(doc! { "connectionStatus": 1 })
+                        .run()
                 })
             })
             .collect();
@@ -83,6 +84,7 @@ fn a_wrong_password_is_a_clear_authentication_error_without_the_password() {
     let err = client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap_err();
     assert!(
         matches!(*err.kind, ErrorKind::Authentication { .. }),
@@ -112,11 +114,13 @@ fn a_user_without_rights_gets_the_servers_unauthorized_error() {
     client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap();
     // ...but reading data is refused with the server's code and message.
     let err = client
         .database("admin")
         .run_command(doc! { "find": "system.users" })
+        .run()
         .unwrap_err();
     match &*err.kind {
         ErrorKind::Command(c) => {
@@ -137,6 +141,7 @@ fn no_credentials_on_an_auth_server_is_refused() {
     let err = client
         .database("admin")
         .run_command(doc! { "listDatabases": 1 })
+        .run()
         .unwrap_err();
     assert_eq!(err.code(), Some(13), "{err}");
 }
@@ -172,7 +177,7 @@ fn a_network_error_while_authenticating_resets_the_server_and_its_pool() {
     let sink = seen.clone();
     let client = Client::with_cmap_event_handler(
         options,
-        Arc::new(move |e: &CmapEvent| {
+        greenmongo::event::EventHandler::new(move |e: &CmapEvent| {
             if matches!(e, CmapEvent::PoolCleared { .. }) {
                 sink.lock().unwrap().pool_cleared += 1;
             }
@@ -183,7 +188,7 @@ fn a_network_error_while_authenticating_resets_the_server_and_its_pool() {
         .database("greenmongo_tests")
         .collection::<Document>(&server::unique("auth_net_err"));
 
-    let err = coll.insert_one(doc! { "x": 1 }, None).unwrap_err();
+    let err = coll.insert_one(doc! { "x": 1 }).run().unwrap_err();
     assert!(err.is_network_error(), "{err:?}");
     {
         let seen = seen.lock().unwrap();
@@ -195,7 +200,7 @@ fn a_network_error_while_authenticating_resets_the_server_and_its_pool() {
         );
     }
     // The fail point fired once: the same client recovers.
-    coll.insert_one(doc! { "x": 2 }, None).unwrap();
-    assert_eq!(coll.count_documents(doc! {}, None).unwrap(), 1);
-    coll.drop().unwrap();
+    coll.insert_one(doc! { "x": 2 }).run().unwrap();
+    assert_eq!(coll.count_documents(doc! {}).run().unwrap(), 1);
+    coll.drop().run().unwrap();
 }

@@ -17,12 +17,13 @@ fn ping_from_a_plain_thread_and_from_a_coroutine() {
     let reply = client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap();
     assert_eq!(reply.get("ok").and_then(Bson::as_f64), Some(1.0), "{reply}");
 
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     let c = client.clone();
-    let reply = rt.block_on(move || c.database("admin").run_command(doc! { "ping": 1 }));
+    let reply = rt.block_on(move || c.database("admin").run_command(doc! { "ping": 1 }).run());
     assert_eq!(reply.unwrap().get("ok").and_then(Bson::as_f64), Some(1.0));
 }
 
@@ -44,6 +45,7 @@ fn a_thousand_coroutines_run_commands_concurrently_on_two_workers() {
                         .run_command(
                             doc! { "insert": "items", "documents": [ { "_id": i, "n": i } ] },
                         )
+                        .run()
                         .unwrap();
                     reply.get_i32("n").unwrap()
                 })
@@ -53,7 +55,7 @@ fn a_thousand_coroutines_run_commands_concurrently_on_two_workers() {
     });
     assert_eq!(inserted, 1000);
     let db = client.database(&db_name);
-    let count = db.run_command(doc! { "count": "items" }).unwrap();
+    let count = db.run_command(doc! { "count": "items" }).run().unwrap();
     assert_eq!(
         count
             .get("n")
@@ -63,7 +65,7 @@ fn a_thousand_coroutines_run_commands_concurrently_on_two_workers() {
         "{count}"
     );
     let sum = db
-        .run_command(doc! { "aggregate": "items", "pipeline": [ { "$group": { "_id": null, "s": { "$sum": "$n" } } } ], "cursor": {} })
+        .run_command(doc! { "aggregate": "items", "pipeline": [ { "$group": { "_id": null, "s": { "$sum": "$n" } } } ], "cursor": {} }).run()
         .unwrap();
     let first = &sum
         .get_document("cursor")
@@ -75,7 +77,7 @@ fn a_thousand_coroutines_run_commands_concurrently_on_two_workers() {
         matches!(total, Bson::Int32(499_500) | Bson::Int64(499_500)),
         "{total}"
     );
-    db.run_command(doc! { "dropDatabase": 1 }).unwrap();
+    db.run_command(doc! { "dropDatabase": 1 }).run().unwrap();
 }
 
 #[test]
@@ -86,6 +88,7 @@ fn a_command_error_surfaces_the_servers_code_and_message() {
     let err = client
         .database("admin")
         .run_command(doc! { "definitelyNotACommand": 1 })
+        .run()
         .unwrap_err();
     match &*err.kind {
         ErrorKind::Command(c) => {
@@ -100,6 +103,7 @@ fn a_command_error_surfaces_the_servers_code_and_message() {
     client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap();
 }
 
@@ -111,10 +115,11 @@ fn list_database_names_sees_a_new_database() {
     let name = server::unique("core_listdb");
     let db = client.database(&name);
     db.run_command(doc! { "insert": "c", "documents": [ { "x": 1 } ] })
+        .run()
         .unwrap();
-    assert!(client.list_database_names().unwrap().contains(&name));
-    db.run_command(doc! { "dropDatabase": 1 }).unwrap();
-    assert!(!client.list_database_names().unwrap().contains(&name));
+    assert!(client.list_database_names().run().unwrap().contains(&name));
+    db.run_command(doc! { "dropDatabase": 1 }).run().unwrap();
+    assert!(!client.list_database_names().run().unwrap().contains(&name));
 }
 
 #[test]
@@ -132,6 +137,7 @@ fn an_unreachable_server_fails_server_selection_with_a_clear_error() {
     let err = client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap_err();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(10),

@@ -7,7 +7,7 @@ mod util {
 use bson::{doc, Bson, Document};
 use greenmongo::{
     options::{
-        FindOneAndModifyOptions, FindOptions, IndexModel, InsertManyOptions, ReturnDocument,
+        FindOneAndUpdateOptions, FindOptions, IndexModel, InsertManyOptions, ReturnDocument,
         UpdateOptions,
     },
     runtime::{coroutine, Runtime},
@@ -40,15 +40,16 @@ fn typed_insert_find_update_delete_round_trip() {
         qty: 3,
         price: 0.5,
     };
-    let id = items.insert_one(&apple, None).unwrap().inserted_id;
+    let id = items.insert_one(&apple).run().unwrap().inserted_id;
     assert!(matches!(id, Bson::ObjectId(_)), "a generated _id: {id}");
     assert_eq!(
-        items.find_one(doc! { "_id": id.clone() }, None).unwrap(),
+        items.find_one(doc! { "_id": id.clone() }).run().unwrap(),
         Some(apple.clone())
     );
 
     let r = items
-        .update_one(doc! { "sku": "apple" }, doc! { "$inc": { "qty": 2 } }, None)
+        .update_one(doc! { "sku": "apple" }, doc! { "$inc": { "qty": 2 } })
+        .run()
         .unwrap();
     assert_eq!(
         (r.matched_count, r.modified_count, r.upserted_id),
@@ -56,7 +57,8 @@ fn typed_insert_find_update_delete_round_trip() {
     );
     assert_eq!(
         items
-            .find_one(doc! { "sku": "apple" }, None)
+            .find_one(doc! { "sku": "apple" })
+            .run()
             .unwrap()
             .unwrap()
             .qty,
@@ -71,8 +73,9 @@ fn typed_insert_find_update_delete_round_trip() {
         .update_one(
             doc! { "sku": "kiwi" },
             doc! { "$set": { "qty": 1, "price": 0.2 } },
-            upsert,
         )
+        .with_options(upsert)
+        .run()
         .unwrap();
     assert!(r.upserted_id.is_some());
 
@@ -84,25 +87,26 @@ fn typed_insert_find_update_delete_round_trip() {
                 qty: 9,
                 price: 0.3,
             },
-            None,
         )
+        .run()
         .unwrap();
     assert_eq!(r.modified_count, 1);
     let err = items
-        .update_one(doc! {}, doc! { "qty": 1 }, None)
+        .update_one(doc! {}, doc! { "qty": 1 })
+        .run()
         .unwrap_err();
     assert!(
         matches!(*err.kind, ErrorKind::InvalidArgument { .. }),
         "{err}"
     );
 
-    assert_eq!(items.count_documents(doc! {}, None).unwrap(), 2);
-    assert_eq!(items.estimated_document_count().unwrap(), 2);
-    let r = items.delete_one(doc! { "sku": "kiwi" }, None).unwrap();
+    assert_eq!(items.count_documents(doc! {}).run().unwrap(), 2);
+    assert_eq!(items.estimated_document_count().run().unwrap(), 2);
+    let r = items.delete_one(doc! { "sku": "kiwi" }).run().unwrap();
     assert_eq!(r.deleted_count, 1);
-    assert_eq!(items.delete_many(doc! {}, None).unwrap().deleted_count, 1);
-    assert_eq!(items.find_one(doc! {}, None).unwrap(), None);
-    db.drop().unwrap();
+    assert_eq!(items.delete_many(doc! {}).run().unwrap().deleted_count, 1);
+    assert_eq!(items.find_one(doc! {}).run().unwrap(), None);
+    db.drop().run().unwrap();
 }
 
 #[test]
@@ -111,7 +115,8 @@ fn insert_many_batches_and_a_cursor_fetches_lazily_and_is_killed_on_drop() {
         return;
     };
     let r = items
-        .insert_many((0..2500).map(|i| doc! { "n": i }), None)
+        .insert_many((0..2500).map(|i| doc! { "n": i }))
+        .run()
         .unwrap();
     assert_eq!(r.inserted_ids.len(), 2500);
 
@@ -122,7 +127,9 @@ fn insert_many_batches_and_a_cursor_fetches_lazily_and_is_killed_on_drop() {
         ..Default::default()
     };
     let ns: Vec<i32> = items
-        .find(doc! {}, options)
+        .find(doc! {})
+        .with_options(options)
+        .run()
         .unwrap()
         .map(|d| d.unwrap().get_i32("n").unwrap())
         .collect();
@@ -133,27 +140,36 @@ fn insert_many_batches_and_a_cursor_fetches_lazily_and_is_killed_on_drop() {
         batch_size: Some(3),
         ..Default::default()
     };
-    assert_eq!(items.find(doc! {}, limited).unwrap().count(), 7);
+    assert_eq!(
+        items
+            .find(doc! {})
+            .with_options(limited)
+            .run()
+            .unwrap()
+            .count(),
+        7
+    );
 
     // An unexhausted cursor is killed when dropped: its id is gone on the server.
     let small = FindOptions {
         batch_size: Some(10),
         ..Default::default()
     };
-    let mut cursor = items.find(doc! {}, small).unwrap();
+    let mut cursor = items.find(doc! {}).with_options(small).run().unwrap();
     cursor.next().unwrap().unwrap();
     let id = cursor.id();
     assert_ne!(id, 0);
     drop(cursor);
     let err = db
         .run_command(doc! { "getMore": id, "collection": "items" })
+        .run()
         .unwrap_err();
     assert_eq!(
         err.code(),
         Some(43),
         "CursorNotFound after killCursors: {err}"
     );
-    db.drop().unwrap();
+    db.drop().run().unwrap();
 }
 
 #[test]
@@ -161,8 +177,8 @@ fn write_errors_carry_the_servers_code_and_what_was_inserted() {
     let Some((db, items)) = collection::<Document>("crud_errors") else {
         return;
     };
-    items.insert_one(doc! { "_id": 1 }, None).unwrap();
-    let err = items.insert_one(doc! { "_id": 1 }, None).unwrap_err();
+    items.insert_one(doc! { "_id": 1 }).run().unwrap();
+    let err = items.insert_one(doc! { "_id": 1 }).run().unwrap_err();
     assert_eq!(err.code(), Some(11000), "{err}");
     assert!(matches!(*err.kind, ErrorKind::Write(_)));
 
@@ -172,10 +188,9 @@ fn write_errors_carry_the_servers_code_and_what_was_inserted() {
         ..Default::default()
     };
     let err = items
-        .insert_many(
-            [doc! { "_id": 2 }, doc! { "_id": 1 }, doc! { "_id": 3 }],
-            unordered,
-        )
+        .insert_many([doc! { "_id": 2 }, doc! { "_id": 1 }, doc! { "_id": 3 }])
+        .with_options(unordered)
+        .run()
         .unwrap_err();
     let ErrorKind::InsertMany(e) = &*err.kind else {
         panic!("{err:?}")
@@ -188,17 +203,15 @@ fn write_errors_carry_the_servers_code_and_what_was_inserted() {
     assert_eq!(inserted, [0, 2]);
     // Ordered: stops at the duplicate.
     let err = items
-        .insert_many(
-            [doc! { "_id": 4 }, doc! { "_id": 1 }, doc! { "_id": 5 }],
-            None,
-        )
+        .insert_many([doc! { "_id": 4 }, doc! { "_id": 1 }, doc! { "_id": 5 }])
+        .run()
         .unwrap_err();
     let ErrorKind::InsertMany(e) = &*err.kind else {
         panic!("{err:?}")
     };
     assert_eq!(e.inserted_ids.keys().copied().collect::<Vec<_>>(), [0]);
-    assert_eq!(items.count_documents(doc! {}, None).unwrap(), 4);
-    db.drop().unwrap();
+    assert_eq!(items.count_documents(doc! {}).run().unwrap(), 4);
+    db.drop().run().unwrap();
 }
 
 #[test]
@@ -207,23 +220,19 @@ fn aggregate_distinct_find_and_modify_and_indexes() {
         return;
     };
     items
-        .insert_many(
-            [
-                doc! { "sku": "a", "qty": 1 },
-                doc! { "sku": "b", "qty": 2 },
-                doc! { "sku": "a", "qty": 3 },
-            ],
-            None,
-        )
+        .insert_many([
+            doc! { "sku": "a", "qty": 1 },
+            doc! { "sku": "b", "qty": 2 },
+            doc! { "sku": "a", "qty": 3 },
+        ])
+        .run()
         .unwrap();
     let totals: Vec<Document> = items
-        .aggregate(
-            [
-                doc! { "$group": { "_id": "$sku", "n": { "$sum": "$qty" } } },
-                doc! { "$sort": { "_id": 1 } },
-            ],
-            None,
-        )
+        .aggregate([
+            doc! { "$group": { "_id": "$sku", "n": { "$sum": "$qty" } } },
+            doc! { "$sort": { "_id": 1 } },
+        ])
+        .run()
         .unwrap()
         .collect::<greenmongo::Result<_>>()
         .unwrap();
@@ -232,45 +241,49 @@ fn aggregate_distinct_find_and_modify_and_indexes() {
         [doc! { "_id": "a", "n": 4 }, doc! { "_id": "b", "n": 2 }]
     );
     items
-        .aggregate(
-            [doc! { "$match": { "sku": "a" } }, doc! { "$out": "only_a" }],
-            None,
-        )
+        .aggregate([doc! { "$match": { "sku": "a" } }, doc! { "$out": "only_a" }])
+        .run()
         .unwrap()
         .for_each(drop);
     assert_eq!(
         db.collection::<Document>("only_a")
-            .count_documents(doc! {}, None)
+            .count_documents(doc! {})
+            .run()
             .unwrap(),
         2
     );
 
-    let mut skus = items.distinct("sku", doc! {}, None).unwrap();
+    let mut skus = items.distinct("sku", doc! {}).run().unwrap();
     skus.sort_by_key(|b| b.to_string());
     assert_eq!(skus, [Bson::from("a"), Bson::from("b")]);
 
-    let after = FindOneAndModifyOptions {
+    let after = FindOneAndUpdateOptions {
         return_document: Some(ReturnDocument::After),
         ..Default::default()
     };
     let updated = items
-        .find_one_and_update(doc! { "sku": "b" }, doc! { "$inc": { "qty": 10 } }, after)
+        .find_one_and_update(doc! { "sku": "b" }, doc! { "$inc": { "qty": 10 } })
+        .with_options(after)
+        .run()
         .unwrap()
         .unwrap();
     assert_eq!(updated.get_i32("qty").unwrap(), 12);
     let before = items
-        .find_one_and_replace(doc! { "sku": "b" }, doc! { "sku": "b", "qty": 0 }, None)
+        .find_one_and_replace(doc! { "sku": "b" }, doc! { "sku": "b", "qty": 0 })
+        .run()
         .unwrap()
         .unwrap();
     assert_eq!(before.get_i32("qty").unwrap(), 12);
     let deleted = items
-        .find_one_and_delete(doc! { "sku": "b" }, None)
+        .find_one_and_delete(doc! { "sku": "b" })
+        .run()
         .unwrap()
         .unwrap();
     assert_eq!(deleted.get_i32("qty").unwrap(), 0);
     assert_eq!(
         items
-            .find_one_and_delete(doc! { "sku": "zzz" }, None)
+            .find_one_and_delete(doc! { "sku": "zzz" })
+            .run()
             .unwrap(),
         None
     );
@@ -280,24 +293,27 @@ fn aggregate_distinct_find_and_modify_and_indexes() {
             keys: doc! { "sku": 1, "qty": -1 },
             options: Some(doc! { "unique": true }),
         })
-        .unwrap();
+        .run()
+        .unwrap()
+        .index_name;
     assert_eq!(name, "sku_1_qty_-1");
-    assert!(items.list_index_names().unwrap().contains(&name));
-    items.drop_index(&name).unwrap();
-    assert_eq!(items.list_index_names().unwrap(), ["_id_"]);
+    assert!(items.list_index_names().run().unwrap().contains(&name));
+    items.drop_index(&name).run().unwrap();
+    assert_eq!(items.list_index_names().run().unwrap(), ["_id_"]);
 
-    let mut names = db.list_collection_names(None).unwrap();
+    let mut names = db.list_collection_names().run().unwrap();
     names.sort();
     assert_eq!(names, ["items", "only_a"]);
     db.collection::<Document>("only_a")
-        .rename("renamed", false)
+        .rename("renamed")
+        .run()
         .unwrap();
-    let mut names = db.list_collection_names(None).unwrap();
+    let mut names = db.list_collection_names().run().unwrap();
     names.sort();
     assert_eq!(names, ["items", "renamed"]);
-    items.drop().unwrap();
-    items.drop().unwrap(); // dropping twice is fine
-    db.drop().unwrap();
+    items.drop().run().unwrap();
+    items.drop().run().unwrap(); // dropping twice is fine
+    db.drop().run().unwrap();
 }
 
 #[test]
@@ -312,9 +328,10 @@ fn many_coroutines_share_a_collection() {
             .map(|i| {
                 let coll = coll.clone();
                 coroutine::spawn(move || {
-                    coll.insert_one(doc! { "_id": i, "even": i % 2 == 0 }, None)
+                    coll.insert_one(doc! { "_id": i, "even": i % 2 == 0 })
+                        .run()
                         .unwrap();
-                    coll.find_one(doc! { "_id": i }, None).unwrap().is_some() as usize
+                    coll.find_one(doc! { "_id": i }).run().unwrap().is_some() as usize
                 })
             })
             .collect();
@@ -322,10 +339,10 @@ fn many_coroutines_share_a_collection() {
     });
     assert_eq!(found, 500);
     assert_eq!(
-        items.count_documents(doc! { "even": true }, None).unwrap(),
+        items.count_documents(doc! { "even": true }).run().unwrap(),
         250
     );
-    db.drop().unwrap();
+    db.drop().run().unwrap();
 }
 
 #[test]
@@ -336,39 +353,37 @@ fn bulk_write_groups_mixed_writes_and_reports_partial_results() {
     };
     let none = WriteModelOptions::default;
     let result = items
-        .bulk_write(
-            [
-                WriteModel::InsertOne {
-                    document: doc! { "_id": 1, "qty": 1 },
+        .bulk_write([
+            WriteModel::InsertOne {
+                document: doc! { "_id": 1, "qty": 1 },
+            },
+            WriteModel::InsertOne {
+                document: doc! { "qty": 2 },
+            },
+            WriteModel::UpdateOne {
+                filter: doc! { "_id": 1 },
+                update: doc! { "$inc": { "qty": 10 } }.into(),
+                options: none(),
+            },
+            WriteModel::UpdateMany {
+                filter: doc! { "_id": 99 },
+                update: doc! { "$set": { "qty": 0 } }.into(),
+                options: WriteModelOptions {
+                    upsert: Some(true),
+                    ..Default::default()
                 },
-                WriteModel::InsertOne {
-                    document: doc! { "qty": 2 },
-                },
-                WriteModel::UpdateOne {
-                    filter: doc! { "_id": 1 },
-                    update: doc! { "$inc": { "qty": 10 } }.into(),
-                    options: none(),
-                },
-                WriteModel::UpdateMany {
-                    filter: doc! { "_id": 99 },
-                    update: doc! { "$set": { "qty": 0 } }.into(),
-                    options: WriteModelOptions {
-                        upsert: Some(true),
-                        ..Default::default()
-                    },
-                },
-                WriteModel::ReplaceOne {
-                    filter: doc! { "_id": 1 },
-                    replacement: doc! { "qty": 5 },
-                    options: none(),
-                },
-                WriteModel::DeleteOne {
-                    filter: doc! { "qty": 2 },
-                    options: none(),
-                },
-            ],
-            None,
-        )
+            },
+            WriteModel::ReplaceOne {
+                filter: doc! { "_id": 1 },
+                replacement: doc! { "qty": 5 },
+                options: none(),
+            },
+            WriteModel::DeleteOne {
+                filter: doc! { "qty": 2 },
+                options: none(),
+            },
+        ])
+        .run()
         .unwrap();
     assert_eq!(
         (
@@ -383,7 +398,8 @@ fn bulk_write_groups_mixed_writes_and_reports_partial_results() {
     assert_eq!(result.inserted_ids.len(), 2);
     assert_eq!(
         items
-            .find_one(doc! { "_id": 1 }, None)
+            .find_one(doc! { "_id": 1 })
+            .run()
             .unwrap()
             .unwrap()
             .get_i32("qty")
@@ -393,21 +409,19 @@ fn bulk_write_groups_mixed_writes_and_reports_partial_results() {
 
     // Ordered: stops at the duplicate; the partial result says what was done.
     let err = items
-        .bulk_write(
-            [
-                WriteModel::InsertOne {
-                    document: doc! { "_id": 2 },
-                },
-                WriteModel::InsertOne {
-                    document: doc! { "_id": 1 },
-                },
-                WriteModel::DeleteMany {
-                    filter: doc! {},
-                    options: none(),
-                },
-            ],
-            None,
-        )
+        .bulk_write([
+            WriteModel::InsertOne {
+                document: doc! { "_id": 2 },
+            },
+            WriteModel::InsertOne {
+                document: doc! { "_id": 1 },
+            },
+            WriteModel::DeleteMany {
+                filter: doc! {},
+                options: none(),
+            },
+        ])
+        .run()
         .unwrap_err();
     let ErrorKind::BulkWrite(failure) = &*err.kind else {
         panic!("{err:?}")
@@ -419,7 +433,7 @@ fn bulk_write_groups_mixed_writes_and_reports_partial_results() {
         failure.partial_result.deleted_count, 0,
         "ordered: the delete never ran"
     );
-    db.drop().unwrap();
+    db.drop().run().unwrap();
 }
 
 #[test]
@@ -435,32 +449,31 @@ fn client_bulk_write_spans_collections() {
         ..Default::default()
     };
     let result = client
-        .bulk_write(
-            [
-                ClientWriteModel::InsertOne {
-                    namespace: a.clone(),
-                    document: doc! { "_id": 1, "x": 1 },
-                },
-                ClientWriteModel::InsertOne {
-                    namespace: b.clone(),
-                    document: doc! { "_id": 1, "y": 1 },
-                },
-                ClientWriteModel::Update {
-                    namespace: a.clone(),
-                    filter: doc! { "_id": 1 },
-                    update: doc! { "$inc": { "x": 1 } }.into(),
-                    multi: false,
-                    options: WriteModelOptions::default(),
-                },
-                ClientWriteModel::Delete {
-                    namespace: b.clone(),
-                    filter: doc! {},
-                    multi: true,
-                    options: WriteModelOptions::default(),
-                },
-            ],
-            verbose,
-        )
+        .bulk_write([
+            ClientWriteModel::InsertOne {
+                namespace: a.clone(),
+                document: doc! { "_id": 1, "x": 1 },
+            },
+            ClientWriteModel::InsertOne {
+                namespace: b.clone(),
+                document: doc! { "_id": 1, "y": 1 },
+            },
+            ClientWriteModel::Update {
+                namespace: a.clone(),
+                filter: doc! { "_id": 1 },
+                update: doc! { "$inc": { "x": 1 } }.into(),
+                multi: false,
+                options: WriteModelOptions::default(),
+            },
+            ClientWriteModel::Delete {
+                namespace: b.clone(),
+                filter: doc! {},
+                multi: true,
+                options: WriteModelOptions::default(),
+            },
+        ])
+        .with_options(verbose)
+        .run()
         .unwrap();
     assert_eq!(
         (
@@ -474,19 +487,17 @@ fn client_bulk_write_spans_collections() {
     assert_eq!(result.update_results[&2].modified_count, 1);
     assert_eq!(result.delete_results[&3].deleted_count, 1);
     let err = client
-        .bulk_write(
-            [ClientWriteModel::InsertOne {
-                namespace: a.clone(),
-                document: doc! { "_id": 1 },
-            }],
-            None,
-        )
+        .bulk_write([ClientWriteModel::InsertOne {
+            namespace: a.clone(),
+            document: doc! { "_id": 1 },
+        }])
+        .run()
         .unwrap_err();
     let ErrorKind::ClientBulkWrite(failure) = &*err.kind else {
         panic!("{err:?}")
     };
     assert_eq!(failure.write_errors[&0].code, 11000);
-    db.drop().unwrap();
+    db.drop().run().unwrap();
 }
 
 #[test]
@@ -496,19 +507,22 @@ fn a_tailable_cursor_returns_documents_inserted_after_it_opened() {
         return;
     };
     let db = client.database(&server::unique("crud_tailable"));
-    db.create_collection("log", doc! { "capped": true, "size": 100_000 })
+    db.create_collection("log")
+        .capped(true)
+        .size(100_000)
+        .run()
         .unwrap();
     let log = db.collection::<Document>("log");
-    log.insert_one(doc! { "n": 0 }, None).unwrap();
+    log.insert_one(doc! { "n": 0 }).run().unwrap();
     let tailable = FindOptions::builder()
         .cursor_type(CursorType::Tailable)
         .build();
-    let mut cursor = log.find(doc! {}, tailable).unwrap();
+    let mut cursor = log.find(doc! {}).with_options(tailable).run().unwrap();
     assert_eq!(cursor.next().unwrap().unwrap().get_i32("n").unwrap(), 0);
     assert!(cursor.next().is_none(), "nothing new yet");
     assert!(cursor.is_alive(), "a tailable cursor stays open at the end");
-    log.insert_one(doc! { "n": 1 }, None).unwrap();
+    log.insert_one(doc! { "n": 1 }).run().unwrap();
     assert_eq!(cursor.next().unwrap().unwrap().get_i32("n").unwrap(), 1);
     drop(cursor);
-    db.drop().unwrap();
+    db.drop().run().unwrap();
 }

@@ -29,11 +29,12 @@ fn started_and_succeeded_or_failed_pair_up_by_request_id() {
     let (client, events) = monitored(&uri);
     let db = client.database(&server::unique("events"));
     let coll = db.collection::<bson::Document>("c");
-    coll.insert_one(doc! { "x": 1 }, None).unwrap();
-    coll.find_one(doc! {}, None).unwrap();
+    coll.insert_one(doc! { "x": 1 }).run().unwrap();
+    coll.find_one(doc! {}).run().unwrap();
     db.run_command(doc! { "definitelyNotACommand": 1 })
+        .run()
         .unwrap_err();
-    db.drop().unwrap();
+    db.drop().run().unwrap();
 
     let events = events.lock().unwrap();
     let names: Vec<&str> = events.iter().map(CommandEvent::command_name).collect();
@@ -79,6 +80,7 @@ fn authentication_is_never_published() {
     client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap();
     let names: Vec<String> = events
         .lock()

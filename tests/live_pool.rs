@@ -41,7 +41,10 @@ fn address(options: &ClientOptions) -> ServerAddress {
 }
 
 fn ping(client: &Client) -> greenmongo::Result<bson::Document> {
-    client.database("admin").run_command(doc! { "ping": 1 })
+    client
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .run()
 }
 
 fn closed(events: &Mutex<Vec<CmapEvent>>) -> Vec<(u64, ConnectionClosedReason)> {
@@ -102,6 +105,7 @@ impl FailPoint {
                     "appName": app_name,
                 },
             })
+            .run()
             .expect("configureFailPoint (the server needs --enable-test-commands)");
         FailPoint {
             admin,
@@ -115,7 +119,8 @@ impl Drop for FailPoint {
         let _ = self
             .admin
             .database("admin")
-            .run_command(doc! { "configureFailPoint": "failCommand", "mode": "off" });
+            .run_command(doc! { "configureFailPoint": "failCommand", "mode": "off" })
+            .run();
     }
 }
 
@@ -131,7 +136,7 @@ fn ten_thousand_coroutines_ping_through_fifty_connections() {
     let (l, p) = (live.clone(), peak.clone());
     let client = Client::with_cmap_event_handler(
         options,
-        Arc::new(move |e: &CmapEvent| match e {
+        greenmongo::event::EventHandler::new(move |e: &CmapEvent| match e {
             CmapEvent::ConnectionCreated { .. } => {
                 p.fetch_max(l.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
             }

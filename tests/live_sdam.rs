@@ -30,10 +30,11 @@ fn a_seed_is_discovered_as_a_replica_set_primary() {
     let Some(uri) = server::uri() else { return };
     // The same server, seeded without directConnection: SDAM finds the replica set.
     let seed = uri.split('?').next().unwrap().to_owned();
-    let client = Client::with_uri_str(&format!("{seed}?serverSelectionTimeoutMS=10000")).unwrap();
+    let client = Client::with_uri_str(format!("{seed}?serverSelectionTimeoutMS=10000")).unwrap();
     client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap();
     let topology = client.topology_description();
     assert_eq!(
@@ -49,6 +50,7 @@ fn a_seed_is_discovered_as_a_replica_set_primary() {
     direct
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap();
     assert_eq!(
         direct.topology_description().topology_type(),
@@ -70,12 +72,14 @@ fn sdam_events_are_published_and_shutdown_stops_the_client() {
     client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap();
-    client.shutdown();
+    client.clone().shutdown().run();
     let started = Instant::now();
     let err = client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap_err();
     assert!(
         started.elapsed() < Duration::from_secs(1),
@@ -128,6 +132,7 @@ fn a_failed_check_is_a_heartbeat_failed_event() {
     let err = client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap_err();
     assert!(
         matches!(*err.kind, ErrorKind::ServerSelection { .. }),
@@ -216,7 +221,7 @@ fn a_server_killed_and_restarted_under_load_recovers_without_a_new_client() {
     let coll = client
         .database("sdam_restart")
         .collection::<bson::Document>("load");
-    coll.insert_one(doc! { "warm": true }, None).unwrap();
+    coll.insert_one(doc! { "warm": true }).run().unwrap();
 
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     let running = Arc::new(AtomicBool::new(true));
@@ -230,7 +235,7 @@ fn a_server_killed_and_restarted_under_load_recovers_without_a_new_client() {
                 let mut n = 0;
                 while running.load(Ordering::Relaxed) {
                     n += 1;
-                    match coll.insert_one(doc! { "worker": i, "n": n }, None) {
+                    match coll.insert_one(doc! { "worker": i, "n": n }).run() {
                         Ok(_) => {
                             ok.fetch_add(1, Ordering::Relaxed);
                         }
@@ -291,7 +296,7 @@ fn a_server_killed_and_restarted_under_load_recovers_without_a_new_client() {
     // The pool was cleared (its generation moved on) and nothing is left checked out.
     let counts = client.pool_counts(&address).expect("the server is known");
     assert_eq!(counts.checked_out, 0, "{counts:?}");
-    let n = coll.count_documents(doc! {}, None).unwrap();
+    let n = coll.count_documents(doc! {}).run().unwrap();
     assert!(
         n as usize >= ok.load(Ordering::Relaxed),
         "every acknowledged insert is there: {n}"

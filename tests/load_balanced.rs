@@ -189,9 +189,10 @@ fn crud_and_sessions_work_through_a_load_balancer_without_monitoring() {
     let coll = client
         .database("greenmongo_tests")
         .collection::<Document>(&util::server::unique("lb_crud"));
-    coll.insert_many((0..5).map(|i| doc! { "i": i }), None)
+    coll.insert_many((0..5).map(|i| doc! { "i": i }))
+        .run()
         .unwrap();
-    assert_eq!(coll.count_documents(doc! {}, None).unwrap(), 5);
+    assert_eq!(coll.count_documents(doc! {}).run().unwrap(), 5);
     let topology = client.topology_description();
     assert_eq!(topology.topology_type(), TopologyType::LoadBalanced);
     let server = topology.servers().next().unwrap();
@@ -204,7 +205,7 @@ fn crud_and_sessions_work_through_a_load_balancer_without_monitoring() {
         .filter(|e| matches!(e, CmapEvent::ConnectionCreated { .. }))
         .count();
     assert_eq!(created, lb.connections.lock().unwrap().len());
-    coll.drop().unwrap();
+    coll.drop().run().unwrap();
 }
 
 #[test]
@@ -214,7 +215,8 @@ fn a_cursor_keeps_its_connection_until_exhausted() {
     let coll = client
         .database("greenmongo_tests")
         .collection::<Document>(&util::server::unique("lb_cursor"));
-    coll.insert_many((0..10).map(|i| doc! { "i": i }), None)
+    coll.insert_many((0..10).map(|i| doc! { "i": i }))
+        .run()
         .unwrap();
     let address = client
         .topology_description()
@@ -225,13 +227,15 @@ fn a_cursor_keeps_its_connection_until_exhausted() {
         .clone();
 
     let mut cursor = coll
-        .find(doc! {}, FindOptions::builder().batch_size(3u32).build())
+        .find(doc! {})
+        .with_options(FindOptions::builder().batch_size(3u32).build())
+        .run()
         .unwrap();
     cursor.next().unwrap().unwrap();
     // The cursor holds its connection between batches.
     assert_eq!(client.pool_counts(&address).unwrap().checked_out, 1);
     // Meanwhile other operations use other connections.
-    assert_eq!(coll.count_documents(doc! {}, None).unwrap(), 10);
+    assert_eq!(coll.count_documents(doc! {}).run().unwrap(), 10);
     assert_eq!(cursor.count(), 9);
     assert_eq!(client.pool_counts(&address).unwrap().checked_out, 0);
 
@@ -245,7 +249,9 @@ fn a_cursor_keeps_its_connection_until_exhausted() {
     // Dropped before the end: killCursors goes on the pinned connection too.
     seen.lock().unwrap().clear();
     let mut cursor = coll
-        .find(doc! {}, FindOptions::builder().batch_size(2u32).build())
+        .find(doc! {})
+        .with_options(FindOptions::builder().batch_size(2u32).build())
+        .run()
         .unwrap();
     cursor.next().unwrap().unwrap();
     drop(cursor);
@@ -253,7 +259,7 @@ fn a_cursor_keeps_its_connection_until_exhausted() {
     assert_eq!(commands[1].0, "killCursors", "{commands:?}");
     assert_eq!(commands[1].1, commands[0].1);
     assert_eq!(client.pool_counts(&address).unwrap().checked_out, 0);
-    coll.drop().unwrap();
+    coll.drop().run().unwrap();
 }
 
 #[test]
@@ -263,12 +269,21 @@ fn a_dead_service_clears_only_its_own_connections() {
     let coll = client
         .database("greenmongo_tests")
         .collection::<Document>(&util::server::unique("lb_services"));
-    coll.insert_many((0..4).map(|i| doc! { "i": i }), None)
+    coll.insert_many((0..4).map(|i| doc! { "i": i }))
+        .run()
         .unwrap();
     let two_cursors = || {
         let batches_of_one = || FindOptions::builder().batch_size(1u32).build();
-        let a = coll.find(doc! {}, batches_of_one()).unwrap();
-        let b = coll.find(doc! {}, batches_of_one()).unwrap();
+        let a = coll
+            .find(doc! {})
+            .with_options(batches_of_one())
+            .run()
+            .unwrap();
+        let b = coll
+            .find(doc! {})
+            .with_options(batches_of_one())
+            .run()
+            .unwrap();
         drop((a, b));
     };
     // Two cursors open at once pin two connections: the balancer gives one to each
@@ -282,7 +297,7 @@ fn a_dead_service_clears_only_its_own_connections() {
     let cleared = cleared_services(&events);
     assert_eq!(cleared, [Some(dead)], "only the dead service is cleared");
     assert!(!cleared.contains(&Some(alive)));
-    let _ = coll.drop();
+    let _ = coll.drop().run();
 }
 
 #[test]
@@ -294,6 +309,7 @@ fn a_server_without_load_balancer_support_is_refused() {
     let err = client
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
         .unwrap_err();
     assert!(
         err.to_string()
@@ -329,7 +345,7 @@ fn an_error_while_authenticating_clears_only_its_service() {
 
     // The first connection goes to the first service, and its authentication fails
     // after the hello named that service: only that service is cleared.
-    let err = coll.insert_one(doc! { "x": 1 }, None).unwrap_err();
+    let err = coll.insert_one(doc! { "x": 1 }).run().unwrap_err();
     assert!(err.is_network_error(), "{err:?}");
     let cleared = cleared_services(&events);
     assert_eq!(cleared, [Some(lb.services[0])]);
@@ -340,6 +356,6 @@ fn an_error_while_authenticating_clears_only_its_service() {
         topology.servers().next().unwrap().server_type,
         ServerType::LoadBalancer
     );
-    coll.insert_one(doc! { "x": 2 }, None).unwrap();
-    coll.drop().unwrap();
+    coll.insert_one(doc! { "x": 2 }).run().unwrap();
+    coll.drop().run().unwrap();
 }

@@ -49,9 +49,9 @@ fn fake(_: &ServerAddress, _: &Establishing) -> greenmongo::Result<Fake> {
 fn recording(options: &mut PoolOptions) -> Arc<Mutex<Vec<CmapEvent>>> {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    options.event_handler = Some(Arc::new(move |e: &CmapEvent| {
-        sink.lock().unwrap().push(e.clone())
-    }));
+    options.event_handler = Some(greenmongo::event::EventHandler::new(
+        move |e: &CmapEvent| sink.lock().unwrap().push(e.clone()),
+    ));
     events
 }
 

@@ -101,7 +101,7 @@ impl Drop for TestService {
             service.shutdown(Duration::from_secs(1));
         }
         drop(self.runtime.take());
-        let _ = self.db.drop();
+        let _ = self.db.drop().run();
     }
 }
 
@@ -149,7 +149,7 @@ fn every_endpoint_round_trips_to_the_database() {
     assert_eq!(created.status, 201, "{created:?}");
     let id = object_id(&created);
     assert_eq!(created.header("location"), Some(&*format!("/items/{id}")));
-    let stored = svc.stored().find_one(doc! {}, None).unwrap().unwrap();
+    let stored = svc.stored().find_one(doc! {}).run().unwrap().unwrap();
     assert_eq!(
         stored,
         doc! { "_id": id, "name": "desk lamp", "price": 24.5, "tags": ["home", "light"] },
@@ -165,7 +165,8 @@ fn every_endpoint_round_trips_to_the_database() {
     assert_eq!(replaced.status, 200, "{:?}", replaced.error());
     let stored = svc
         .stored()
-        .find_one(doc! { "_id": id }, None)
+        .find_one(doc! { "_id": id })
+        .run()
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -186,7 +187,8 @@ fn every_endpoint_round_trips_to_the_database() {
     );
     let stored = svc
         .stored()
-        .find_one(doc! { "_id": id }, None)
+        .find_one(doc! { "_id": id })
+        .run()
         .unwrap()
         .unwrap();
     assert_eq!(stored.get_f64("price").unwrap(), 75.25);
@@ -198,7 +200,7 @@ fn every_endpoint_round_trips_to_the_database() {
 
     let deleted = call(&mut http, "DELETE", &format!("/items/{id}"), None);
     assert_eq!((deleted.status, deleted.body.len()), (204, 0));
-    assert_eq!(svc.stored().count_documents(doc! {}, None).unwrap(), 0);
+    assert_eq!(svc.stored().count_documents(doc! {}).run().unwrap(), 0);
     for method in ["GET", "DELETE"] {
         let gone = call(&mut http, method, &format!("/items/{id}"), None);
         assert_eq!(gone.status, 404, "{method} after DELETE");
@@ -261,7 +263,7 @@ fn search_filters_and_paginates() {
         let item = json!({ "name": other, "price": 1.0, "tags": ["fruit"] });
         assert_eq!(call(&mut http, "POST", "/items", Some(item)).status, 201);
     }
-    let indexes = svc.stored().list_index_names().unwrap();
+    let indexes = svc.stored().list_index_names().run().unwrap();
     assert!(
         indexes.contains(&"name_1".to_owned()) && indexes.contains(&"tags_1".to_owned()),
         "{indexes:?}"
@@ -386,7 +388,7 @@ fn bad_requests_get_json_4xx_errors() {
         }
     }
     assert_eq!(
-        svc.stored().count_documents(doc! {}, None).unwrap(),
+        svc.stored().count_documents(doc! {}).run().unwrap(),
         0,
         "nothing stored"
     );
@@ -669,13 +671,13 @@ fn stored_ids_are_object_ids() {
         "/items",
         Some(json!({ "name": "n", "price": 0 })),
     );
-    let stored = svc.stored().find_one(doc! {}, None).unwrap().unwrap();
+    let stored = svc.stored().find_one(doc! {}).run().unwrap().unwrap();
     assert_eq!(
         stored.get("_id"),
         Some(&Bson::ObjectId(object_id(&created)))
     );
     let typed: Collection<Item> = svc.db.collection(api::ITEMS);
-    let item = typed.find_one(doc! {}, None).unwrap().unwrap();
+    let item = typed.find_one(doc! {}).run().unwrap().unwrap();
     assert_eq!(
         (item.name.as_str(), item.price, item.tags.len()),
         ("n", 0.0, 0)

@@ -356,7 +356,9 @@ fn pool_options(file: &TestFile, events: &Arc<Mutex<Vec<CmapEvent>>>) -> PoolOpt
         });
     }
     let sink = events.clone();
-    options.event_handler = Some(Arc::new(move |e: &CmapEvent| lock(&sink).push(e.clone())));
+    options.event_handler = Some(greenmongo::event::EventHandler::new(
+        move |e: &CmapEvent| lock(&sink).push(e.clone()),
+    ));
     options
 }
 
@@ -628,6 +630,7 @@ impl FailPoint {
         client
             .database("admin")
             .run_command(command)
+            .run()
             .map_err(|e| format!("setting the fail point: {e}"))?;
         Ok(FailPoint {
             client: client.clone(),
@@ -639,7 +642,7 @@ impl FailPoint {
 impl Drop for FailPoint {
     fn drop(&mut self) {
         let off = doc! { "configureFailPoint": self.name.as_str(), "mode": "off" };
-        let _ = self.client.database("admin").run_command(off);
+        let _ = self.client.database("admin").run_command(off).run();
     }
 }
 
@@ -653,6 +656,7 @@ fn live_server() -> Option<(Arc<Live>, Vec<u32>)> {
     let info = client
         .database("admin")
         .run_command(doc! { "buildInfo": 1 })
+        .run()
         .expect("buildInfo on the live server");
     let version = version_numbers(info.get_str("version").unwrap_or("0"));
     Some((Arc::new(Live { address, client }), version))

@@ -16,7 +16,7 @@ use std::{
 use greenmongo::{
     options::{ReadPreference, ServerAddress, TagSet},
     sdam::{moving_average, ServerDescription, TopologyDescription},
-    selection::{latency_window, select_server, suitable_servers, Operation, SelectionSettings},
+    selection::{latency_window, select_server, suitable_servers, Criteria, SelectionSettings},
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -213,8 +213,8 @@ fn run_selection_file(path: &Path) -> Result<(), String> {
     let topology = topology(&file.topology_description)?;
     let pref = read_preference(file.read_preference.as_ref())?;
     let operation = match file.operation.as_deref() {
-        None | Some("read") => Operation::Read(&pref),
-        Some("write") => Operation::Write,
+        None | Some("read") => Criteria::Read(pref.clone()),
+        Some("write") => Criteria::Write,
         Some(other) => return Err(format!("unknown operation {other}")),
     };
     let mut settings = SelectionSettings::default();
@@ -225,7 +225,7 @@ fn run_selection_file(path: &Path) -> Result<(), String> {
         Some(list) => spec_set(list)?.into_iter().collect(),
         None => Vec::new(),
     };
-    let result = suitable_servers(&topology, operation, &settings, &deprioritized);
+    let result = suitable_servers(&topology, &operation, &settings, &deprioritized);
     let suitable = match (result, file.error == Some(true)) {
         (Err(_), true) => return Ok(()),
         (Ok(found), true) => return Err(format!("expected an error, got {found:?}")),
@@ -281,7 +281,7 @@ fn run_in_window_file(path: &Path) -> Result<(), String> {
     for _ in 0..file.iterations {
         let chosen = select_server(
             &topology,
-            Operation::Read(&nearest),
+            &Criteria::Read(nearest.clone()),
             &settings,
             &[],
             |a| counts.get(a).copied().unwrap_or(0),

@@ -66,10 +66,11 @@ fn tls_against_secantusdb() {
             .spawn(move || {
                 let client = Client::with_uri_str(&uri).unwrap();
                 let coll = client.database("stack_depth").collection::<Document>("c");
-                coll.insert_one(doc! { "nested": { "a": [1, 2, { "b": "c" }] } }, None)
+                coll.insert_one(doc! { "nested": { "a": [1, 2, { "b": "c" }] } })
+                    .run()
                     .unwrap();
-                coll.find_one(doc! {}, None).unwrap().unwrap();
-                coll.drop().unwrap();
+                coll.find_one(doc! {}).run().unwrap().unwrap();
+                coll.drop().run().unwrap();
                 let here = 0u8;
                 resident_kib_of_mapping(std::ptr::addr_of!(here) as usize)
             })
@@ -87,7 +88,10 @@ fn tls_against_secantusdb() {
     for i in 0..2 {
         assert_pong(
             &format!("(a) pooled TLS connection, command {i}"),
-            client.database("admin").run_command(doc! { "ping": 1 }),
+            client
+                .database("admin")
+                .run_command(doc! { "ping": 1 })
+                .run(),
         );
     }
     // tlsCAFile alone turns TLS on (TlsOptions::is_enabled; pymongo: "implies tls=True").
@@ -225,6 +229,7 @@ fn ping(uri: &str) -> greenmongo::Result<Document> {
     Client::with_uri_str(uri)?
         .database("admin")
         .run_command(doc! { "ping": 1 })
+        .run()
 }
 
 fn assert_pong(check: &str, reply: greenmongo::Result<Document>) {

@@ -155,10 +155,10 @@ fn gm(client: &greenmongo::Client, op: Op, small: &Document, ops: usize) {
     for _ in 0..ops {
         match op {
             Op::FindOne => {
-                coll.find_one(doc! { "_id": 1 }, None).unwrap().unwrap();
+                coll.find_one(doc! { "_id": 1 }).run().unwrap().unwrap();
             }
             Op::InsertOne => {
-                coll.insert_one(small, None).unwrap();
+                coll.insert_one(small).run().unwrap();
             }
         }
     }

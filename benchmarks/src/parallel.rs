@@ -96,7 +96,7 @@ pub fn run(clients: &Clients, nfiles: usize, iters: usize) -> Vec<TaskResult> {
     let mut out = Vec::new();
     for task in [Task::Import, Task::Export] {
         let db = clients.gm.database(DB);
-        db.drop().expect("drop perftest");
+        db.drop().run().expect("drop perftest");
         if task == Task::Export {
             // Set-up: import once, with integer _ids.
             let handles: Vec<_> = files
@@ -109,7 +109,7 @@ pub fn run(clients: &Clients, nfiles: usize, iters: usize) -> Vec<TaskResult> {
                         client
                             .database(DB)
                             .collection::<Document>(COLL)
-                            .insert_many(docs, unordered())
+                            .insert_many(docs).with_options(unordered()).run()
                             .expect("seed corpus");
                     })
                 })
@@ -122,8 +122,8 @@ pub fn run(clients: &Clients, nfiles: usize, iters: usize) -> Vec<TaskResult> {
                 let outdir = data::repo_root().join("target/bench-data/export");
                 match task {
                     Task::Import => {
-                        db.collection::<Document>(COLL).drop().expect("drop corpus");
-                        db.create_collection(COLL, None).expect("create corpus");
+                        db.collection::<Document>(COLL).drop().run().expect("drop corpus");
+                        db.create_collection(COLL).run().expect("create corpus");
                     }
                     Task::Export => {
                         let _ = std::fs::remove_dir_all(&outdir);
@@ -157,7 +157,7 @@ pub fn run(clients: &Clients, nfiles: usize, iters: usize) -> Vec<TaskResult> {
             rows,
         });
     }
-    clients.gm.database(DB).drop().expect("drop perftest");
+    clients.gm.database(DB).drop().run().expect("drop perftest");
     let _ = std::fs::remove_dir_all(data::repo_root().join("target/bench-data/export"));
     out
 }
@@ -194,13 +194,13 @@ fn gm_file(client: &greenmongo::Client, task: Task, i: usize, f: &Path, outdir: 
     let coll = client.database(DB).collection::<Document>(COLL);
     match task {
         Task::Import => {
-            coll.insert_many(parse(f, None), unordered())
+            coll.insert_many(parse(f, None)).with_options(unordered()).run()
                 .expect("insert_many");
         }
         Task::Export => {
             let mut w = out_file(outdir, i);
             let mut n = 0;
-            for d in coll.find(export_range(i), None).expect("find") {
+            for d in coll.find(export_range(i)).run().expect("find") {
                 write_line(&mut w, &d.expect("cursor"));
                 n += 1;
             }

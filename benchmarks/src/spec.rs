@@ -226,7 +226,7 @@ pub fn profile(clients: &Clients, data: &Datasets, kind: Kind, driver: Driver, p
 
 fn setup(clients: &Clients, kind: Kind, doc: &Document, ops: usize) {
     let db = clients.gm.database(DB);
-    db.drop().expect("drop perftest");
+    db.drop().run().expect("drop perftest");
     let coll = db.collection::<Document>(COLL);
     match kind {
         Kind::FindOneById => {
@@ -235,10 +235,10 @@ fn setup(clients: &Clients, kind: Kind, doc: &Document, ops: usize) {
                 d.insert("_id", id);
                 d
             });
-            coll.insert_many(docs, None).expect("seed corpus");
+            coll.insert_many(docs).run().expect("seed corpus");
         }
         Kind::FindManyEmptyCursor => {
-            coll.insert_many(std::iter::repeat_n(doc, ops), None)
+            coll.insert_many(std::iter::repeat_n(doc, ops)).run()
                 .expect("seed corpus");
         }
         _ => {}
@@ -252,13 +252,13 @@ fn before_task(clients: &Clients, kind: Kind) {
     | Kind::BulkInsertLarge = kind
     {
         let db = clients.gm.database(DB);
-        db.collection::<Document>(COLL).drop().expect("drop corpus");
-        db.create_collection(COLL, None).expect("create corpus");
+        db.collection::<Document>(COLL).drop().run().expect("drop corpus");
+        db.create_collection(COLL).run().expect("create corpus");
     }
 }
 
 fn teardown(clients: &Clients) {
-    clients.gm.database(DB).drop().expect("drop perftest");
+    clients.gm.database(DB).drop().run().expect("drop perftest");
 }
 
 /// The timed part. Each driver runs the whole loop in its own context (a coroutine, a
@@ -288,29 +288,29 @@ fn gm_task(client: &greenmongo::Client, kind: Kind, doc: &Document, ops: usize) 
         Kind::RunCommand => {
             let admin = client.database("admin");
             for _ in 0..ops {
-                admin.run_command(doc! { "hello": true }).unwrap();
+                admin.run_command(doc! { "hello": true }).run().unwrap();
             }
         }
         Kind::FindOneById => {
             for id in 1..=ops as i32 {
-                coll.find_one(doc! { "_id": id }, None).unwrap().unwrap();
+                coll.find_one(doc! { "_id": id }).run().unwrap().unwrap();
             }
         }
         Kind::InsertOneSmall | Kind::InsertOneLarge => {
             for _ in 0..ops {
-                coll.insert_one(doc, None).unwrap();
+                coll.insert_one(doc).run().unwrap();
             }
         }
         Kind::FindManyEmptyCursor => {
             let n = coll
-                .find(doc! {}, None)
+                .find(doc! {}).run()
                 .unwrap()
                 .map(Result::unwrap)
                 .count();
             assert_eq!(n, ops);
         }
         Kind::BulkInsertSmall | Kind::BulkInsertLarge => {
-            coll.insert_many(std::iter::repeat_n(doc, ops), None)
+            coll.insert_many(std::iter::repeat_n(doc, ops)).run()
                 .unwrap();
         }
     }

@@ -83,20 +83,20 @@ pub struct Point {
 /// Seeds the `find_one` collection and empties the insert one.
 pub fn setup(clients: &Clients, small: &Document, tweet: &Document) -> Arc<Document> {
     let db = clients.gm.database(DB);
-    db.drop().expect("drop sweep db");
+    db.drop().run().expect("drop sweep db");
     let docs = (1..=SEEDED).map(|id| {
         let mut d = tweet.clone();
         d.insert("_id", id);
         d
     });
     db.collection::<Document>(FIND_COLL)
-        .insert_many(docs, None)
+        .insert_many(docs).run()
         .expect("seed tweets");
     Arc::new(small.clone())
 }
 
 pub fn teardown(clients: &Clients) {
-    clients.gm.database(DB).drop().expect("drop sweep db");
+    clients.gm.database(DB).drop().run().expect("drop sweep db");
 }
 
 /// Runs `op` with `workers` concurrent workers of `mode` for `secs`, after a warm-up of a
@@ -120,7 +120,7 @@ pub fn measure(
         if op == Op::InsertOne {
             let db = clients.gm.database(DB);
             db.collection::<Document>(INSERT_COLL)
-                .drop()
+                .drop().run()
                 .expect("drop inserts");
         }
     };
@@ -250,13 +250,13 @@ fn gm_worker(
         Op::FindOne => {
             let coll = db.collection::<Document>(FIND_COLL);
             worker_loop!(deadline, |k| coll
-                .find_one(doc! { "_id": id_for(w, k) }, None)
+                .find_one(doc! { "_id": id_for(w, k) }).run()
                 .unwrap()
                 .unwrap())
         }
         Op::InsertOne => {
             let coll = db.collection::<Document>(INSERT_COLL);
-            worker_loop!(deadline, |_k| coll.insert_one(small, None).unwrap())
+            worker_loop!(deadline, |_k| coll.insert_one(small).run().unwrap())
         }
     }
 }

@@ -22,7 +22,7 @@ use std::{
 
 use bson::{doc, oid::ObjectId, Document};
 use greenmongo::{
-    options::{FindOneAndModifyOptions, FindOptions, IndexModel, ReturnDocument},
+    options::{FindOneAndUpdateOptions, FindOptions, IndexModel, ReturnDocument},
     runtime::{sync::WaitGroup, Handle},
     Client, Collection, Database,
 };
@@ -208,16 +208,19 @@ fn route(path: &str) -> Option<Route<'_>> {
 
 /// Indexes for the searches: by name, and by tag (a multikey index).
 pub fn create_indexes(db: &Database) -> greenmongo::Result<Vec<String>> {
-    db.collection::<Item>(ITEMS).create_indexes([
-        IndexModel {
-            keys: doc! { "name": 1 },
-            options: None,
-        },
-        IndexModel {
-            keys: doc! { "tags": 1 },
-            options: None,
-        },
-    ])
+    db.collection::<Item>(ITEMS)
+        .create_indexes([
+            IndexModel {
+                keys: doc! { "name": 1 },
+                options: None,
+            },
+            IndexModel {
+                keys: doc! { "tags": 1 },
+                options: None,
+            },
+        ])
+        .run()
+        .map(|result| result.index_names)
 }
 
 impl Api {
@@ -274,14 +277,14 @@ impl Api {
             ));
         }
         let item = fields.into_item(ObjectId::new())?;
-        self.items.insert_one(&item, None)?;
+        self.items.insert_one(&item).run()?;
         Ok(Response::json(201, item.to_json())
             .with_header("Location", format!("/items/{}", item.id.to_hex())))
     }
 
     /// `GET /items/{id}`.
     fn get(&self, id: ObjectId) -> Reply {
-        match self.items.find_one(doc! { "_id": id }, None)? {
+        match self.items.find_one(doc! { "_id": id }).run()? {
             Some(item) => Ok(Response::json(200, item.to_json())),
             None => Err(not_found(id)),
         }
@@ -300,7 +303,7 @@ impl Api {
             ));
         }
         let item = fields.into_item(id)?;
-        let result = self.items.replace_one(doc! { "_id": id }, &item, None)?;
+        let result = self.items.replace_one(doc! { "_id": id }, &item).run()?;
         if result.matched_count == 0 {
             return Err(not_found(id));
         }
@@ -311,13 +314,15 @@ impl Api {
     fn update(&self, id: ObjectId, body: &[u8]) -> Reply {
         let patch: ItemPatch = parse_body(body)?;
         let set = patch.into_set_document()?;
-        let after = FindOneAndModifyOptions {
+        let after = FindOneAndUpdateOptions {
             return_document: Some(ReturnDocument::After),
             ..Default::default()
         };
         match self
             .items
-            .find_one_and_update(doc! { "_id": id }, doc! { "$set": set }, after)?
+            .find_one_and_update(doc! { "_id": id }, doc! { "$set": set })
+            .with_options(after)
+            .run()?
         {
             Some(item) => Ok(Response::json(200, item.to_json())),
             None => Err(not_found(id)),
@@ -328,7 +333,8 @@ impl Api {
     fn delete(&self, id: ObjectId) -> Reply {
         match self
             .items
-            .delete_one(doc! { "_id": id }, None)?
+            .delete_one(doc! { "_id": id })
+            .run()?
             .deleted_count
         {
             0 => Err(not_found(id)),
@@ -348,10 +354,12 @@ impl Api {
         };
         let items = self
             .items
-            .find(filter.clone(), page)?
+            .find(filter.clone())
+            .with_options(page)
+            .run()?
             .map(|item| item.map(|item| item.to_json()))
             .collect::<greenmongo::Result<Vec<_>>>()?;
-        let total = self.items.count_documents(filter, None)?;
+        let total = self.items.count_documents(filter).run()?;
         Ok(Response::json(
             200,
             json!({

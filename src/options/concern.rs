@@ -106,6 +106,32 @@ impl ReadConcern {
     pub fn new(level: ReadConcernLevel) -> Self {
         ReadConcern { level }
     }
+
+    /// `local` (the official driver's constructor name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{ReadConcern, ReadConcernLevel};
+    ///
+    /// assert_eq!(ReadConcern::local().level, ReadConcernLevel::Local);
+    /// ```
+    pub fn local() -> Self {
+        ReadConcern::new(ReadConcernLevel::Local)
+    }
+
+    /// `majority`: only data a majority of the replica set has.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{ReadConcern, ReadConcernLevel};
+    ///
+    /// assert_eq!(ReadConcern::majority().level, ReadConcernLevel::Majority);
+    /// ```
+    pub fn majority() -> Self {
+        ReadConcern::new(ReadConcernLevel::Majority)
+    }
 }
 
 /// The `w` of a write concern: how many members, or which, must acknowledge a write.
@@ -165,6 +191,55 @@ pub struct WriteConcern {
 }
 
 impl WriteConcern {
+    /// `w: "majority"`: the write is acknowledged once a majority of the replica set has it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{Acknowledgment, WriteConcern};
+    ///
+    /// assert_eq!(WriteConcern::majority().w, Some(Acknowledgment::Majority));
+    /// ```
+    pub fn majority() -> Self {
+        WriteConcern {
+            w: Some(Acknowledgment::Majority),
+            ..Default::default()
+        }
+    }
+
+    /// `w: n`: acknowledged once `n` members have the write (`0`: unacknowledged).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{Acknowledgment, WriteConcern};
+    ///
+    /// assert_eq!(WriteConcern::nodes(2).w, Some(Acknowledgment::Nodes(2)));
+    /// assert!(!WriteConcern::nodes(0).is_acknowledged());
+    /// ```
+    pub fn nodes(n: u32) -> Self {
+        WriteConcern {
+            w: Some(Acknowledgment::Nodes(n)),
+            ..Default::default()
+        }
+    }
+
+    /// `w: "<name>"`: a custom write concern defined in the replica set's configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{Acknowledgment, WriteConcern};
+    ///
+    /// assert_eq!(WriteConcern::custom("twoDCs").w, Some(Acknowledgment::Custom("twoDCs".into())));
+    /// ```
+    pub fn custom(name: impl Into<String>) -> Self {
+        WriteConcern {
+            w: Some(Acknowledgment::Custom(name.into())),
+            ..Default::default()
+        }
+    }
+
     /// Whether the server acknowledges writes: false only for `w: 0` without `j: true`.
     ///
     /// # Examples
@@ -234,5 +309,56 @@ impl WriteConcern {
             doc.insert("wtimeout", i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
         }
         doc
+    }
+}
+
+/// A `writeConcern` document as commands and the unified test format spell it: `w` (a
+/// number or a name), `j`, `wtimeout` (or `wtimeoutMS`) in milliseconds.
+impl<'de> serde::Deserialize<'de> for WriteConcern {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let doc = bson::Document::deserialize(deserializer)?;
+        let number = |v: &bson::Bson| match v {
+            bson::Bson::Int32(n) => Some(i64::from(*n)),
+            bson::Bson::Int64(n) => Some(*n),
+            bson::Bson::Double(n) if n.fract() == 0.0 => Some(*n as i64),
+            _ => None,
+        };
+        let mut wc = WriteConcern::default();
+        for (key, value) in &doc {
+            match key.as_str() {
+                "w" => {
+                    wc.w = Some(match value {
+                        bson::Bson::String(s) => Acknowledgment::from(s.as_str()),
+                        v => Acknowledgment::Nodes(
+                            number(v)
+                                .and_then(|n| u32::try_from(n).ok())
+                                .ok_or_else(|| D::Error::custom(format!("invalid w: {v}")))?,
+                        ),
+                    })
+                }
+                "j" | "journal" => {
+                    wc.journal = Some(
+                        value
+                            .as_bool()
+                            .ok_or_else(|| D::Error::custom(format!("invalid j: {value}")))?,
+                    )
+                }
+                "wtimeout" | "wtimeoutMS" => {
+                    let ms = number(value)
+                        .and_then(|n| u64::try_from(n).ok())
+                        .ok_or_else(|| D::Error::custom(format!("invalid wtimeout: {value}")))?;
+                    wc.w_timeout = Some(Duration::from_millis(ms));
+                }
+                other => {
+                    return Err(D::Error::custom(format!(
+                        "unknown write concern field {other}"
+                    )))
+                }
+            }
+        }
+        Ok(wc)
     }
 }

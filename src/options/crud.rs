@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bson::{Bson, Document};
 
-use super::{ReadConcern, ReadPreference, WriteConcern};
+use super::{ReadConcern, SelectionCriteria, WriteConcern};
 
 /// An index hint: by name or by key pattern.
 ///
@@ -28,7 +28,7 @@ use super::{ReadConcern, ReadPreference, WriteConcern};
 /// let by_keys = CountOptions::builder().hint(Hint::Keys(doc! { "sku": 1 })).build();
 /// let by_name = CountOptions::builder().hint(Hint::Name("sku_1".into())).build();
 /// assert_ne!(by_keys, by_name);
-/// // items.count_documents(doc! { "sku": "fig" }, by_name)?
+/// // items.count_documents(doc! { "sku": "fig" }).with_options(by_name).run()?
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Hint {
@@ -56,7 +56,7 @@ impl Hint {
 ///
 /// let options = InsertOneOptions::builder().bypass_document_validation(true).comment("import").build();
 /// assert_eq!(options.bypass_document_validation, Some(true));
-/// // items.insert_one(doc, options)?
+/// // items.insert_one(doc).with_options(options).run()?
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InsertOneOptions {
@@ -77,7 +77,7 @@ pub struct InsertOneOptions {
 ///
 /// let keep_going = InsertManyOptions { ordered: Some(false), ..Default::default() };
 /// assert_eq!(keep_going, InsertManyOptions::builder().ordered(false).build());
-/// // items.insert_many(docs, keep_going)? inserts every document it can
+/// // items.insert_many(docs).with_options(keep_going).run()? inserts every document it can
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InsertManyOptions {
@@ -108,7 +108,7 @@ pub struct InsertManyOptions {
 ///     .max_time(Duration::from_secs(2))
 ///     .build();
 /// assert_eq!((page.skip, page.limit), (Some(20), Some(10)));
-/// // items.find(doc! {}, page)?
+/// // items.find(doc! {}).with_options(page).run()?
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FindOptions {
@@ -140,8 +140,8 @@ pub struct FindOptions {
     pub let_vars: Option<Document>,
     /// Read concern (default: the collection's).
     pub read_concern: Option<ReadConcern>,
-    /// Read preference (default: the collection's).
-    pub selection_criteria: Option<ReadPreference>,
+    /// Where the query runs (default: the collection's read preference).
+    pub selection_criteria: Option<SelectionCriteria>,
     /// Keep the cursor alive without a timeout on the server.
     pub no_cursor_timeout: Option<bool>,
     /// Return partial results when some shards are down.
@@ -168,7 +168,7 @@ pub struct FindOptions {
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let log = client.database("app").collection::<Document>("log"); // a capped collection
 /// let tail = FindOptions::builder().cursor_type(CursorType::TailableAwait).max_await_time(Duration::from_secs(1)).build();
-/// for entry in log.find(doc! {}, tail)? {
+/// for entry in log.find(doc! {}).with_options(tail).run()? {
 ///     println!("{}", entry?); // waits for new entries instead of ending
 /// }
 /// # Ok::<(), greenmongo::Error>(())
@@ -196,7 +196,7 @@ pub enum CursorType {
 ///     .array_filters(vec![doc! { "elem.qty": { "$lt": 1 } }])
 ///     .build();
 /// assert_eq!(options.upsert, Some(true));
-/// // items.update_many(doc! {}, doc! { "$set": { "sizes.$[elem].soldOut": true } }, options)?
+/// // items.update_many(doc! {}, doc! { "$set": { "sizes.$[elem].soldOut": true } }).with_options(options).run()?
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UpdateOptions {
@@ -231,10 +231,44 @@ pub struct UpdateOptions {
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
 /// let upsert = ReplaceOptions::builder().upsert(true).build();
-/// items.replace_one(doc! { "sku": "fig" }, doc! { "sku": "fig", "qty": 7 }, upsert)?;
+/// items.replace_one(doc! { "sku": "fig" }, doc! { "sku": "fig", "qty": 7 }).with_options(upsert).run()?;
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
-pub type ReplaceOptions = UpdateOptions;
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReplaceOptions {
+    /// Skip document validation on the server.
+    pub bypass_document_validation: Option<bool>,
+    /// Insert the replacement when no document matches.
+    pub upsert: Option<bool>,
+    /// String comparison rules.
+    pub collation: Option<Document>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+    /// The write concern (default: the collection's).
+    pub write_concern: Option<WriteConcern>,
+    /// Variables for `$$name`.
+    pub let_vars: Option<Document>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+    /// Which document to replace when several match.
+    pub sort: Option<Document>,
+}
+
+impl From<ReplaceOptions> for UpdateOptions {
+    fn from(o: ReplaceOptions) -> Self {
+        UpdateOptions {
+            bypass_document_validation: o.bypass_document_validation,
+            upsert: o.upsert,
+            collation: o.collation,
+            hint: o.hint,
+            write_concern: o.write_concern,
+            let_vars: o.let_vars,
+            comment: o.comment,
+            sort: o.sort,
+            array_filters: None,
+        }
+    }
+}
 
 /// Options of `delete_one` and `delete_many`.
 ///
@@ -246,7 +280,7 @@ pub type ReplaceOptions = UpdateOptions;
 ///
 /// let options = DeleteOptions::builder().collation(doc! { "locale": "fr", "strength": 1 }).build();
 /// assert!(options.collation.is_some());
-/// // carts.delete_many(doc! { "owner": "élodie" }, options)? also deletes "Elodie"'s
+/// // carts.delete_many(doc! { "owner": "élodie" }).with_options(options).run()? also deletes "Elodie"'s
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeleteOptions {
@@ -272,7 +306,7 @@ pub struct DeleteOptions {
 ///
 /// let options = CountOptions::builder().limit(1000u64).max_time(Duration::from_millis(500)).build();
 /// assert_eq!(options.limit, Some(1000));
-/// // items.count_documents(doc! { "qty": 0 }, options)? stops counting at 1000
+/// // items.count_documents(doc! { "qty": 0 }).with_options(options).run()? stops counting at 1000
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CountOptions {
@@ -290,6 +324,32 @@ pub struct CountOptions {
     pub comment: Option<Bson>,
     /// Read concern (default: the collection's).
     pub read_concern: Option<ReadConcern>,
+    /// Where the count runs (default: the collection's read preference).
+    pub selection_criteria: Option<SelectionCriteria>,
+}
+
+/// Options of `estimated_document_count`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenmongo::options::EstimatedDocumentCountOptions;
+///
+/// let options = EstimatedDocumentCountOptions::builder().max_time(Duration::from_millis(200)).build();
+/// assert_eq!(options.max_time, Some(Duration::from_millis(200)));
+/// // items.estimated_document_count().run().with_options(options).run()?
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EstimatedDocumentCountOptions {
+    /// Server-side time limit.
+    pub max_time: Option<Duration>,
+    /// Where the count runs (default: the collection's read preference).
+    pub selection_criteria: Option<SelectionCriteria>,
+    /// Read concern (default: the collection's).
+    pub read_concern: Option<ReadConcern>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
 }
 
 /// Options of `aggregate`.
@@ -302,7 +362,7 @@ pub struct CountOptions {
 ///
 /// let options = AggregateOptions::builder().allow_disk_use(true).batch_size(500u32).let_vars(doc! { "min": 10 }).build();
 /// assert_eq!(options.batch_size, Some(500));
-/// // orders.aggregate([doc! { "$match": { "$expr": { "$gte": ["$qty", "$$min"] } } }], options)?
+/// // orders.aggregate([doc! { "$match": { "$expr": { "$gte": ["$qty", "$$min"] } } }]).with_options(options).run()?
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AggregateOptions {
@@ -326,6 +386,11 @@ pub struct AggregateOptions {
     pub read_concern: Option<ReadConcern>,
     /// Write concern, for `$out` / `$merge` (default: the collection's).
     pub write_concern: Option<WriteConcern>,
+    /// Where the pipeline runs (default: the collection's read preference; a pipeline
+    /// that writes with `$out` / `$merge` always runs on the primary).
+    pub selection_criteria: Option<SelectionCriteria>,
+    /// `maxTimeMS` of each `getMore` of a tailable await cursor (e.g. a `$changeStream`).
+    pub max_await_time: Option<Duration>,
 }
 
 /// Options of `distinct`.
@@ -339,7 +404,7 @@ pub struct AggregateOptions {
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
 /// let majority = DistinctOptions::builder().read_concern(ReadConcern::new(ReadConcernLevel::Majority)).build();
-/// let colours = items.distinct("colour", doc! { "qty": { "$gt": 0 } }, majority)?;
+/// let colours = items.distinct("colour", doc! { "qty": { "$gt": 0 } }).with_options(majority).run()?;
 /// println!("{colours:?}");
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
@@ -355,6 +420,8 @@ pub struct DistinctOptions {
     pub read_concern: Option<ReadConcern>,
     /// Which index to use.
     pub hint: Option<Hint>,
+    /// Where the command runs (default: the collection's read preference).
+    pub selection_criteria: Option<SelectionCriteria>,
 }
 
 /// Options of [`Database::run_cursor_command`](crate::Database::run_cursor_command): where
@@ -377,7 +444,7 @@ pub struct DistinctOptions {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunCursorCommandOptions {
     /// Where the command runs (default: the primary).
-    pub read_preference: Option<ReadPreference>,
+    pub selection_criteria: Option<SelectionCriteria>,
     /// Tailable cursors stay open at the end of their results; `Tailable` ends each pass
     /// over the results at an empty batch (`next` returns `None`, the cursor stays alive).
     pub cursor_type: Option<CursorType>,
@@ -396,12 +463,12 @@ pub struct RunCursorCommandOptions {
 ///
 /// ```no_run
 /// use bson::{doc, Document};
-/// use greenmongo::options::{FindOneAndModifyOptions, ReturnDocument};
+/// use greenmongo::options::{FindOneAndUpdateOptions, ReturnDocument};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let counters = client.database("app").collection::<Document>("counters");
-/// let after = FindOneAndModifyOptions::builder().return_document(ReturnDocument::After).upsert(true).build();
-/// let next = counters.find_one_and_update(doc! { "_id": "orders" }, doc! { "$inc": { "seq": 1 } }, after)?;
+/// let after = FindOneAndUpdateOptions::builder().return_document(ReturnDocument::After).upsert(true).build();
+/// let next = counters.find_one_and_update(doc! { "_id": "orders" }, doc! { "$inc": { "seq": 1 } }).with_options(after).run()?;
 /// println!("next order number: {}", next.unwrap().get_i32("seq").unwrap_or(1));
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
@@ -414,133 +481,257 @@ pub enum ReturnDocument {
     After,
 }
 
-/// Options of `find_one_and_update`, `find_one_and_replace` and `find_one_and_delete`.
+/// Options of `find_one_and_delete`.
 ///
 /// # Examples
 ///
 /// ```
 /// use bson::doc;
-/// use greenmongo::options::{FindOneAndModifyOptions, ReturnDocument};
+/// use greenmongo::options::FindOneAndDeleteOptions;
 ///
-/// let oldest_first = FindOneAndModifyOptions::builder()
+/// let oldest_first = FindOneAndDeleteOptions::builder()
 ///     .sort(doc! { "createdAt": 1 })
 ///     .projection(doc! { "payload": 1 })
 ///     .build();
-/// assert_eq!(oldest_first.return_document, None); // the default: the document before the change
-/// assert_eq!(ReturnDocument::default(), ReturnDocument::Before);
-/// // jobs.find_one_and_delete(doc! { "state": "queued" }, oldest_first)? pops a queue
+/// assert!(oldest_first.sort.is_some());
+/// // jobs.find_one_and_delete(doc! { "state": "queued" }).with_options(oldest_first).run()? pops a queue
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FindOneAndModifyOptions {
-    /// Which document to change when several match.
-    pub sort: Option<Document>,
-    /// Fields to return.
-    pub projection: Option<Document>,
-    /// Before or after the change (update and replace only).
-    pub return_document: Option<ReturnDocument>,
-    /// Insert when none matches (update and replace only).
-    pub upsert: Option<bool>,
-    /// Filters for `$[<identifier>]` (update only).
-    pub array_filters: Option<Vec<Document>>,
-    /// Skip document validation.
-    pub bypass_document_validation: Option<bool>,
+pub struct FindOneAndDeleteOptions {
     /// Server-side time limit.
     pub max_time: Option<Duration>,
+    /// Fields to return.
+    pub projection: Option<Document>,
+    /// Which document to delete when several match.
+    pub sort: Option<Document>,
+    /// The write concern (default: the collection's).
+    pub write_concern: Option<WriteConcern>,
     /// String comparison rules.
     pub collation: Option<Document>,
     /// Which index to use.
     pub hint: Option<Hint>,
-    /// The write concern (default: the collection's).
-    pub write_concern: Option<WriteConcern>,
     /// Variables for `$$name`.
     pub let_vars: Option<Document>,
     /// A comment for the server's logs and profiler.
     pub comment: Option<Bson>,
 }
 
-/// One index to create.
+/// Options of `find_one_and_update`.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::{FindOneAndUpdateOptions, ReturnDocument};
+///
+/// let next_value = FindOneAndUpdateOptions::builder().return_document(ReturnDocument::After).upsert(true).build();
+/// assert_eq!(next_value.return_document, Some(ReturnDocument::After));
+/// // counters.find_one_and_update(doc! { "_id": "orders" }, doc! { "$inc": { "seq": 1 } }).with_options(next_value).run()?
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FindOneAndUpdateOptions {
+    /// Filters for `$[<identifier>]`.
+    pub array_filters: Option<Vec<Document>>,
+    /// Skip document validation.
+    pub bypass_document_validation: Option<bool>,
+    /// Server-side time limit.
+    pub max_time: Option<Duration>,
+    /// Fields to return.
+    pub projection: Option<Document>,
+    /// The document before (the default) or after the change.
+    pub return_document: Option<ReturnDocument>,
+    /// Which document to update when several match.
+    pub sort: Option<Document>,
+    /// Insert when none matches.
+    pub upsert: Option<bool>,
+    /// The write concern (default: the collection's).
+    pub write_concern: Option<WriteConcern>,
+    /// String comparison rules.
+    pub collation: Option<Document>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+    /// Variables for `$$name`.
+    pub let_vars: Option<Document>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+}
+
+/// Options of `find_one_and_replace`.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::{FindOneAndReplaceOptions, ReturnDocument};
+///
+/// let options = FindOneAndReplaceOptions::builder().return_document(ReturnDocument::After).build();
+/// assert_eq!(options.upsert, None);
+/// // items.find_one_and_replace(doc! { "sku": "fig" }, fig).with_options(options).run()?
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FindOneAndReplaceOptions {
+    /// Skip document validation.
+    pub bypass_document_validation: Option<bool>,
+    /// Server-side time limit.
+    pub max_time: Option<Duration>,
+    /// Fields to return.
+    pub projection: Option<Document>,
+    /// The document before (the default) or after the change.
+    pub return_document: Option<ReturnDocument>,
+    /// Which document to replace when several match.
+    pub sort: Option<Document>,
+    /// Insert when none matches.
+    pub upsert: Option<bool>,
+    /// The write concern (default: the collection's).
+    pub write_concern: Option<WriteConcern>,
+    /// String comparison rules.
+    pub collation: Option<Document>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+    /// Variables for `$$name`.
+    pub let_vars: Option<Document>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+}
+
+/// What the three `findAndModify` shapes share, as the command takes it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct FindAndModifyOptions {
+    pub(crate) sort: Option<Document>,
+    pub(crate) projection: Option<Document>,
+    pub(crate) return_document: Option<ReturnDocument>,
+    pub(crate) upsert: Option<bool>,
+    pub(crate) array_filters: Option<Vec<Document>>,
+    pub(crate) bypass_document_validation: Option<bool>,
+    pub(crate) max_time: Option<Duration>,
+    pub(crate) collation: Option<Document>,
+    pub(crate) hint: Option<Hint>,
+    pub(crate) write_concern: Option<WriteConcern>,
+    pub(crate) let_vars: Option<Document>,
+    pub(crate) comment: Option<Bson>,
+}
+
+impl From<FindOneAndDeleteOptions> for FindAndModifyOptions {
+    fn from(o: FindOneAndDeleteOptions) -> Self {
+        FindAndModifyOptions {
+            sort: o.sort,
+            projection: o.projection,
+            max_time: o.max_time,
+            collation: o.collation,
+            hint: o.hint,
+            write_concern: o.write_concern,
+            let_vars: o.let_vars,
+            comment: o.comment,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<FindOneAndUpdateOptions> for FindAndModifyOptions {
+    fn from(o: FindOneAndUpdateOptions) -> Self {
+        FindAndModifyOptions {
+            sort: o.sort,
+            projection: o.projection,
+            return_document: o.return_document,
+            upsert: o.upsert,
+            array_filters: o.array_filters,
+            bypass_document_validation: o.bypass_document_validation,
+            max_time: o.max_time,
+            collation: o.collation,
+            hint: o.hint,
+            write_concern: o.write_concern,
+            let_vars: o.let_vars,
+            comment: o.comment,
+        }
+    }
+}
+
+impl From<FindOneAndReplaceOptions> for FindAndModifyOptions {
+    fn from(o: FindOneAndReplaceOptions) -> Self {
+        FindAndModifyOptions {
+            sort: o.sort,
+            projection: o.projection,
+            return_document: o.return_document,
+            upsert: o.upsert,
+            bypass_document_validation: o.bypass_document_validation,
+            max_time: o.max_time,
+            collation: o.collation,
+            hint: o.hint,
+            write_concern: o.write_concern,
+            let_vars: o.let_vars,
+            comment: o.comment,
+            ..Default::default()
+        }
+    }
+}
+
+/// Options of `find_one`: those of `find` that make sense for one document.
 ///
 /// # Examples
 ///
 /// ```
 /// use bson::doc;
-/// use greenmongo::options::IndexModel;
+/// use greenmongo::options::FindOneOptions;
 ///
-/// let ttl = IndexModel { keys: doc! { "createdAt": 1 }, options: Some(doc! { "expireAfterSeconds": 3600 }) };
-/// let plain = IndexModel { keys: doc! { "sku": 1 }, ..Default::default() }; // named "sku_1"
-/// assert!(plain.options.is_none());
-/// // items.create_indexes([ttl, plain])?
-/// # let _ = ttl;
+/// let cheapest = FindOneOptions::builder().sort(doc! { "price": 1 }).projection(doc! { "sku": 1 }).build();
+/// assert!(cheapest.sort.is_some());
+/// // items.find_one(doc! {}).with_options(cheapest).run()?
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct IndexModel {
-    /// The key pattern, e.g. `doc! { "sku": 1 }`.
-    pub keys: Document,
-    /// Index options as the `createIndexes` command takes them (`name`, `unique`,
-    /// `expireAfterSeconds`, `partialFilterExpression`, ...). Without a `name`, one is
-    /// derived from the keys (`sku_1`).
-    pub options: Option<Document>,
+pub struct FindOneOptions {
+    /// Return partial results when some shards are down.
+    pub allow_partial_results: Option<bool>,
+    /// String comparison rules.
+    pub collation: Option<Document>,
+    /// A comment for the server's logs and profiler.
+    pub comment: Option<Bson>,
+    /// Which index to use.
+    pub hint: Option<Hint>,
+    /// Exclusive upper index bound.
+    pub max: Option<Document>,
+    /// Server-side time limit.
+    pub max_time: Option<Duration>,
+    /// Inclusive lower index bound.
+    pub min: Option<Document>,
+    /// Fields to return.
+    pub projection: Option<Document>,
+    /// Read concern (default: the collection's).
+    pub read_concern: Option<ReadConcern>,
+    /// Only the index keys: `returnKey`.
+    pub return_key: Option<bool>,
+    /// Where the query runs (default: the collection's read preference).
+    pub selection_criteria: Option<SelectionCriteria>,
+    /// Add `$recordId` to the document.
+    pub show_record_id: Option<bool>,
+    /// Documents to skip.
+    pub skip: Option<u64>,
+    /// Which document comes first when several match.
+    pub sort: Option<Document>,
+    /// Variables for `$$name` in the filter.
+    pub let_vars: Option<Document>,
 }
 
-/// Builder-style setters, so options read as in the official driver:
-/// `FindOptions::builder().sort(doc! { "price": 1 }).limit(10).build()`.
-macro_rules! setters {
-    ($options:ident { $($field:ident: $ty:ty),* $(,)? }) => {
-        impl $options {
-            /// Default options, to chain setters on (as the official driver's builders).
-            ///
-            /// # Examples
-            ///
-            #[doc = concat!(
-                "```\n",
-                "use greenmongo::options::", stringify!($options), ";\n\n",
-                "// Every option starts unset, as in `", stringify!($options), "::default()`.\n",
-                "assert_eq!(", stringify!($options), "::builder().build(), ", stringify!($options), "::default());\n",
-                "```",
-            )]
-            pub fn builder() -> Self {
-                Self::default()
-            }
-
-            /// The options, ready to pass (the end of a builder chain).
-            ///
-            /// # Examples
-            ///
-            #[doc = concat!(
-                "```\n",
-                "use greenmongo::options::", stringify!($options), ";\n\n",
-                "let options: ", stringify!($options), " = ", stringify!($options), "::builder().build();\n",
-                "assert_eq!(options, ", stringify!($options), "::default()); // no setter called\n",
-                "```",
-            )]
-            pub fn build(self) -> Self {
-                self
-            }
-
-            $(
-                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
-                ///
-                /// # Examples
-                ///
-                #[doc = concat!(
-                    "```\n",
-                    "# use bson::{Bson, Document};\n",
-                    "# use std::time::Duration;\n",
-                    "use greenmongo::options::*;\n\n",
-                    "fn with_", stringify!($field), "(value: ", stringify!($ty), ") -> ", stringify!($options), " {\n",
-                    "    let options = ", stringify!($options), "::builder().", stringify!($field), "(value).build();\n",
-                    "    assert!(options.", stringify!($field), ".is_some());\n",
-                    "    options\n",
-                    "}\n",
-                    "```",
-                )]
-                pub fn $field(mut self, value: impl Into<$ty>) -> Self {
-                    self.$field = Some(value.into());
-                    self
-                }
-            )*
+impl From<FindOneOptions> for FindOptions {
+    fn from(o: FindOneOptions) -> Self {
+        FindOptions {
+            allow_partial_results: o.allow_partial_results,
+            collation: o.collation,
+            comment: o.comment,
+            hint: o.hint,
+            max: o.max,
+            max_time: o.max_time,
+            min: o.min,
+            projection: o.projection,
+            read_concern: o.read_concern,
+            return_key: o.return_key,
+            selection_criteria: o.selection_criteria,
+            show_record_id: o.show_record_id,
+            skip: o.skip,
+            sort: o.sort,
+            let_vars: o.let_vars,
+            // One batch of one; no cursor left on the server.
+            limit: Some(-1),
+            ..Default::default()
         }
-    };
+    }
 }
 
 setters!(InsertOneOptions {
@@ -569,7 +760,7 @@ setters!(FindOptions {
     comment: Bson,
     let_vars: Document,
     read_concern: ReadConcern,
-    selection_criteria: ReadPreference,
+    selection_criteria: SelectionCriteria,
     no_cursor_timeout: bool,
     allow_partial_results: bool,
     return_key: bool,
@@ -578,6 +769,16 @@ setters!(FindOptions {
     max: Document
 });
 setters!(UpdateOptions { upsert: bool, array_filters: Vec<Document>, bypass_document_validation: bool, collation: Document, hint: Hint, write_concern: WriteConcern, let_vars: Document, comment: Bson, sort: Document });
+setters!(ReplaceOptions {
+    bypass_document_validation: bool,
+    upsert: bool,
+    collation: Document,
+    hint: Hint,
+    write_concern: WriteConcern,
+    let_vars: Document,
+    comment: Bson,
+    sort: Document
+});
 setters!(DeleteOptions {
     collation: Document,
     hint: Hint,
@@ -592,7 +793,8 @@ setters!(CountOptions {
     hint: Hint,
     collation: Document,
     comment: Bson,
-    read_concern: ReadConcern
+    read_concern: ReadConcern,
+    selection_criteria: SelectionCriteria
 });
 setters!(AggregateOptions {
     allow_disk_use: bool,
@@ -604,10 +806,12 @@ setters!(AggregateOptions {
     comment: Bson,
     let_vars: Document,
     read_concern: ReadConcern,
-    write_concern: WriteConcern
+    write_concern: WriteConcern,
+    selection_criteria: SelectionCriteria,
+    max_await_time: Duration
 });
 setters!(RunCursorCommandOptions {
-    read_preference: ReadPreference,
+    selection_criteria: SelectionCriteria,
     cursor_type: CursorType,
     batch_size: u32,
     max_time: Duration,
@@ -618,6 +822,66 @@ setters!(DistinctOptions {
     collation: Document,
     comment: Bson,
     read_concern: ReadConcern,
-    hint: Hint
+    hint: Hint,
+    selection_criteria: SelectionCriteria
 });
-setters!(FindOneAndModifyOptions { sort: Document, projection: Document, return_document: ReturnDocument, upsert: bool, array_filters: Vec<Document>, bypass_document_validation: bool, max_time: Duration, collation: Document, hint: Hint, write_concern: WriteConcern, let_vars: Document, comment: Bson });
+setters!(FindOneAndDeleteOptions {
+    max_time: Duration,
+    projection: Document,
+    sort: Document,
+    write_concern: WriteConcern,
+    collation: Document,
+    hint: Hint,
+    let_vars: Document,
+    comment: Bson
+});
+setters!(FindOneAndUpdateOptions {
+    array_filters: Vec<Document>,
+    bypass_document_validation: bool,
+    max_time: Duration,
+    projection: Document,
+    return_document: ReturnDocument,
+    sort: Document,
+    upsert: bool,
+    write_concern: WriteConcern,
+    collation: Document,
+    hint: Hint,
+    let_vars: Document,
+    comment: Bson
+});
+setters!(FindOneAndReplaceOptions {
+    bypass_document_validation: bool,
+    max_time: Duration,
+    projection: Document,
+    return_document: ReturnDocument,
+    sort: Document,
+    upsert: bool,
+    write_concern: WriteConcern,
+    collation: Document,
+    hint: Hint,
+    let_vars: Document,
+    comment: Bson
+});
+setters!(FindOneOptions {
+    allow_partial_results: bool,
+    collation: Document,
+    comment: Bson,
+    hint: Hint,
+    max: Document,
+    max_time: Duration,
+    min: Document,
+    projection: Document,
+    read_concern: ReadConcern,
+    return_key: bool,
+    selection_criteria: SelectionCriteria,
+    show_record_id: bool,
+    skip: u64,
+    sort: Document,
+    let_vars: Document
+});
+setters!(EstimatedDocumentCountOptions {
+    max_time: Duration,
+    selection_criteria: SelectionCriteria,
+    read_concern: ReadConcern,
+    comment: Bson
+});

@@ -185,6 +185,49 @@ impl ReadPreference {
     }
 }
 
+/// Which server an operation may run on (the official driver's name for an operation's
+/// read preference option).
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::options::{FindOptions, ReadPreference, ReadPreferenceMode, SelectionCriteria};
+///
+/// let secondary = ReadPreference::new(ReadPreferenceMode::Secondary);
+/// let options = FindOptions::builder().selection_criteria(secondary.clone()).build();
+/// assert_eq!(options.selection_criteria, Some(SelectionCriteria::ReadPreference(secondary)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SelectionCriteria {
+    /// Servers as a read preference picks them.
+    ReadPreference(ReadPreference),
+}
+
+impl SelectionCriteria {
+    /// The read preference these criteria stand for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{ReadPreference, SelectionCriteria};
+    ///
+    /// let criteria = SelectionCriteria::from(ReadPreference::primary());
+    /// assert_eq!(criteria.as_read_pref(), Some(&ReadPreference::primary()));
+    /// ```
+    pub fn as_read_pref(&self) -> Option<&ReadPreference> {
+        match self {
+            SelectionCriteria::ReadPreference(pref) => Some(pref),
+        }
+    }
+}
+
+impl From<ReadPreference> for SelectionCriteria {
+    fn from(pref: ReadPreference) -> Self {
+        SelectionCriteria::ReadPreference(pref)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,35 +1,9 @@
 //! CMAP monitoring events, as the spec's "Connection Pool Monitoring" section names them.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, time::Duration};
 
 use super::PoolOptions;
 use crate::options::ServerAddress;
-
-/// Receives every [`CmapEvent`] of a pool, synchronously, on the thread or coroutine
-/// where it happens. It runs with no pool lock held, so it may call back into the pool,
-/// but it delays the operation that emitted the event: keep it short (count, log, or
-/// send down a channel).
-///
-/// # Examples
-///
-/// ```
-/// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
-/// use greenmongo::{options::ServerAddress, pool::{CmapEvent, EventHandler, Pool, PoolOptions}};
-///
-/// let created = Arc::new(AtomicUsize::new(0));
-/// let counter = created.clone();
-/// let handler: EventHandler = Arc::new(move |e: &CmapEvent| {
-///     if let CmapEvent::ConnectionCreated { .. } = e { counter.fetch_add(1, Ordering::Relaxed); }
-/// });
-/// let mut options = PoolOptions::default();
-/// options.event_handler = Some(handler);
-/// let pool = Pool::new(ServerAddress::default(), options, |_: &ServerAddress, _| Ok(()));
-/// pool.ready();
-/// drop(pool.check_out()?);
-/// assert_eq!(created.load(Ordering::Relaxed), 1);
-/// # Ok::<(), greenmongo::Error>(())
-/// ```
-pub type EventHandler = Arc<dyn Fn(&CmapEvent) + Send + Sync>;
 
 /// Something that happened in a connection pool.
 ///
@@ -37,12 +11,12 @@ pub type EventHandler = Arc<dyn Fn(&CmapEvent) + Send + Sync>;
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use greenmongo::{options::ServerAddress, pool::{CmapEvent, Pool, PoolOptions}};
+/// use greenmongo::{event::EventHandler, options::ServerAddress, pool::{CmapEvent, Pool, PoolOptions}};
 ///
 /// let seen = Arc::new(Mutex::new(Vec::new()));
 /// let log = seen.clone();
 /// let mut options = PoolOptions::default();
-/// options.event_handler = Some(Arc::new(move |e: &CmapEvent| {
+/// options.event_handler = Some(EventHandler::new(move |e: &CmapEvent| {
 ///     log.lock().unwrap().push(e.name());
 /// }));
 /// let pool = Pool::new(ServerAddress::default(), options, |_: &ServerAddress, _| Ok(()));
@@ -211,12 +185,12 @@ impl CmapEvent {
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use greenmongo::{options::ServerAddress, pool::{CmapEvent, ConnectionClosedReason, Pool, PoolOptions}};
+/// use greenmongo::{event::EventHandler, options::ServerAddress, pool::{CmapEvent, ConnectionClosedReason, Pool, PoolOptions}};
 ///
 /// let reasons = Arc::new(Mutex::new(Vec::new()));
 /// let log = reasons.clone();
 /// let mut options = PoolOptions::default();
-/// options.event_handler = Some(Arc::new(move |e: &CmapEvent| {
+/// options.event_handler = Some(EventHandler::new(move |e: &CmapEvent| {
 ///     if let CmapEvent::ConnectionClosed { reason, .. } = e { log.lock().unwrap().push(*reason); }
 /// }));
 /// let pool = Pool::new(ServerAddress::default(), options, |_: &ServerAddress, _| Ok(()));
@@ -272,12 +246,12 @@ impl fmt::Display for ConnectionClosedReason {
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use greenmongo::{options::ServerAddress, pool::{CheckOutFailedReason, CmapEvent, Pool, PoolOptions}};
+/// use greenmongo::{event::EventHandler, options::ServerAddress, pool::{CheckOutFailedReason, CmapEvent, Pool, PoolOptions}};
 ///
 /// let reasons = Arc::new(Mutex::new(Vec::new()));
 /// let log = reasons.clone();
 /// let mut options = PoolOptions::default();
-/// options.event_handler = Some(Arc::new(move |e: &CmapEvent| {
+/// options.event_handler = Some(EventHandler::new(move |e: &CmapEvent| {
 ///     if let CmapEvent::ConnectionCheckOutFailed { reason, .. } = e { log.lock().unwrap().push(*reason); }
 /// }));
 /// let pool = Pool::new(ServerAddress::default(), options, |_: &ServerAddress, _| Ok(()));

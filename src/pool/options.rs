@@ -2,7 +2,8 @@
 
 use std::{fmt, time::Duration};
 
-use super::EventHandler;
+use super::CmapEvent;
+use crate::event::EventHandler;
 use crate::options::ClientOptions;
 
 /// `maxPoolSize` when none is given.
@@ -86,7 +87,7 @@ pub struct PoolOptions {
     /// `backgroundThreadIntervalMS`.
     pub maintenance_interval: Option<Duration>,
     /// Receives the pool's [`CmapEvent`](super::CmapEvent)s.
-    pub event_handler: Option<EventHandler>,
+    pub event_handler: Option<EventHandler<CmapEvent>>,
 }
 
 impl PoolOptions {

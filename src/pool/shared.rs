@@ -144,7 +144,7 @@ impl<C: PoolConnection> Inner<C> {
 
     pub(super) fn emit(&self, event: impl FnOnce() -> CmapEvent) {
         if let Some(handler) = &self.options.event_handler {
-            handler(&event());
+            handler.handle(&event());
         }
     }
 

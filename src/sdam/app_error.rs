@@ -39,10 +39,10 @@ pub const SYSTEM_OVERLOADED_ERROR: &str = "SystemOverloadedError";
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let coll = client.database("app").collection::<Document>("jobs");
-/// if let Err(e) = coll.insert_one(doc! { "n": 1 }, None) {
+/// if let Err(e) = coll.insert_one(doc! { "n": 1 }).run() {
 ///     if e.contains_label(RETRYABLE_ERROR) {
 ///         std::thread::sleep(std::time::Duration::from_millis(100)); // back off, then retry
-///         coll.insert_one(doc! { "n": 1 }, None)?;
+///         coll.insert_one(doc! { "n": 1 }).run()?;
 ///     }
 /// }
 /// # Ok::<(), greenmongo::Error>(())

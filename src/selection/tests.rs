@@ -54,7 +54,7 @@ fn suitable(
         .collect();
     let found = suitable_servers(
         topology,
-        Operation::Read(pref),
+        &Criteria::Read(pref.clone()),
         &SelectionSettings::default(),
         &deprioritized,
     )
@@ -103,14 +103,14 @@ fn max_staleness_is_only_validated_for_replica_sets() {
     pref.max_staleness = Some(Duration::from_secs(1));
     let settings = SelectionSettings::default();
     let rs = replica_set();
-    let err = suitable_servers(&rs, Operation::Read(&pref), &settings, &[]).unwrap_err();
+    let err = suitable_servers(&rs, &Criteria::Read(pref.clone()), &settings, &[]).unwrap_err();
     assert!(matches!(*err.kind, ErrorKind::InvalidArgument { .. }));
     let sharded = TopologyDescription::with_servers(
         TopologyType::Sharded,
         [server("m", ServerType::Mongos, 1)],
     );
     assert_eq!(
-        suitable_servers(&sharded, Operation::Read(&pref), &settings, &[])
+        suitable_servers(&sharded, &Criteria::Read(pref.clone()), &settings, &[])
             .unwrap()
             .len(),
         1
@@ -123,7 +123,7 @@ fn incompatible_topologies_fail_selection() {
     old.max_wire_version = 2;
     let t = TopologyDescription::with_servers(TopologyType::Sharded, [old]);
     let err =
-        suitable_servers(&t, Operation::Write, &SelectionSettings::default(), &[]).unwrap_err();
+        suitable_servers(&t, &Criteria::Write, &SelectionSettings::default(), &[]).unwrap_err();
     assert!(matches!(*err.kind, ErrorKind::ServerSelection { .. }));
 }
 
@@ -135,7 +135,7 @@ fn writes_need_a_primary() {
         [server("b", ServerType::RsSecondary, 1)],
     );
     assert!(
-        suitable_servers(&no_primary, Operation::Write, &settings, &[])
+        suitable_servers(&no_primary, &Criteria::Write, &settings, &[])
             .unwrap()
             .is_empty()
     );
@@ -144,7 +144,7 @@ fn writes_need_a_primary() {
         [server("b", ServerType::RsSecondary, 1)],
     );
     assert_eq!(
-        suitable_servers(&single, Operation::Write, &settings, &[])
+        suitable_servers(&single, &Criteria::Write, &settings, &[])
             .unwrap()
             .len(),
         1

@@ -242,6 +242,7 @@ fn max_document_size_adds_command_overhead() {
     let limits = SizeLimits {
         max_message_size_bytes: 1,
         max_bson_object_size: usize::MAX,
+        ..SizeLimits::default()
     };
     assert_eq!(limits.max_document_size(), usize::MAX);
 }

@@ -35,7 +35,9 @@ pub fn collection_bulk_write(coll: &Collection<Document>, mut a: Args) -> OpResu
         .map(write_model)
         .collect::<Step<Vec<_>>>()?;
     Ok(coll
-        .bulk_write(models, options)
+        .bulk_write(models)
+        .with_options(options)
+        .run()
         .map(|r| Value::Bson(Bson::Document(bulk_write_result(&r)))))
 }
 
@@ -65,7 +67,9 @@ pub fn client_bulk_write(client: &Client, mut a: Args) -> OpResult {
         .map(client_write_model)
         .collect::<Step<Vec<_>>>()?;
     Ok(client
-        .bulk_write(models, options)
+        .bulk_write(models)
+        .with_options(options)
+        .run()
         .map(|r| Value::Bson(Bson::Document(client_bulk_write_result(&r)))))
 }
 

@@ -157,9 +157,11 @@ impl EventLog {
     }
 
     /// The CMAP handler to give the client.
-    pub fn cmap_handler(self: &Arc<Self>) -> greenmongo::pool::EventHandler {
+    pub fn cmap_handler(self: &Arc<Self>) -> greenmongo::event::EventHandler<CmapEvent> {
         let log = self.clone();
-        Arc::new(move |e: &CmapEvent| log.keep(&log.cmap, cmap_name(e), e))
+        greenmongo::event::EventHandler::new(move |e: &CmapEvent| {
+            log.keep(&log.cmap, cmap_name(e), e)
+        })
     }
 
     fn cmap_events(&self) -> Vec<CmapEvent> {

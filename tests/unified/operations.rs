@@ -12,13 +12,15 @@ use std::time::{Duration, Instant};
 use bson::{doc, Bson, Document};
 use greenmongo::{
     options::{
-        AggregateOptions, CountOptions, CursorType, DeleteOptions, DistinctOptions,
-        FindOneAndModifyOptions, FindOptions, Hint, IndexModel, InsertManyOptions,
-        InsertOneOptions, ReturnDocument, RunCursorCommandOptions, UpdateOptions,
+        AggregateOptions, CountOptions, CreateCollectionOptions, CursorType, DeleteOptions,
+        DistinctOptions, FindOneAndDeleteOptions, FindOneAndReplaceOptions,
+        FindOneAndUpdateOptions, FindOneOptions, FindOptions, Hint, IndexModel, InsertManyOptions,
+        InsertOneOptions, ReplaceOptions, ReturnDocument, RunCursorCommandOptions, UpdateOptions,
     },
     results::UpdateResult,
     Collection, Cursor, Database, Error, UpdateModifications,
 };
+use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
     bulk,
@@ -60,12 +62,16 @@ pub fn run(op: &Operation, entities: &mut EntityMap) -> OpResult {
             match name {
                 "listDatabaseNames" => {
                     args.done()?;
-                    Ok(client.list_database_names().map(strings))
+                    Ok(client.list_database_names().run().map(strings))
                 }
                 "listDatabases" | "listDatabaseObjects" => {
                     let filter = args.doc("filter")?;
                     args.done()?;
-                    Ok(client.list_databases(filter).map(Value::Documents))
+                    let mut list = client.list_databases();
+                    if let Some(filter) = filter {
+                        list = list.filter(filter);
+                    }
+                    Ok(list.run().and_then(documents))
                 }
                 "clientBulkWrite" => bulk::client_bulk_write(&client, args),
                 _ => skip!("missing operation: {name}"),
@@ -86,7 +92,9 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 ..Default::default()
             };
             a.done()?;
-            coll.insert_one(document, options)
+            coll.insert_one(document)
+                .with_options(options)
+                .run()
                 .map(|r| bson_value(doc! { "insertedId": r.inserted_id }))
         }
         "insertMany" => {
@@ -98,7 +106,9 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 ..Default::default()
             };
             a.done()?;
-            coll.insert_many(documents, options)
+            coll.insert_many(documents)
+                .with_options(options)
+                .run()
                 .map(|r| bson_value(insert_many_result(&r.inserted_ids)))
         }
         "find" | "createFindCursor" | "findOne" => {
@@ -107,11 +117,19 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             a.done()?;
             match name {
                 "findOne" => coll
-                    .find_one(filter, options)
+                    .find_one(filter)
+                    .with_options(find_one_options(options)?)
+                    .run()
                     .map(|d| Value::Bson(d.map_or(Bson::Null, Bson::Document))),
-                "find" => coll.find(filter, options).and_then(collect),
+                "find" => coll
+                    .find(filter)
+                    .with_options(options)
+                    .run()
+                    .and_then(collect),
                 _ => coll
-                    .find(filter, options)
+                    .find(filter)
+                    .with_options(options)
+                    .run()
                     .map(|c| Value::Cursor(Box::new(c))),
             }
         }
@@ -119,14 +137,20 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             let pipeline = a.docs("pipeline")?.unwrap_or_default();
             let options = aggregate_options(&mut a)?;
             a.done()?;
-            coll.aggregate(pipeline, options).and_then(collect)
+            coll.aggregate(pipeline)
+                .with_options(options)
+                .run()
+                .and_then(collect)
         }
         "bulkWrite" => return bulk::collection_bulk_write(&coll, a),
         "rename" => {
             let to = a.string("to")?.unwrap_or_default();
             let drop_target = a.boolean("dropTarget")?.unwrap_or(false);
             a.done()?;
-            coll.rename(&to, drop_target).map(|()| Value::Nothing)
+            coll.rename(&to)
+                .drop_target(drop_target)
+                .run()
+                .map(|()| Value::Nothing)
         }
         "countDocuments" => {
             let filter = a.doc("filter")?.unwrap_or_default();
@@ -140,12 +164,15 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 ..Default::default()
             };
             a.done()?;
-            coll.count_documents(filter, options)
+            coll.count_documents(filter)
+                .with_options(options)
+                .run()
                 .map(|n| Value::Bson(Bson::Int64(n as i64)))
         }
         "estimatedDocumentCount" => {
             a.done()?;
             coll.estimated_document_count()
+                .run()
                 .map(|n| Value::Bson(Bson::Int64(n as i64)))
         }
         "distinct" => {
@@ -159,7 +186,9 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 ..Default::default()
             };
             a.done()?;
-            coll.distinct(&field, filter, options)
+            coll.distinct(&field, filter)
+                .with_options(options)
+                .run()
                 .map(|v| Value::Bson(Bson::Array(v)))
         }
         "updateOne" | "updateMany" | "replaceOne" => {
@@ -171,9 +200,18 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             let options = update_options(&mut a, name != "updateMany")?;
             a.done()?;
             let result = match (name, change) {
-                ("replaceOne", Bson::Document(r)) => coll.replace_one(filter, r, options),
-                ("updateOne", change) => coll.update_one(filter, modifications(change)?, options),
-                (_, change) => coll.update_many(filter, modifications(change)?, options),
+                ("replaceOne", Bson::Document(r)) => coll
+                    .replace_one(filter, r)
+                    .with_options(replace_options(options)?)
+                    .run(),
+                ("updateOne", change) => coll
+                    .update_one(filter, modifications(change)?)
+                    .with_options(options)
+                    .run(),
+                (_, change) => coll
+                    .update_many(filter, modifications(change)?)
+                    .with_options(options)
+                    .run(),
             };
             result.map(|r| bson_value(update_result(&r)))
         }
@@ -188,9 +226,9 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             };
             a.done()?;
             let result = if name == "deleteOne" {
-                coll.delete_one(filter, options)
+                coll.delete_one(filter).with_options(options).run()
             } else {
-                coll.delete_many(filter, options)
+                coll.delete_many(filter).with_options(options).run()
             };
             result.map(|r| bson_value(doc! { "deletedCount": r.deleted_count as i64 }))
         }
@@ -204,13 +242,43 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             let options = find_and_modify_options(&mut a, name)?;
             a.done()?;
             let result = match (name, change) {
-                ("findOneAndUpdate", Some(u)) => {
-                    coll.find_one_and_update(filter, modifications(u)?, options)
-                }
+                ("findOneAndUpdate", Some(u)) => coll
+                    .find_one_and_update(filter, modifications(u)?)
+                    .with_options(options)
+                    .run(),
                 ("findOneAndReplace", Some(Bson::Document(r))) => {
-                    coll.find_one_and_replace(filter, r, options)
+                    let o = options;
+                    let options = FindOneAndReplaceOptions {
+                        bypass_document_validation: o.bypass_document_validation,
+                        max_time: o.max_time,
+                        projection: o.projection,
+                        return_document: o.return_document,
+                        sort: o.sort,
+                        upsert: o.upsert,
+                        write_concern: o.write_concern,
+                        collation: o.collation,
+                        hint: o.hint,
+                        let_vars: o.let_vars,
+                        comment: o.comment,
+                    };
+                    coll.find_one_and_replace(filter, r)
+                        .with_options(options)
+                        .run()
                 }
-                _ => coll.find_one_and_delete(filter, options),
+                _ => {
+                    let o = options;
+                    let options = FindOneAndDeleteOptions {
+                        max_time: o.max_time,
+                        projection: o.projection,
+                        sort: o.sort,
+                        write_concern: o.write_concern,
+                        collation: o.collation,
+                        hint: o.hint,
+                        let_vars: o.let_vars,
+                        comment: o.comment,
+                    };
+                    coll.find_one_and_delete(filter).with_options(options).run()
+                }
             };
             result.map(|d| Value::Bson(d.map_or(Bson::Null, Bson::Document)))
         }
@@ -223,28 +291,29 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 options: (!options.is_empty()).then_some(options),
             };
             coll.create_index(model)
-                .map(|n| Value::Bson(Bson::String(n)))
+                .run()
+                .map(|r| Value::Bson(Bson::String(r.index_name)))
         }
         "dropIndex" => {
             let index = a.string("name")?.unwrap_or_default();
             a.done()?;
-            coll.drop_index(&index).map(|()| Value::Nothing)
+            coll.drop_index(&index).run().map(|()| Value::Nothing)
         }
         "dropIndexes" => {
             a.done()?;
-            coll.drop_indexes().map(|()| Value::Nothing)
+            coll.drop_indexes().run().map(|()| Value::Nothing)
         }
         "listIndexes" => {
             a.done()?;
-            coll.list_indexes().and_then(collect)
+            coll.list_indexes().run().and_then(collect)
         }
         "listIndexNames" => {
             a.done()?;
-            coll.list_index_names().map(strings)
+            coll.list_index_names().run().map(strings)
         }
         "drop" => {
             a.done()?;
-            coll.drop().map(|()| Value::Nothing)
+            coll.drop().run().map(|()| Value::Nothing)
         }
         _ => return skip!("missing operation: {name}"),
     };
@@ -271,8 +340,11 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
             };
             a.done()?;
             match read_preference {
-                None => db.run_command(command),
-                Some(pref) => db.run_command_with_read_preference(command, pref),
+                None => db.run_command(command).run(),
+                Some(pref) => db
+                    .run_command(command)
+                    .selection_criteria(pref.into())
+                    .run(),
             }
             .map(|d| Value::Bson(Bson::Document(d)))
         }
@@ -293,7 +365,7 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
                 ..Default::default()
             };
             a.done()?;
-            let cursor = db.run_cursor_command(command, options);
+            let cursor = db.run_cursor_command(command).with_options(options).run();
             match name {
                 "runCursorCommand" => cursor.and_then(collect),
                 _ => cursor.map(|c| Value::Cursor(Box::new(c))),
@@ -303,7 +375,13 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
             let collection = a.string("collection")?.unwrap_or_default();
             a.reject(&["rawData", "encryptedFields"])?;
             let options = std::mem::take(&mut a.doc);
-            db.create_collection(&collection, options)
+            bson::deserialize_from_document::<CreateCollectionOptions>(options)
+                .map_err(greenmongo::Error::from)
+                .and_then(|options| {
+                    db.create_collection(&collection)
+                        .with_options(options)
+                        .run()
+                })
                 .map(|()| Value::Collection(db.collection(&collection)))
         }
         "dropCollection" => {
@@ -311,23 +389,35 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
             a.done()?;
             db.collection::<Document>(&collection)
                 .drop()
+                .run()
                 .map(|()| Value::Nothing)
         }
         "listCollectionNames" => {
             let filter = a.doc("filter")?;
             a.done()?;
-            db.list_collection_names(filter).map(strings)
+            let mut list = db.list_collection_names();
+            if let Some(filter) = filter {
+                list = list.filter(filter);
+            }
+            list.run().map(strings)
         }
         "listCollections" | "listCollectionObjects" => {
             let filter = a.doc("filter")?;
             a.done()?;
-            db.list_collections(filter).and_then(collect)
+            let mut list = db.list_collections();
+            if let Some(filter) = filter {
+                list = list.filter(filter);
+            }
+            list.run().and_then(collect)
         }
         "aggregate" => {
             let pipeline = a.docs("pipeline")?.unwrap_or_default();
             let options = aggregate_options(&mut a)?;
             a.done()?;
-            db.aggregate(pipeline, options).and_then(collect)
+            db.aggregate(pipeline)
+                .with_options(options)
+                .run()
+                .and_then(collect)
         }
         _ => return skip!("missing operation: {name}"),
     };
@@ -414,15 +504,21 @@ fn update_options(a: &mut Args, with_sort: bool) -> Step<UpdateOptions> {
     })
 }
 
-fn find_and_modify_options(a: &mut Args, name: &str) -> Step<FindOneAndModifyOptions> {
+/// The options of the three findOneAnd* operations: those of `findOneAndUpdate` (the
+/// widest), read only where the operation takes them so the rest stay unknown arguments.
+fn find_and_modify_options(a: &mut Args, name: &str) -> Step<FindOneAndUpdateOptions> {
     let modifies = name != "findOneAndDelete";
-    let return_document = match a.string("returnDocument")? {
-        None => None,
-        Some(s) if s.eq_ignore_ascii_case("before") => Some(ReturnDocument::Before),
-        Some(s) if s.eq_ignore_ascii_case("after") => Some(ReturnDocument::After),
-        Some(s) => return fail!("returnDocument must be Before or After, not {s:?}"),
+    let return_document = if modifies {
+        match a.string("returnDocument")? {
+            None => None,
+            Some(s) if s.eq_ignore_ascii_case("before") => Some(ReturnDocument::Before),
+            Some(s) if s.eq_ignore_ascii_case("after") => Some(ReturnDocument::After),
+            Some(s) => return fail!("returnDocument must be Before or After, not {s:?}"),
+        }
+    } else {
+        None
     };
-    Ok(FindOneAndModifyOptions {
+    Ok(FindOneAndUpdateOptions {
         sort: a.doc("sort")?,
         projection: a.doc("projection")?,
         return_document,
@@ -462,8 +558,66 @@ pub fn modifications(update: Bson) -> Step<UpdateModifications> {
     }
 }
 
-fn collect(cursor: Cursor<Document>) -> Result<Value, Error> {
-    cursor.collect::<Result<Vec<_>, _>>().map(Value::Documents)
+/// Every result of a cursor, as documents (typed results are serialized back).
+fn collect<T: Serialize + DeserializeOwned>(cursor: Cursor<T>) -> Result<Value, Error> {
+    cursor
+        .map(|item| Ok(bson::serialize_to_document(&item?)?))
+        .collect::<Result<Vec<_>, Error>>()
+        .map(Value::Documents)
+}
+
+/// Typed results, as documents.
+fn documents<T: Serialize>(items: Vec<T>) -> Result<Value, Error> {
+    items
+        .iter()
+        .map(|item| Ok(bson::serialize_to_document(item)?))
+        .collect::<Result<Vec<_>, Error>>()
+        .map(Value::Documents)
+}
+
+/// `findOne`'s options: those of `find` that apply to one document; the others are
+/// arguments `findOne` does not take.
+fn find_one_options(o: FindOptions) -> Step<FindOneOptions> {
+    if o.limit.is_some() || o.batch_size.is_some() || o.cursor_type.is_some() {
+        return fail!("findOne takes no limit, batchSize or cursorType");
+    }
+    if o.no_cursor_timeout.is_some() || o.max_await_time.is_some() || o.allow_disk_use.is_some() {
+        return fail!("findOne takes no noCursorTimeout, maxAwaitTimeMS or allowDiskUse");
+    }
+    Ok(FindOneOptions {
+        allow_partial_results: o.allow_partial_results,
+        collation: o.collation,
+        comment: o.comment,
+        hint: o.hint,
+        max: o.max,
+        max_time: o.max_time,
+        min: o.min,
+        projection: o.projection,
+        read_concern: o.read_concern,
+        return_key: o.return_key,
+        selection_criteria: o.selection_criteria,
+        show_record_id: o.show_record_id,
+        skip: o.skip,
+        sort: o.sort,
+        let_vars: o.let_vars,
+    })
+}
+
+/// `replaceOne`'s options: those of `updateOne` without `arrayFilters`.
+fn replace_options(o: UpdateOptions) -> Step<ReplaceOptions> {
+    if o.array_filters.is_some() {
+        return fail!("replaceOne takes no arrayFilters");
+    }
+    Ok(ReplaceOptions {
+        bypass_document_validation: o.bypass_document_validation,
+        upsert: o.upsert,
+        collation: o.collation,
+        hint: o.hint,
+        write_concern: o.write_concern,
+        let_vars: o.let_vars,
+        comment: o.comment,
+        sort: o.sort,
+    })
 }
 
 fn strings(names: Vec<String>) -> Value {

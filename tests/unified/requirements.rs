@@ -27,6 +27,7 @@ impl ServerInfo {
         let admin = internal.database("admin");
         let build = admin
             .run_command(doc! { "buildInfo": 1 })
+            .run()
             .map_err(|e| format!("buildInfo: {e}"))?;
         let parts: Vec<u32> = build
             .get_array("versionArray")
@@ -43,6 +44,7 @@ impl ServerInfo {
         version[..parts.len()].copy_from_slice(&parts);
         let hello = admin
             .run_command(doc! { "hello": 1 })
+            .run()
             .map_err(|e| format!("hello: {e}"))?;
         let topology = if hello.get_str("msg").ok() == Some("isdbgrid") {
             "sharded"
@@ -73,6 +75,7 @@ impl ServerInfo {
                 internal
                     .database("admin")
                     .run_command(command)
+                    .run()
                     .ok()
                     .and_then(|reply| reply.get(name).cloned())
             })

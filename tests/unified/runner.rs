@@ -12,7 +12,7 @@ use std::{
 
 use bson::{doc, Bson, Document};
 use greenmongo::{
-    options::{Acknowledgment, FindOptions, WriteConcern},
+    options::{Acknowledgment, CreateCollectionOptions, FindOptions, WriteConcern},
     Client,
 };
 
@@ -184,15 +184,20 @@ fn initial_data(internal: &Client, data: &CollectionData) -> Step {
     let coll = db
         .collection::<Document>(&data.collection_name)
         .with_write_concern(majority());
-    coll.drop().map_err(failed("initialData: drop"))?;
+    coll.drop().run().map_err(failed("initialData: drop"))?;
     if data.create_options.is_some() || data.documents.is_empty() {
         let mut options = data.create_options.clone().unwrap_or_default();
         options.insert("writeConcern", doc! { "w": "majority" });
-        db.create_collection(&data.collection_name, options)
+        let options = bson::deserialize_from_document::<CreateCollectionOptions>(options)
+            .map_err(failed("initialData: createOptions"))?;
+        db.create_collection(&data.collection_name)
+            .with_options(options)
+            .run()
             .map_err(failed("initialData: create"))?;
     }
     if !data.documents.is_empty() {
-        coll.insert_many(&data.documents, None)
+        coll.insert_many(&data.documents)
+            .run()
             .map_err(failed("initialData: insert"))?;
     }
     Ok(())
@@ -210,7 +215,9 @@ fn check_outcome(internal: &Client, data: &CollectionData) -> Step {
         ..Default::default()
     };
     let actual: Vec<Bson> = coll
-        .find(doc! {}, options)
+        .find(doc! {})
+        .with_options(options)
+        .run()
         .and_then(|c| c.collect::<greenmongo::Result<Vec<_>>>())
         .map_err(failed("outcome: find"))?
         .into_iter()
@@ -231,7 +238,7 @@ impl Drop for FailPoints<'_> {
     fn drop(&mut self) {
         for name in self.names.drain(..) {
             let off = doc! { "configureFailPoint": name.as_str(), "mode": "off" };
-            if let Err(e) = self.internal.database("admin").run_command(off) {
+            if let Err(e) = self.internal.database("admin").run_command(off).run() {
                 eprintln!("could not turn fail point {name} off: {e}");
             }
         }
@@ -353,6 +360,7 @@ fn special(
             client
                 .database("admin")
                 .run_command(command.clone())
+                .run()
                 .map_err(failed("failPoint"))?;
             fail_points.names.push(name.to_owned());
             Ok(())
@@ -371,7 +379,7 @@ fn special(
         "assertCollectionExists" | "assertCollectionNotExists" => {
             let db = ctx.internal.database(text("databaseName")?);
             let name = text("collectionName")?;
-            let names = db.list_collection_names(None).map_err(failed(&op.name))?;
+            let names = db.list_collection_names().run().map_err(failed(&op.name))?;
             let want = op.name == "assertCollectionExists";
             if names.iter().any(|n| n == name) != want {
                 return fail!("{}: {name} in {names:?}", op.name);
@@ -383,7 +391,7 @@ fn special(
                 .internal
                 .database(text("databaseName")?)
                 .collection::<Document>(text("collectionName")?);
-            let names = match coll.list_index_names() {
+            let names = match coll.list_index_names().run() {
                 Err(e) if e.code() == Some(26) => Vec::new(), // NamespaceNotFound
                 other => other.map_err(failed(&op.name))?,
             };

@@ -64,7 +64,7 @@ pub fn fail_next_sasl_continue(admin: &Client, app_name: &str) {
             "configureFailPoint": "failCommand",
             "mode": { "times": 1 },
             "data": { "failCommands": ["saslContinue"], "closeConnection": true, "appName": app_name },
-        })
+        }).run()
         .expect("configureFailPoint (the server needs --enable-test-commands)");
 }
 
@@ -77,7 +77,9 @@ pub fn recording_client(options: ClientOptions) -> (Client, Arc<Mutex<Vec<CmapEv
     let sink = events.clone();
     let client = Client::with_cmap_event_handler(
         options,
-        Arc::new(move |e: &CmapEvent| sink.lock().unwrap().push(e.clone())),
+        greenmongo::event::EventHandler::new(move |e: &CmapEvent| {
+            sink.lock().unwrap().push(e.clone())
+        }),
     )
     .unwrap();
     (client, events)

@@ -290,6 +290,7 @@ fn check_size_enforces_each_limit() {
     let limits = SizeLimits {
         max_message_size_bytes: 200,
         max_bson_object_size: 40,
+        ..SizeLimits::default()
     };
     let ok = insert_message();
     assert!(ok.check_size(&limits).is_ok());

@@ -1,0 +1,118 @@
+//! `Collection::delete_one` and `Collection::delete_many`.
+
+use bson::{Bson, Document};
+
+use crate::{operation, options::*, results::DeleteResult, Collection, Result};
+
+impl<T> Collection<T> {
+    /// Deletes the first document matching `filter`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let result = items.delete_one(doc! { "sku": "fig" }).run()?;
+    /// assert!(result.deleted_count <= 1);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn delete_one(&self, filter: Document) -> Delete<'_, T> {
+        Delete {
+            coll: self,
+            filter,
+            limit: 1,
+            options: None,
+        }
+    }
+
+    /// Deletes every document matching `filter`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let carts = client.database("shop").collection::<Document>("carts");
+    /// let result = carts.delete_many(doc! { "expired": true }).run()?;
+    /// println!("{} carts deleted", result.deleted_count);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn delete_many(&self, filter: Document) -> Delete<'_, T> {
+        Delete {
+            coll: self,
+            filter,
+            limit: 0,
+            options: None,
+        }
+    }
+}
+
+/// A `delete`, made by [`Collection::delete_one`] or [`Collection::delete_many`]; ends
+/// in [`run`](Delete::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let users = client.database("app").collection::<Document>("users");
+/// users.delete_many(doc! { "name": "elodie" }).collation(doc! { "locale": "fr", "strength": 1 }).run()?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct Delete<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    /// 1 for `delete_one`, 0 (no limit) for `delete_many`.
+    limit: i32,
+    options: Option<DeleteOptions>,
+}
+
+impl<T> Delete<'_, T> {
+    option_setters!(DeleteOptions;
+        example("coll: Collection<Document>") "coll.delete_one(doc! {})";
+        collation: (Document),
+        write_concern: (WriteConcern),
+        hint: (Hint),
+        let_vars: (Document),
+        comment: (into Bson),
+    );
+
+    /// Runs the delete. `delete_one` is retried once on a retryable error;
+    /// `delete_many` is not.
+    ///
+    /// # Errors
+    /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let gone = items.delete_many(doc! { "qty": 0 }).run()?.deleted_count;
+    /// # let _ = gone;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<DeleteResult> {
+        let mut options = self.options.unwrap_or_default();
+        let write_concern = self
+            .coll
+            .concerns()
+            .write_concern(options.write_concern.take());
+        let op = operation::Delete::new(
+            self.coll.ns(),
+            self.filter,
+            self.limit,
+            options,
+            write_concern,
+        );
+        self.coll.client().execute_operation(op)
+    }
+}

@@ -1,0 +1,94 @@
+//! `Collection::distinct`.
+
+use std::time::Duration;
+
+use bson::{Bson, Document};
+
+use crate::{operation, options::*, Collection, Result};
+
+impl<T> Collection<T> {
+    /// The distinct values of `field_name` among the documents matching `filter`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let colours = items.distinct("colour", doc! { "qty": { "$gt": 0 } }).run()?;
+    /// println!("{colours:?}");
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn distinct(&self, field_name: impl AsRef<str>, filter: Document) -> Distinct<'_, T> {
+        Distinct {
+            coll: self,
+            field_name: field_name.as_ref().to_owned(),
+            filter,
+            options: None,
+        }
+    }
+}
+
+/// A `distinct`, made by [`Collection::distinct`]; ends in [`run`](Distinct::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::options::{ReadConcern, ReadConcernLevel};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let skus = items.distinct("sku", doc! {}).read_concern(ReadConcern::new(ReadConcernLevel::Majority)).run()?;
+/// # let _ = skus;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct Distinct<'a, T> {
+    coll: &'a Collection<T>,
+    field_name: String,
+    filter: Document,
+    options: Option<DistinctOptions>,
+}
+
+impl<T> Distinct<'_, T> {
+    option_setters!(DistinctOptions;
+        example("coll: Collection<Document>") "coll.distinct(\"sku\", doc! {})";
+        max_time: (Duration),
+        selection_criteria: (SelectionCriteria),
+        read_concern: (ReadConcern),
+        collation: (Document),
+        comment: (into Bson),
+        hint: (Hint),
+    );
+
+    /// Runs the `distinct` command (a retryable read).
+    ///
+    /// # Errors
+    /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// for sku in items.distinct("sku", doc! {}).run()? {
+    ///     println!("{sku}");
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<Vec<Bson>> {
+        let op = operation::Distinct::new(
+            self.coll.ns(),
+            self.field_name,
+            self.filter,
+            self.options.unwrap_or_default(),
+            &self.coll.concerns(),
+        );
+        self.coll.client().execute_operation(op)
+    }
+}

@@ -1,0 +1,198 @@
+//! `Collection::find` and `Collection::find_one`.
+
+use std::time::Duration;
+
+use bson::{Bson, Document};
+use serde::de::DeserializeOwned;
+
+use crate::{operation, options::*, Collection, Cursor, Result};
+
+impl<T> Collection<T> {
+    /// Finds the documents matching `filter`; `.run()` returns a [`Cursor`] over them.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// for item in items.find(doc! { "qty": { "$gt": 0 } }).sort(doc! { "price": 1 }).limit(3).run()? {
+    ///     println!("{}", item?);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn find(&self, filter: Document) -> Find<'_, T> {
+        Find {
+            coll: self,
+            filter,
+            options: None,
+        }
+    }
+
+    /// Finds the first document matching `filter`; `.run()` returns it, or `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let apple = items.find_one(doc! { "sku": "apple" }).projection(doc! { "qty": 1 }).run()?;
+    /// println!("{apple:?}");
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn find_one(&self, filter: Document) -> FindOne<'_, T> {
+        FindOne {
+            coll: self,
+            filter,
+            options: None,
+        }
+    }
+}
+
+/// A `find`, made by [`Collection::find`]; ends in [`run`](Find::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let page = items.find(doc! {}).skip(20).limit(10);
+/// let names: Vec<Document> = page.run()?.collect::<greenmongo::Result<_>>()?;
+/// # let _ = names;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct Find<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    options: Option<FindOptions>,
+}
+
+impl<T> Find<'_, T> {
+    option_setters!(FindOptions;
+        example("coll: Collection<Document>") "coll.find(doc! {})";
+        allow_disk_use: (bool),
+        allow_partial_results: (bool),
+        batch_size: (u32),
+        comment: (into Bson),
+        cursor_type: (CursorType),
+        hint: (Hint),
+        limit: (i64),
+        max: (Document),
+        max_await_time: (Duration),
+        max_time: (Duration),
+        min: (Document),
+        no_cursor_timeout: (bool),
+        projection: (Document),
+        read_concern: (ReadConcern),
+        return_key: (bool),
+        selection_criteria: (SelectionCriteria),
+        show_record_id: (bool),
+        skip: (u64),
+        sort: (Document),
+        collation: (Document),
+        let_vars: (Document),
+    );
+
+    /// Runs the `find` and returns a cursor over the matching documents; later batches
+    /// are fetched as the cursor is iterated.
+    ///
+    /// # Errors
+    /// Server and network errors. Documents that do not deserialize as `T` come out of
+    /// the cursor as errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let cursor = items.find(doc! { "qty": 0 }).batch_size(100).run()?;
+    /// println!("{} items out of stock", cursor.count());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<Cursor<T>> {
+        let op = operation::Find::new(
+            self.coll.ns(),
+            self.filter,
+            self.options.unwrap_or_default(),
+            &self.coll.concerns(),
+        );
+        self.coll.client().execute_cursor_operation(op)
+    }
+}
+
+/// A `find` of one document, made by [`Collection::find_one`]; ends in
+/// [`run`](FindOne::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let cheapest = items.find_one(doc! {}).sort(doc! { "price": 1 }).run()?;
+/// # let _ = cheapest;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct FindOne<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    options: Option<FindOneOptions>,
+}
+
+impl<T: DeserializeOwned> FindOne<'_, T> {
+    option_setters!(FindOneOptions;
+        example("coll: Collection<Document>") "coll.find_one(doc! {})";
+        allow_partial_results: (bool),
+        collation: (Document),
+        comment: (into Bson),
+        hint: (Hint),
+        max: (Document),
+        max_time: (Duration),
+        min: (Document),
+        projection: (Document),
+        read_concern: (ReadConcern),
+        return_key: (bool),
+        selection_criteria: (SelectionCriteria),
+        show_record_id: (bool),
+        skip: (u64),
+        sort: (Document),
+        let_vars: (Document),
+    );
+
+    /// Runs the query (one batch of one document: no cursor is left on the server).
+    ///
+    /// # Errors
+    /// Server and network errors; a document that does not deserialize as `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// match items.find_one(doc! { "sku": "apple" }).run()? {
+    ///     Some(apple) => println!("{apple}"),
+    ///     None => println!("no apples"),
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<Option<T>> {
+        let options = FindOptions::from(self.options.unwrap_or_default());
+        let op = operation::Find::new(self.coll.ns(), self.filter, options, &self.coll.concerns());
+        let mut cursor: Cursor<T> = self.coll.client().execute_cursor_operation(op)?;
+        cursor.next().transpose()
+    }
+}

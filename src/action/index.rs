@@ -1,0 +1,451 @@
+//! `Collection::create_index(es)`, `drop_index(es)`, `list_indexes`, `list_index_names`.
+
+use std::time::Duration;
+
+use bson::Bson;
+
+use crate::{
+    operation,
+    options::*,
+    results::{CreateIndexResult, CreateIndexesResult},
+    Collection, Cursor, Error, Result,
+};
+
+impl<T> Collection<T> {
+    /// Creates an index; `.run()` returns its name.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    /// use greenmongo::options::IndexModel;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let unique_sku = IndexModel { keys: doc! { "sku": 1 }, options: Some(doc! { "unique": true }) };
+    /// assert_eq!(items.create_index(unique_sku).run()?.index_name, "sku_1");
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn create_index(&self, index: IndexModel) -> CreateIndex<'_, T> {
+        CreateIndex {
+            coll: self,
+            index,
+            options: None,
+        }
+    }
+
+    /// Creates several indexes in one command; `.run()` returns their names.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    /// use greenmongo::options::IndexModel;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let result = items.create_indexes([
+    ///     IndexModel { keys: doc! { "sku": 1 }, options: Some(doc! { "unique": true }) },
+    ///     IndexModel { keys: doc! { "price": -1, "qty": 1 }, options: None },
+    /// ]).run()?;
+    /// assert_eq!(result.index_names, ["sku_1", "price_-1_qty_1"]);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn create_indexes(
+        &self,
+        indexes: impl IntoIterator<Item = IndexModel>,
+    ) -> CreateIndexes<'_, T> {
+        CreateIndexes {
+            coll: self,
+            indexes: indexes.into_iter().collect(),
+            options: None,
+        }
+    }
+
+    /// Drops the index named `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::Document;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// client.database("shop").collection::<Document>("items").drop_index("sku_1").run()?;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn drop_index(&self, name: impl AsRef<str>) -> DropIndex<'_, T> {
+        DropIndex {
+            coll: self,
+            name: Some(name.as_ref().to_owned()),
+            options: None,
+        }
+    }
+
+    /// Drops every index but the one on `_id`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::Document;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// client.database("shop").collection::<Document>("items").drop_indexes().run()?;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn drop_indexes(&self) -> DropIndex<'_, T> {
+        DropIndex {
+            coll: self,
+            name: None,
+            options: None,
+        }
+    }
+
+    /// Lists the collection's indexes; `.run()` returns a cursor of [`IndexModel`]s.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::Document;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// for index in client.database("shop").collection::<Document>("items").list_indexes().run()? {
+    ///     println!("{:?}", index?.keys);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn list_indexes(&self) -> ListIndexes<'_, T> {
+        ListIndexes {
+            coll: self,
+            options: None,
+        }
+    }
+
+    /// The names of the collection's indexes.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::Document;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let names = client.database("shop").collection::<Document>("items").list_index_names().run()?;
+    /// assert!(names.contains(&"_id_".to_string()));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn list_index_names(&self) -> ListIndexNames<'_, T> {
+        ListIndexNames {
+            coll: self,
+            options: None,
+        }
+    }
+}
+
+/// A `createIndexes` of one index, made by [`Collection::create_index`]; ends in
+/// [`run`](CreateIndex::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::options::IndexModel;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let events = client.database("app").collection::<Document>("events");
+/// let ttl = IndexModel { keys: doc! { "at": 1 }, options: Some(doc! { "expireAfterSeconds": 3600 }) };
+/// events.create_index(ttl).run()?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct CreateIndex<'a, T> {
+    coll: &'a Collection<T>,
+    index: IndexModel,
+    options: Option<CreateIndexOptions>,
+}
+
+impl<T> CreateIndex<'_, T> {
+    option_setters!(CreateIndexOptions;
+        example("coll: Collection<Document>") "coll.create_index(IndexModel { keys: doc! { \"x\": 1 }, options: None })";
+        commit_quorum: (into Bson),
+        max_time: (Duration),
+        write_concern: (WriteConcern),
+        comment: (into Bson),
+    );
+
+    /// Runs the `createIndexes` command.
+    ///
+    /// # Errors
+    /// Server and network errors (e.g. an index of that name with other keys exists).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    /// use greenmongo::options::IndexModel;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let result = items.create_index(IndexModel { keys: doc! { "qty": 1 }, options: None }).run()?;
+    /// assert_eq!(result.index_name, "qty_1");
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<CreateIndexResult> {
+        let mut options = self.options.unwrap_or_default();
+        let write_concern = self
+            .coll
+            .concerns()
+            .write_concern(options.write_concern.take());
+        let op =
+            operation::CreateIndexes::new(self.coll.ns(), vec![self.index], options, write_concern);
+        let mut names = self.coll.client().execute_operation(op)?;
+        Ok(CreateIndexResult {
+            index_name: names.remove(0),
+        })
+    }
+}
+
+/// A `createIndexes` of several indexes, made by [`Collection::create_indexes`]; ends in
+/// [`run`](CreateIndexes::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+/// use greenmongo::options::IndexModel;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let keys = [doc! { "a": 1 }, doc! { "b": 1 }];
+/// items.create_indexes(keys.map(|keys| IndexModel { keys, options: None })).run()?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct CreateIndexes<'a, T> {
+    coll: &'a Collection<T>,
+    indexes: Vec<IndexModel>,
+    options: Option<CreateIndexOptions>,
+}
+
+impl<T> CreateIndexes<'_, T> {
+    option_setters!(CreateIndexOptions;
+        example("coll: Collection<Document>") "coll.create_indexes([IndexModel { keys: doc! { \"x\": 1 }, options: None }])";
+        commit_quorum: (into Bson),
+        max_time: (Duration),
+        write_concern: (WriteConcern),
+        comment: (into Bson),
+    );
+
+    /// Runs the `createIndexes` command.
+    ///
+    /// # Errors
+    /// No indexes given; server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    /// use greenmongo::options::IndexModel;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let result = items.create_indexes([IndexModel { keys: doc! { "a": 1 }, options: None }]).run()?;
+    /// assert_eq!(result.index_names, ["a_1"]);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<CreateIndexesResult> {
+        if self.indexes.is_empty() {
+            return Err(Error::invalid_argument(
+                "create_indexes needs at least one index",
+            ));
+        }
+        let mut options = self.options.unwrap_or_default();
+        let write_concern = self
+            .coll
+            .concerns()
+            .write_concern(options.write_concern.take());
+        let op =
+            operation::CreateIndexes::new(self.coll.ns(), self.indexes, options, write_concern);
+        let index_names = self.coll.client().execute_operation(op)?;
+        Ok(CreateIndexesResult { index_names })
+    }
+}
+
+/// A `dropIndexes`, made by [`Collection::drop_index`] or [`Collection::drop_indexes`];
+/// ends in [`run`](DropIndex::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use bson::Document;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// items.drop_index("sku_1").max_time(Duration::from_secs(5)).run()?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct DropIndex<'a, T> {
+    coll: &'a Collection<T>,
+    /// `None`: every index (`"*"`).
+    name: Option<String>,
+    options: Option<DropIndexOptions>,
+}
+
+impl<T> DropIndex<'_, T> {
+    option_setters!(DropIndexOptions;
+        example("coll: Collection<Document>") "coll.drop_index(\"x_1\")";
+        max_time: (Duration),
+        write_concern: (WriteConcern),
+        comment: (into Bson),
+    );
+
+    /// Runs the `dropIndexes` command.
+    ///
+    /// # Errors
+    /// `drop_index("*")` (use `drop_indexes`); no such index; server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::Document;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// assert!(items.drop_index("*").run().is_err()); // that is drop_indexes()
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<()> {
+        let name = match self.name {
+            Some(name) if name == "*" => {
+                return Err(Error::invalid_argument(
+                    "drop_index(\"*\") would drop every index: call drop_indexes() for that",
+                ))
+            }
+            Some(name) => name,
+            None => "*".to_owned(),
+        };
+        let mut options = self.options.unwrap_or_default();
+        let write_concern = self
+            .coll
+            .concerns()
+            .write_concern(options.write_concern.take());
+        let op = operation::DropIndexes::new(self.coll.ns(), &name, options, write_concern);
+        self.coll.client().execute_operation(op)
+    }
+}
+
+/// A `listIndexes`, made by [`Collection::list_indexes`]; ends in
+/// [`run`](ListIndexes::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::Document;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let n = items.list_indexes().batch_size(10).run()?.count();
+/// # let _ = n;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct ListIndexes<'a, T> {
+    coll: &'a Collection<T>,
+    options: Option<ListIndexesOptions>,
+}
+
+impl<T> ListIndexes<'_, T> {
+    option_setters!(ListIndexesOptions;
+        example("coll: Collection<Document>") "coll.list_indexes()";
+        max_time: (Duration),
+        batch_size: (u32),
+        comment: (into Bson),
+    );
+
+    /// Runs `listIndexes` (a retryable read) and returns a cursor over the indexes.
+    ///
+    /// # Errors
+    /// Server and network errors (a collection that does not exist has no indexes to
+    /// list: the server's NamespaceNotFound).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::Document;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// for index in client.database("shop").collection::<Document>("items").list_indexes().run()? {
+    ///     let index = index?;
+    ///     println!("{:?} {:?}", index.keys, index.options);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<Cursor<IndexModel>> {
+        list_indexes(self.coll, self.options.unwrap_or_default())
+    }
+}
+
+/// The names of a collection's indexes, made by [`Collection::list_index_names`]; ends
+/// in [`run`](ListIndexNames::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::Document;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let names = items.list_index_names().run()?;
+/// # let _ = names;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct ListIndexNames<'a, T> {
+    coll: &'a Collection<T>,
+    options: Option<ListIndexesOptions>,
+}
+
+impl<T> ListIndexNames<'_, T> {
+    option_setters!(ListIndexesOptions;
+        example("coll: Collection<Document>") "coll.list_index_names()";
+        max_time: (Duration),
+        batch_size: (u32),
+        comment: (into Bson),
+    );
+
+    /// Runs `listIndexes` and collects the names.
+    ///
+    /// # Errors
+    /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::Document;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// println!("{:?}", items.list_index_names().run()?);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<Vec<String>> {
+        list_indexes(self.coll, self.options.unwrap_or_default())?
+            .map(|index| Ok(index?.name()))
+            .collect()
+    }
+}
+
+/// `listIndexes` on the collection's read preference.
+fn list_indexes<T>(
+    coll: &Collection<T>,
+    options: ListIndexesOptions,
+) -> Result<Cursor<IndexModel>> {
+    let read_preference = coll.concerns().read_preference(None);
+    let op = operation::ListIndexes::new(coll.ns(), options, read_preference);
+    coll.client().execute_cursor_operation(op)
+}

@@ -1,0 +1,301 @@
+//! `Database::list_collections` / `list_collection_names` and `Client::list_databases` /
+//! `list_database_names` (the Enumerate Collections and Enumerate Databases specs).
+
+use bson::{Bson, Document};
+
+use crate::{
+    operation,
+    options::*,
+    results::{CollectionSpecification, DatabaseSpecification},
+    Client, Cursor, Database, Result,
+};
+
+impl Database {
+    /// Lists the database's collections; `.run()` returns a cursor of
+    /// [`CollectionSpecification`]s.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let views = client.database("shop").list_collections().filter(doc! { "type": "view" }).run()?;
+    /// for view in views {
+    ///     println!("{}", view?.name);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn list_collections(&self) -> ListCollections<'_> {
+        ListCollections {
+            db: self,
+            options: None,
+        }
+    }
+
+    /// The names of the database's collections.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// for name in client.database("shop").list_collection_names().run()? {
+    ///     println!("{name}");
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn list_collection_names(&self) -> ListCollectionNames<'_> {
+        ListCollectionNames {
+            db: self,
+            options: None,
+        }
+    }
+}
+
+impl Client {
+    /// Lists the deployment's databases.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// for db in client.list_databases().filter(doc! { "empty": false }).run()? {
+    ///     println!("{} uses {} bytes", db.name, db.size_on_disk);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn list_databases(&self) -> ListDatabases<'_> {
+        ListDatabases {
+            client: self,
+            options: None,
+        }
+    }
+
+    /// The names of the deployment's databases.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// for name in client.list_database_names().run()? {
+    ///     println!("{name}");
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn list_database_names(&self) -> ListDatabaseNames<'_> {
+        ListDatabaseNames {
+            client: self,
+            options: None,
+        }
+    }
+}
+
+/// A `listCollections`, made by [`Database::list_collections`]; ends in
+/// [`run`](ListCollections::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let n = client.database("shop").list_collections().batch_size(100).run()?.count();
+/// # let _ = n;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct ListCollections<'a> {
+    db: &'a Database,
+    options: Option<ListCollectionsOptions>,
+}
+
+impl ListCollections<'_> {
+    option_setters!(ListCollectionsOptions;
+        example("db: Database") "db.list_collections()";
+        filter: (Document),
+        batch_size: (u32),
+        authorized_collections: (bool),
+        comment: (into Bson),
+    );
+
+    /// Runs `listCollections` (a retryable read) and returns a cursor over the
+    /// collections.
+    ///
+    /// # Errors
+    /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use greenmongo::results::CollectionType;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// for spec in client.database("shop").list_collections().run()? {
+    ///     let spec = spec?;
+    ///     if spec.collection_type == CollectionType::View {
+    ///         println!("view {} over {}", spec.name, spec.options.get_str("viewOn").unwrap_or("?"));
+    ///     }
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<Cursor<CollectionSpecification>> {
+        let op = operation::ListCollections::new(
+            self.db.name(),
+            false,
+            self.options.unwrap_or_default(),
+        );
+        self.db.client().execute_cursor_operation(op)
+    }
+}
+
+/// A `listCollections` of names, made by [`Database::list_collection_names`]; ends in
+/// [`run`](ListCollectionNames::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let system = client.database("shop").list_collection_names().filter(doc! { "name": { "$regex": "^system\\." } }).run()?;
+/// # let _ = system;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct ListCollectionNames<'a> {
+    db: &'a Database,
+    options: Option<ListCollectionsOptions>,
+}
+
+impl ListCollectionNames<'_> {
+    option_setters!(ListCollectionsOptions;
+        example("db: Database") "db.list_collection_names()";
+        filter: (Document),
+        batch_size: (u32),
+        authorized_collections: (bool),
+        comment: (into Bson),
+    );
+
+    /// Runs `listCollections` with `nameOnly` and collects the names.
+    ///
+    /// # Errors
+    /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let names = client.database("shop").list_collection_names().run()?;
+    /// println!("{names:?}");
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<Vec<String>> {
+        let op =
+            operation::ListCollections::new(self.db.name(), true, self.options.unwrap_or_default());
+        let names: Cursor<Document> = self.db.client().execute_cursor_operation(op)?;
+        names
+            .map(|c| Ok(c?.get_str("name").unwrap_or_default().to_owned()))
+            .collect()
+    }
+}
+
+/// A `listDatabases`, made by [`Client::list_databases`]; ends in
+/// [`run`](ListDatabases::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let total: u64 = client.list_databases().run()?.iter().map(|db| db.size_on_disk).sum();
+/// println!("{total} bytes in all");
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct ListDatabases<'a> {
+    client: &'a Client,
+    options: Option<ListDatabasesOptions>,
+}
+
+impl ListDatabases<'_> {
+    option_setters!(ListDatabasesOptions;
+        example("client: Client") "client.list_databases()";
+        filter: (Document),
+        authorized_databases: (bool),
+        comment: (into Bson),
+    );
+
+    /// Runs `listDatabases` (a retryable read, on the primary).
+    ///
+    /// # Errors
+    /// Server and network errors; a reply that does not describe databases.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// for db in client.list_databases().run()? {
+    ///     println!("{}{}", db.name, if db.empty { " (empty)" } else { "" });
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<Vec<DatabaseSpecification>> {
+        let op = operation::ListDatabases::new(false, self.options.unwrap_or_default());
+        self.client
+            .execute_operation(op)?
+            .into_iter()
+            .map(|d| Ok(bson::deserialize_from_document(d)?))
+            .collect()
+    }
+}
+
+/// A `listDatabases` of names, made by [`Client::list_database_names`]; ends in
+/// [`run`](ListDatabaseNames::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let names = client.list_database_names().run()?;
+/// assert!(names.contains(&"admin".to_string()));
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct ListDatabaseNames<'a> {
+    client: &'a Client,
+    options: Option<ListDatabasesOptions>,
+}
+
+impl ListDatabaseNames<'_> {
+    option_setters!(ListDatabasesOptions;
+        example("client: Client") "client.list_database_names()";
+        filter: (Document),
+        authorized_databases: (bool),
+        comment: (into Bson),
+    );
+
+    /// Runs `listDatabases` with `nameOnly` and collects the names.
+    ///
+    /// # Errors
+    /// Server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// println!("{:?}", client.list_database_names().run()?);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<Vec<String>> {
+        let op = operation::ListDatabases::new(true, self.options.unwrap_or_default());
+        Ok(self
+            .client
+            .execute_operation(op)?
+            .iter()
+            .filter_map(|d| d.get_str("name").ok().map(str::to_owned))
+            .collect())
+    }
+}

@@ -1,0 +1,248 @@
+//! `Collection::update_one`, `update_many` and `replace_one`.
+
+use std::borrow::Borrow;
+
+use bson::{Bson, Document};
+use serde::Serialize;
+
+use crate::{
+    operation,
+    operation::{checked_update, to_replacement},
+    options::*,
+    results::UpdateResult,
+    Collection, Result, UpdateModifications,
+};
+
+impl<T> Collection<T> {
+    /// Updates the first document matching `filter` with `update` (operators such as
+    /// `$set`, or an aggregation pipeline).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let result = items.update_one(doc! { "sku": "fig" }, doc! { "$inc": { "qty": 1 } }).upsert(true).run()?;
+    /// println!("{} matched, upserted {:?}", result.matched_count, result.upserted_id);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn update_one(
+        &self,
+        filter: Document,
+        update: impl Into<UpdateModifications>,
+    ) -> Update<'_, T> {
+        Update {
+            coll: self,
+            filter,
+            update: update.into(),
+            multi: false,
+            options: None,
+        }
+    }
+
+    /// Updates every document matching `filter` with `update`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let result = items.update_many(doc! { "qty": 0 }, doc! { "$set": { "soldOut": true } }).run()?;
+    /// println!("{} marked sold out", result.modified_count);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn update_many(
+        &self,
+        filter: Document,
+        update: impl Into<UpdateModifications>,
+    ) -> Update<'_, T> {
+        Update {
+            coll: self,
+            filter,
+            update: update.into(),
+            multi: true,
+            options: None,
+        }
+    }
+}
+
+impl<T: Serialize> Collection<T> {
+    /// Replaces the first document matching `filter` with `replacement` (which must not
+    /// use update operators).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// items.replace_one(doc! { "sku": "fig" }, doc! { "sku": "fig", "qty": 7 }).upsert(true).run()?;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn replace_one(&self, filter: Document, replacement: impl Borrow<T>) -> ReplaceOne<'_, T> {
+        ReplaceOne {
+            coll: self,
+            filter,
+            replacement: to_replacement(replacement.borrow()),
+            options: None,
+        }
+    }
+}
+
+/// An `update` of one or many documents, made by [`Collection::update_one`] or
+/// [`Collection::update_many`]; ends in [`run`](Update::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let restock = items.update_many(doc! {}, doc! { "$set": { "sizes.$[s].qty": 10 } })
+///     .array_filters(vec![doc! { "s.qty": 0 }]);
+/// restock.run()?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct Update<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    update: UpdateModifications,
+    multi: bool,
+    options: Option<UpdateOptions>,
+}
+
+impl<T> Update<'_, T> {
+    option_setters!(UpdateOptions;
+        example("coll: Collection<Document>") "coll.update_one(doc! {}, doc! { \"$set\": { \"x\": 1 } })";
+        array_filters: (iter Document),
+        bypass_document_validation: (bool),
+        upsert: (bool),
+        collation: (Document),
+        hint: (Hint),
+        write_concern: (WriteConcern),
+        let_vars: (Document),
+        comment: (into Bson),
+        sort: (Document),
+    );
+
+    /// Runs the update. `update_one` is retried once on a retryable error;
+    /// `update_many` is not (it may touch many documents).
+    ///
+    /// # Errors
+    /// An update document without operators (use `replace_one`); `sort` with
+    /// `update_many`; server and network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let result = items.update_one(doc! { "sku": "fig" }, doc! { "$inc": { "qty": -1 } }).run()?;
+    /// assert!(result.matched_count <= 1);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<UpdateResult> {
+        let mut options = self.options.unwrap_or_default();
+        if self.multi && options.sort.is_some() {
+            return Err(crate::Error::invalid_argument(
+                "sort applies to update_one only: update_many updates every match",
+            ));
+        }
+        let update = checked_update(self.update)?;
+        let write_concern = self
+            .coll
+            .concerns()
+            .write_concern(options.write_concern.take());
+        let op = operation::Update::new(
+            self.coll.ns(),
+            self.filter,
+            update,
+            self.multi,
+            options,
+            write_concern,
+        );
+        self.coll.client().execute_operation(op)
+    }
+}
+
+/// A replacement of one document, made by [`Collection::replace_one`]; ends in
+/// [`run`](ReplaceOne::run).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let result = items.replace_one(doc! { "sku": "fig" }, doc! { "sku": "fig", "qty": 1 }).run()?;
+/// println!("{} replaced", result.modified_count);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[must_use = "an action does nothing until `.run()`"]
+#[derive(Debug)]
+pub struct ReplaceOne<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    replacement: Result<Document>,
+    options: Option<ReplaceOptions>,
+}
+
+impl<T> ReplaceOne<'_, T> {
+    option_setters!(ReplaceOptions;
+        example("coll: Collection<Document>") "coll.replace_one(doc! {}, doc! { \"x\": 1 })";
+        bypass_document_validation: (bool),
+        upsert: (bool),
+        collation: (Document),
+        hint: (Hint),
+        write_concern: (WriteConcern),
+        let_vars: (Document),
+        comment: (into Bson),
+        sort: (Document),
+    );
+
+    /// Runs the replacement (retried once on a retryable error).
+    ///
+    /// # Errors
+    /// A replacement that uses update operators or does not serialize; server and
+    /// network errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let wrong = items.replace_one(doc! {}, doc! { "$set": { "qty": 1 } }).run();
+    /// assert!(wrong.is_err()); // operators belong in update_one
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<UpdateResult> {
+        let replacement = Bson::Document(self.replacement?);
+        let mut options = UpdateOptions::from(self.options.unwrap_or_default());
+        let write_concern = self
+            .coll
+            .concerns()
+            .write_concern(options.write_concern.take());
+        let op = operation::Update::new(
+            self.coll.ns(),
+            self.filter,
+            replacement,
+            false,
+            options,
+            write_concern,
+        );
+        self.coll.client().execute_operation(op)
+    }
+}

@@ -1,0 +1,389 @@
+//! The executor: everything between "operation built" and "reply read" (the official
+//! driver's `client/executor.rs`). It selects a server, checks out a connection, runs the
+//! command in an implicit session, gossips the cluster time, hands failures to SDAM, and
+//! retries once where the retryable-reads and retryable-writes specs allow.
+
+use bson::{Bson, Document, RawBsonRef, RawDocumentBuf};
+
+use super::Client;
+use crate::{
+    conn::Connection,
+    cursor::{Cursor, OpenedCursor},
+    operation::{Command, CursorOperation, Operation},
+    options::ServerAddress,
+    pool::PooledConnection,
+    retry::{is_retryable_read_error, is_retryable_write_error, Retry, RETRYABLE_WRITE_ERROR},
+    sdam::ErrorPhase,
+    selection::Criteria,
+    session::ServerSession,
+    wire::DocumentSequence,
+    Result,
+};
+
+impl Client {
+    /// Runs `op` to its result: its command goes to a server its criteria select, in an
+    /// implicit session, retried once when its retryability allows.
+    pub(crate) fn execute_operation<Op: Operation>(&self, mut op: Op) -> Result<Op::Output> {
+        let Command {
+            db,
+            body,
+            documents,
+        } = op.build()?;
+        let criteria = op.criteria();
+        let mut session = self.implicit_session(&body, &criteria)?;
+        let result = self.execute(
+            &db,
+            Request {
+                command: body,
+                documents,
+            },
+            Target::Select(criteria),
+            op.retry(),
+            session.as_mut(),
+            false,
+        );
+        self.end_session(session);
+        op.handle_response(result?.reply)
+    }
+
+    /// Runs a cursor-opening `op` and returns its cursor, which keeps the server and
+    /// session (and in load-balanced mode the connection) for its `getMore`s.
+    pub(crate) fn execute_cursor_operation<Op: CursorOperation, T>(
+        &self,
+        mut op: Op,
+    ) -> Result<Cursor<T>> {
+        let spec = op.cursor_spec();
+        let Command { db, body, .. } = op.build()?;
+        let opened = self.run_cursor_operation(&db, body, op.criteria(), op.retry())?;
+        Cursor::open(self.clone(), spec, opened)
+    }
+
+    /// Runs a command on the primary (or whatever server a write would use), in an
+    /// implicit session, without retrying.
+    pub(crate) fn run_command(&self, db: &str, command: Document) -> Result<Document> {
+        self.run_operation(db, command, Criteria::Write, Retry::No)
+    }
+
+    /// Runs one operation in an implicit session: selects a server for `criteria`, and
+    /// retries once per `retry` (the retryable-reads and retryable-writes specs).
+    pub(crate) fn run_operation(
+        &self,
+        db: &str,
+        command: Document,
+        criteria: Criteria,
+        retry: Retry,
+    ) -> Result<Document> {
+        self.run_operation_with(db, command, None, criteria, retry)
+    }
+
+    /// [`Client::run_operation`] with an OP_MSG document sequence beside the command
+    /// (an insert's `documents`, serialized once).
+    pub(crate) fn run_operation_with(
+        &self,
+        db: &str,
+        command: Document,
+        documents: Option<DocumentSequence>,
+        criteria: Criteria,
+        retry: Retry,
+    ) -> Result<Document> {
+        let mut session = self.implicit_session(&command, &criteria)?;
+        let result = self.execute(
+            db,
+            Request { command, documents },
+            Target::Select(criteria),
+            retry,
+            session.as_mut(),
+            false,
+        );
+        self.end_session(session);
+        Ok(Document::try_from(result?.reply)?)
+    }
+
+    /// Like [`Client::run_operation`] for a command that opens a cursor: the session and
+    /// the server stay with the cursor, for its `getMore`s and `killCursors` (in
+    /// load-balanced mode, the connection too: the load-balancer spec's pinning).
+    pub(crate) fn run_cursor_operation(
+        &self,
+        db: &str,
+        command: Document,
+        criteria: Criteria,
+        retry: Retry,
+    ) -> Result<OpenedCursor> {
+        let mut session = self.implicit_session(&command, &criteria)?;
+        let pin = self.inner.topology.is_load_balanced();
+        match self.execute(
+            db,
+            Request::from(command),
+            Target::Select(criteria),
+            retry,
+            session.as_mut(),
+            pin,
+        ) {
+            Ok(done) => Ok(OpenedCursor {
+                reply: done.reply,
+                address: done.address,
+                session,
+                pinned: done.connection,
+            }),
+            Err(e) => {
+                self.end_session(session);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs a command of a cursor on its pinned connection (load-balanced mode), in the
+    /// cursor's session. Not retried; failures go through the SDAM error rules.
+    pub(crate) fn run_pinned(
+        &self,
+        conn: &mut PooledConnection<Connection>,
+        db: &str,
+        mut command: Document,
+        session: Option<&mut ServerSession>,
+    ) -> Result<RawDocumentBuf> {
+        if let Some(session) = session {
+            command.insert("lsid", session.id.clone());
+        }
+        if let Some(cluster_time) = self.inner.topology.cluster_time() {
+            command.insert("$clusterTime", cluster_time);
+        }
+        self.send(conn, db, &command, &mut None)
+    }
+
+    /// Sends a command on a checked-out connection: the reply's `$clusterTime` (an error
+    /// reply's too) is kept for gossip, and a failure goes through the SDAM error rules.
+    fn send(
+        &self,
+        conn: &mut PooledConnection<Connection>,
+        db: &str,
+        command: &Document,
+        documents: &mut Option<DocumentSequence>,
+    ) -> Result<RawDocumentBuf> {
+        let topology = &self.inner.topology;
+        match conn.command_raw(db, command, documents) {
+            Ok(reply) => {
+                topology.advance_cluster_time(&reply);
+                Ok(reply)
+            }
+            Err(e) => {
+                if let crate::ErrorKind::Command(failure) = &*e.kind {
+                    if let Ok(reply) = RawDocumentBuf::try_from(&failure.reply) {
+                        topology.advance_cluster_time(&reply);
+                    }
+                }
+                topology.handle_error(
+                    conn.address(),
+                    &e,
+                    conn.generation(),
+                    ErrorPhase::Established,
+                    conn.max_wire_version(),
+                    conn.service_id(),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs a command of a cursor on the server it lives on, in the cursor's session.
+    pub(crate) fn run_on(
+        &self,
+        address: &ServerAddress,
+        db: &str,
+        command: Document,
+        session: Option<&mut ServerSession>,
+    ) -> Result<RawDocumentBuf> {
+        self.execute(
+            db,
+            Request::from(command),
+            Target::Server(address.clone()),
+            Retry::No,
+            session,
+            false,
+        )
+        .map(|done| done.reply)
+    }
+
+    /// Waits for a server fitting `criteria` (see [`Topology::select`]).
+    pub(crate) fn select(&self, criteria: &Criteria) -> Result<()> {
+        self.inner.topology.select(criteria).map(drop)
+    }
+
+    /// The max wire version the monitor last saw of `address` (0 when unknown).
+    pub(crate) fn max_wire_version(&self, address: &ServerAddress) -> i32 {
+        self.inner
+            .topology
+            .server(address)
+            .map_or(0, |server| server.max_wire_version)
+    }
+
+    /// Gives a cursor's session back.
+    pub(crate) fn end_session(&self, session: Option<ServerSession>) {
+        if let (Some(session), Some(timeout)) = (session, self.inner.topology.session_timeout()) {
+            self.inner.sessions.check_in(session, timeout);
+        }
+    }
+
+    /// A server session when the deployment supports sessions and the write is
+    /// acknowledged (an unacknowledged write must not use one).
+    fn implicit_session(
+        &self,
+        command: &Document,
+        criteria: &Criteria,
+    ) -> Result<Option<ServerSession>> {
+        let unacknowledged = command
+            .get_document("writeConcern")
+            .is_ok_and(|wc| matches!(wc.get("w"), Some(Bson::Int32(0) | Bson::Int64(0))));
+        if unacknowledged {
+            return Ok(None);
+        }
+        let topology = &self.inner.topology;
+        let mut timeout = topology.session_timeout();
+        if timeout.is_none() {
+            // Whether sessions are supported is known once a suitable server has been
+            // checked: the first operation of a client waits for that here.
+            topology.select(criteria)?;
+            timeout = topology.session_timeout();
+        }
+        timeout
+            .map(|timeout| self.inner.sessions.check_out(timeout))
+            .transpose()
+    }
+
+    /// Selects a server, checks out a connection, runs the command; reports failures to
+    /// SDAM and retries once when `retry` allows. With `pin`, the connection comes back
+    /// with the reply instead of going back to the pool.
+    fn execute(
+        &self,
+        db: &str,
+        request: Request,
+        target: Target,
+        retry: Retry,
+        mut session: Option<&mut ServerSession>,
+        pin: bool,
+    ) -> Result<Executed> {
+        let Request {
+            mut command,
+            mut documents,
+        } = request;
+        let options = &self.inner.config.options;
+        let retry = match retry {
+            Retry::Read if options.retry_reads == Some(false) => Retry::No,
+            Retry::Write if options.retry_writes == Some(false) || session.is_none() => Retry::No,
+            other => other,
+        };
+        if let Some(session) = session.as_deref_mut() {
+            command.insert("lsid", session.id.clone());
+            if retry == Retry::Write {
+                // One number for the write and its retry: the server runs it once.
+                command.insert("txnNumber", session.next_txn_number());
+            }
+        }
+        let topology = &self.inner.topology;
+        let mut retried = false;
+        loop {
+            // Gossip the highest cluster time seen (the sessions spec); a standalone
+            // server never shows one, so it is never sent one.
+            if let Some(cluster_time) = topology.cluster_time() {
+                command.insert("$clusterTime", cluster_time);
+            }
+            let server = match &target {
+                Target::Select(criteria) => topology.select(criteria)?,
+                Target::Server(address) => topology.server(address)?,
+            };
+            let attempt = topology.check_out(&server).and_then(|mut conn| {
+                let reply = self.send(&mut conn, db, &command, &mut documents)?;
+                Ok((reply, pin.then_some(conn)))
+            });
+            let mut error = match attempt {
+                Ok((reply, _))
+                    if retry == Retry::Write
+                        && !retried
+                        && retryable_write_concern_error(&reply) =>
+                {
+                    // Applied, but the write concern failed in a way worth one more try.
+                    tracing::debug!("retrying once after a retryable write concern error");
+                    retried = true;
+                    continue;
+                }
+                Ok((reply, connection)) => {
+                    return Ok(Executed {
+                        reply,
+                        address: server.address,
+                        connection,
+                    })
+                }
+                Err(e) => e,
+            };
+            if error.is_network_error() {
+                if let Some(session) = session.as_deref_mut() {
+                    session.dirty = true;
+                }
+            }
+            let retryable = match retry {
+                Retry::No => false,
+                Retry::Read => is_retryable_read_error(&error) || error.is_pool_cleared(),
+                Retry::Write => {
+                    is_retryable_write_error(&error, server.max_wire_version)
+                        || error.is_pool_cleared()
+                }
+            };
+            if retry == Retry::Write && retryable && !error.contains_label(RETRYABLE_WRITE_ERROR) {
+                error.add_label(RETRYABLE_WRITE_ERROR);
+            }
+            if retried || !retryable {
+                return Err(error);
+            }
+            tracing::debug!(%error, "retrying once");
+            retried = true;
+        }
+    }
+}
+
+/// Whether a reply's `writeConcernError` allows the retryable-writes retry.
+fn retryable_write_concern_error(reply: &RawDocumentBuf) -> bool {
+    let Ok(error) = reply.get_document("writeConcernError") else {
+        return false;
+    };
+    let labelled = reply.get_array("errorLabels").is_ok_and(|labels| {
+        labels
+            .into_iter()
+            .any(|l| matches!(l, Ok(RawBsonRef::String(RETRYABLE_WRITE_ERROR))))
+    });
+    let code = match error.get("code") {
+        Ok(Some(RawBsonRef::Int32(c))) => c,
+        Ok(Some(RawBsonRef::Int64(c))) => c as i32,
+        Ok(Some(RawBsonRef::Double(c))) => c as i32,
+        _ => 0,
+    };
+    labelled || crate::retry::is_retryable_code(code)
+}
+
+/// A command to run, and the document sequence that goes with it, if any.
+struct Request {
+    command: Document,
+    documents: Option<DocumentSequence>,
+}
+
+impl From<Document> for Request {
+    fn from(command: Document) -> Self {
+        Request {
+            command,
+            documents: None,
+        }
+    }
+}
+
+/// A command's outcome in [`Client::execute`].
+struct Executed {
+    /// Undecoded: a cursor deserializes its batch straight from the bytes.
+    reply: RawDocumentBuf,
+    address: ServerAddress,
+    /// The connection, when asked to pin it.
+    connection: Option<PooledConnection<Connection>>,
+}
+
+/// Where an operation runs.
+enum Target {
+    Select(Criteria),
+    Server(ServerAddress),
+}
