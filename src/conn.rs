@@ -240,20 +240,20 @@ impl Connection {
     /// errorLabels kept); network and protocol errors (which also mark the connection
     /// broken).
     pub(crate) fn command(&mut self, db: &str, command: &Document) -> Result<Document> {
-        self.command_raw(db, command, &mut None)
+        self.command_raw(db, command, &mut Vec::new())
             .and_then(|reply| Ok(Document::try_from(reply)?))
     }
 
-    /// [`command`](Self::command) with an OP_MSG document sequence beside the command
+    /// [`command`](Self::command) with OP_MSG document sequences beside the command
     /// (e.g. an insert's `documents`, encoded once by the caller), returning the reply
     /// as it came, undecoded (a cursor's batch is deserialized straight from its bytes).
-    /// The sequence goes into the message and comes back out after encoding: the caller
-    /// keeps it for a retry without a copy.
+    /// The sequences go into the message and come back out after encoding: the caller
+    /// keeps them for a retry without a copy.
     pub(crate) fn command_raw(
         &mut self,
         db: &str,
         command: &Document,
-        documents: &mut Option<DocumentSequence>,
+        sequences: &mut Vec<DocumentSequence>,
     ) -> Result<RawDocumentBuf> {
         if self.broken {
             return Err(Error::internal(
@@ -272,12 +272,12 @@ impl Connection {
         if unacknowledged {
             message.flags.insert(MessageFlags::MORE_TO_COME);
         }
-        message.sequences.extend(documents.take());
+        message.sequences.append(sequences);
         let checked = message.check_size(&self.hello.limits);
         let bytes = checked.map(|()| message.encode(self.compressor.as_ref()));
-        *documents = message.sequences.pop();
+        *sequences = std::mem::take(&mut message.sequences);
         let bytes = bytes?;
-        let monitor = Monitor::start(self, db, command, documents.as_ref(), message.request_id);
+        let monitor = Monitor::start(self, db, command, sequences, message.request_id);
         self.in_flight = true;
         let reply = if unacknowledged {
             self.stream
@@ -342,7 +342,7 @@ impl Monitor {
         conn: &Connection,
         db: &str,
         command: &Document,
-        documents: Option<&DocumentSequence>,
+        sequences: &[DocumentSequence],
         request_id: i32,
     ) -> Monitor {
         let name = command.keys().next().cloned().unwrap_or_default();
@@ -364,9 +364,9 @@ impl Monitor {
                 command: if sensitive {
                     Document::new()
                 } else {
-                    // The event shows the command as if the sequence were an argument.
+                    // The event shows the command as if the sequences were arguments.
                     let mut command = command.clone();
-                    if let Some(sequence) = documents {
+                    for sequence in sequences {
                         let documents = sequence
                             .documents()
                             .iter()

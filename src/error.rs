@@ -699,7 +699,7 @@ impl From<bson::error::Error> for Error {
     }
 }
 
-/// A [`Client::bulk_write`] that did not do everything.
+/// A [`Client::bulk_write`](crate::Client::bulk_write) that did not do everything.
 ///
 /// # Examples
 ///

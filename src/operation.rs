@@ -125,13 +125,13 @@ pub(crate) struct CursorSpec {
     pub(crate) comment: Option<Bson>,
 }
 
-/// A command to send: its database, its body, and the OP_MSG document sequence beside it
-/// (an insert's `documents`), if any.
+/// A command to send: its database, its body, and the OP_MSG document sequences beside
+/// it (an insert's `documents`; a client bulk write's `ops` and `nsInfo`).
 #[derive(Debug)]
 pub(crate) struct Command {
     pub(crate) db: String,
     pub(crate) body: Document,
-    pub(crate) documents: Option<DocumentSequence>,
+    pub(crate) sequences: Vec<DocumentSequence>,
 }
 
 impl Command {
@@ -139,7 +139,7 @@ impl Command {
         Command {
             db: db.to_owned(),
             body,
-            documents: None,
+            sequences: Vec::new(),
         }
     }
 }

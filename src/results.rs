@@ -250,7 +250,7 @@ fn u64_from_any_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Res
     }
 }
 
-/// What a [`Collection::bulk_write`] did.
+/// What a [`Collection::bulk_write`](crate::Collection::bulk_write) did.
 ///
 /// # Examples
 ///
@@ -368,7 +368,7 @@ pub struct ClientDeleteResult {
     pub deleted_count: u64,
 }
 
-/// What a [`Client::bulk_write`] did.
+/// What a [`Client::bulk_write`](crate::Client::bulk_write) did.
 ///
 /// # Examples
 ///

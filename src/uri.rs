@@ -226,7 +226,7 @@ impl ClientOptions {
     /// the combinations the specs forbid: conflicting TLS options, `directConnection=true`
     /// with several hosts or SRV, `loadBalanced=true` with several hosts, a replica set or
     /// `directConnection=true`, SRV-only options without SRV, a credential its mechanism
-    /// rejects (see [`Credential::validate`]), and read preference tags or staleness with
+    /// rejects (see [`Credential::validate`](crate::options::Credential::validate)), and read preference tags or staleness with
     /// mode primary.
     ///
     /// # Examples

@@ -27,7 +27,7 @@ impl Client {
         let Command {
             db,
             body,
-            documents,
+            sequences,
         } = op.build()?;
         let criteria = op.criteria();
         let mut session = self.implicit_session(&body, &criteria)?;
@@ -35,7 +35,7 @@ impl Client {
             &db,
             Request {
                 command: body,
-                documents,
+                sequences,
             },
             Target::Select(criteria),
             op.retry(),
@@ -58,48 +58,13 @@ impl Client {
         Cursor::open(self.clone(), spec, opened)
     }
 
-    /// Runs a command on the primary (or whatever server a write would use), in an
-    /// implicit session, without retrying.
+    /// Runs a command as given on the primary (or whatever server a write would use), in
+    /// an implicit session, without retrying.
     pub(crate) fn run_command(&self, db: &str, command: Document) -> Result<Document> {
-        self.run_operation(db, command, Criteria::Write, Retry::No)
+        self.execute_operation(crate::operation::RunCommand::new(db, command))
     }
 
-    /// Runs one operation in an implicit session: selects a server for `criteria`, and
-    /// retries once per `retry` (the retryable-reads and retryable-writes specs).
-    pub(crate) fn run_operation(
-        &self,
-        db: &str,
-        command: Document,
-        criteria: Criteria,
-        retry: Retry,
-    ) -> Result<Document> {
-        self.run_operation_with(db, command, None, criteria, retry)
-    }
-
-    /// [`Client::run_operation`] with an OP_MSG document sequence beside the command
-    /// (an insert's `documents`, serialized once).
-    pub(crate) fn run_operation_with(
-        &self,
-        db: &str,
-        command: Document,
-        documents: Option<DocumentSequence>,
-        criteria: Criteria,
-        retry: Retry,
-    ) -> Result<Document> {
-        let mut session = self.implicit_session(&command, &criteria)?;
-        let result = self.execute(
-            db,
-            Request { command, documents },
-            Target::Select(criteria),
-            retry,
-            session.as_mut(),
-            false,
-        );
-        self.end_session(session);
-        Ok(Document::try_from(result?.reply)?)
-    }
-
-    /// Like [`Client::run_operation`] for a command that opens a cursor: the session and
+    /// Like [`Client::execute_operation`] for a command that opens a cursor: the session and
     /// the server stay with the cursor, for its `getMore`s and `killCursors` (in
     /// load-balanced mode, the connection too: the load-balancer spec's pinning).
     pub(crate) fn run_cursor_operation(
@@ -147,7 +112,7 @@ impl Client {
         if let Some(cluster_time) = self.inner.topology.cluster_time() {
             command.insert("$clusterTime", cluster_time);
         }
-        self.send(conn, db, &command, &mut None)
+        self.send(conn, db, &command, &mut Vec::new())
     }
 
     /// Sends a command on a checked-out connection: the reply's `$clusterTime` (an error
@@ -157,10 +122,10 @@ impl Client {
         conn: &mut PooledConnection<Connection>,
         db: &str,
         command: &Document,
-        documents: &mut Option<DocumentSequence>,
+        sequences: &mut Vec<DocumentSequence>,
     ) -> Result<RawDocumentBuf> {
         let topology = &self.inner.topology;
-        match conn.command_raw(db, command, documents) {
+        match conn.command_raw(db, command, sequences) {
             Ok(reply) => {
                 topology.advance_cluster_time(&reply);
                 Ok(reply)
@@ -263,7 +228,7 @@ impl Client {
     ) -> Result<Executed> {
         let Request {
             mut command,
-            mut documents,
+            mut sequences,
         } = request;
         let options = &self.inner.config.options;
         let retry = match retry {
@@ -291,7 +256,7 @@ impl Client {
                 Target::Server(address) => topology.server(address)?,
             };
             let attempt = topology.check_out(&server).and_then(|mut conn| {
-                let reply = self.send(&mut conn, db, &command, &mut documents)?;
+                let reply = self.send(&mut conn, db, &command, &mut sequences)?;
                 Ok((reply, pin.then_some(conn)))
             });
             let mut error = match attempt {
@@ -361,14 +326,15 @@ fn retryable_write_concern_error(reply: &RawDocumentBuf) -> bool {
 /// A command to run, and the document sequence that goes with it, if any.
 struct Request {
     command: Document,
-    documents: Option<DocumentSequence>,
+    /// OP_MSG document sequences beside the command (an insert's `documents`).
+    sequences: Vec<DocumentSequence>,
 }
 
 impl From<Document> for Request {
     fn from(command: Document) -> Self {
         Request {
             command,
-            documents: None,
+            sequences: Vec::new(),
         }
     }
 }

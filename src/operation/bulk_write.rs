@@ -173,7 +173,7 @@ impl Operation for BulkWriteCommand {
         Ok(Command {
             db: self.db.clone(),
             body: self.command.take().unwrap_or_default(),
-            documents: Some(DocumentSequence::new(self.kind.command().1, documents)?),
+            sequences: vec![DocumentSequence::new(self.kind.command().1, documents)?],
         })
     }
 

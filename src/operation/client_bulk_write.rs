@@ -34,7 +34,7 @@ use crate::{
 pub(crate) struct Plan {
     batches: std::vec::IntoIter<Batch>,
     kinds: Vec<OpKind>,
-    /// The command without `nsInfo` (added per batch) and `ops` (the sequence).
+    /// The command, without `ops` and `nsInfo` (the batches' document sequences).
     command: Document,
     ordered: bool,
     verbose: bool,
@@ -97,15 +97,16 @@ impl Plan {
     /// The next command to send, or `None` when all are sent.
     pub(crate) fn next_command(&mut self) -> Option<ClientBulkWriteCommand> {
         let batch = self.batches.next()?;
-        let mut command = self.command.clone();
-        // The executor sends one document sequence per command, so `nsInfo` (a few short
-        // entries) rides in the command document, and `ops` in the sequence.
-        let ns_info: Vec<Document> = batch.ns_info.iter().map(|ns| doc! { "ns": ns }).collect();
-        command.insert("nsInfo", ns_info);
+        let ns_info = batch
+            .ns_info
+            .iter()
+            .map(|ns| rawdoc! { "ns": ns.as_str() })
+            .collect();
         Some(ClientBulkWriteCommand {
             range: batch.offset..batch.offset + batch.ops.len(),
-            command: Some(command),
+            command: Some(self.command.clone()),
             ops: Some(batch.ops),
+            ns_info: Some(ns_info),
             retryable: batch.retryable,
         })
     }
@@ -150,6 +151,8 @@ pub(crate) struct ClientBulkWriteCommand {
     range: std::ops::Range<usize>,
     command: Option<Document>,
     ops: Option<Vec<RawDocumentBuf>>,
+    /// `{ ns }` of each namespace its ops name, in the order their indexes refer to.
+    ns_info: Option<Vec<RawDocumentBuf>>,
     /// No op may touch several documents (the retryable-writes spec).
     retryable: bool,
 }
@@ -158,11 +161,13 @@ impl Operation for ClientBulkWriteCommand {
     type Output = Document;
 
     fn build(&mut self) -> Result<Command> {
-        let ops = self.ops.take().unwrap_or_default();
+        // Both lists travel as document sequences (the spec): `ops`, then `nsInfo`.
+        let ops = DocumentSequence::new("ops", self.ops.take().unwrap_or_default())?;
+        let ns_info = DocumentSequence::new("nsInfo", self.ns_info.take().unwrap_or_default())?;
         Ok(Command {
             db: "admin".to_owned(),
             body: self.command.take().unwrap_or_default(),
-            documents: Some(DocumentSequence::new("ops", ops)?),
+            sequences: vec![ops, ns_info],
         })
     }
 
@@ -247,8 +252,7 @@ fn plan(
     command_len: usize,
 ) -> Result<(Vec<Batch>, Vec<OpKind>)> {
     let mut batcher = Batcher::new(BatchLimits::new(limits, command_len), 0);
-    // `nsInfo` travels in the command document, which may be maxBsonObjectSize + 16 KiB;
-    // the 16 KiB stay for the fields the executor adds.
+    // A batch's `nsInfo` is kept under maxBsonObjectSize, as if it were one document.
     let ns_room = limits.max_bson_object_size.saturating_sub(command_len);
     let mut batches = Vec::new();
     let mut kinds = Vec::with_capacity(ops.len());

@@ -65,7 +65,7 @@ impl Operation for Insert {
         Ok(Command {
             db: self.ns.db.clone(),
             body: command,
-            documents: Some(DocumentSequence::new("documents", documents)?),
+            sequences: vec![DocumentSequence::new("documents", documents)?],
         })
     }
 
@@ -183,7 +183,7 @@ mod tests {
                 "comment": "load", "writeConcern": { "w": "majority" },
             },
         );
-        let sequence = command.documents.unwrap();
+        let sequence = &command.sequences[0];
         assert_eq!(sequence.identifier(), "documents");
         assert_eq!(sequence.documents().len(), 2);
         assert_eq!(op.retry(), Retry::Write);

@@ -1,10 +1,7 @@
-//! The write models and options of bulk writes: [`Collection::bulk_write`]'s
-//! [`WriteModel`]s (one collection) and [`Client::bulk_write`]'s [`ClientWriteModel`]s
-//! (any namespaces, MongoDB 8.0+), and [`UpdateModifications`], the change an update
-//! applies.
-//!
-//! [`Collection::bulk_write`]: crate::Collection::bulk_write
-//! [`Client::bulk_write`]: crate::Client::bulk_write
+//! The write models and options of bulk writes: the [`WriteModel`]s of
+//! [`Collection::bulk_write`](crate::Collection::bulk_write) (one collection) and the
+//! [`ClientWriteModel`]s of [`Client::bulk_write`](crate::Client::bulk_write) (any
+//! namespaces, MongoDB 8.0+), and [`UpdateModifications`], the change an update applies.
 
 use bson::{Bson, Document};
 
@@ -55,7 +52,7 @@ impl UpdateModifications {
     }
 }
 
-/// One write of a [`Collection::bulk_write`].
+/// One write of a [`Collection::bulk_write`](crate::Collection::bulk_write).
 ///
 /// # Examples
 ///
@@ -150,7 +147,7 @@ pub struct WriteModelOptions {
     pub sort: Option<Document>,
 }
 
-/// Options of [`Collection::bulk_write`].
+/// Options of [`Collection::bulk_write`](crate::Collection::bulk_write).
 ///
 /// # Examples
 ///
@@ -179,7 +176,7 @@ pub struct BulkWriteOptions {
     pub write_concern: Option<WriteConcern>,
 }
 
-/// One write of a [`Client::bulk_write`], naming its collection as `"db.collection"`.
+/// One write of a [`Client::bulk_write`](crate::Client::bulk_write), naming its collection as `"db.collection"`.
 ///
 /// # Examples
 ///
@@ -248,7 +245,7 @@ pub enum ClientWriteModel {
     },
 }
 
-/// Options of [`Client::bulk_write`].
+/// Options of [`Client::bulk_write`](crate::Client::bulk_write).
 ///
 /// # Examples
 ///
