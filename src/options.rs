@@ -14,6 +14,7 @@ mod setters;
 mod address;
 mod admin;
 mod bulk_write;
+mod collation;
 mod concern;
 mod credential;
 mod crud;
@@ -31,6 +32,9 @@ pub use admin::{
 pub use bulk_write::{
     BulkWriteOptions, ClientBulkWriteOptions, ClientWriteModel, UpdateModifications, WriteModel,
     WriteModelOptions,
+};
+pub use collation::{
+    Collation, CollationAlternate, CollationCaseFirst, CollationMaxVariable, CollationStrength,
 };
 pub use concern::{Acknowledgment, ReadConcern, ReadConcernLevel, WriteConcern};
 pub use credential::{AuthMechanism, Credential, DEFAULT_GSSAPI_SERVICE_NAME, EXTERNAL_SOURCE};

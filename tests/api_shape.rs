@@ -17,8 +17,8 @@ use bson::{doc, Bson, Document};
 use greenmongo::{
     event::{CommandEvent, EventHandler},
     options::{
-        ClientOptions, CursorType, Hint, IndexModel, ReadConcern, ReadConcernLevel, ReadPreference,
-        ReadPreferenceMode, ReturnDocument, SelectionCriteria, WriteConcern,
+        ClientOptions, Collation, CursorType, Hint, IndexModel, ReadConcern, ReadConcernLevel,
+        ReadPreference, ReadPreferenceMode, ReturnDocument, SelectionCriteria, WriteConcern,
     },
     Client, ClientWriteModel, Collection, Database, WriteModel,
 };
@@ -131,7 +131,7 @@ fn find_sends_every_option() {
             .show_record_id(true)
             .skip(1)
             .sort(doc! { "x": 1 })
-            .collation(doc! { "locale": "fr" })
+            .collation(Collation::builder().locale("fr").build())
             .let_vars(doc! { "v": 1 })
             .run()
     });
@@ -149,7 +149,7 @@ fn find_sends_every_option() {
     let cmd = r.command("find", || {
         coll.find_one(doc! { "x": 2 })
             .allow_partial_results(true)
-            .collation(doc! { "locale": "fr" })
+            .collation(Collation::builder().locale("fr").build())
             .comment("c")
             .hint(Hint::Keys(doc! { "_id": 1 }))
             .max(doc! { "_id": 9 })
@@ -211,7 +211,7 @@ fn writes_send_every_option() {
             .array_filters([doc! { "e": 0 }])
             .bypass_document_validation(true)
             .upsert(true)
-            .collation(doc! { "locale": "en" })
+            .collation(Collation::builder().locale("en").build())
             .hint(Hint::Name("_id_".into()))
             .write_concern(w1())
             .let_vars(doc! { "v": 1 })
@@ -232,7 +232,7 @@ fn writes_send_every_option() {
         coll.replace_one(doc! { "_id": 2 }, doc! { "x": 20 })
             .bypass_document_validation(true)
             .upsert(false)
-            .collation(doc! { "locale": "en" })
+            .collation(Collation::builder().locale("en").build())
             .hint(Hint::Name("_id_".into()))
             .write_concern(w1())
             .let_vars(doc! { "v": 2 })
@@ -249,7 +249,7 @@ fn writes_send_every_option() {
     );
     let cmd = r.command("delete", || {
         coll.delete_many(doc! { "_id": { "$gt": 100 } })
-            .collation(doc! { "locale": "en" })
+            .collation(Collation::builder().locale("en").build())
             .write_concern(w1())
             .hint(Hint::Keys(doc! { "_id": 1 }))
             .let_vars(doc! { "v": 3 })
@@ -282,7 +282,7 @@ fn find_and_modify_sends_every_option() {
             .projection(doc! { "x": 1 })
             .sort(doc! { "_id": 1 })
             .write_concern(w1())
-            .collation(doc! { "locale": "en" })
+            .collation(Collation::builder().locale("en").build())
             .hint(Hint::Name("_id_".into()))
             .let_vars(doc! { "v": 1 })
             .comment("fam")
@@ -301,7 +301,7 @@ fn find_and_modify_sends_every_option() {
             .sort(doc! { "_id": 1 })
             .upsert(true)
             .write_concern(w1())
-            .collation(doc! { "locale": "en" })
+            .collation(Collation::builder().locale("en").build())
             .hint(Hint::Name("_id_".into()))
             .let_vars(doc! { "v": 1 })
             .comment("fam")
@@ -321,7 +321,7 @@ fn find_and_modify_sends_every_option() {
             .sort(doc! { "_id": 1 })
             .upsert(false)
             .write_concern(w1())
-            .collation(doc! { "locale": "en" })
+            .collation(Collation::builder().locale("en").build())
             .hint(Hint::Name("_id_".into()))
             .let_vars(doc! { "v": 1 })
             .comment("fam")
@@ -344,7 +344,7 @@ fn reads_send_every_option() {
             .allow_disk_use(true)
             .batch_size(3)
             .bypass_document_validation(true)
-            .collation(doc! { "locale": "en" })
+            .collation(Collation::builder().locale("en").build())
             .comment("agg")
             .hint(Hint::Name("_id_".into()))
             .max_await_time(Duration::from_millis(10))
@@ -369,7 +369,7 @@ fn reads_send_every_option() {
             .limit(10)
             .max_time(Duration::from_millis(500))
             .skip(1)
-            .collation(doc! { "locale": "en" })
+            .collation(Collation::builder().locale("en").build())
             .selection_criteria(secondary_preferred())
             .read_concern(local())
             .comment("count")
@@ -400,7 +400,7 @@ fn reads_send_every_option() {
             .max_time(Duration::from_millis(300))
             .selection_criteria(secondary_preferred())
             .read_concern(local())
-            .collation(doc! { "locale": "en" })
+            .collation(Collation::builder().locale("en").build())
             .comment("dist")
             .hint(Hint::Name("_id_".into()))
             .run()
@@ -497,7 +497,7 @@ fn index_and_collection_admin_send_every_option() {
         db.create_collection("view")
             .view_on("c")
             .pipeline([doc! { "$match": {} }])
-            .collation(doc! { "locale": "en" })
+            .collation(Collation::builder().locale("en").build())
             .run()
             .unwrap()
     });

@@ -97,7 +97,7 @@ impl<'a, T> Aggregate<'a, T> {
         allow_disk_use: (bool),
         batch_size: (u32),
         bypass_document_validation: (bool),
-        collation: (Document),
+        collation: (Collation),
         comment: (into Bson),
         hint: (Hint),
         max_await_time: (Duration),

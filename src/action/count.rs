@@ -79,7 +79,7 @@ impl<T> CountDocuments<'_, T> {
         limit: (u64),
         max_time: (Duration),
         skip: (u64),
-        collation: (Document),
+        collation: (Collation),
         selection_criteria: (SelectionCriteria),
         read_concern: (ReadConcern),
         comment: (into Bson),

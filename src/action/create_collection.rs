@@ -62,7 +62,7 @@ impl CreateCollection<'_> {
         validation_action: (into String),
         view_on: (into String),
         pipeline: (iter Document),
-        collation: (Document),
+        collation: (Collation),
         write_concern: (WriteConcern),
         index_option_defaults: (Document),
         timeseries: (Document),

@@ -57,10 +57,12 @@ impl<T> Collection<T> {
 ///
 /// ```no_run
 /// use bson::{doc, Document};
+/// use greenmongo::options::{Collation, CollationStrength};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let users = client.database("app").collection::<Document>("users");
-/// users.delete_many(doc! { "name": "elodie" }).collation(doc! { "locale": "fr", "strength": 1 }).run()?;
+/// let french = Collation::builder().locale("fr").strength(CollationStrength::Primary).build();
+/// users.delete_many(doc! { "name": "elodie" }).collation(french).run()?; // "Élodie" too
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[must_use = "an action does nothing until `.run()`"]
@@ -76,7 +78,7 @@ pub struct Delete<'a, T> {
 impl<T> Delete<'_, T> {
     option_setters!(DeleteOptions;
         example("coll: Collection<Document>") "coll.delete_one(doc! {})";
-        collation: (Document),
+        collation: (Collation),
         write_concern: (WriteConcern),
         hint: (Hint),
         let_vars: (Document),

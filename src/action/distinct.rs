@@ -59,7 +59,7 @@ impl<T> Distinct<'_, T> {
         max_time: (Duration),
         selection_criteria: (SelectionCriteria),
         read_concern: (ReadConcern),
-        collation: (Document),
+        collation: (Collation),
         comment: (into Bson),
         hint: (Hint),
     );

@@ -96,7 +96,7 @@ impl<T> Find<'_, T> {
         show_record_id: (bool),
         skip: (u64),
         sort: (Document),
-        collation: (Document),
+        collation: (Collation),
         let_vars: (Document),
     );
 
@@ -155,7 +155,7 @@ impl<T: DeserializeOwned> FindOne<'_, T> {
     option_setters!(FindOneOptions;
         example("coll: Collection<Document>") "coll.find_one(doc! {})";
         allow_partial_results: (bool),
-        collation: (Document),
+        collation: (Collation),
         comment: (into Bson),
         hint: (Hint),
         max: (Document),

@@ -125,7 +125,7 @@ impl<T> Update<'_, T> {
         array_filters: (iter Document),
         bypass_document_validation: (bool),
         upsert: (bool),
-        collation: (Document),
+        collation: (Collation),
         hint: (Hint),
         write_concern: (WriteConcern),
         let_vars: (Document),
@@ -203,7 +203,7 @@ impl<T> ReplaceOne<'_, T> {
         example("coll: Collection<Document>") "coll.replace_one(doc! {}, doc! { \"x\": 1 })";
         bypass_document_validation: (bool),
         upsert: (bool),
-        collation: (Document),
+        collation: (Collation),
         hint: (Hint),
         write_concern: (WriteConcern),
         let_vars: (Document),

@@ -411,6 +411,50 @@ fn statement(request: WriteModel) -> Result<Statement> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn each_command_is_exact_with_its_statements_in_the_sequence() {
+        use crate::operation::test_util::{assert_command, raw};
+        let ns = Namespace::new("db", "c");
+        let options = BulkWriteOptions {
+            ordered: Some(false),
+            comment: Some("bulk".into()),
+            let_vars: Some(doc! { "v": 1 }),
+            ..Default::default()
+        };
+        let requests = vec![insert(1), insert(2), delete_all()];
+        let mut plan = Plan::new(&ns, requests, &options, Some(&WriteConcern::majority())).unwrap();
+        let mut first = plan.next_command(&ns).unwrap();
+        let command = assert_command(
+            &mut first,
+            doc! { "insert": "c", "ordered": false, "comment": "bulk", "writeConcern": { "w": "majority" } },
+        );
+        assert_eq!(command.sequences[0].identifier(), "documents");
+        assert_eq!(command.sequences[0].documents().len(), 2);
+        assert_eq!(first.retry(), Retry::Write);
+        let mut second = plan.next_command(&ns).unwrap();
+        let command = assert_command(
+            &mut second,
+            doc! {
+                "delete": "c", "ordered": false, "comment": "bulk", "let": { "v": 1 },
+                "writeConcern": { "w": "majority" },
+            },
+        );
+        assert_eq!(command.sequences[0].identifier(), "deletes");
+        assert_eq!(second.retry(), Retry::No, "a delete_many is not retryable");
+        assert!(plan.next_command(&ns).is_none());
+        let reply = first
+            .handle_response(raw(doc! { "n": 2, "ok": 1 }))
+            .unwrap();
+        assert!(!plan.add(&first, reply));
+        let reply = second
+            .handle_response(raw(doc! { "n": 5, "ok": 1 }))
+            .unwrap();
+        assert!(!plan.add(&second, reply));
+        let result = plan.finish().unwrap();
+        assert_eq!((result.inserted_count, result.deleted_count), (2, 5));
+        assert_eq!(result.inserted_ids[&1], Bson::Int32(2));
+    }
+
     fn insert(id: i32) -> WriteModel {
         WriteModel::InsertOne {
             document: doc! { "_id": id },

@@ -535,6 +535,39 @@ fn operation(model: ClientWriteModel) -> Result<Op> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn each_command_is_exact_with_ops_and_ns_info_as_sequences() {
+        use crate::operation::test_util::assert_command;
+        let options = ClientBulkWriteOptions {
+            ordered: Some(false),
+            comment: Some("c".into()),
+            ..Default::default()
+        };
+        let models = vec![insert("db.a", 1), insert("db.b", 2), insert("db.a", 3)];
+        let mut plan = Plan::new(models, &options, None).unwrap();
+        let mut command = plan.next_command().unwrap();
+        let built = assert_command(
+            &mut command,
+            doc! { "bulkWrite": 1, "errorsOnly": true, "ordered": false, "comment": "c" },
+        );
+        let [ops, ns_info] = &built.sequences[..] else {
+            panic!("two sequences: {:?}", built.sequences)
+        };
+        assert_eq!((ops.identifier(), ops.documents().len()), ("ops", 3));
+        assert_eq!(ns_info.identifier(), "nsInfo");
+        assert_eq!(
+            ns_info.documents(),
+            [rawdoc! { "ns": "db.a" }, rawdoc! { "ns": "db.b" }]
+        );
+        assert_eq!(
+            ops.documents()[2].get_i32("insert").unwrap(),
+            0,
+            "db.a is entry 0"
+        );
+        assert_eq!(built.db, "admin");
+        assert!(plan.next_command().is_none());
+    }
+
     fn insert(namespace: &str, id: i32) -> ClientWriteModel {
         ClientWriteModel::InsertOne {
             namespace: namespace.into(),

@@ -81,7 +81,7 @@ mod tests {
     fn distinct_sends_key_query_and_options() {
         let options = DistinctOptions {
             hint: Some(Hint::Keys(doc! { "x": 1 })),
-            collation: Some(doc! { "locale": "en" }),
+            collation: Some(crate::options::Collation::builder().locale("en").build()),
             ..Default::default()
         };
         let mut op = Distinct::new(

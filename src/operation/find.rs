@@ -166,7 +166,7 @@ mod tests {
             cursor_type: Some(CursorType::TailableAwait),
             max_await_time: Some(Duration::from_millis(250)),
             hint: Some(Hint::Name("a_1".into())),
-            collation: Some(doc! { "locale": "fr" }),
+            collation: Some(crate::options::Collation::builder().locale("fr").build()),
             comment: Some("why".into()),
             let_vars: Some(doc! { "v": 1 }),
             read_concern: Some(ReadConcern::new(ReadConcernLevel::Majority)),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bson::{Bson, Document};
 
-use super::WriteConcern;
+use super::{Collation, WriteConcern};
 
 /// One index to create.
 ///
@@ -249,7 +249,7 @@ pub struct CreateCollectionOptions {
     /// A view: the pipeline over `view_on`.
     pub pipeline: Option<Vec<Document>>,
     /// Default string comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// The write concern (default: the database's).
     pub write_concern: Option<WriteConcern>,
     /// Default options of the collection's indexes (`{ storageEngine: ... }`).
@@ -321,7 +321,7 @@ impl CreateCollectionOptions {
                 .clone()
                 .map(|p| Bson::Array(p.into_iter().map(Bson::Document).collect())),
         );
-        put("collation", self.collation.clone().map(Bson::Document));
+        put("collation", self.collation.clone().map(Bson::from));
         put(
             "indexOptionDefaults",
             self.index_option_defaults.clone().map(Bson::Document),
@@ -393,7 +393,7 @@ setters!(CreateCollectionOptions {
     validation_action: String,
     view_on: String,
     pipeline: Vec<Document>,
-    collation: Document,
+    collation: Collation,
     write_concern: WriteConcern,
     index_option_defaults: Document,
     timeseries: Document,

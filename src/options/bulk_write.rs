@@ -5,7 +5,7 @@
 
 use bson::{Bson, Document};
 
-use super::{Hint, WriteConcern};
+use super::{Collation, Hint, WriteConcern};
 
 /// The change an update applies: an update document (`$set`, `$inc`, ...) or an
 /// aggregation pipeline.
@@ -140,7 +140,7 @@ pub struct WriteModelOptions {
     /// Filters for `$[<identifier>]` (updates).
     pub array_filters: Option<Vec<Document>>,
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// Which index to use.
     pub hint: Option<Hint>,
     /// Which document an `UpdateOne`/`ReplaceOne` changes when several match.

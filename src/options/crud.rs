@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bson::{Bson, Document};
 
-use super::{ReadConcern, SelectionCriteria, WriteConcern};
+use super::{Collation, ReadConcern, SelectionCriteria, WriteConcern};
 
 /// An index hint: by name or by key pattern.
 ///
@@ -133,7 +133,7 @@ pub struct FindOptions {
     /// Which index to use.
     pub hint: Option<Hint>,
     /// String comparison rules, e.g. `doc! { "locale": "fr" }`.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// A comment for the server's logs and profiler.
     pub comment: Option<Bson>,
     /// Variables for `$$name` in the filter.
@@ -207,7 +207,7 @@ pub struct UpdateOptions {
     /// Skip document validation on the server.
     pub bypass_document_validation: Option<bool>,
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// Which index to use.
     pub hint: Option<Hint>,
     /// The write concern (default: the collection's).
@@ -241,7 +241,7 @@ pub struct ReplaceOptions {
     /// Insert the replacement when no document matches.
     pub upsert: Option<bool>,
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// Which index to use.
     pub hint: Option<Hint>,
     /// The write concern (default: the collection's).
@@ -276,16 +276,17 @@ impl From<ReplaceOptions> for UpdateOptions {
 ///
 /// ```
 /// use bson::doc;
-/// use greenmongo::options::DeleteOptions;
+/// use greenmongo::options::{Collation, CollationStrength, DeleteOptions};
 ///
-/// let options = DeleteOptions::builder().collation(doc! { "locale": "fr", "strength": 1 }).build();
+/// let french = Collation::builder().locale("fr").strength(CollationStrength::Primary).build();
+/// let options = DeleteOptions::builder().collation(french).build();
 /// assert!(options.collation.is_some());
 /// // carts.delete_many(doc! { "owner": "élodie" }).with_options(options).run()? also deletes "Elodie"'s
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeleteOptions {
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// Which index to use.
     pub hint: Option<Hint>,
     /// The write concern (default: the collection's).
@@ -319,7 +320,7 @@ pub struct CountOptions {
     /// Which index to use.
     pub hint: Option<Hint>,
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// A comment for the server's logs and profiler.
     pub comment: Option<Bson>,
     /// Read concern (default: the collection's).
@@ -373,7 +374,7 @@ pub struct AggregateOptions {
     /// Skip document validation (for `$out` / `$merge`).
     pub bypass_document_validation: Option<bool>,
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// Server-side time limit.
     pub max_time: Option<Duration>,
     /// Which index to use.
@@ -413,7 +414,7 @@ pub struct DistinctOptions {
     /// Server-side time limit.
     pub max_time: Option<Duration>,
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// A comment for the server's logs and profiler.
     pub comment: Option<Bson>,
     /// Read concern (default: the collection's).
@@ -507,7 +508,7 @@ pub struct FindOneAndDeleteOptions {
     /// The write concern (default: the collection's).
     pub write_concern: Option<WriteConcern>,
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// Which index to use.
     pub hint: Option<Hint>,
     /// Variables for `$$name`.
@@ -546,7 +547,7 @@ pub struct FindOneAndUpdateOptions {
     /// The write concern (default: the collection's).
     pub write_concern: Option<WriteConcern>,
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// Which index to use.
     pub hint: Option<Hint>,
     /// Variables for `$$name`.
@@ -583,7 +584,7 @@ pub struct FindOneAndReplaceOptions {
     /// The write concern (default: the collection's).
     pub write_concern: Option<WriteConcern>,
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// Which index to use.
     pub hint: Option<Hint>,
     /// Variables for `$$name`.
@@ -602,7 +603,7 @@ pub(crate) struct FindAndModifyOptions {
     pub(crate) array_filters: Option<Vec<Document>>,
     pub(crate) bypass_document_validation: Option<bool>,
     pub(crate) max_time: Option<Duration>,
-    pub(crate) collation: Option<Document>,
+    pub(crate) collation: Option<Collation>,
     pub(crate) hint: Option<Hint>,
     pub(crate) write_concern: Option<WriteConcern>,
     pub(crate) let_vars: Option<Document>,
@@ -680,7 +681,7 @@ pub struct FindOneOptions {
     /// Return partial results when some shards are down.
     pub allow_partial_results: Option<bool>,
     /// String comparison rules.
-    pub collation: Option<Document>,
+    pub collation: Option<Collation>,
     /// A comment for the server's logs and profiler.
     pub comment: Option<Bson>,
     /// Which index to use.
@@ -756,7 +757,7 @@ setters!(FindOptions {
     cursor_type: CursorType,
     max_await_time: Duration,
     hint: Hint,
-    collation: Document,
+    collation: Collation,
     comment: Bson,
     let_vars: Document,
     read_concern: ReadConcern,
@@ -768,11 +769,11 @@ setters!(FindOptions {
     min: Document,
     max: Document
 });
-setters!(UpdateOptions { upsert: bool, array_filters: Vec<Document>, bypass_document_validation: bool, collation: Document, hint: Hint, write_concern: WriteConcern, let_vars: Document, comment: Bson, sort: Document });
+setters!(UpdateOptions { upsert: bool, array_filters: Vec<Document>, bypass_document_validation: bool, collation: Collation, hint: Hint, write_concern: WriteConcern, let_vars: Document, comment: Bson, sort: Document });
 setters!(ReplaceOptions {
     bypass_document_validation: bool,
     upsert: bool,
-    collation: Document,
+    collation: Collation,
     hint: Hint,
     write_concern: WriteConcern,
     let_vars: Document,
@@ -780,7 +781,7 @@ setters!(ReplaceOptions {
     sort: Document
 });
 setters!(DeleteOptions {
-    collation: Document,
+    collation: Collation,
     hint: Hint,
     write_concern: WriteConcern,
     let_vars: Document,
@@ -791,7 +792,7 @@ setters!(CountOptions {
     limit: u64,
     max_time: Duration,
     hint: Hint,
-    collation: Document,
+    collation: Collation,
     comment: Bson,
     read_concern: ReadConcern,
     selection_criteria: SelectionCriteria
@@ -800,7 +801,7 @@ setters!(AggregateOptions {
     allow_disk_use: bool,
     batch_size: u32,
     bypass_document_validation: bool,
-    collation: Document,
+    collation: Collation,
     max_time: Duration,
     hint: Hint,
     comment: Bson,
@@ -819,7 +820,7 @@ setters!(RunCursorCommandOptions {
 });
 setters!(DistinctOptions {
     max_time: Duration,
-    collation: Document,
+    collation: Collation,
     comment: Bson,
     read_concern: ReadConcern,
     hint: Hint,
@@ -830,7 +831,7 @@ setters!(FindOneAndDeleteOptions {
     projection: Document,
     sort: Document,
     write_concern: WriteConcern,
-    collation: Document,
+    collation: Collation,
     hint: Hint,
     let_vars: Document,
     comment: Bson
@@ -844,7 +845,7 @@ setters!(FindOneAndUpdateOptions {
     sort: Document,
     upsert: bool,
     write_concern: WriteConcern,
-    collation: Document,
+    collation: Collation,
     hint: Hint,
     let_vars: Document,
     comment: Bson
@@ -857,14 +858,14 @@ setters!(FindOneAndReplaceOptions {
     sort: Document,
     upsert: bool,
     write_concern: WriteConcern,
-    collation: Document,
+    collation: Collation,
     hint: Hint,
     let_vars: Document,
     comment: Bson
 });
 setters!(FindOneOptions {
     allow_partial_results: bool,
-    collation: Document,
+    collation: Collation,
     comment: Bson,
     hint: Hint,
     max: Document,

@@ -95,7 +95,7 @@ fn model_options(a: &mut Args, name: &str) -> Step<WriteModelOptions> {
         } else {
             None
         },
-        collation: a.doc("collation")?,
+        collation: a.collation()?,
         hint: a.hint()?,
         sort: if name == "updateOne" || name == "replaceOne" {
             a.doc("sort")?

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use bson::{doc, Bson, Document};
 use greenmongo::{
     options::{
-        AggregateOptions, CountOptions, CreateCollectionOptions, CursorType, DeleteOptions,
-        DistinctOptions, FindOneAndDeleteOptions, FindOneAndReplaceOptions,
+        AggregateOptions, Collation, CountOptions, CreateCollectionOptions, CursorType,
+        DeleteOptions, DistinctOptions, FindOneAndDeleteOptions, FindOneAndReplaceOptions,
         FindOneAndUpdateOptions, FindOneOptions, FindOptions, Hint, IndexModel, InsertManyOptions,
         InsertOneOptions, ReplaceOptions, ReturnDocument, RunCursorCommandOptions, UpdateOptions,
     },
@@ -26,7 +26,7 @@ use super::{
     bulk,
     entities::{read_preference, EntityMap},
     format::{Operation, ReadPreferenceSpec},
-    outcome::{fail, skip, Step},
+    outcome::{fail, skip, Step, Stop},
 };
 
 /// What an operation returned.
@@ -159,7 +159,7 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 limit: a.int("limit")?.map(|n| n as u64),
                 max_time: a.millis("maxTimeMS")?,
                 hint: a.hint()?,
-                collation: a.doc("collation")?,
+                collation: a.collation()?,
                 comment: a.take("comment"),
                 ..Default::default()
             };
@@ -180,7 +180,7 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             let filter = a.doc("filter")?.unwrap_or_default();
             let options = DistinctOptions {
                 max_time: a.millis("maxTimeMS")?,
-                collation: a.doc("collation")?,
+                collation: a.collation()?,
                 comment: a.take("comment"),
                 hint: a.hint()?,
                 ..Default::default()
@@ -218,7 +218,7 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
         "deleteOne" | "deleteMany" => {
             let filter = a.doc("filter")?.unwrap_or_default();
             let options = DeleteOptions {
-                collation: a.doc("collation")?,
+                collation: a.collation()?,
                 hint: a.hint()?,
                 let_vars: a.doc("let")?,
                 comment: a.take("comment"),
@@ -463,7 +463,7 @@ fn find_options(a: &mut Args) -> Step<FindOptions> {
         max_time: a.millis("maxTimeMS")?,
         allow_disk_use: a.boolean("allowDiskUse")?,
         hint: a.hint()?,
-        collation: a.doc("collation")?,
+        collation: a.collation()?,
         comment: a.take("comment"),
         let_vars: a.doc("let")?,
         no_cursor_timeout: a.boolean("noCursorTimeout")?,
@@ -481,7 +481,7 @@ fn aggregate_options(a: &mut Args) -> Step<AggregateOptions> {
         allow_disk_use: a.boolean("allowDiskUse")?,
         batch_size: a.int("batchSize")?.map(|n| n as u32),
         bypass_document_validation: a.boolean("bypassDocumentValidation")?,
-        collation: a.doc("collation")?,
+        collation: a.collation()?,
         max_time: a.millis("maxTimeMS")?,
         hint: a.hint()?,
         comment: a.take("comment"),
@@ -495,7 +495,7 @@ fn update_options(a: &mut Args, with_sort: bool) -> Step<UpdateOptions> {
         upsert: a.boolean("upsert")?,
         array_filters: a.docs("arrayFilters")?,
         bypass_document_validation: a.boolean("bypassDocumentValidation")?,
-        collation: a.doc("collation")?,
+        collation: a.collation()?,
         hint: a.hint()?,
         let_vars: a.doc("let")?,
         comment: a.take("comment"),
@@ -534,7 +534,7 @@ fn find_and_modify_options(a: &mut Args, name: &str) -> Step<FindOneAndUpdateOpt
             None
         },
         max_time: a.millis("maxTimeMS")?,
-        collation: a.doc("collation")?,
+        collation: a.collation()?,
         hint: a.hint()?,
         let_vars: a.doc("let")?,
         comment: a.take("comment"),
@@ -731,6 +731,16 @@ impl Args {
         Ok(self
             .int(key)?
             .map(|ms| Duration::from_millis(ms.max(0) as u64)))
+    }
+
+    /// `collation`, as the typed [`Collation`] (an unknown field in it fails the test).
+    pub fn collation(&mut self) -> Step<Option<Collation>> {
+        match self.doc("collation")? {
+            None => Ok(None),
+            Some(d) => bson::deserialize_from_document(d)
+                .map(Some)
+                .map_err(|e| Stop::Fail(format!("{}.collation: {e}", self.op))),
+        }
     }
 
     pub fn hint(&mut self) -> Step<Option<Hint>> {
