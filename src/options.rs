@@ -27,7 +27,8 @@ use std::{fmt, str::FromStr, time::Duration};
 pub use address::{ServerAddress, DEFAULT_PORT};
 pub use admin::{
     CreateCollectionOptions, CreateIndexOptions, DropCollectionOptions, DropDatabaseOptions,
-    DropIndexOptions, IndexModel, ListCollectionsOptions, ListDatabasesOptions, ListIndexesOptions,
+    DropIndexOptions, IndexModel, IndexOptions, ListCollectionsOptions, ListDatabasesOptions,
+    ListIndexesOptions,
 };
 pub use bulk_write::{
     BulkWriteOptions, ClientBulkWriteOptions, ClientWriteModel, UpdateModifications, WriteModel,

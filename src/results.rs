@@ -100,7 +100,7 @@ pub struct DeleteResult {
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
-/// let result = items.create_index(IndexModel { keys: doc! { "sku": 1 }, options: None }).run()?;
+/// let result = items.create_index(IndexModel::builder().keys(doc! { "sku": 1 }).build()).run()?;
 /// assert_eq!(result.index_name, "sku_1");
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
@@ -121,7 +121,7 @@ pub struct CreateIndexResult {
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
-/// let result = items.create_indexes([IndexModel { keys: doc! { "a": 1 }, options: None }]).run()?;
+/// let result = items.create_indexes([IndexModel::builder().keys(doc! { "a": 1 }).build()]).run()?;
 /// assert_eq!(result.index_names, ["a_1"]);
 /// # Ok::<(), greenmongo::Error>(())
 /// ```

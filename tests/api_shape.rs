@@ -415,10 +415,7 @@ fn reads_send_every_option() {
 #[test]
 fn index_and_collection_admin_send_every_option() {
     let Some((r, db, coll)) = setup() else { return };
-    let model = || IndexModel {
-        keys: doc! { "x": 1 },
-        options: None,
-    };
+    let model = || IndexModel::builder().keys(doc! { "x": 1 }).build();
     let cmd = r.command("createIndexes", || {
         coll.create_index(model())
             .commit_quorum("votingMembers")

@@ -7,8 +7,8 @@ mod util {
 use bson::{doc, Bson, Document};
 use greenmongo::{
     options::{
-        FindOneAndUpdateOptions, FindOptions, IndexModel, InsertManyOptions, ReturnDocument,
-        UpdateOptions,
+        FindOneAndUpdateOptions, FindOptions, IndexModel, IndexOptions, InsertManyOptions,
+        ReturnDocument, UpdateOptions,
     },
     runtime::{coroutine, Runtime},
     Collection, ErrorKind,
@@ -289,10 +289,12 @@ fn aggregate_distinct_find_and_modify_and_indexes() {
     );
 
     let name = items
-        .create_index(IndexModel {
-            keys: doc! { "sku": 1, "qty": -1 },
-            options: Some(doc! { "unique": true }),
-        })
+        .create_index(
+            IndexModel::builder()
+                .keys(doc! { "sku": 1, "qty": -1 })
+                .options(IndexOptions::builder().unique(true).build())
+                .build(),
+        )
         .run()
         .unwrap()
         .index_name;

@@ -210,14 +210,8 @@ fn route(path: &str) -> Option<Route<'_>> {
 pub fn create_indexes(db: &Database) -> greenmongo::Result<Vec<String>> {
     db.collection::<Item>(ITEMS)
         .create_indexes([
-            IndexModel {
-                keys: doc! { "name": 1 },
-                options: None,
-            },
-            IndexModel {
-                keys: doc! { "tags": 1 },
-                options: None,
-            },
+            IndexModel::builder().keys(doc! { "name": 1 }).build(),
+            IndexModel::builder().keys(doc! { "tags": 1 }).build(),
         ])
         .run()
         .map(|result| result.index_names)

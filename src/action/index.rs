@@ -18,11 +18,11 @@ impl<T> Collection<T> {
     ///
     /// ```no_run
     /// use bson::{doc, Document};
-    /// use greenmongo::options::IndexModel;
+    /// use greenmongo::options::{IndexModel, IndexOptions};
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
-    /// let unique_sku = IndexModel { keys: doc! { "sku": 1 }, options: Some(doc! { "unique": true }) };
+    /// let unique_sku = IndexModel::builder().keys(doc! { "sku": 1 }).options(IndexOptions::builder().unique(true).build()).build();
     /// assert_eq!(items.create_index(unique_sku).run()?.index_name, "sku_1");
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
@@ -40,13 +40,13 @@ impl<T> Collection<T> {
     ///
     /// ```no_run
     /// use bson::{doc, Document};
-    /// use greenmongo::options::IndexModel;
+    /// use greenmongo::options::{IndexModel, IndexOptions};
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
     /// let result = items.create_indexes([
-    ///     IndexModel { keys: doc! { "sku": 1 }, options: Some(doc! { "unique": true }) },
-    ///     IndexModel { keys: doc! { "price": -1, "qty": 1 }, options: None },
+    ///     IndexModel::builder().keys(doc! { "sku": 1 }).options(IndexOptions::builder().unique(true).build()).build(),
+    ///     IndexModel::builder().keys(doc! { "price": -1, "qty": 1 }).build(),
     /// ]).run()?;
     /// assert_eq!(result.index_names, ["sku_1", "price_-1_qty_1"]);
     /// # Ok::<(), greenmongo::Error>(())
@@ -147,11 +147,11 @@ impl<T> Collection<T> {
 ///
 /// ```no_run
 /// use bson::{doc, Document};
-/// use greenmongo::options::IndexModel;
+/// use greenmongo::options::{IndexModel, IndexOptions};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let events = client.database("app").collection::<Document>("events");
-/// let ttl = IndexModel { keys: doc! { "at": 1 }, options: Some(doc! { "expireAfterSeconds": 3600 }) };
+/// let ttl = IndexModel::builder().keys(doc! { "at": 1 }).options(IndexOptions::builder().expire_after(std::time::Duration::from_secs(3600)).build()).build();
 /// events.create_index(ttl).run()?;
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
@@ -165,7 +165,7 @@ pub struct CreateIndex<'a, T> {
 
 impl<T> CreateIndex<'_, T> {
     option_setters!(CreateIndexOptions;
-        example("coll: Collection<Document>") "coll.create_index(IndexModel { keys: doc! { \"x\": 1 }, options: None })";
+        example("coll: Collection<Document>") "coll.create_index(IndexModel::builder().keys(doc! { \"x\": 1 }).build())";
         commit_quorum: (into Bson),
         max_time: (Duration),
         write_concern: (WriteConcern),
@@ -181,11 +181,11 @@ impl<T> CreateIndex<'_, T> {
     ///
     /// ```no_run
     /// use bson::{doc, Document};
-    /// use greenmongo::options::IndexModel;
+    /// use greenmongo::options::{IndexModel, IndexOptions};
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
-    /// let result = items.create_index(IndexModel { keys: doc! { "qty": 1 }, options: None }).run()?;
+    /// let result = items.create_index(IndexModel::builder().keys(doc! { "qty": 1 }).build()).run()?;
     /// assert_eq!(result.index_name, "qty_1");
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
@@ -211,12 +211,12 @@ impl<T> CreateIndex<'_, T> {
 ///
 /// ```no_run
 /// use bson::{doc, Document};
-/// use greenmongo::options::IndexModel;
+/// use greenmongo::options::{IndexModel, IndexOptions};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
 /// let keys = [doc! { "a": 1 }, doc! { "b": 1 }];
-/// items.create_indexes(keys.map(|keys| IndexModel { keys, options: None })).run()?;
+/// items.create_indexes(keys.map(|keys| IndexModel::builder().keys(keys).build())).run()?;
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[must_use = "an action does nothing until `.run()`"]
@@ -229,7 +229,7 @@ pub struct CreateIndexes<'a, T> {
 
 impl<T> CreateIndexes<'_, T> {
     option_setters!(CreateIndexOptions;
-        example("coll: Collection<Document>") "coll.create_indexes([IndexModel { keys: doc! { \"x\": 1 }, options: None }])";
+        example("coll: Collection<Document>") "coll.create_indexes([IndexModel::builder().keys(doc! { \"x\": 1 }).build()])";
         commit_quorum: (into Bson),
         max_time: (Duration),
         write_concern: (WriteConcern),
@@ -245,11 +245,11 @@ impl<T> CreateIndexes<'_, T> {
     ///
     /// ```no_run
     /// use bson::{doc, Document};
-    /// use greenmongo::options::IndexModel;
+    /// use greenmongo::options::{IndexModel, IndexOptions};
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
-    /// let result = items.create_indexes([IndexModel { keys: doc! { "a": 1 }, options: None }]).run()?;
+    /// let result = items.create_indexes([IndexModel::builder().keys(doc! { "a": 1 }).build()]).run()?;
     /// assert_eq!(result.index_names, ["a_1"]);
     /// # Ok::<(), greenmongo::Error>(())
     /// ```

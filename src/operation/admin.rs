@@ -4,7 +4,7 @@
 
 use bson::{doc, Document, RawDocumentBuf};
 
-use super::{add_write_concern, index_name, insert_opt, millis, Command, Namespace, Operation};
+use super::{add_write_concern, insert_opt, millis, Command, Namespace, Operation};
 use crate::{
     options::{
         CreateCollectionOptions, CreateIndexOptions, DropIndexOptions, IndexModel, WriteConcern,
@@ -196,18 +196,7 @@ impl Operation for CreateIndexes {
     type Output = Vec<String>;
 
     fn build(&mut self) -> Result<Command> {
-        let indexes: Vec<Document> = self
-            .indexes
-            .iter()
-            .map(|m| {
-                let mut index = doc! { "key": m.keys.clone() };
-                index.extend(m.options.clone().unwrap_or_default());
-                if !index.contains_key("name") {
-                    index.insert("name", index_name(&m.keys));
-                }
-                index
-            })
-            .collect();
+        let indexes: Vec<Document> = self.indexes.iter().map(IndexModel::to_document).collect();
         let o = &self.options;
         let mut command = doc! { "createIndexes": self.ns.coll.as_str(), "indexes": indexes };
         insert_opt(&mut command, "commitQuorum", o.commit_quorum.clone());
@@ -271,18 +260,21 @@ mod tests {
 
     use super::*;
     use crate::operation::test_util::{assert_command, raw};
+    use crate::options::IndexOptions;
 
     #[test]
     fn create_indexes_names_unnamed_indexes_after_their_keys() {
         let indexes = vec![
-            IndexModel {
-                keys: doc! { "a": 1, "b": -1 },
-                options: None,
-            },
-            IndexModel {
-                keys: doc! { "c": 1 },
-                options: Some(doc! { "name": "by_c", "unique": true }),
-            },
+            IndexModel::builder().keys(doc! { "a": 1, "b": -1 }).build(),
+            IndexModel::builder()
+                .keys(doc! { "c": 1 })
+                .options(
+                    IndexOptions::builder()
+                        .name("by_c".to_string())
+                        .unique(true)
+                        .build(),
+                )
+                .build(),
         ];
         let options = CreateIndexOptions {
             commit_quorum: Some("majority".into()),

@@ -8,37 +8,118 @@ use bson::{Bson, Document};
 
 use super::{Collation, WriteConcern};
 
-/// One index to create.
+/// One index to create: its keys and options.
 ///
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
 /// use bson::doc;
-/// use greenmongo::options::IndexModel;
+/// use greenmongo::options::{IndexModel, IndexOptions};
 ///
-/// let ttl = IndexModel { keys: doc! { "createdAt": 1 }, options: Some(doc! { "expireAfterSeconds": 3600 }) };
-/// let plain = IndexModel { keys: doc! { "sku": 1 }, ..Default::default() }; // named "sku_1"
+/// let ttl = IndexModel::builder()
+///     .keys(doc! { "createdAt": 1 })
+///     .options(IndexOptions::builder().expire_after(Duration::from_secs(3600)).build())
+///     .build();
+/// let plain = IndexModel::builder().keys(doc! { "sku": 1 }).build(); // named "sku_1"
 /// assert!(plain.options.is_none());
 /// // items.create_indexes([ttl, plain]).run()?
 /// # let _ = ttl;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct IndexModel {
     /// The key pattern, e.g. `doc! { "sku": 1 }`.
     pub keys: Document,
-    /// Index options as the `createIndexes` command takes them (`name`, `unique`,
-    /// `expireAfterSeconds`, `partialFilterExpression`, ...). Without a `name`, one is
-    /// derived from the keys (`sku_1`).
-    pub options: Option<Document>,
+    /// The index's options; without a [`name`](IndexOptions::name), one is derived from the
+    /// keys (`sku_1`).
+    pub options: Option<IndexOptions>,
 }
 
 impl IndexModel {
+    /// An index model to build with [`keys`](Self::keys) and [`options`](Self::options).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::doc;
+    /// use greenmongo::options::IndexModel;
+    ///
+    /// let model = IndexModel::builder().keys(doc! { "a": 1 }).build();
+    /// assert_eq!(model.keys, doc! { "a": 1 });
+    /// ```
+    pub fn builder() -> IndexModel {
+        IndexModel::default()
+    }
+
+    /// Sets the key pattern.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::doc;
+    /// use greenmongo::options::IndexModel;
+    ///
+    /// let compound = IndexModel::builder().keys(doc! { "price": -1, "qty": 1 }).build();
+    /// assert_eq!(compound.keys.len(), 2);
+    /// ```
+    pub fn keys(mut self, keys: Document) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Sets the options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::doc;
+    /// use greenmongo::options::{IndexModel, IndexOptions};
+    ///
+    /// let unique = IndexModel::builder()
+    ///     .keys(doc! { "sku": 1 })
+    ///     .options(IndexOptions::builder().unique(true).build())
+    ///     .build();
+    /// assert_eq!(unique.options.unwrap().unique, Some(true));
+    /// ```
+    pub fn options(mut self, options: impl Into<Option<IndexOptions>>) -> Self {
+        self.options = options.into();
+        self
+    }
+
+    /// The model, ready to pass (the end of a builder chain).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::doc;
+    /// use greenmongo::options::IndexModel;
+    ///
+    /// let model: IndexModel = IndexModel::builder().keys(doc! { "a": 1 }).build();
+    /// # let _ = model;
+    /// ```
+    pub fn build(self) -> Self {
+        self
+    }
+
     /// The index's name: from its options, else derived from its keys (`sku_1`).
     pub(crate) fn name(&self) -> String {
         self.options
             .as_ref()
-            .and_then(|o| o.get_str("name").ok())
-            .map_or_else(|| crate::operation::index_name(&self.keys), str::to_owned)
+            .and_then(|o| o.name.clone())
+            .unwrap_or_else(|| crate::operation::index_name(&self.keys))
+    }
+
+    /// The index as `createIndexes` takes it: `key`, its options, and its name.
+    pub(crate) fn to_document(&self) -> Document {
+        let mut index = bson::doc! { "key": self.keys.clone() };
+        if let Some(options) = &self.options {
+            index.extend(Document::from(options));
+        }
+        if !index.contains_key("name") {
+            index.insert("name", self.name());
+        }
+        index
     }
 }
 
@@ -47,26 +128,191 @@ impl IndexModel {
 impl serde::Serialize for IndexModel {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut index = bson::doc! { "key": self.keys.clone() };
-        index.extend(self.options.clone().unwrap_or_default());
+        if let Some(options) = &self.options {
+            index.extend(Document::from(options));
+        }
         index.serialize(serializer)
     }
 }
 
-/// An index as `listIndexes` describes it: `key` becomes [`IndexModel::keys`], every
-/// other field (`name`, `v`, `unique`, ...) goes into [`IndexModel::options`].
+/// An index as `listIndexes` describes it: `key` becomes [`IndexModel::keys`], the other
+/// fields its [`IndexOptions`] (fields greenmongo does not know, such as `ns` from old
+/// servers, are left out).
 impl<'de> serde::Deserialize<'de> for IndexModel {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut options = Document::deserialize(deserializer)?;
-        let keys = match options.remove("key") {
+        let mut fields = Document::deserialize(deserializer)?;
+        let keys = match fields.remove("key") {
             Some(Bson::Document(keys)) => keys,
             _ => return Err(serde::de::Error::missing_field("key")),
         };
+        let options = IndexOptions::from_fields(fields).map_err(serde::de::Error::custom)?;
         Ok(IndexModel {
             keys,
             options: Some(options),
         })
     }
 }
+
+/// The options of one index (the `createIndexes` command's index fields), as the
+/// official driver names them.
+///
+/// # Examples
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::options::IndexOptions;
+///
+/// let active_only = IndexOptions::builder()
+///     .name("active_email".to_string())
+///     .unique(true)
+///     .partial_filter_expression(doc! { "active": true })
+///     .build();
+/// assert_eq!(bson::Document::from(&active_only).get_str("name")?, "active_email");
+/// # Ok::<(), bson::error::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IndexOptions {
+    /// Build in the background (ignored by MongoDB 4.2 and later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background: Option<bool>,
+    /// A TTL index: documents expire this long after the indexed date.
+    #[serde(
+        rename = "expireAfterSeconds",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "seconds_to_number",
+        deserialize_with = "seconds_from_number"
+    )]
+    pub expire_after: Option<Duration>,
+    /// The index's name (default: derived from the keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Only documents that have the indexed field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sparse: Option<bool>,
+    /// Storage engine options.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_engine: Option<Document>,
+    /// Reject duplicate keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unique: Option<bool>,
+    /// The index format version (`v`).
+    #[serde(rename = "v", skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    /// A text index: the default language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_language: Option<String>,
+    /// A text index: the field that holds each document's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language_override: Option<String>,
+    /// A text index: its version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_index_version: Option<i32>,
+    /// A text index: the weight of each field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Document>,
+    /// A 2dsphere index: its version.
+    #[serde(
+        rename = "2dsphereIndexVersion",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sphere_2d_index_version: Option<i32>,
+    /// A 2d index: the precision of the geohash, in bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bits: Option<u32>,
+    /// A 2d index: the upper bound of coordinates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// A 2d index: the lower bound of coordinates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// A geoHaystack index: the bucket size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket_size: Option<u32>,
+    /// A partial index: only documents matching this filter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial_filter_expression: Option<Document>,
+    /// String comparison rules of the index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collation: Option<Collation>,
+    /// A wildcard index: which fields it covers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wildcard_projection: Option<Document>,
+    /// Hidden from the query planner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<bool>,
+}
+
+impl IndexOptions {
+    /// Index options from the fields of an index document; fields it has no name for are
+    /// left out (see [`unknown_fields`](Self::unknown_fields)).
+    fn from_fields(fields: Document) -> Result<IndexOptions, bson::error::Error> {
+        bson::deserialize_from_document(fields)
+    }
+
+    /// The fields of `fields` that [`IndexOptions`] has no name for: what a strict caller
+    /// (the unified test runner, which passes spec options through) must refuse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bson::doc;
+    /// use greenmongo::options::IndexOptions;
+    ///
+    /// let unknown = IndexOptions::unknown_fields(&doc! { "unique": true, "colour": "red" });
+    /// assert_eq!(unknown, ["colour"]);
+    /// ```
+    pub fn unknown_fields(fields: &Document) -> Vec<String> {
+        let known = IndexOptions::from_fields(fields.clone())
+            .map(|o| Document::from(&o))
+            .unwrap_or_default();
+        fields
+            .keys()
+            .filter(|k| !known.contains_key(k.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+impl From<&IndexOptions> for Document {
+    /// The index fields `createIndexes` takes.
+    fn from(options: &IndexOptions) -> Document {
+        // Strings, numbers, booleans and documents only: serialization cannot fail.
+        bson::serialize_to_document(options).unwrap_or_default()
+    }
+}
+
+fn seconds_to_number<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_i64(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        None => s.serialize_none(),
+    }
+}
+
+setters!(IndexOptions {
+    background: bool,
+    expire_after: Duration,
+    name: String,
+    sparse: bool,
+    storage_engine: Document,
+    unique: bool,
+    version: i32,
+    default_language: String,
+    language_override: String,
+    text_index_version: i32,
+    weights: Document,
+    sphere_2d_index_version: i32,
+    bits: u32,
+    max: f64,
+    min: f64,
+    bucket_size: u32,
+    partial_filter_expression: Document,
+    collation: Collation,
+    wildcard_projection: Document,
+    hidden: bool
+});
 
 /// Options of `create_index` and `create_indexes`.
 ///

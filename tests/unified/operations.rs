@@ -14,8 +14,9 @@ use greenmongo::{
     options::{
         AggregateOptions, Collation, CountOptions, CreateCollectionOptions, CursorType,
         DeleteOptions, DistinctOptions, FindOneAndDeleteOptions, FindOneAndReplaceOptions,
-        FindOneAndUpdateOptions, FindOneOptions, FindOptions, Hint, IndexModel, InsertManyOptions,
-        InsertOneOptions, ReplaceOptions, ReturnDocument, RunCursorCommandOptions, UpdateOptions,
+        FindOneAndUpdateOptions, FindOneOptions, FindOptions, Hint, IndexModel, IndexOptions,
+        InsertManyOptions, InsertOneOptions, ReplaceOptions, ReturnDocument,
+        RunCursorCommandOptions, UpdateOptions,
     },
     results::UpdateResult,
     Collection, Cursor, Database, Error, UpdateModifications,
@@ -285,11 +286,16 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
         "createIndex" => {
             let keys = a.req_doc("keys")?;
             a.reject(&["maxTimeMS", "commitQuorum", "comment", "rawData"])?;
-            let options = std::mem::take(&mut a.doc);
-            let model = IndexModel {
-                keys,
-                options: (!options.is_empty()).then_some(options),
-            };
+            let fields = std::mem::take(&mut a.doc);
+            if let Some(unknown) = IndexOptions::unknown_fields(&fields).first() {
+                return skip!("missing option: createIndex.{unknown}");
+            }
+            let options = bson::deserialize_from_document::<IndexOptions>(fields.clone())
+                .map_err(|e| Stop::Fail(format!("createIndex options {fields}: {e}")))?;
+            let model = IndexModel::builder()
+                .keys(keys)
+                .options((!fields.is_empty()).then_some(options))
+                .build();
             coll.create_index(model)
                 .run()
                 .map(|r| Value::Bson(Bson::String(r.index_name)))
