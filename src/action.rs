@@ -126,7 +126,7 @@ mod shutdown;
 mod update;
 
 pub use aggregate::Aggregate;
-pub use bulk_write::{BulkWrite, CollectionBulkWrite};
+pub use bulk_write::{BulkWrite, BulkWriteReport, CollectionBulkWrite};
 pub use count::{CountDocuments, EstimatedDocumentCount};
 pub use create_collection::CreateCollection;
 pub use delete::Delete;

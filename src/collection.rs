@@ -52,7 +52,7 @@ impl<T> Clone for Collection<T> {
 impl<T> fmt::Debug for Collection<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Collection")
-            .field("namespace", &self.namespace())
+            .field("namespace", &self.namespace().to_string())
             .finish()
     }
 }
@@ -90,11 +90,12 @@ impl<T> Collection<T> {
     ///
     /// ```
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-    /// assert_eq!(client.database("shop").collection::<bson::Document>("items").namespace(), "shop.items");
+    /// let items = client.database("shop").collection::<bson::Document>("items");
+    /// assert_eq!(items.namespace().to_string(), "shop.items");
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
-    pub fn namespace(&self) -> String {
-        format!("{}.{}", self.db, self.name)
+    pub fn namespace(&self) -> Namespace {
+        Namespace::new(&self.db, &self.name)
     }
 
     /// The same collection, with documents read and written as `U`.
@@ -175,11 +176,6 @@ impl<T> Collection<T> {
     pub fn with_read_preference(mut self, read_preference: ReadPreference) -> Self {
         self.read_preference = Some(read_preference);
         self
-    }
-
-    /// `database.collection`, for an operation.
-    pub(crate) fn ns(&self) -> Namespace {
-        Namespace::new(&self.db, &self.name)
     }
 
     /// The concerns this handle gives its operations.

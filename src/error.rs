@@ -96,10 +96,10 @@ pub enum ErrorKind {
     Write(WriteFailure),
     /// Some documents of an `insert_many` were not inserted.
     InsertMany(InsertManyError),
-    /// Some writes of a `bulk_write` failed.
-    BulkWrite(BulkWriteFailure),
+    /// Some writes of a `Collection::bulk_write` failed.
+    CollectionBulkWrite(BulkWriteFailure),
     /// Some writes of a `Client::bulk_write` failed.
-    ClientBulkWrite(ClientBulkWriteFailure),
+    BulkWrite(BulkWriteError),
     /// A DNS lookup for a `mongodb+srv` connection string failed: the name does not exist
     /// (NXDOMAIN), no nameserver answered in time, a nameserver reported an error, or
     /// the answer held no usable records. The message names the record and the
@@ -288,13 +288,13 @@ pub struct InsertManyError {
 ///
 /// ```no_run
 /// use bson::{doc, Document};
-/// use greenmongo::{ErrorKind, WriteModel};
+/// use greenmongo::{options::CollectionWriteModel, ErrorKind};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
-/// let writes = [1, 1, 2].map(|id| WriteModel::InsertOne { document: doc! { "_id": id } });
+/// let writes = [1, 1, 2].map(|id| CollectionWriteModel::InsertOne { document: doc! { "_id": id } });
 /// let err = items.bulk_write(writes).run().unwrap_err();
-/// if let ErrorKind::BulkWrite(e) = &*err.kind {
+/// if let ErrorKind::CollectionBulkWrite(e) = &*err.kind {
 ///     assert_eq!(e.write_errors[0].index, 1);
 ///     assert_eq!(e.partial_result.inserted_count, 1); // ordered: stopped at the duplicate
 /// }
@@ -502,12 +502,12 @@ impl Error {
                 .first()
                 .map(|w| w.code)
                 .or(e.write_concern_error.as_ref().map(|w| w.code)),
-            ErrorKind::BulkWrite(e) => e
+            ErrorKind::CollectionBulkWrite(e) => e
                 .write_errors
                 .first()
                 .map(|w| w.code)
                 .or(e.write_concern_error.as_ref().map(|w| w.code)),
-            ErrorKind::ClientBulkWrite(e) => e
+            ErrorKind::BulkWrite(e) => e
                 .write_errors
                 .iter()
                 .min_by_key(|(i, _)| **i)
@@ -620,7 +620,7 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            ErrorKind::BulkWrite(e) => {
+            ErrorKind::CollectionBulkWrite(e) => {
                 write!(f, "bulk_write: {} writes refused", e.write_errors.len())?;
                 if let Some(first) = e.write_errors.first() {
                     write!(
@@ -634,7 +634,7 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            ErrorKind::ClientBulkWrite(e) => {
+            ErrorKind::BulkWrite(e) => {
                 write!(
                     f,
                     "client bulk_write: {} writes refused",
@@ -699,32 +699,55 @@ impl From<bson::error::Error> for Error {
     }
 }
 
-/// A [`Client::bulk_write`](crate::Client::bulk_write) that did not do everything.
+/// A [`Client::bulk_write`](crate::Client::bulk_write) that did not do everything (the
+/// official driver's `BulkWriteError`).
 ///
 /// # Examples
 ///
 /// ```no_run
 /// use bson::doc;
-/// use greenmongo::{ClientWriteModel, ErrorKind};
+/// use greenmongo::{error::PartialBulkWriteResult, options::InsertOneModel, ErrorKind};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-/// let writes = [1, 1].map(|id| ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "_id": id } });
+/// let writes = [1, 1].map(|id| InsertOneModel::builder().namespace("shop.items".parse().unwrap()).document(doc! { "_id": id }).build());
 /// let err = client.bulk_write(writes).run().unwrap_err();
-/// if let ErrorKind::ClientBulkWrite(failure) = &*err.kind {
+/// if let ErrorKind::BulkWrite(failure) = &*err.kind {
 ///     assert_eq!(failure.write_errors[&1].code, 11000);
-///     assert_eq!(failure.partial_result.as_ref().map(|r| r.inserted_count), Some(1));
+///     if let Some(PartialBulkWriteResult::Summary(done)) = &failure.partial_result {
+///         assert_eq!(done.inserted_count, 1);
+///     }
 /// }
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub struct ClientBulkWriteFailure {
+pub struct BulkWriteError {
     /// Refused writes by index.
     pub write_errors: std::collections::HashMap<usize, WriteError>,
     /// Write concern errors, if any.
     pub write_concern_errors: Vec<WriteConcernError>,
-    /// What was done; `None` when no write succeeded.
-    pub partial_result: Option<crate::results::ClientBulkWriteResult>,
+    /// What was done; `None` when no write is known to have succeeded.
+    pub partial_result: Option<PartialBulkWriteResult>,
+}
+
+/// What a failed client bulk write did: counts, or with `.verbose_results()` every
+/// write's result too.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{error::PartialBulkWriteResult, results::SummaryBulkWriteResult};
+///
+/// let partial = PartialBulkWriteResult::Summary(SummaryBulkWriteResult::default());
+/// assert!(matches!(partial, PartialBulkWriteResult::Summary(s) if s.inserted_count == 0));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum PartialBulkWriteResult {
+    /// The counts.
+    Summary(crate::results::SummaryBulkWriteResult),
+    /// The counts and each write's result.
+    Verbose(crate::results::VerboseBulkWriteResult),
 }
 
 #[cfg(test)]

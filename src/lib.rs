@@ -16,6 +16,7 @@ mod database;
 mod dns;
 pub mod error;
 pub mod event;
+mod namespace;
 mod operation;
 pub mod options;
 pub mod pool;
@@ -32,15 +33,9 @@ pub use client::Client;
 pub use collection::Collection;
 pub use cursor::Cursor;
 pub use database::Database;
-pub use error::{ClientBulkWriteFailure, CommandError, Error, ErrorKind, Result};
-pub use options::{
-    BulkWriteOptions, ClientBulkWriteOptions, ClientOptions, ClientWriteModel, UpdateModifications,
-    WriteModel, WriteModelOptions,
-};
-pub use results::{
-    BulkWriteResult, ClientBulkWriteResult, ClientDeleteResult, ClientInsertResult,
-    ClientUpdateResult,
-};
+pub use error::{CommandError, Error, ErrorKind, Result};
+pub use namespace::Namespace;
+pub use options::{ClientOptions, UpdateModifications};
 
 /// `docs/porting.md`, compiled with the doc tests so its greenmongo examples stay true.
 #[cfg(doctest)]

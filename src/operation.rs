@@ -50,6 +50,7 @@ use std::time::Duration;
 
 use bson::{doc, Bson, Document, RawDocumentBuf};
 
+pub(crate) use crate::Namespace;
 use crate::{
     options::{ReadConcern, ReadPreference, ReadPreferenceMode, SelectionCriteria, WriteConcern},
     retry::Retry,
@@ -141,28 +142,6 @@ impl Command {
             body,
             sequences: Vec::new(),
         }
-    }
-}
-
-/// `database.collection`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Namespace {
-    pub(crate) db: String,
-    pub(crate) coll: String,
-}
-
-impl Namespace {
-    pub(crate) fn new(db: &str, coll: &str) -> Namespace {
-        Namespace {
-            db: db.to_owned(),
-            coll: coll.to_owned(),
-        }
-    }
-}
-
-impl std::fmt::Display for Namespace {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.db, self.coll)
     }
 }
 

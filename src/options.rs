@@ -31,7 +31,8 @@ pub use admin::{
     ListIndexesOptions,
 };
 pub use bulk_write::{
-    BulkWriteOptions, ClientBulkWriteOptions, ClientWriteModel, UpdateModifications, WriteModel,
+    BulkWriteOptions, CollectionWriteModel, DeleteManyModel, DeleteOneModel, InsertOneModel,
+    ReplaceOneModel, UpdateManyModel, UpdateModifications, UpdateOneModel, WriteModel,
     WriteModelOptions,
 };
 pub use collation::{

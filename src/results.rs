@@ -288,118 +288,61 @@ pub struct BulkWriteResult {
     pub inserted_ids: HashMap<usize, Bson>,
 }
 
-/// The result of one insert in a verbose [`ClientBulkWriteResult`].
+/// The counts of a [`Client::bulk_write`](crate::Client::bulk_write) (the official
+/// driver's summary result).
 ///
 /// # Examples
 ///
 /// ```no_run
 /// use bson::doc;
-/// use greenmongo::{ClientBulkWriteOptions, ClientWriteModel};
+/// use greenmongo::options::InsertOneModel;
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-/// let insert = ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "sku": "fig" } };
-/// let verbose = ClientBulkWriteOptions { verbose_results: Some(true), ..Default::default() };
-/// let result = client.bulk_write([insert]).with_options(verbose).run()?;
-/// println!("new _id: {}", result.insert_results[&0].inserted_id);
-/// # Ok::<(), greenmongo::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct ClientInsertResult {
-    /// The inserted document's `_id`.
-    pub inserted_id: Bson,
-}
-
-/// The result of one update or replace in a verbose [`ClientBulkWriteResult`].
-///
-/// # Examples
-///
-/// ```no_run
-/// use bson::doc;
-/// use greenmongo::{ClientBulkWriteOptions, ClientWriteModel, WriteModelOptions};
-///
-/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-/// let restock = ClientWriteModel::Update {
-///     namespace: "shop.items".into(),
-///     filter: doc! { "qty": 0 },
-///     update: doc! { "$set": { "qty": 10 } }.into(),
-///     multi: true,
-///     options: WriteModelOptions::default(),
-/// };
-/// let verbose = ClientBulkWriteOptions { verbose_results: Some(true), ..Default::default() };
-/// let update = &client.bulk_write([restock]).with_options(verbose).run()?.update_results[&0];
-/// println!("{} matched, {} modified", update.matched_count, update.modified_count);
-/// # Ok::<(), greenmongo::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct ClientUpdateResult {
-    /// Documents matched (the server's `n`: 1 for an upsert).
-    pub matched_count: u64,
-    /// Documents changed.
-    pub modified_count: u64,
-    /// The `_id` of an upserted document.
-    pub upserted_id: Option<Bson>,
-}
-
-/// The result of one delete in a verbose [`ClientBulkWriteResult`].
-///
-/// # Examples
-///
-/// ```no_run
-/// use bson::doc;
-/// use greenmongo::{ClientBulkWriteOptions, ClientWriteModel, WriteModelOptions};
-///
-/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-/// let delete = ClientWriteModel::Delete {
-///     namespace: "shop.carts".into(),
-///     filter: doc! { "expired": true },
-///     multi: true,
-///     options: WriteModelOptions::default(),
-/// };
-/// let verbose = ClientBulkWriteOptions { verbose_results: Some(true), ..Default::default() };
-/// println!("{} deleted", client.bulk_write([delete]).with_options(verbose).run()?.delete_results[&0].deleted_count);
-/// # Ok::<(), greenmongo::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct ClientDeleteResult {
-    /// Documents deleted.
-    pub deleted_count: u64,
-}
-
-/// What a [`Client::bulk_write`](crate::Client::bulk_write) did.
-///
-/// # Examples
-///
-/// ```no_run
-/// use bson::doc;
-/// use greenmongo::ClientWriteModel;
-///
-/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-/// let writes = ["a", "b"].map(|sku| ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "sku": sku } });
-/// let result = client.bulk_write(writes).run()?;
-/// assert_eq!(result.inserted_count, 2);
-/// assert!(result.insert_results.is_empty()); // counts only, unless verbose_results
+/// let insert = InsertOneModel::builder().namespace("shop.items".parse()?).document(doc! {}).build();
+/// let summary = client.bulk_write([insert]).run()?;
+/// assert_eq!(summary.inserted_count, 1);
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
-pub struct ClientBulkWriteResult {
+pub struct SummaryBulkWriteResult {
     /// Documents inserted.
-    pub inserted_count: u64,
+    pub inserted_count: i64,
     /// Documents upserted.
-    pub upserted_count: u64,
+    pub upserted_count: i64,
     /// Documents matched by updates and replaces.
-    pub matched_count: u64,
+    pub matched_count: i64,
     /// Documents changed by updates and replaces.
-    pub modified_count: u64,
+    pub modified_count: i64,
     /// Documents deleted.
-    pub deleted_count: u64,
-    /// Per-insert results by write index (verbose results only).
-    pub insert_results: HashMap<usize, ClientInsertResult>,
-    /// Per-update results by write index (verbose results only).
-    pub update_results: HashMap<usize, ClientUpdateResult>,
-    /// Per-delete results by write index (verbose results only).
-    pub delete_results: HashMap<usize, ClientDeleteResult>,
+    pub deleted_count: i64,
+}
+
+/// The counts and the result of every single write of a
+/// [`Client::bulk_write`](crate::Client::bulk_write) run with `.verbose_results()`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::doc;
+/// use greenmongo::options::InsertOneModel;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let insert = InsertOneModel::builder().namespace("shop.items".parse()?).document(doc! { "sku": "fig" }).build();
+/// let result = client.bulk_write([insert]).verbose_results().run()?;
+/// println!("new _id: {}", result.insert_results[&0].inserted_id);
+/// assert_eq!(result.summary.inserted_count, 1);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct VerboseBulkWriteResult {
+    /// The counts.
+    pub summary: SummaryBulkWriteResult,
+    /// Each insert's result, by the index of its write.
+    pub insert_results: HashMap<usize, InsertOneResult>,
+    /// Each update's and replace's result, by the index of its write.
+    pub update_results: HashMap<usize, UpdateResult>,
+    /// Each delete's result, by the index of its write.
+    pub delete_results: HashMap<usize, DeleteResult>,
 }

@@ -17,10 +17,11 @@ use bson::{doc, Bson, Document};
 use greenmongo::{
     event::{CommandEvent, EventHandler},
     options::{
-        ClientOptions, Collation, CursorType, Hint, IndexModel, ReadConcern, ReadConcernLevel,
-        ReadPreference, ReadPreferenceMode, ReturnDocument, SelectionCriteria, WriteConcern,
+        ClientOptions, Collation, CollectionWriteModel, CursorType, Hint, IndexModel,
+        InsertOneModel, ReadConcern, ReadConcernLevel, ReadPreference, ReadPreferenceMode,
+        ReturnDocument, SelectionCriteria, WriteConcern,
     },
-    Client, ClientWriteModel, Collection, Database, WriteModel,
+    Client, Collection, Database,
 };
 use util::server;
 
@@ -605,7 +606,7 @@ fn client_and_database_commands_send_every_option() {
         doc! { "batchSize": 1_i64, "maxTimeMS": 500_i64, "comment": "rcc" },
     );
     let cmd = r.command("insert", || {
-        coll.bulk_write([WriteModel::InsertOne {
+        coll.bulk_write([CollectionWriteModel::InsertOne {
             document: doc! { "_id": 9 },
         }])
         .ordered(false)
@@ -624,10 +625,10 @@ fn client_and_database_commands_send_every_option() {
     // command the builder sent carries every option.
     let cmd = r.command("bulkWrite", || {
         r.client
-            .bulk_write([ClientWriteModel::InsertOne {
-                namespace: coll.namespace(),
-                document: doc! { "_id": 10 },
-            }])
+            .bulk_write([InsertOneModel::builder()
+                .namespace(coll.namespace())
+                .document(doc! { "_id": 10 })
+                .build()])
             .ordered(false)
             .bypass_document_validation(true)
             .comment("cbw")

@@ -13,10 +13,15 @@ use std::{
 
 use bson::{doc, Bson, Document};
 use greenmongo::{
+    error::PartialBulkWriteResult,
     event::{CommandEvent, EventHandler},
     options::ClientOptions,
+    options::{
+        CollectionWriteModel, DeleteOneModel, InsertOneModel, UpdateOneModel, WriteModel,
+        WriteModelOptions,
+    },
     wire::SizeLimits,
-    Client, ClientWriteModel, Collection, Database, ErrorKind, WriteModel, WriteModelOptions,
+    Client, Collection, Database, ErrorKind, Namespace,
 };
 use util::server;
 
@@ -93,20 +98,20 @@ impl Recorder {
     }
 }
 
-fn insert(document: Document) -> WriteModel {
-    WriteModel::InsertOne { document }
+fn insert(document: Document) -> CollectionWriteModel {
+    CollectionWriteModel::InsertOne { document }
 }
 
-fn update_one(id: i32) -> WriteModel {
-    WriteModel::UpdateOne {
+fn update_one(id: i32) -> CollectionWriteModel {
+    CollectionWriteModel::UpdateOne {
         filter: doc! { "_id": id },
         update: doc! { "$set": { "updated": true } }.into(),
         options: WriteModelOptions::default(),
     }
 }
 
-fn delete_one(id: i32) -> WriteModel {
-    WriteModel::DeleteOne {
+fn delete_one(id: i32) -> CollectionWriteModel {
+    CollectionWriteModel::DeleteOne {
         filter: doc! { "_id": id },
         options: WriteModelOptions::default(),
     }
@@ -215,7 +220,7 @@ fn large_documents_are_split_by_max_message_size_bytes_and_errors_map_back() {
         .ordered(false)
         .run()
         .unwrap_err();
-    let ErrorKind::BulkWrite(failure) = &*err.kind else {
+    let ErrorKind::CollectionBulkWrite(failure) = &*err.kind else {
         panic!("{err:?}")
     };
     let indexes: Vec<_> = failure.write_errors.iter().map(|e| e.index).collect();
@@ -230,7 +235,7 @@ fn large_documents_are_split_by_max_message_size_bytes_and_errors_map_back() {
         .bulk_write(["e", "a", "f"].map(|id| insert(near_max_bson(id))))
         .run()
         .unwrap_err();
-    let ErrorKind::BulkWrite(failure) = &*err.kind else {
+    let ErrorKind::CollectionBulkWrite(failure) = &*err.kind else {
         panic!("{err:?}")
     };
     assert_eq!(failure.write_errors.len(), 1);
@@ -280,14 +285,8 @@ fn a_model_over_the_bson_limit_is_refused_before_anything_is_sent() {
     let err = recorder
         .client
         .bulk_write([
-            ClientWriteModel::InsertOne {
-                namespace: namespace.clone(),
-                document: doc! { "_id": 1 },
-            },
-            ClientWriteModel::InsertOne {
-                namespace: namespace.clone(),
-                document: over_max_bson(),
-            },
+            client_insert(&namespace, doc! { "_id": 1 }),
+            client_insert(&namespace, over_max_bson()),
         ])
         .run()
         .unwrap_err();
@@ -316,28 +315,23 @@ fn client_bulk_write_is_split_by_message_size_with_ns_info_per_command() {
     };
     let db = recorder.database("client_bulk_bytes");
     let [a, b, c] = ["a", "b", "c"].map(|coll| format!("{}.{coll}", db.name()));
-    let big = |namespace: &str, id: &str| ClientWriteModel::InsertOne {
-        namespace: namespace.into(),
-        document: near_max_bson(id),
-    };
-    let models = vec![
+    let big = |namespace: &str, id: &str| client_insert(namespace, near_max_bson(id));
+    let models: Vec<WriteModel> = vec![
         big(&a, "1"),
         big(&b, "1"),
-        ClientWriteModel::Update {
-            namespace: a.clone(),
-            filter: doc! { "_id": "1" },
-            update: doc! { "$set": { "pad": "short" } }.into(),
-            multi: false,
-            options: WriteModelOptions::default(),
-        },
+        UpdateOneModel::builder()
+            .namespace(a.parse().unwrap())
+            .filter(doc! { "_id": "1" })
+            .update(doc! { "$set": { "pad": "short" } })
+            .build()
+            .into(),
         // Over 48 MB with the two before: the second command, which names only `c`.
         big(&c, "1"),
-        ClientWriteModel::Delete {
-            namespace: c.clone(),
-            filter: doc! { "_id": "1" },
-            multi: false,
-            options: WriteModelOptions::default(),
-        },
+        DeleteOneModel::builder()
+            .namespace(c.parse().unwrap())
+            .filter(doc! { "_id": "1" })
+            .build()
+            .into(),
     ];
     recorder.clear();
     let result = recorder
@@ -357,9 +351,9 @@ fn client_bulk_write_is_split_by_message_size_with_ns_info_per_command() {
     );
     assert_eq!(
         (
-            result.inserted_count,
-            result.modified_count,
-            result.deleted_count
+            result.summary.inserted_count,
+            result.summary.modified_count,
+            result.summary.deleted_count
         ),
         (3, 1, 1)
     );
@@ -382,10 +376,7 @@ fn client_bulk_write_collects_write_errors_across_commands() {
         .insert_one(doc! { "_id": "taken" })
         .run()
         .unwrap();
-    let big = |id: &str| ClientWriteModel::InsertOne {
-        namespace: namespace.clone(),
-        document: near_max_bson(id),
-    };
+    let big = |id: &str| client_insert(&namespace, near_max_bson(id));
 
     // Unordered: both duplicates, one per command, under their models' indexes.
     recorder.clear();
@@ -395,17 +386,17 @@ fn client_bulk_write_collects_write_errors_across_commands() {
         .ordered(false)
         .run()
         .unwrap_err();
-    let ErrorKind::ClientBulkWrite(failure) = &*err.kind else {
+    let ErrorKind::BulkWrite(failure) = &*err.kind else {
         panic!("{err:?}")
     };
     let mut indexes: Vec<_> = failure.write_errors.keys().copied().collect();
     indexes.sort_unstable();
     assert_eq!(indexes, [1, 2]);
     assert_eq!(failure.write_errors[&2].code, 11000);
-    assert_eq!(
-        failure.partial_result.as_ref().map(|r| r.inserted_count),
-        Some(1)
-    );
+    let Some(PartialBulkWriteResult::Summary(done)) = &failure.partial_result else {
+        panic!("a partial result: {failure:?}")
+    };
+    assert_eq!(done.inserted_count, 1);
     assert_eq!(recorder.batches("bulkWrite"), [2, 1]);
 
     // Ordered: the first command's write error ends the bulk write.
@@ -415,7 +406,7 @@ fn client_bulk_write_collects_write_errors_across_commands() {
         .bulk_write([big("2"), big("taken"), big("3")])
         .run()
         .unwrap_err();
-    let ErrorKind::ClientBulkWrite(failure) = &*err.kind else {
+    let ErrorKind::BulkWrite(failure) = &*err.kind else {
         panic!("{err:?}")
     };
     assert_eq!(failure.write_errors.keys().collect::<Vec<_>>(), [&1]);
@@ -428,4 +419,14 @@ fn client_bulk_write_collects_write_errors_across_commands() {
         3
     );
     db.drop().run().unwrap();
+}
+
+/// A client bulk write insert into `namespace` (`"db.coll"`).
+fn client_insert(namespace: &str, document: Document) -> WriteModel {
+    let namespace: Namespace = namespace.parse().expect("db.coll");
+    InsertOneModel::builder()
+        .namespace(namespace)
+        .document(document)
+        .build()
+        .into()
 }

@@ -349,25 +349,25 @@ fn many_coroutines_share_a_collection() {
 
 #[test]
 fn bulk_write_groups_mixed_writes_and_reports_partial_results() {
-    use greenmongo::{WriteModel, WriteModelOptions};
+    use greenmongo::options::{CollectionWriteModel, WriteModelOptions};
     let Some((db, items)) = collection::<Document>("crud_bulk") else {
         return;
     };
     let none = WriteModelOptions::default;
     let result = items
         .bulk_write([
-            WriteModel::InsertOne {
+            CollectionWriteModel::InsertOne {
                 document: doc! { "_id": 1, "qty": 1 },
             },
-            WriteModel::InsertOne {
+            CollectionWriteModel::InsertOne {
                 document: doc! { "qty": 2 },
             },
-            WriteModel::UpdateOne {
+            CollectionWriteModel::UpdateOne {
                 filter: doc! { "_id": 1 },
                 update: doc! { "$inc": { "qty": 10 } }.into(),
                 options: none(),
             },
-            WriteModel::UpdateMany {
+            CollectionWriteModel::UpdateMany {
                 filter: doc! { "_id": 99 },
                 update: doc! { "$set": { "qty": 0 } }.into(),
                 options: WriteModelOptions {
@@ -375,12 +375,12 @@ fn bulk_write_groups_mixed_writes_and_reports_partial_results() {
                     ..Default::default()
                 },
             },
-            WriteModel::ReplaceOne {
+            CollectionWriteModel::ReplaceOne {
                 filter: doc! { "_id": 1 },
                 replacement: doc! { "qty": 5 },
                 options: none(),
             },
-            WriteModel::DeleteOne {
+            CollectionWriteModel::DeleteOne {
                 filter: doc! { "qty": 2 },
                 options: none(),
             },
@@ -412,20 +412,20 @@ fn bulk_write_groups_mixed_writes_and_reports_partial_results() {
     // Ordered: stops at the duplicate; the partial result says what was done.
     let err = items
         .bulk_write([
-            WriteModel::InsertOne {
+            CollectionWriteModel::InsertOne {
                 document: doc! { "_id": 2 },
             },
-            WriteModel::InsertOne {
+            CollectionWriteModel::InsertOne {
                 document: doc! { "_id": 1 },
             },
-            WriteModel::DeleteMany {
+            CollectionWriteModel::DeleteMany {
                 filter: doc! {},
                 options: none(),
             },
         ])
         .run()
         .unwrap_err();
-    let ErrorKind::BulkWrite(failure) = &*err.kind else {
+    let ErrorKind::CollectionBulkWrite(failure) = &*err.kind else {
         panic!("{err:?}")
     };
     assert_eq!(failure.write_errors[0].index, 1);
@@ -440,48 +440,46 @@ fn bulk_write_groups_mixed_writes_and_reports_partial_results() {
 
 #[test]
 fn client_bulk_write_spans_collections() {
-    use greenmongo::{ClientBulkWriteOptions, ClientWriteModel, WriteModelOptions};
+    use greenmongo::options::{DeleteManyModel, InsertOneModel, UpdateOneModel, WriteModel};
     let Some(client) = server::client() else {
         return;
     };
     let db = client.database(&server::unique("crud_client_bulk"));
-    let (a, b) = (format!("{}.a", db.name()), format!("{}.b", db.name()));
-    let verbose = ClientBulkWriteOptions {
-        verbose_results: Some(true),
-        ..Default::default()
+    let (a, b) = (
+        greenmongo::Namespace::new(db.name(), "a"),
+        greenmongo::Namespace::new(db.name(), "b"),
+    );
+    let insert = |ns: &greenmongo::Namespace, document| -> WriteModel {
+        InsertOneModel::builder()
+            .namespace(ns.clone())
+            .document(document)
+            .build()
+            .into()
     };
     let result = client
         .bulk_write([
-            ClientWriteModel::InsertOne {
-                namespace: a.clone(),
-                document: doc! { "_id": 1, "x": 1 },
-            },
-            ClientWriteModel::InsertOne {
-                namespace: b.clone(),
-                document: doc! { "_id": 1, "y": 1 },
-            },
-            ClientWriteModel::Update {
-                namespace: a.clone(),
-                filter: doc! { "_id": 1 },
-                update: doc! { "$inc": { "x": 1 } }.into(),
-                multi: false,
-                options: WriteModelOptions::default(),
-            },
-            ClientWriteModel::Delete {
-                namespace: b.clone(),
-                filter: doc! {},
-                multi: true,
-                options: WriteModelOptions::default(),
-            },
+            insert(&a, doc! { "_id": 1, "x": 1 }),
+            insert(&b, doc! { "_id": 1, "y": 1 }),
+            UpdateOneModel::builder()
+                .namespace(a.clone())
+                .filter(doc! { "_id": 1 })
+                .update(doc! { "$inc": { "x": 1 } })
+                .build()
+                .into(),
+            DeleteManyModel::builder()
+                .namespace(b.clone())
+                .filter(doc! {})
+                .build()
+                .into(),
         ])
-        .with_options(verbose)
+        .verbose_results()
         .run()
         .unwrap();
     assert_eq!(
         (
-            result.inserted_count,
-            result.modified_count,
-            result.deleted_count
+            result.summary.inserted_count,
+            result.summary.modified_count,
+            result.summary.deleted_count
         ),
         (2, 1, 1)
     );
@@ -489,13 +487,10 @@ fn client_bulk_write_spans_collections() {
     assert_eq!(result.update_results[&2].modified_count, 1);
     assert_eq!(result.delete_results[&3].deleted_count, 1);
     let err = client
-        .bulk_write([ClientWriteModel::InsertOne {
-            namespace: a.clone(),
-            document: doc! { "_id": 1 },
-        }])
+        .bulk_write([insert(&a, doc! { "_id": 1 })])
         .run()
         .unwrap_err();
-    let ErrorKind::ClientBulkWrite(failure) = &*err.kind else {
+    let ErrorKind::BulkWrite(failure) = &*err.kind else {
         panic!("{err:?}")
     };
     assert_eq!(failure.write_errors[&0].code, 11000);

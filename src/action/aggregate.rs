@@ -152,7 +152,7 @@ impl<'a, T> Aggregate<'a, T> {
     /// ```
     pub fn run(self) -> Result<Cursor<T>> {
         let op = operation::Aggregate::new(
-            &self.coll.ns(),
+            &self.coll.namespace(),
             self.pipeline,
             self.options.unwrap_or_default(),
             &self.coll.concerns(),

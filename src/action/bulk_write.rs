@@ -1,42 +1,46 @@
 //! `Client::bulk_write` (the `bulkWrite` command of MongoDB 8.0+, any namespaces) and
 //! `Collection::bulk_write` (one collection, as `insert`/`update`/`delete` batches).
 
+use std::marker::PhantomData;
+
 use bson::{Bson, Document};
 
 use crate::{
-    operation, options::WriteConcern, BulkWriteOptions, BulkWriteResult, Client,
-    ClientBulkWriteOptions, ClientBulkWriteResult, ClientWriteModel, Collection, Result,
-    WriteModel,
+    operation,
+    options::{BulkWriteOptions, CollectionWriteModel, WriteConcern, WriteModel},
+    results::{BulkWriteResult, SummaryBulkWriteResult, VerboseBulkWriteResult},
+    Client, Collection, Result,
 };
 
 impl Client {
     /// Runs writes on any namespaces in as few `bulkWrite` commands as the server's
-    /// limits allow (MongoDB 8.0 and later).
+    /// limits allow (MongoDB 8.0 and later); `.run()` returns the counts, or after
+    /// `.verbose_results()` every write's result too.
     ///
     /// # Examples
     ///
     /// ```no_run
     /// use bson::doc;
-    /// use greenmongo::{ClientWriteModel, WriteModelOptions};
+    /// use greenmongo::options::{DeleteManyModel, InsertOneModel, WriteModel};
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-    /// let result = client.bulk_write([
-    ///     ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "sku": "fig" } },
-    ///     ClientWriteModel::Delete {
-    ///         namespace: "shop.carts".into(),
-    ///         filter: doc! { "expired": true },
-    ///         multi: true,
-    ///         options: WriteModelOptions::default(),
-    ///     },
-    /// ]).run()?;
+    /// let writes: Vec<WriteModel> = vec![
+    ///     InsertOneModel::builder().namespace("shop.items".parse()?).document(doc! { "sku": "fig" }).build().into(),
+    ///     DeleteManyModel::builder().namespace("shop.carts".parse()?).filter(doc! { "expired": true }).build().into(),
+    /// ];
+    /// let result = client.bulk_write(writes).run()?;
     /// println!("{} inserted, {} deleted", result.inserted_count, result.deleted_count);
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
-    pub fn bulk_write(&self, models: impl IntoIterator<Item = ClientWriteModel>) -> BulkWrite<'_> {
+    pub fn bulk_write(
+        &self,
+        models: impl IntoIterator<Item = impl Into<WriteModel>>,
+    ) -> BulkWrite<'_, SummaryBulkWriteResult> {
         BulkWrite {
             client: self,
-            models: models.into_iter().collect(),
+            models: models.into_iter().map(Into::into).collect(),
             options: None,
+            _result: PhantomData,
         }
     }
 }
@@ -51,24 +55,68 @@ impl<T> Collection<T> {
     ///
     /// ```no_run
     /// use bson::{doc, Document};
-    /// use greenmongo::WriteModel;
+    /// use greenmongo::options::CollectionWriteModel;
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
-    /// let writes = ["a", "b", "c"].map(|sku| WriteModel::InsertOne { document: doc! { "sku": sku } });
+    /// let writes = ["a", "b", "c"].map(|sku| CollectionWriteModel::InsertOne { document: doc! { "sku": sku } });
     /// let result = items.bulk_write(writes).ordered(false).run()?;
     /// assert_eq!(result.inserted_count, 3);
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn bulk_write(
         &self,
-        models: impl IntoIterator<Item = WriteModel>,
+        models: impl IntoIterator<Item = CollectionWriteModel>,
     ) -> CollectionBulkWrite<'_, T> {
         CollectionBulkWrite {
             coll: self,
             models: models.into_iter().collect(),
             options: None,
         }
+    }
+}
+
+/// What a client bulk write reports: [`SummaryBulkWriteResult`] (counts), or after
+/// `.verbose_results()` [`VerboseBulkWriteResult`] (counts and each write's result).
+/// Sealed: only those two.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::{action::BulkWriteReport, results::{SummaryBulkWriteResult, VerboseBulkWriteResult}};
+///
+/// fn verbose<R: BulkWriteReport>() -> bool { R::VERBOSE }
+/// assert!(!verbose::<SummaryBulkWriteResult>());
+/// assert!(verbose::<VerboseBulkWriteResult>());
+/// ```
+pub trait BulkWriteReport: sealed::Sealed + Sized {
+    /// Whether the server is asked for each write's result.
+    const VERBOSE: bool;
+
+    /// The report, from the full result.
+    #[doc(hidden)]
+    fn from_verbose(result: VerboseBulkWriteResult) -> Self;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::results::SummaryBulkWriteResult {}
+    impl Sealed for crate::results::VerboseBulkWriteResult {}
+}
+
+impl BulkWriteReport for SummaryBulkWriteResult {
+    const VERBOSE: bool = false;
+
+    fn from_verbose(result: VerboseBulkWriteResult) -> Self {
+        result.summary
+    }
+}
+
+impl BulkWriteReport for VerboseBulkWriteResult {
+    const VERBOSE: bool = true;
+
+    fn from_verbose(result: VerboseBulkWriteResult) -> Self {
+        result
     }
 }
 
@@ -79,32 +127,24 @@ impl<T> Collection<T> {
 ///
 /// ```no_run
 /// use bson::doc;
-/// use greenmongo::ClientWriteModel;
+/// use greenmongo::options::InsertOneModel;
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-/// let writes = (0..3).map(|i| ClientWriteModel::InsertOne { namespace: "app.log".into(), document: doc! { "i": i } });
+/// let writes = (0..3).map(|i| InsertOneModel::builder().namespace("app.log".parse().unwrap()).document(doc! { "i": i }).build());
 /// let result = client.bulk_write(writes).ordered(false).verbose_results().run()?;
 /// assert_eq!(result.insert_results.len(), 3);
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[must_use = "an action does nothing until `.run()`"]
 #[derive(Debug)]
-pub struct BulkWrite<'a> {
+pub struct BulkWrite<'a, R> {
     client: &'a Client,
-    models: Vec<ClientWriteModel>,
-    options: Option<ClientBulkWriteOptions>,
+    models: Vec<WriteModel>,
+    options: Option<BulkWriteOptions>,
+    _result: PhantomData<fn() -> R>,
 }
 
-impl BulkWrite<'_> {
-    option_setters!(ClientBulkWriteOptions;
-        example("client: Client") "client.bulk_write([])";
-        ordered: (bool),
-        bypass_document_validation: (bool),
-        comment: (into Bson),
-        let_vars: (Document),
-        write_concern: (WriteConcern),
-    );
-
+impl<'a> BulkWrite<'a, SummaryBulkWriteResult> {
     /// Also report the result of every single write (`insert_results`,
     /// `update_results`, `delete_results`), not just the counts.
     ///
@@ -112,48 +152,64 @@ impl BulkWrite<'_> {
     ///
     /// ```no_run
     /// use bson::doc;
-    /// use greenmongo::ClientWriteModel;
+    /// use greenmongo::options::InsertOneModel;
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-    /// let insert = ClientWriteModel::InsertOne { namespace: "shop.items".into(), document: doc! { "sku": "fig" } };
+    /// let insert = InsertOneModel::builder().namespace("shop.items".parse()?).document(doc! { "sku": "fig" }).build();
     /// let result = client.bulk_write([insert]).verbose_results().run()?;
     /// println!("new _id: {}", result.insert_results[&0].inserted_id);
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
-    pub fn verbose_results(mut self) -> Self {
-        self.options
-            .get_or_insert_with(Default::default)
-            .verbose_results = Some(true);
-        self
+    pub fn verbose_results(self) -> BulkWrite<'a, VerboseBulkWriteResult> {
+        BulkWrite {
+            client: self.client,
+            models: self.models,
+            options: self.options,
+            _result: PhantomData,
+        }
     }
+}
+
+impl<R: BulkWriteReport> BulkWrite<'_, R> {
+    option_setters!(BulkWriteOptions;
+        example("client: Client") "client.bulk_write(Vec::<greenmongo::options::WriteModel>::new())";
+        ordered: (bool),
+        bypass_document_validation: (bool),
+        comment: (into Bson),
+        let_vars: (Document),
+        write_concern: (WriteConcern),
+    );
 
     /// Runs the writes.
     ///
     /// # Errors
-    /// [`ErrorKind::ClientBulkWrite`](crate::ErrorKind::ClientBulkWrite) with the write
-    /// errors (indexes into the input), write concern errors and the partial result; no
-    /// writes; unacknowledged writes that are ordered or verbose; server and network
-    /// errors.
+    /// [`ErrorKind::BulkWrite`](crate::ErrorKind::BulkWrite) with the write errors (by
+    /// index into the input), write concern errors and the partial result; no writes;
+    /// unacknowledged writes that are ordered or verbose; server and network errors.
     ///
     /// # Examples
     ///
     /// ```no_run
     /// use bson::doc;
-    /// use greenmongo::ClientWriteModel;
+    /// use greenmongo::options::InsertOneModel;
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-    /// let writes = [ClientWriteModel::InsertOne { namespace: "a.b".into(), document: doc! {} }];
+    /// let writes = [InsertOneModel::builder().namespace("a.b".parse()?).document(doc! {}).build()];
     /// assert_eq!(client.bulk_write(writes).run()?.inserted_count, 1);
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
-    pub fn run(self) -> Result<ClientBulkWriteResult> {
+    pub fn run(self) -> Result<R> {
         let o = self.options.unwrap_or_default();
         let write_concern = o
             .write_concern
             .clone()
             .or_else(|| self.client.options().write_concern.clone());
-        let mut plan =
-            operation::ClientBulkWritePlan::new(self.models, &o, write_concern.as_ref())?;
+        let mut plan = operation::ClientBulkWritePlan::new(
+            self.models,
+            &o,
+            R::VERBOSE,
+            write_concern.as_ref(),
+        )?;
         let results = self.client.database("admin");
         while let Some(mut command) = plan.next_command() {
             let reply = self.client.execute_operation(&mut command)?;
@@ -168,7 +224,7 @@ impl BulkWrite<'_> {
                 break;
             }
         }
-        plan.finish()
+        plan.finish().map(R::from_verbose)
     }
 }
 
@@ -179,13 +235,13 @@ impl BulkWrite<'_> {
 ///
 /// ```no_run
 /// use bson::{doc, Document};
-/// use greenmongo::{WriteModel, WriteModelOptions};
+/// use greenmongo::options::{CollectionWriteModel, WriteModelOptions};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
 /// let result = items.bulk_write([
-///     WriteModel::InsertOne { document: doc! { "_id": "fig" } },
-///     WriteModel::DeleteMany { filter: doc! { "qty": 0 }, options: WriteModelOptions::default() },
+///     CollectionWriteModel::InsertOne { document: doc! { "_id": "fig" } },
+///     CollectionWriteModel::DeleteMany { filter: doc! { "qty": 0 }, options: WriteModelOptions::default() },
 /// ]).run()?;
 /// # let _ = result;
 /// # Ok::<(), greenmongo::Error>(())
@@ -194,7 +250,7 @@ impl BulkWrite<'_> {
 #[derive(Debug)]
 pub struct CollectionBulkWrite<'a, T> {
     coll: &'a Collection<T>,
-    models: Vec<WriteModel>,
+    models: Vec<CollectionWriteModel>,
     options: Option<BulkWriteOptions>,
 }
 
@@ -219,17 +275,17 @@ impl<T> CollectionBulkWrite<'_, T> {
     ///
     /// ```no_run
     /// use bson::{doc, Document};
-    /// use greenmongo::WriteModel;
+    /// use greenmongo::options::CollectionWriteModel;
     ///
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
-    /// let result = items.bulk_write([WriteModel::InsertOne { document: doc! {} }]).run()?;
+    /// let result = items.bulk_write([CollectionWriteModel::InsertOne { document: doc! {} }]).run()?;
     /// assert_eq!(result.inserted_count, 1);
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<BulkWriteResult> {
         let o = self.options.unwrap_or_default();
-        let ns = self.coll.ns();
+        let ns = self.coll.namespace();
         let write_concern = self.coll.concerns().write_concern(o.write_concern.clone());
         let mut plan = operation::BulkWritePlan::new(&ns, self.models, &o, write_concern.as_ref())?;
         while let Some(mut command) = plan.next_command(&ns) {

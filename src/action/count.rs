@@ -102,7 +102,7 @@ impl<T> CountDocuments<'_, T> {
     /// ```
     pub fn run(self) -> Result<u64> {
         let op = operation::CountDocuments::new(
-            self.coll.ns(),
+            self.coll.namespace(),
             self.filter,
             self.options.unwrap_or_default(),
             &self.coll.concerns(),
@@ -159,7 +159,7 @@ impl<T> EstimatedDocumentCount<'_, T> {
     /// ```
     pub fn run(self) -> Result<u64> {
         let op = operation::Count::new(
-            self.coll.ns(),
+            self.coll.namespace(),
             self.options.unwrap_or_default(),
             &self.coll.concerns(),
         );

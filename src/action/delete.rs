@@ -109,7 +109,7 @@ impl<T> Delete<'_, T> {
             .concerns()
             .write_concern(options.write_concern.take());
         let op = operation::Delete::new(
-            self.coll.ns(),
+            self.coll.namespace(),
             self.filter,
             self.limit,
             options,

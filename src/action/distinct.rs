@@ -83,7 +83,7 @@ impl<T> Distinct<'_, T> {
     /// ```
     pub fn run(self) -> Result<Vec<Bson>> {
         let op = operation::Distinct::new(
-            self.coll.ns(),
+            self.coll.namespace(),
             self.field_name,
             self.filter,
             self.options.unwrap_or_default(),

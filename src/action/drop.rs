@@ -111,7 +111,7 @@ impl<T> DropCollection<'_, T> {
             .coll
             .concerns()
             .write_concern(options.write_concern.take());
-        let op = operation::DropCollection::new(self.coll.ns(), write_concern);
+        let op = operation::DropCollection::new(self.coll.namespace(), write_concern);
         match self.coll.client().execute_operation(op) {
             Err(e) if operation::DropCollection::already_gone(&e) => Ok(()),
             other => other,
@@ -225,7 +225,7 @@ impl<T> RenameCollection<'_, T> {
     pub fn run(self) -> Result<()> {
         let write_concern = self.coll.concerns().write_concern(None);
         let op = operation::RenameCollection::new(
-            self.coll.ns(),
+            self.coll.namespace(),
             &self.to,
             self.drop_target,
             write_concern,

@@ -120,7 +120,7 @@ impl<T> Find<'_, T> {
     /// ```
     pub fn run(self) -> Result<Cursor<T>> {
         let op = operation::Find::new(
-            self.coll.ns(),
+            self.coll.namespace(),
             self.filter,
             self.options.unwrap_or_default(),
             &self.coll.concerns(),
@@ -191,7 +191,12 @@ impl<T: DeserializeOwned> FindOne<'_, T> {
     /// ```
     pub fn run(self) -> Result<Option<T>> {
         let options = FindOptions::from(self.options.unwrap_or_default());
-        let op = operation::Find::new(self.coll.ns(), self.filter, options, &self.coll.concerns());
+        let op = operation::Find::new(
+            self.coll.namespace(),
+            self.filter,
+            options,
+            &self.coll.concerns(),
+        );
         let mut cursor: Cursor<T> = self.coll.client().execute_cursor_operation(op)?;
         cursor.next().transpose()
     }

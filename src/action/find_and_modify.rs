@@ -306,6 +306,12 @@ fn find_and_modify<T: DeserializeOwned>(
 ) -> Result<Option<T>> {
     let mut options: FindAndModifyOptions = options.into();
     let write_concern = coll.concerns().write_concern(options.write_concern.take());
-    let op = FindAndModify::new(coll.ns(), filter, modification, options, write_concern);
+    let op = FindAndModify::new(
+        coll.namespace(),
+        filter,
+        modification,
+        options,
+        write_concern,
+    );
     coll.client().execute_operation(op)
 }

@@ -195,8 +195,12 @@ impl<T> CreateIndex<'_, T> {
             .coll
             .concerns()
             .write_concern(options.write_concern.take());
-        let op =
-            operation::CreateIndexes::new(self.coll.ns(), vec![self.index], options, write_concern);
+        let op = operation::CreateIndexes::new(
+            self.coll.namespace(),
+            vec![self.index],
+            options,
+            write_concern,
+        );
         let mut names = self.coll.client().execute_operation(op)?;
         Ok(CreateIndexResult {
             index_name: names.remove(0),
@@ -264,8 +268,12 @@ impl<T> CreateIndexes<'_, T> {
             .coll
             .concerns()
             .write_concern(options.write_concern.take());
-        let op =
-            operation::CreateIndexes::new(self.coll.ns(), self.indexes, options, write_concern);
+        let op = operation::CreateIndexes::new(
+            self.coll.namespace(),
+            self.indexes,
+            options,
+            write_concern,
+        );
         let index_names = self.coll.client().execute_operation(op)?;
         Ok(CreateIndexesResult { index_names })
     }
@@ -332,7 +340,7 @@ impl<T> DropIndex<'_, T> {
             .coll
             .concerns()
             .write_concern(options.write_concern.take());
-        let op = operation::DropIndexes::new(self.coll.ns(), &name, options, write_concern);
+        let op = operation::DropIndexes::new(self.coll.namespace(), &name, options, write_concern);
         self.coll.client().execute_operation(op)
     }
 }
@@ -446,6 +454,6 @@ fn list_indexes<T>(
     options: ListIndexesOptions,
 ) -> Result<Cursor<IndexModel>> {
     let read_preference = coll.concerns().read_preference(None);
-    let op = operation::ListIndexes::new(coll.ns(), options, read_preference);
+    let op = operation::ListIndexes::new(coll.namespace(), options, read_preference);
     coll.client().execute_cursor_operation(op)
 }

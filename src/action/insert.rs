@@ -119,7 +119,7 @@ impl<T> InsertOne<'_, T> {
         let (id, document) = self.document?;
         let options = self.options.unwrap_or_default();
         let op = operation::Insert::new(
-            self.coll.ns(),
+            self.coll.namespace(),
             vec![document],
             true,
             options.bypass_document_validation,
@@ -196,7 +196,7 @@ impl<T> InsertMany<'_, T> {
         // Every document is checked before the first batch goes out.
         let insert = |documents| {
             operation::Insert::new(
-                self.coll.ns(),
+                self.coll.namespace(),
                 documents,
                 ordered,
                 o.bypass_document_validation,

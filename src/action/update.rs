@@ -164,7 +164,7 @@ impl<T> Update<'_, T> {
             .concerns()
             .write_concern(options.write_concern.take());
         let op = operation::Update::new(
-            self.coll.ns(),
+            self.coll.namespace(),
             self.filter,
             update,
             self.multi,
@@ -236,7 +236,7 @@ impl<T> ReplaceOne<'_, T> {
             .concerns()
             .write_concern(options.write_concern.take());
         let op = operation::Update::new(
-            self.coll.ns(),
+            self.coll.namespace(),
             self.filter,
             replacement,
             false,

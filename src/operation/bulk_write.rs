@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     error::{BulkWriteFailure, ErrorKind, WriteConcernError, WriteError},
-    options::{BulkWriteOptions, Hint, WriteConcern, WriteModel, WriteModelOptions},
+    options::{BulkWriteOptions, CollectionWriteModel, Hint, WriteConcern, WriteModelOptions},
     results::BulkWriteResult,
     retry::Retry,
     wire::{
@@ -83,7 +83,7 @@ impl Plan {
     /// Serializes and plans `requests` against collection `ns`.
     pub(crate) fn new(
         ns: &Namespace,
-        requests: Vec<WriteModel>,
+        requests: Vec<CollectionWriteModel>,
         options: &BulkWriteOptions,
         write_concern: Option<&WriteConcern>,
     ) -> Result<Plan> {
@@ -218,7 +218,7 @@ fn bulk_command(
 }
 
 /// Serializes every write, refusing one over `maxBsonObjectSize` by its index.
-fn statements(requests: Vec<WriteModel>, limits: &SizeLimits) -> Result<Vec<Statement>> {
+fn statements(requests: Vec<CollectionWriteModel>, limits: &SizeLimits) -> Result<Vec<Statement>> {
     let mut statements = Vec::with_capacity(requests.len());
     for (index, request) in requests.into_iter().enumerate() {
         let statement = statement(request)?;
@@ -323,7 +323,7 @@ impl Merged {
         if self.write_errors.is_empty() && self.write_concern_error.is_none() {
             return Ok(self.result);
         }
-        Err(Error::new(ErrorKind::BulkWrite(BulkWriteFailure {
+        Err(Error::new(ErrorKind::CollectionBulkWrite(BulkWriteFailure {
             write_errors: self.write_errors,
             write_concern_error: self.write_concern_error,
             partial_result: self.result,
@@ -333,7 +333,7 @@ impl Merged {
 }
 
 /// The command statement of one write.
-fn statement(request: WriteModel) -> Result<Statement> {
+fn statement(request: CollectionWriteModel) -> Result<Statement> {
     let update = |filter: Document, u: Bson, multi: bool, o: WriteModelOptions| {
         let mut s = doc! { "q": filter, "u": u, "multi": multi };
         insert_opt(&mut s, "upsert", o.upsert);
@@ -352,7 +352,7 @@ fn statement(request: WriteModel) -> Result<Statement> {
         s
     };
     let (kind, document, multi) = match request {
-        WriteModel::InsertOne { document } => {
+        CollectionWriteModel::InsertOne { document } => {
             let (id, document) = raw_with_id(&document)?;
             return Ok(Statement {
                 kind: Kind::Insert,
@@ -361,7 +361,7 @@ fn statement(request: WriteModel) -> Result<Statement> {
                 multi: false,
             });
         }
-        WriteModel::UpdateOne {
+        CollectionWriteModel::UpdateOne {
             filter,
             update: u,
             options,
@@ -370,7 +370,7 @@ fn statement(request: WriteModel) -> Result<Statement> {
             update(filter, checked_update(u)?, false, options),
             false,
         ),
-        WriteModel::UpdateMany {
+        CollectionWriteModel::UpdateMany {
             filter,
             update: u,
             options,
@@ -379,7 +379,7 @@ fn statement(request: WriteModel) -> Result<Statement> {
             update(filter, checked_update(u)?, true, options),
             true,
         ),
-        WriteModel::ReplaceOne {
+        CollectionWriteModel::ReplaceOne {
             filter,
             replacement,
             mut options,
@@ -392,10 +392,10 @@ fn statement(request: WriteModel) -> Result<Statement> {
                 false,
             )
         }
-        WriteModel::DeleteOne { filter, options } => {
+        CollectionWriteModel::DeleteOne { filter, options } => {
             (Kind::Delete, delete(filter, false, options), false)
         }
-        WriteModel::DeleteMany { filter, options } => {
+        CollectionWriteModel::DeleteMany { filter, options } => {
             (Kind::Delete, delete(filter, true, options), true)
         }
     };
@@ -455,22 +455,22 @@ mod tests {
         assert_eq!(result.inserted_ids[&1], Bson::Int32(2));
     }
 
-    fn insert(id: i32) -> WriteModel {
-        WriteModel::InsertOne {
+    fn insert(id: i32) -> CollectionWriteModel {
+        CollectionWriteModel::InsertOne {
             document: doc! { "_id": id },
         }
     }
 
-    fn update(id: i32) -> WriteModel {
-        WriteModel::UpdateOne {
+    fn update(id: i32) -> CollectionWriteModel {
+        CollectionWriteModel::UpdateOne {
             filter: doc! { "_id": id },
             update: doc! { "$set": { "seen": true } }.into(),
             options: WriteModelOptions::default(),
         }
     }
 
-    fn delete_all() -> WriteModel {
-        WriteModel::DeleteMany {
+    fn delete_all() -> CollectionWriteModel {
+        CollectionWriteModel::DeleteMany {
             filter: doc! {},
             options: WriteModelOptions::default(),
         }
@@ -540,7 +540,7 @@ mod tests {
 
     #[test]
     fn runs_are_cut_before_a_message_would_exceed_max_message_size_bytes() {
-        let padded = |id: i32| WriteModel::InsertOne {
+        let padded = |id: i32| CollectionWriteModel::InsertOne {
             document: doc! { "_id": id, "pad": "x".repeat(1000) },
         };
         let models: Vec<_> = (0..5).map(padded).collect();
@@ -571,7 +571,7 @@ mod tests {
             max_bson_object_size: 64,
             ..SizeLimits::default()
         };
-        let big_filter = WriteModel::DeleteOne {
+        let big_filter = CollectionWriteModel::DeleteOne {
             filter: doc! { "name": "x".repeat(100) },
             options: WriteModelOptions::default(),
         };
@@ -584,7 +584,7 @@ mod tests {
 
     #[test]
     fn generated_ids_come_first_and_multi_writes_are_marked() {
-        let statement = statement(WriteModel::InsertOne {
+        let statement = statement(CollectionWriteModel::InsertOne {
             document: doc! { "a": 1 },
         })
         .unwrap();
@@ -619,7 +619,7 @@ mod tests {
         let Err(err) = merged.finish() else {
             panic!("a write error is a failure")
         };
-        let ErrorKind::BulkWrite(failure) = &*err.kind else {
+        let ErrorKind::CollectionBulkWrite(failure) = &*err.kind else {
             panic!("{err:?}")
         };
         assert_eq!(failure.partial_result.inserted_count, 3);
@@ -667,7 +667,7 @@ mod tests {
         assert_eq!(ids, [0, 2]);
         let err = merged.finish().unwrap_err();
         assert!(err.contains_label("RetryableWriteError"));
-        let ErrorKind::BulkWrite(failure) = &*err.kind else {
+        let ErrorKind::CollectionBulkWrite(failure) = &*err.kind else {
             panic!("{err:?}")
         };
         assert_eq!(failure.write_errors[0].index, 1);

@@ -16,15 +16,15 @@ use super::{
     to_replacement, with_id, Command, Operation,
 };
 use crate::{
-    error::{ClientBulkWriteFailure, ErrorKind, WriteConcernError, WriteError},
-    options::{ClientBulkWriteOptions, ClientWriteModel, Hint, WriteConcern},
-    results::{ClientBulkWriteResult, ClientDeleteResult, ClientInsertResult, ClientUpdateResult},
+    error::{BulkWriteError, ErrorKind, PartialBulkWriteResult, WriteConcernError, WriteError},
+    options::{BulkWriteOptions, WriteConcern, WriteModel},
+    results::{DeleteResult, InsertOneResult, UpdateResult, VerboseBulkWriteResult},
     retry::Retry,
     wire::{
         batch::{self, BatchLimits, Batcher},
         DocumentSequence, SizeLimits,
     },
-    Error, Result,
+    Error, Namespace, Result,
 };
 
 /// A client bulk write, serialized and planned: every write sized before the first
@@ -45,11 +45,11 @@ pub(crate) struct Plan {
 impl Plan {
     /// Checks the options (the spec's refusals), serializes and plans `models`.
     pub(crate) fn new(
-        models: Vec<ClientWriteModel>,
-        o: &ClientBulkWriteOptions,
+        models: Vec<WriteModel>,
+        o: &BulkWriteOptions,
+        verbose: bool,
         write_concern: Option<&WriteConcern>,
     ) -> Result<Plan> {
-        let verbose = o.verbose_results.unwrap_or(false);
         let ordered = o.ordered.unwrap_or(true);
         let acknowledged = is_acknowledged(write_concern);
         if !acknowledged && verbose {
@@ -136,11 +136,11 @@ impl Plan {
     }
 
     /// The result, or the failure holding it.
-    pub(crate) fn finish(self) -> Result<ClientBulkWriteResult> {
+    pub(crate) fn finish(self) -> Result<VerboseBulkWriteResult> {
         if !self.acknowledged {
-            return Ok(ClientBulkWriteResult::default());
+            return Ok(VerboseBulkWriteResult::default());
         }
-        self.merged.finish()
+        self.merged.finish(self.verbose)
     }
 }
 
@@ -328,7 +328,7 @@ fn ns_entry_len(namespace: &str, index: i32) -> usize {
 /// list.
 #[derive(Debug, Default)]
 struct Merged {
-    result: ClientBulkWriteResult,
+    result: VerboseBulkWriteResult,
     write_errors: HashMap<usize, WriteError>,
     write_concern_errors: Vec<WriteConcernError>,
     labels: Vec<String>,
@@ -352,11 +352,12 @@ impl Merged {
         verbose: bool,
     ) -> bool {
         let result = &mut self.result;
-        result.inserted_count += count(reply, "nInserted");
-        result.upserted_count += count(reply, "nUpserted");
-        result.matched_count += count(reply, "nMatched");
-        result.modified_count += count(reply, "nModified");
-        result.deleted_count += count(reply, "nDeleted");
+        let summary = &mut result.summary;
+        summary.inserted_count += count(reply, "nInserted");
+        summary.upserted_count += count(reply, "nUpserted");
+        summary.matched_count += count(reply, "nMatched");
+        summary.modified_count += count(reply, "nModified");
+        summary.deleted_count += count(reply, "nDeleted");
         let mut errors = 0;
         let mut first_error = None;
         for entry in entries {
@@ -380,11 +381,12 @@ impl Merged {
                 continue;
             }
             let n = get_int(entry, "n").unwrap_or(0).max(0) as u64;
+            let modified = get_int(entry, "nModified").unwrap_or(0).max(0) as u64;
             match kinds.get(index) {
                 Some(OpKind::Insert(id)) => {
                     result.insert_results.insert(
                         index,
-                        ClientInsertResult {
+                        InsertOneResult {
                             inserted_id: id.clone(),
                         },
                     );
@@ -396,9 +398,9 @@ impl Merged {
                         .and_then(|u| u.get("_id").cloned());
                     result.update_results.insert(
                         index,
-                        ClientUpdateResult {
+                        UpdateResult {
                             matched_count: n,
-                            modified_count: count(entry, "nModified"),
+                            modified_count: modified,
                             upserted_id,
                         },
                     );
@@ -406,7 +408,7 @@ impl Merged {
                 Some(OpKind::Delete) | None => {
                     result
                         .delete_results
-                        .insert(index, ClientDeleteResult { deleted_count: n });
+                        .insert(index, DeleteResult { deleted_count: n });
                 }
             }
         }
@@ -429,103 +431,131 @@ impl Merged {
     }
 
     /// The result, or the failure holding what is known of it.
-    fn finish(self) -> Result<ClientBulkWriteResult> {
+    fn finish(self, verbose: bool) -> Result<VerboseBulkWriteResult> {
         if self.write_errors.is_empty() && self.write_concern_errors.is_empty() {
             return Ok(self.result);
         }
-        Err(
-            Error::new(ErrorKind::ClientBulkWrite(ClientBulkWriteFailure {
-                write_errors: self.write_errors,
-                write_concern_errors: self.write_concern_errors,
-                partial_result: self.any_succeeded.then_some(self.result),
-            }))
-            .with_labels(self.labels),
-        )
+        let partial = self.any_succeeded.then(|| {
+            if verbose {
+                PartialBulkWriteResult::Verbose(self.result)
+            } else {
+                PartialBulkWriteResult::Summary(self.result.summary)
+            }
+        });
+        Err(Error::new(ErrorKind::BulkWrite(BulkWriteError {
+            write_errors: self.write_errors,
+            write_concern_errors: self.write_concern_errors,
+            partial_result: partial,
+        }))
+        .with_labels(self.labels))
     }
 }
 
-fn count(reply: &Document, key: &str) -> u64 {
-    get_int(reply, key).unwrap_or(0).max(0) as u64
+fn count(reply: &Document, key: &str) -> i64 {
+    get_int(reply, key).unwrap_or(0).max(0)
 }
 
 /// A write as an [`Op`]; the namespace index is filled in when it is batched.
-fn operation(model: ClientWriteModel) -> Result<Op> {
-    let checked = |ns: String| -> Result<String> {
-        if !ns.contains('.') {
+fn operation(model: WriteModel) -> Result<Op> {
+    let checked = |ns: Namespace| -> Result<String> {
+        if ns.db.is_empty() || ns.coll.is_empty() {
             return Err(Error::invalid_argument(format!(
                 "namespace {ns:?} is not \"db.collection\""
             )));
         }
-        Ok(ns)
+        Ok(ns.to_string())
     };
-    let update = |op: &mut Document, options: crate::WriteModelOptions| {
-        insert_opt(op, "upsert", options.upsert);
-        insert_opt(op, "arrayFilters", options.array_filters);
-        insert_opt(op, "collation", options.collation);
-        insert_opt(op, "hint", options.hint.as_ref().map(Hint::to_bson));
-        insert_opt(op, "sort", options.sort);
+    let options = |op: &mut Document,
+                   array_filters: Option<Vec<Bson>>,
+                   collation: Option<Document>,
+                   hint: Option<Bson>,
+                   upsert: Option<bool>,
+                   sort: Option<Document>| {
+        insert_opt(op, "upsert", upsert);
+        insert_opt(op, "arrayFilters", array_filters);
+        insert_opt(op, "collation", collation);
+        insert_opt(op, "hint", hint);
+        insert_opt(op, "sort", sort);
+    };
+    let update = |namespace, filter, mods: Bson, multi| -> Result<(String, Document)> {
+        let op = doc! { "update": 0, "filter": filter, "updateMods": mods, "multi": multi };
+        Ok((checked(namespace)?, op))
     };
     Ok(match model {
-        ClientWriteModel::InsertOne {
-            namespace,
-            document,
-        } => {
-            let (id, document) = with_id(&document)?;
+        WriteModel::InsertOne(m) => {
+            let (id, document) = with_id(&m.document)?;
             Op {
-                namespace: checked(namespace)?,
+                namespace: checked(m.namespace)?,
                 document: doc! { "insert": 0, "document": document },
                 kind: OpKind::Insert(id),
                 multi: false,
             }
         }
-        ClientWriteModel::Update {
-            namespace,
-            filter,
-            update: u,
-            multi,
-            options,
-        } => {
-            let mut op = doc! { "update": 0, "filter": filter, "updateMods": checked_update(u)?, "multi": multi };
-            update(&mut op, options);
+        WriteModel::UpdateOne(m) => {
+            let (namespace, mut op) =
+                update(m.namespace, m.filter, checked_update(m.update)?, false)?;
+            options(
+                &mut op,
+                m.array_filters,
+                m.collation,
+                m.hint,
+                m.upsert,
+                m.sort,
+            );
             Op {
-                namespace: checked(namespace)?,
-                document: op,
-                kind: OpKind::Update,
-                multi,
-            }
-        }
-        ClientWriteModel::ReplaceOne {
-            namespace,
-            filter,
-            replacement,
-            mut options,
-        } => {
-            options.array_filters = None;
-            let replacement = to_replacement(&replacement)?;
-            let mut op =
-                doc! { "update": 0, "filter": filter, "updateMods": replacement, "multi": false };
-            update(&mut op, options);
-            Op {
-                namespace: checked(namespace)?,
+                namespace,
                 document: op,
                 kind: OpKind::Update,
                 multi: false,
             }
         }
-        ClientWriteModel::Delete {
-            namespace,
-            filter,
-            multi,
-            options,
-        } => {
-            let mut op = doc! { "delete": 0, "filter": filter, "multi": multi };
-            insert_opt(&mut op, "collation", options.collation);
-            insert_opt(&mut op, "hint", options.hint.as_ref().map(Hint::to_bson));
+        WriteModel::UpdateMany(m) => {
+            let (namespace, mut op) =
+                update(m.namespace, m.filter, checked_update(m.update)?, true)?;
+            options(
+                &mut op,
+                m.array_filters,
+                m.collation,
+                m.hint,
+                m.upsert,
+                None,
+            );
             Op {
-                namespace: checked(namespace)?,
+                namespace,
+                document: op,
+                kind: OpKind::Update,
+                multi: true,
+            }
+        }
+        WriteModel::ReplaceOne(m) => {
+            let replacement = Bson::Document(to_replacement(&m.replacement)?);
+            let (namespace, mut op) = update(m.namespace, m.filter, replacement, false)?;
+            options(&mut op, None, m.collation, m.hint, m.upsert, m.sort);
+            Op {
+                namespace,
+                document: op,
+                kind: OpKind::Update,
+                multi: false,
+            }
+        }
+        WriteModel::DeleteOne(m) => {
+            let mut op = doc! { "delete": 0, "filter": m.filter, "multi": false };
+            options(&mut op, None, m.collation, m.hint, None, None);
+            Op {
+                namespace: checked(m.namespace)?,
                 document: op,
                 kind: OpKind::Delete,
-                multi,
+                multi: false,
+            }
+        }
+        WriteModel::DeleteMany(m) => {
+            let mut op = doc! { "delete": 0, "filter": m.filter, "multi": true };
+            options(&mut op, None, m.collation, m.hint, None, None);
+            Op {
+                namespace: checked(m.namespace)?,
+                document: op,
+                kind: OpKind::Delete,
+                multi: true,
             }
         }
     })
@@ -534,17 +564,21 @@ fn operation(model: ClientWriteModel) -> Result<Op> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        options::{DeleteManyModel, InsertOneModel},
+        results::SummaryBulkWriteResult,
+    };
 
     #[test]
     fn each_command_is_exact_with_ops_and_ns_info_as_sequences() {
         use crate::operation::test_util::assert_command;
-        let options = ClientBulkWriteOptions {
+        let options = BulkWriteOptions {
             ordered: Some(false),
             comment: Some("c".into()),
             ..Default::default()
         };
         let models = vec![insert("db.a", 1), insert("db.b", 2), insert("db.a", 3)];
-        let mut plan = Plan::new(models, &options, None).unwrap();
+        let mut plan = Plan::new(models, &options, false, None).unwrap();
         let mut command = plan.next_command().unwrap();
         let built = assert_command(
             &mut command,
@@ -568,14 +602,19 @@ mod tests {
         assert!(plan.next_command().is_none());
     }
 
-    fn insert(namespace: &str, id: i32) -> ClientWriteModel {
-        ClientWriteModel::InsertOne {
-            namespace: namespace.into(),
-            document: doc! { "_id": id },
-        }
+    fn insert(namespace: &str, id: i32) -> WriteModel {
+        insert_doc(namespace, doc! { "_id": id })
     }
 
-    fn ops(models: Vec<ClientWriteModel>) -> Vec<Op> {
+    fn insert_doc(namespace: &str, document: Document) -> WriteModel {
+        InsertOneModel::builder()
+            .namespace(namespace.parse().unwrap())
+            .document(document)
+            .build()
+            .into()
+    }
+
+    fn ops(models: Vec<WriteModel>) -> Vec<Op> {
         models.into_iter().map(|m| operation(m).unwrap()).collect()
     }
 
@@ -620,10 +659,7 @@ mod tests {
         // The spec's prose test 3, without a server.
         let limits = SizeLimits::default();
         let models = (0..limits.max_write_batch_size + 1)
-            .map(|_| ClientWriteModel::InsertOne {
-                namespace: "db.coll".into(),
-                document: doc! { "a": "b" },
-            })
+            .map(|_| insert_doc("db.coll", doc! { "a": "b" }))
             .collect();
         let (batches, _) = plan(ops(models), &limits, 43).unwrap();
         let lens: Vec<_> = batches.iter().map(|b| b.ops.len()).collect();
@@ -637,10 +673,7 @@ mod tests {
         let document = doc! { "a": "b".repeat(limits.max_bson_object_size - 500) };
         let count = limits.max_message_size_bytes / limits.max_bson_object_size + 1;
         let models = (0..count)
-            .map(|_| ClientWriteModel::InsertOne {
-                namespace: "db.coll".into(),
-                document: document.clone(),
-            })
+            .map(|_| insert_doc("db.coll", document.clone()))
             .collect();
         let (batches, _) = plan(ops(models), &limits, 43).unwrap();
         let lens: Vec<_> = batches.iter().map(|b| b.ops.len()).collect();
@@ -651,16 +684,10 @@ mod tests {
     fn a_new_namespace_that_would_overflow_the_message_starts_a_new_batch() {
         // The spec's prose test 11 in miniature: the last op fits, its new nsInfo entry
         // does not.
-        let padded = ClientWriteModel::InsertOne {
-            namespace: "db.coll".into(),
-            document: doc! { "_id": 0, "pad": "x".repeat(500) },
-        };
-        let small = |namespace: &str| ClientWriteModel::InsertOne {
-            namespace: namespace.into(),
-            document: doc! { "_id": 1 },
-        };
+        let padded = insert_doc("db.coll", doc! { "_id": 0, "pad": "x".repeat(500) });
+        let small = |namespace: &str| insert_doc(namespace, doc! { "_id": 1 });
         let command_len = 43;
-        let len = |model: ClientWriteModel| {
+        let len = |model: WriteModel| {
             let mut op = operation(model).unwrap();
             op_bytes(&mut op.document, op.kind.key(), 0)
                 .unwrap()
@@ -697,10 +724,7 @@ mod tests {
             max_bson_object_size: 1500,
             ..SizeLimits::default()
         };
-        let big = ClientWriteModel::InsertOne {
-            namespace: "db.coll".into(),
-            document: doc! { "a": "b".repeat(4000) },
-        };
+        let big = insert_doc("db.coll", doc! { "a": "b".repeat(4000) });
         let err = plan(ops(vec![insert("db.coll", 0), big]), &limits, 43).unwrap_err();
         assert!(matches!(*err.kind, ErrorKind::InvalidArgument { .. }));
         assert!(err.to_string().contains("write model 1 is"), "{err}");
@@ -717,12 +741,11 @@ mod tests {
             max_write_batch_size: 2,
             ..SizeLimits::default()
         };
-        let delete_all = ClientWriteModel::Delete {
-            namespace: "db.b".into(),
-            filter: doc! {},
-            multi: true,
-            options: crate::WriteModelOptions::default(),
-        };
+        let delete_all = DeleteManyModel::builder()
+            .namespace("db.b".parse().unwrap())
+            .filter(doc! {})
+            .build()
+            .into();
         let models = vec![
             insert("db.a", 0),
             insert("db.a", 1),
@@ -759,9 +782,9 @@ mod tests {
         let result = &merged.result;
         assert_eq!(
             (
-                result.inserted_count,
-                result.matched_count,
-                result.deleted_count
+                result.summary.inserted_count,
+                result.summary.matched_count,
+                result.summary.deleted_count
             ),
             (1, 1, 1)
         );
@@ -769,8 +792,8 @@ mod tests {
         assert_eq!(result.update_results[&1].modified_count, 1);
         assert_eq!(result.delete_results[&2].deleted_count, 1);
         assert!(!result.insert_results.contains_key(&3));
-        let err = merged.finish().unwrap_err();
-        let ErrorKind::ClientBulkWrite(failure) = &*err.kind else {
+        let err = merged.finish(false).unwrap_err();
+        let ErrorKind::BulkWrite(failure) = &*err.kind else {
             panic!("{err:?}")
         };
         assert_eq!(failure.write_errors[&3].index, 3);
@@ -788,8 +811,8 @@ mod tests {
 
         let mut merged = Merged::default();
         assert!(merged.add(&reply, &failed_first, 0..2, &kinds, true, false));
-        let err = merged.finish().unwrap_err();
-        let ErrorKind::ClientBulkWrite(failure) = &*err.kind else {
+        let err = merged.finish(false).unwrap_err();
+        let ErrorKind::BulkWrite(failure) = &*err.kind else {
             panic!("{err:?}")
         };
         assert_eq!(failure.partial_result, None);
@@ -799,14 +822,18 @@ mod tests {
         let ok = doc! { "nMatched": 2, "nModified": 2, "nErrors": 0 };
         assert!(!merged.add(&ok, &[], 0..2, &kinds, true, false));
         assert!(merged.add(&reply, &failed_first, 2..4, &kinds, true, false));
-        let err = merged.finish().unwrap_err();
-        let ErrorKind::ClientBulkWrite(failure) = &*err.kind else {
+        let err = merged.finish(false).unwrap_err();
+        let ErrorKind::BulkWrite(failure) = &*err.kind else {
             panic!("{err:?}")
         };
         assert_eq!(failure.write_errors[&2].index, 2);
         assert_eq!(
-            failure.partial_result.as_ref().map(|r| r.matched_count),
-            Some(2)
+            failure.partial_result,
+            Some(PartialBulkWriteResult::Summary(SummaryBulkWriteResult {
+                matched_count: 2,
+                modified_count: 2,
+                ..Default::default()
+            }))
         );
     }
 }

@@ -104,6 +104,11 @@ impl Operation for Update {
 /// An update document must consist of operators; anything else is a replacement.
 pub(crate) fn checked_update(update: UpdateModifications) -> Result<Bson> {
     if let UpdateModifications::Document(d) = &update {
+        if d.is_empty() {
+            return Err(Error::invalid_argument(
+                "an update document must not be empty: say what to change ($set, $inc, ...)",
+            ));
+        }
         if d.keys().next().is_some_and(|k| !k.starts_with('$')) {
             return Err(Error::invalid_argument(
                 "an update document must use update operators ($set, $inc, ...); use replace_one to replace a document",

@@ -1,11 +1,13 @@
 //! The write models and options of bulk writes: the [`WriteModel`]s of
-//! [`Collection::bulk_write`](crate::Collection::bulk_write) (one collection) and the
-//! [`ClientWriteModel`]s of [`Client::bulk_write`](crate::Client::bulk_write) (any
-//! namespaces, MongoDB 8.0+), and [`UpdateModifications`], the change an update applies.
+//! [`Client::bulk_write`](crate::Client::bulk_write) (any namespaces, MongoDB 8.0+, the
+//! official driver's models), the [`CollectionWriteModel`]s of
+//! [`Collection::bulk_write`](crate::Collection::bulk_write) (one collection, any server;
+//! a greenmongo extension), and [`UpdateModifications`], the change an update applies.
 
 use bson::{Bson, Document};
 
 use super::{Collation, Hint, WriteConcern};
+use crate::Namespace;
 
 /// The change an update applies: an update document (`$set`, `$inc`, ...) or an
 /// aggregation pipeline.
@@ -27,6 +29,14 @@ pub enum UpdateModifications {
     Document(Document),
     /// `vec![doc! { "$set": { "total": { "$add": ["$a", "$b"] } } }]`.
     Pipeline(Vec<Document>),
+}
+
+/// An empty update document (refused when run: an update must say what to change); the
+/// starting point of a model built with setters.
+impl Default for UpdateModifications {
+    fn default() -> Self {
+        UpdateModifications::Document(Document::new())
+    }
 }
 
 impl From<Document> for UpdateModifications {
@@ -58,21 +68,21 @@ impl UpdateModifications {
 ///
 /// ```no_run
 /// use bson::{doc, Document};
-/// use greenmongo::{WriteModel, WriteModelOptions};
+/// use greenmongo::options::{CollectionWriteModel, WriteModelOptions};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
 /// let result = items.bulk_write([
-///     WriteModel::InsertOne { document: doc! { "sku": "fig", "qty": 5 } },
-///     WriteModel::UpdateMany { filter: doc! { "qty": 0 }, update: doc! { "$set": { "soldOut": true } }.into(), options: WriteModelOptions::default() },
-///     WriteModel::DeleteOne { filter: doc! { "sku": "plum" }, options: WriteModelOptions::default() },
+///     CollectionWriteModel::InsertOne { document: doc! { "sku": "fig", "qty": 5 } },
+///     CollectionWriteModel::UpdateMany { filter: doc! { "qty": 0 }, update: doc! { "$set": { "soldOut": true } }.into(), options: WriteModelOptions::default() },
+///     CollectionWriteModel::DeleteOne { filter: doc! { "sku": "plum" }, options: WriteModelOptions::default() },
 /// ]).run()?;
 /// println!("{} inserted, {} modified, {} deleted", result.inserted_count, result.modified_count, result.deleted_count);
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum WriteModel {
+pub enum CollectionWriteModel {
     /// Insert a document (an `_id` is generated if it has none).
     InsertOne {
         /// The document.
@@ -121,17 +131,17 @@ pub enum WriteModel {
     },
 }
 
-/// Per-write options of a [`WriteModel`].
+/// Per-write options of a [`CollectionWriteModel`].
 ///
 /// # Examples
 ///
 /// ```
 /// use bson::doc;
-/// use greenmongo::{options::Hint, WriteModel, WriteModelOptions};
+/// use greenmongo::options::{CollectionWriteModel, Hint, WriteModelOptions};
 ///
 /// let options = WriteModelOptions { upsert: Some(true), hint: Some(Hint::Name("sku_1".into())), ..Default::default() };
-/// let restock = WriteModel::UpdateOne { filter: doc! { "sku": "fig" }, update: doc! { "$inc": { "qty": 10 } }.into(), options };
-/// assert!(matches!(restock, WriteModel::UpdateOne { ref options, .. } if options.upsert == Some(true)));
+/// let restock = CollectionWriteModel::UpdateOne { filter: doc! { "sku": "fig" }, update: doc! { "$inc": { "qty": 10 } }.into(), options };
+/// assert!(matches!(restock, CollectionWriteModel::UpdateOne { ref options, .. } if options.upsert == Some(true)));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WriteModelOptions {
@@ -147,17 +157,18 @@ pub struct WriteModelOptions {
     pub sort: Option<Document>,
 }
 
-/// Options of [`Collection::bulk_write`](crate::Collection::bulk_write).
+/// Options of [`Client::bulk_write`](crate::Client::bulk_write) and of
+/// [`Collection::bulk_write`](crate::Collection::bulk_write).
 ///
 /// # Examples
 ///
 /// ```no_run
 /// use bson::{doc, Document};
-/// use greenmongo::{BulkWriteOptions, WriteModel};
+/// use greenmongo::options::{BulkWriteOptions, CollectionWriteModel};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
-/// let writes = ["a", "b", "c"].map(|sku| WriteModel::InsertOne { document: doc! { "sku": sku } });
+/// let writes = ["a", "b", "c"].map(|sku| CollectionWriteModel::InsertOne { document: doc! { "sku": sku } });
 /// let unordered = BulkWriteOptions { ordered: Some(false), ..Default::default() }; // go on past errors
 /// items.bulk_write(writes).with_options(unordered).run()?;
 /// # Ok::<(), greenmongo::Error>(())
@@ -176,98 +187,203 @@ pub struct BulkWriteOptions {
     pub write_concern: Option<WriteConcern>,
 }
 
-/// One write of a [`Client::bulk_write`](crate::Client::bulk_write), naming its collection as `"db.collection"`.
+/// One write of a [`Client::bulk_write`](crate::Client::bulk_write) (MongoDB 8.0+): any
+/// namespace, each kind its own model type, as the official driver spells them.
 ///
 /// # Examples
 ///
 /// ```no_run
 /// use bson::doc;
-/// use greenmongo::{ClientWriteModel, WriteModelOptions};
+/// use greenmongo::options::{DeleteManyModel, InsertOneModel, WriteModel};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
-/// let writes = vec![
-///     ClientWriteModel::InsertOne { namespace: "shop.orders".into(), document: doc! { "sku": "fig", "qty": 2 } },
-///     ClientWriteModel::Update {
-///         namespace: "shop.items".into(),
-///         filter: doc! { "sku": "fig" },
-///         update: doc! { "$inc": { "qty": -2 } }.into(),
-///         multi: false,
-///         options: WriteModelOptions::default(),
-///     },
+/// let items = client.database("shop").collection::<bson::Document>("items");
+/// let writes: Vec<WriteModel> = vec![
+///     InsertOneModel::builder().namespace(items.namespace()).document(doc! { "sku": "fig" }).build().into(),
+///     DeleteManyModel::builder().namespace("shop.carts".parse()?).filter(doc! { "expired": true }).build().into(),
 /// ];
-/// client.bulk_write(writes).run()?;
+/// let result = client.bulk_write(writes).run()?;
+/// println!("{} inserted, {} deleted", result.inserted_count, result.deleted_count);
 /// # Ok::<(), greenmongo::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum ClientWriteModel {
-    /// Insert a document (an `_id` is generated if it has none).
-    InsertOne {
-        /// `"db.collection"`.
-        namespace: String,
+pub enum WriteModel {
+    /// See [`InsertOneModel`].
+    InsertOne(InsertOneModel),
+    /// See [`UpdateOneModel`].
+    UpdateOne(UpdateOneModel),
+    /// See [`UpdateManyModel`].
+    UpdateMany(UpdateManyModel),
+    /// See [`ReplaceOneModel`].
+    ReplaceOne(ReplaceOneModel),
+    /// See [`DeleteOneModel`].
+    DeleteOne(DeleteOneModel),
+    /// See [`DeleteManyModel`].
+    DeleteMany(DeleteManyModel),
+}
+
+/// Declares a client bulk write model: the struct, its `builder()`/setters/`build()`,
+/// and `From<Model> for WriteModel`.
+macro_rules! write_model {
+    (
+        $(#[$doc:meta])*
+        $model:ident => $variant:ident { $($(#[$fdoc:meta])* $field:ident: $ty:ty,)* }
+        example: $example:literal
+    ) => {
+        $(#[$doc])*
+        ///
+        /// # Examples
+        ///
+        #[doc = concat!("```\nuse bson::doc;\nuse greenmongo::{options::*, Namespace};\n\n", $example, "\n```")]
+        #[derive(Clone, Debug, Default, PartialEq)]
+        #[non_exhaustive]
+        pub struct $model {
+            /// The collection it writes to.
+            pub namespace: Namespace,
+            $($(#[$fdoc])* pub $field: $ty,)*
+        }
+
+        impl $model {
+            #[doc = concat!("A [`", stringify!($model), "`] to build with its setters, ending in `build()`.")]
+            ///
+            /// # Examples
+            ///
+            #[doc = concat!("```\nuse bson::doc;\nuse greenmongo::{options::*, Namespace};\n\n", $example, "\n```")]
+            pub fn builder() -> Self {
+                Self::default()
+            }
+
+            /// Sets the namespace (`"db.collection".parse()?`, or `collection.namespace()`).
+            ///
+            /// # Examples
+            ///
+            #[doc = concat!("```\nuse greenmongo::{options::", stringify!($model), ", Namespace};\n\nlet ns: Namespace = \"shop.items\".parse()?;\nassert_eq!(", stringify!($model), "::builder().namespace(ns).build().namespace.coll, \"items\");\n# Ok::<(), greenmongo::Error>(())\n```")]
+            pub fn namespace(mut self, namespace: Namespace) -> Self {
+                self.namespace = namespace;
+                self
+            }
+
+            $(
+                #[doc = concat!("Sets [`", stringify!($field), "`](", stringify!($model), "::", stringify!($field), ").")]
+                ///
+                /// # Examples
+                ///
+                #[doc = concat!("```\nuse bson::doc;\nuse greenmongo::{options::*, Namespace};\n\n", $example, "\n```")]
+                pub fn $field(mut self, value: impl Into<$ty>) -> Self {
+                    self.$field = value.into();
+                    self
+                }
+            )*
+
+            /// The model, ready to pass (the end of a builder chain).
+            ///
+            /// # Examples
+            ///
+            #[doc = concat!("```\nuse bson::doc;\nuse greenmongo::{options::*, Namespace};\n\n", $example, "\n```")]
+            pub fn build(self) -> Self {
+                self
+            }
+        }
+
+        impl From<$model> for WriteModel {
+            fn from(model: $model) -> WriteModel {
+                WriteModel::$variant(model)
+            }
+        }
+    };
+}
+
+write_model! {
+    /// Insert one document (an `_id` is generated if it has none).
+    InsertOneModel => InsertOne {
         /// The document.
         document: Document,
-    },
-    /// Update one (`multi: false`) or all (`multi: true`) documents matching `filter`.
-    Update {
-        /// `"db.collection"`.
-        namespace: String,
+    }
+    example: "let ns: Namespace = \"shop.items\".parse()?;\nlet model: WriteModel = InsertOneModel::builder().namespace(ns).document(doc! { \"sku\": \"fig\" }).build().into();\n# let _ = model;\n# Ok::<(), greenmongo::Error>(())"
+}
+
+write_model! {
+    /// Update the first document matching `filter`.
+    UpdateOneModel => UpdateOne {
+        /// Which document.
+        filter: Document,
+        /// Operators or a pipeline.
+        update: UpdateModifications,
+        /// Filters for `$[<identifier>]`.
+        array_filters: Option<Vec<Bson>>,
+        /// String comparison rules.
+        collation: Option<Document>,
+        /// Which index to use: its name or its keys.
+        hint: Option<Bson>,
+        /// Insert when none matches.
+        upsert: Option<bool>,
+        /// Which document when several match.
+        sort: Option<Document>,
+    }
+    example: "let model = UpdateOneModel::builder()\n    .namespace(\"shop.items\".parse()?)\n    .filter(doc! { \"sku\": \"fig\" })\n    .update(doc! { \"$inc\": { \"qty\": 1 } })\n    .upsert(true)\n    .build();\nassert_eq!(model.upsert, Some(true));\n# Ok::<(), greenmongo::Error>(())"
+}
+
+write_model! {
+    /// Update every document matching `filter`.
+    UpdateManyModel => UpdateMany {
         /// Which documents.
         filter: Document,
         /// Operators or a pipeline.
         update: UpdateModifications,
-        /// Update every match rather than the first.
-        multi: bool,
-        /// Upsert, array filters, collation, hint, sort.
-        options: crate::WriteModelOptions,
-    },
+        /// Filters for `$[<identifier>]`.
+        array_filters: Option<Vec<Bson>>,
+        /// String comparison rules.
+        collation: Option<Document>,
+        /// Which index to use: its name or its keys.
+        hint: Option<Bson>,
+        /// Insert when none matches.
+        upsert: Option<bool>,
+    }
+    example: "let model = UpdateManyModel::builder()\n    .namespace(\"shop.items\".parse()?)\n    .filter(doc! { \"qty\": 0 })\n    .update(doc! { \"$set\": { \"soldOut\": true } })\n    .build();\nassert_eq!(model.filter, doc! { \"qty\": 0 });\n# Ok::<(), greenmongo::Error>(())"
+}
+
+write_model! {
     /// Replace the first document matching `filter`.
-    ReplaceOne {
-        /// `"db.collection"`.
-        namespace: String,
+    ReplaceOneModel => ReplaceOne {
         /// Which document.
         filter: Document,
         /// The new document (no operators).
         replacement: Document,
-        /// Upsert, collation, hint, sort.
-        options: crate::WriteModelOptions,
-    },
-    /// Delete one (`multi: false`) or all (`multi: true`) documents matching `filter`.
-    Delete {
-        /// `"db.collection"`.
-        namespace: String,
-        /// Which documents.
-        filter: Document,
-        /// Delete every match rather than the first.
-        multi: bool,
-        /// Collation and hint.
-        options: crate::WriteModelOptions,
-    },
+        /// String comparison rules.
+        collation: Option<Document>,
+        /// Which index to use: its name or its keys.
+        hint: Option<Bson>,
+        /// Insert when none matches.
+        upsert: Option<bool>,
+        /// Which document when several match.
+        sort: Option<Document>,
+    }
+    example: "let model = ReplaceOneModel::builder()\n    .namespace(\"shop.items\".parse()?)\n    .filter(doc! { \"sku\": \"fig\" })\n    .replacement(doc! { \"sku\": \"fig\", \"qty\": 7 })\n    .build();\nassert_eq!(model.replacement.get_i32(\"qty\")?, 7);\n# Ok::<(), Box<dyn std::error::Error>>(())"
 }
 
-/// Options of [`Client::bulk_write`](crate::Client::bulk_write).
-///
-/// # Examples
-///
-/// ```
-/// use greenmongo::ClientBulkWriteOptions;
-///
-/// let options = ClientBulkWriteOptions { ordered: Some(false), verbose_results: Some(true), ..Default::default() };
-/// assert_eq!(options.comment, None);
-/// // client.bulk_write(writes).with_options(options).run()?
-/// ```
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ClientBulkWriteOptions {
-    /// Stop at the first error (default `true`).
-    pub ordered: Option<bool>,
-    /// Skip document validation.
-    pub bypass_document_validation: Option<bool>,
-    /// A comment for the server's logs and profiler.
-    pub comment: Option<Bson>,
-    /// Variables for `$$name`.
-    pub let_vars: Option<Document>,
-    /// The write concern (default: the client's).
-    pub write_concern: Option<WriteConcern>,
-    /// Also return the result of every single write (default `false`: counts only).
-    pub verbose_results: Option<bool>,
+write_model! {
+    /// Delete the first document matching `filter`.
+    DeleteOneModel => DeleteOne {
+        /// Which document.
+        filter: Document,
+        /// String comparison rules.
+        collation: Option<Document>,
+        /// Which index to use: its name or its keys.
+        hint: Option<Bson>,
+    }
+    example: "let model = DeleteOneModel::builder().namespace(\"shop.items\".parse()?).filter(doc! { \"sku\": \"fig\" }).build();\nassert_eq!(model.namespace.db, \"shop\");\n# Ok::<(), greenmongo::Error>(())"
+}
+
+write_model! {
+    /// Delete every document matching `filter`.
+    DeleteManyModel => DeleteMany {
+        /// Which documents.
+        filter: Document,
+        /// String comparison rules.
+        collation: Option<Document>,
+        /// Which index to use: its name or its keys.
+        hint: Option<Bson>,
+    }
+    example: "let model = DeleteManyModel::builder().namespace(\"shop.carts\".parse()?).filter(doc! { \"expired\": true }).build();\nassert!(model.hint.is_none());\n# Ok::<(), greenmongo::Error>(())"
 }

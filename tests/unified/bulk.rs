@@ -7,9 +7,14 @@ use std::collections::HashMap;
 
 use bson::{doc, Bson, Document};
 use greenmongo::{
-    error::{WriteConcernError, WriteError},
-    BulkWriteOptions, BulkWriteResult, Client, ClientBulkWriteOptions, ClientBulkWriteResult,
-    ClientWriteModel, Collection, WriteModel, WriteModelOptions,
+    error::{PartialBulkWriteResult, WriteConcernError, WriteError},
+    options::{
+        BulkWriteOptions, CollectionWriteModel, DeleteManyModel, DeleteOneModel, Hint,
+        InsertOneModel, ReplaceOneModel, UpdateManyModel, UpdateOneModel, WriteModel,
+        WriteModelOptions,
+    },
+    results::{BulkWriteResult, SummaryBulkWriteResult, VerboseBulkWriteResult},
+    Client, Collection, Namespace,
 };
 
 use super::{
@@ -53,24 +58,29 @@ pub fn client_bulk_write(client: &Client, mut a: Args) -> OpResult {
             Some(write_concern(&spec)?)
         }
     };
-    let options = ClientBulkWriteOptions {
+    let options = BulkWriteOptions {
         ordered: a.boolean("ordered")?,
         bypass_document_validation: a.boolean("bypassDocumentValidation")?,
         comment: a.take("comment"),
         let_vars: a.doc("let")?,
         write_concern,
-        verbose_results: a.boolean("verboseResults")?,
     };
+    let verbose = a.boolean("verboseResults")?.unwrap_or(false);
     a.done()?;
     let models = models
         .into_iter()
         .map(client_write_model)
         .collect::<Step<Vec<_>>>()?;
-    Ok(client
-        .bulk_write(models)
-        .with_options(options)
-        .run()
-        .map(|r| Value::Bson(Bson::Document(client_bulk_write_result(&r)))))
+    let write = client.bulk_write(models).with_options(options);
+    let result = if verbose {
+        write
+            .verbose_results()
+            .run()
+            .map(PartialBulkWriteResult::Verbose)
+    } else {
+        write.run().map(PartialBulkWriteResult::Summary)
+    };
+    Ok(result.map(|r| Value::Bson(Bson::Document(client_bulk_write_result(&r)))))
 }
 
 /// The one key of a request document (`{ "updateOne": { ... } }`) and its arguments.
@@ -105,10 +115,10 @@ fn model_options(a: &mut Args, name: &str) -> Step<WriteModelOptions> {
     })
 }
 
-fn write_model(request: Document) -> Step<WriteModel> {
+fn write_model(request: Document) -> Step<CollectionWriteModel> {
     let (name, mut a) = model_args("bulkWrite", request)?;
     let model = match name.as_str() {
-        "insertOne" => WriteModel::InsertOne {
+        "insertOne" => CollectionWriteModel::InsertOne {
             document: a.req_doc("document")?,
         },
         "updateOne" | "updateMany" => {
@@ -116,20 +126,20 @@ fn write_model(request: Document) -> Step<WriteModel> {
             let update = modifications(a.take("update").unwrap_or(Bson::Null))?;
             let options = model_options(&mut a, &name)?;
             if name == "updateOne" {
-                WriteModel::UpdateOne {
+                CollectionWriteModel::UpdateOne {
                     filter,
                     update,
                     options,
                 }
             } else {
-                WriteModel::UpdateMany {
+                CollectionWriteModel::UpdateMany {
                     filter,
                     update,
                     options,
                 }
             }
         }
-        "replaceOne" => WriteModel::ReplaceOne {
+        "replaceOne" => CollectionWriteModel::ReplaceOne {
             filter: a.req_doc("filter")?,
             replacement: a.req_doc("replacement")?,
             options: model_options(&mut a, &name)?,
@@ -138,9 +148,9 @@ fn write_model(request: Document) -> Step<WriteModel> {
             let filter = a.req_doc("filter")?;
             let options = model_options(&mut a, &name)?;
             if name == "deleteOne" {
-                WriteModel::DeleteOne { filter, options }
+                CollectionWriteModel::DeleteOne { filter, options }
             } else {
-                WriteModel::DeleteMany { filter, options }
+                CollectionWriteModel::DeleteMany { filter, options }
             }
         }
         other => return fail!("unknown bulkWrite model {other}"),
@@ -149,35 +159,74 @@ fn write_model(request: Document) -> Step<WriteModel> {
     Ok(model)
 }
 
-fn client_write_model(request: Document) -> Step<ClientWriteModel> {
+fn client_write_model(request: Document) -> Step<WriteModel> {
     let (name, mut a) = model_args("clientBulkWrite", request)?;
     let Some(namespace) = a.string("namespace")? else {
         return fail!("clientBulkWrite.{name} needs a namespace");
     };
-    let model = match name.as_str() {
-        "insertOne" => ClientWriteModel::InsertOne {
-            namespace,
-            document: a.req_doc("document")?,
-        },
-        "updateOne" | "updateMany" => ClientWriteModel::Update {
-            namespace,
-            filter: a.req_doc("filter")?,
-            update: modifications(a.take("update").unwrap_or(Bson::Null))?,
-            multi: name == "updateMany",
-            options: model_options(&mut a, &name)?,
-        },
-        "replaceOne" => ClientWriteModel::ReplaceOne {
-            namespace,
-            filter: a.req_doc("filter")?,
-            replacement: a.req_doc("replacement")?,
-            options: model_options(&mut a, &name)?,
-        },
-        "deleteOne" | "deleteMany" => ClientWriteModel::Delete {
-            namespace,
-            filter: a.req_doc("filter")?,
-            multi: name == "deleteMany",
-            options: model_options(&mut a, &name)?,
-        },
+    let namespace: Namespace = namespace
+        .parse()
+        .map_err(failed("clientBulkWrite namespace"))?;
+    let o = model_options(&mut a, &name)?;
+    let array_filters = o
+        .array_filters
+        .map(|filters| filters.into_iter().map(Bson::Document).collect());
+    let collation = o.collation.map(bson::Document::from);
+    let hint = o.hint.map(|h| match h {
+        Hint::Name(name) => Bson::String(name),
+        Hint::Keys(keys) => Bson::Document(keys),
+    });
+    let model: WriteModel = match name.as_str() {
+        "insertOne" => InsertOneModel::builder()
+            .namespace(namespace)
+            .document(a.req_doc("document")?)
+            .build()
+            .into(),
+        "updateOne" => UpdateOneModel::builder()
+            .namespace(namespace)
+            .filter(a.req_doc("filter")?)
+            .update(modifications(a.take("update").unwrap_or(Bson::Null))?)
+            .array_filters(array_filters)
+            .collation(collation)
+            .hint(hint)
+            .upsert(o.upsert)
+            .sort(o.sort)
+            .build()
+            .into(),
+        "updateMany" => UpdateManyModel::builder()
+            .namespace(namespace)
+            .filter(a.req_doc("filter")?)
+            .update(modifications(a.take("update").unwrap_or(Bson::Null))?)
+            .array_filters(array_filters)
+            .collation(collation)
+            .hint(hint)
+            .upsert(o.upsert)
+            .build()
+            .into(),
+        "replaceOne" => ReplaceOneModel::builder()
+            .namespace(namespace)
+            .filter(a.req_doc("filter")?)
+            .replacement(a.req_doc("replacement")?)
+            .collation(collation)
+            .hint(hint)
+            .upsert(o.upsert)
+            .sort(o.sort)
+            .build()
+            .into(),
+        "deleteOne" => DeleteOneModel::builder()
+            .namespace(namespace)
+            .filter(a.req_doc("filter")?)
+            .collation(collation)
+            .hint(hint)
+            .build()
+            .into(),
+        "deleteMany" => DeleteManyModel::builder()
+            .namespace(namespace)
+            .filter(a.req_doc("filter")?)
+            .collation(collation)
+            .hint(hint)
+            .build()
+            .into(),
         other => return fail!("unknown clientBulkWrite model {other}"),
     };
     a.done()?;
@@ -209,15 +258,21 @@ pub fn bulk_write_result(r: &BulkWriteResult) -> Document {
 
 /// The CRUD spec's ClientBulkWriteResult; the per-write maps are empty unless the write
 /// asked for verbose results.
-pub fn client_bulk_write_result(r: &ClientBulkWriteResult) -> Document {
+pub fn client_bulk_write_result(r: &PartialBulkWriteResult) -> Document {
+    let empty = VerboseBulkWriteResult::default();
+    let (summary, verbose): (&SummaryBulkWriteResult, &VerboseBulkWriteResult) = match r {
+        PartialBulkWriteResult::Summary(s) => (s, &empty),
+        PartialBulkWriteResult::Verbose(v) => (&v.summary, v),
+        _ => (&empty.summary, &empty),
+    };
     doc! {
-        "insertedCount": r.inserted_count as i64,
-        "upsertedCount": r.upserted_count as i64,
-        "matchedCount": r.matched_count as i64,
-        "modifiedCount": r.modified_count as i64,
-        "deletedCount": r.deleted_count as i64,
-        "insertResults": by_index(&r.insert_results, |i| doc! { "insertedId": i.inserted_id.clone() }.into()),
-        "updateResults": by_index(&r.update_results, |u| {
+        "insertedCount": summary.inserted_count,
+        "upsertedCount": summary.upserted_count,
+        "matchedCount": summary.matched_count,
+        "modifiedCount": summary.modified_count,
+        "deletedCount": summary.deleted_count,
+        "insertResults": by_index(&verbose.insert_results, |i| doc! { "insertedId": i.inserted_id.clone() }.into()),
+        "updateResults": by_index(&verbose.update_results, |u| {
             let mut d = doc! {
                 "matchedCount": u.matched_count as i64,
                 "modifiedCount": u.modified_count as i64,
@@ -227,7 +282,7 @@ pub fn client_bulk_write_result(r: &ClientBulkWriteResult) -> Document {
             }
             d.into()
         }),
-        "deleteResults": by_index(&r.delete_results, |d| doc! { "deletedCount": d.deleted_count as i64 }.into()),
+        "deleteResults": by_index(&verbose.delete_results, |d| doc! { "deletedCount": d.deleted_count as i64 }.into()),
     }
 }
 

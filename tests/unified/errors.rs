@@ -34,13 +34,13 @@ fn server_errors(error: &Error) -> Vec<(i32, &str, &str)> {
             .map(write)
             .chain(e.write_concern_error.iter().map(concern))
             .collect(),
-        ErrorKind::BulkWrite(e) => e
+        ErrorKind::CollectionBulkWrite(e) => e
             .write_errors
             .iter()
             .map(write)
             .chain(e.write_concern_error.iter().map(concern))
             .collect(),
-        ErrorKind::ClientBulkWrite(e) => {
+        ErrorKind::BulkWrite(e) => {
             let mut by_index: Vec<_> = e.write_errors.iter().collect();
             by_index.sort_by_key(|(i, _)| **i);
             by_index
@@ -60,8 +60,8 @@ fn is_client_error(error: &Error) -> bool {
         ErrorKind::Command(_)
             | ErrorKind::Write(_)
             | ErrorKind::InsertMany(_)
+            | ErrorKind::CollectionBulkWrite(_)
             | ErrorKind::BulkWrite(_)
-            | ErrorKind::ClientBulkWrite(_)
     )
 }
 
@@ -133,10 +133,8 @@ pub fn check(expected: &ExpectedError, error: &Error, entities: EntityLookup<'_>
     if let Some(want) = &expected.expect_result {
         let partial = match &*error.kind {
             ErrorKind::InsertMany(e) => Some(insert_many_result(&e.inserted_ids)),
-            ErrorKind::BulkWrite(e) => Some(bulk_write_result(&e.partial_result)),
-            ErrorKind::ClientBulkWrite(e) => {
-                e.partial_result.as_ref().map(client_bulk_write_result)
-            }
+            ErrorKind::CollectionBulkWrite(e) => Some(bulk_write_result(&e.partial_result)),
+            ErrorKind::BulkWrite(e) => e.partial_result.as_ref().map(client_bulk_write_result),
             _ => None,
         };
         matches(want, partial.map(Bson::Document).as_ref(), true, entities)
@@ -155,7 +153,7 @@ fn check_client_bulk_write_errors(
     if expected.write_errors.is_none() && expected.write_concern_errors.is_none() {
         return Ok(());
     }
-    let ErrorKind::ClientBulkWrite(e) = &*error.kind else {
+    let ErrorKind::BulkWrite(e) = &*error.kind else {
         return fail!("expected a client bulk write error, got {error}");
     };
     if let Some(want) = &expected.write_errors {
