@@ -118,6 +118,7 @@ mod distinct;
 mod drop;
 mod find;
 mod find_and_modify;
+pub mod gridfs;
 mod index;
 mod insert;
 mod list;

@@ -6,6 +6,8 @@
 
 use std::{collections::BTreeSet, fmt, io, sync::Arc};
 
+pub use crate::gridfs::{GridFsErrorKind, GridFsFileIdentifier};
+
 /// `Result` with the driver's [`Error`].
 ///
 /// # Examples
@@ -131,6 +133,9 @@ pub enum ErrorKind {
         /// What happened.
         message: String,
     },
+    /// A GridFS operation failed: no such file or revision, a missing or wrongly sized
+    /// chunk (naming the file and the chunk), a closed upload stream.
+    GridFs(GridFsErrorKind),
 }
 
 /// A command error reported by the server.
@@ -661,6 +666,7 @@ impl fmt::Display for Error {
                 write!(f, "timed out waiting for a pooled connection: {message}")
             }
             ErrorKind::Internal { message } => write!(f, "internal error: {message}"),
+            ErrorKind::GridFs(e) => write!(f, "GridFS error: {e}"),
         }?;
         if !self.labels.is_empty() {
             let labels: Vec<&str> = self.labels().collect();

@@ -16,6 +16,7 @@ mod database;
 mod dns;
 pub mod error;
 pub mod event;
+pub mod gridfs;
 mod namespace;
 mod operation;
 pub mod options;

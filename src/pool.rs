@@ -39,7 +39,9 @@
 //!   runtime named `greenmongo-pool-maintenance`, which does not keep the runtime alive:
 //!   it ends when the runtime shuts down (the pool then goes on without it). Elsewhere it
 //!   is a thread of the same name. Either ends when the pool is closed or dropped; it
-//!   holds only a weak reference to the pool.
+//!   holds only a weak reference to the pool. A connection it fails to establish goes
+//!   through SDAM's error rules: a client's `connect` closure applies them; a pool on its
+//!   own clears itself ([`PoolOptions::sdam_handles_errors`]).
 //!
 //! - **Interrupting.** `clear(interrupt_in_use_connections = true)` (server monitoring
 //!   does it when a check times out) also aborts the connections being established or
@@ -468,47 +470,7 @@ impl<C: PoolConnection> Pool<C> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn clear(&self, interrupt_in_use_connections: bool) {
-        let inner = &self.inner;
-        let (was_ready, cutoff, stale, interrupted) = {
-            let mut st = inner.lock();
-            if st.status == PoolState::Closed {
-                return;
-            }
-            st.generation += 1;
-            // Everything still registered is of an older generation: being established,
-            // in use, or about to be closed with the available ones below.
-            let interrupted: Vec<_> = if interrupt_in_use_connections {
-                st.interrupt_below = st.generation;
-                st.interruptible
-                    .drain(..)
-                    .filter_map(|w| w.upgrade())
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let was_ready = st.status == PoolState::Ready;
-            st.status = PoolState::Paused;
-            st.populate = false;
-            let stale: Closing<C> = st
-                .available
-                .drain(..)
-                .map(|m| (m, ConnectionClosedReason::Stale))
-                .collect();
-            st.total -= stale.len();
-            (was_ready, st.next_ticket, stale, interrupted)
-        };
-        if was_ready {
-            inner.emit(|| CmapEvent::PoolCleared {
-                address: inner.address.clone(),
-                interrupt_in_use_connections,
-                service_id: None,
-            });
-        }
-        inner.close_all(stale);
-        for connection in interrupted {
-            connection.interrupt();
-        }
-        inner.fail_waiters(cutoff, Failure::Cleared);
+        self.inner.clear(interrupt_in_use_connections, None);
     }
 
     /// Load-balanced mode: the current generation of connections to `service_id` (it

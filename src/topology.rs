@@ -496,6 +496,8 @@ impl Topology {
         let config = self.shared.config.clone();
         let mut pool_options = PoolOptions::from_client_options(&config.options);
         pool_options.event_handler = self.shared.pool_events.clone();
+        // `establishment_failed` below applies SDAM's rules to every failure.
+        pool_options.sdam_handles_errors = true;
         let topology = Arc::downgrade(&self.shared);
         let pool = Arc::new(Pool::new(
             address.clone(),

@@ -174,7 +174,17 @@ pub fn read_message_bytes<R: Read + ?Sized>(
     limits: &SizeLimits,
 ) -> Result<Vec<u8>> {
     let mut len_bytes = [0u8; 4];
-    reader.read_exact(&mut len_bytes)?;
+    reader.read_exact(&mut len_bytes).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            // std's "failed to fill whole buffer" does not say what happened.
+            std::io::Error::new(
+                e.kind(),
+                "connection closed by the peer before a reply (while reading a message length)",
+            )
+        } else {
+            e
+        }
+    })?;
     let len = i32::from_le_bytes(len_bytes);
     let len = header::check_message_length(len, limits)?;
 

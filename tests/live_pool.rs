@@ -306,3 +306,65 @@ fn a_connection_whose_coroutine_is_dropped_mid_command_is_closed() {
     ping(&client).unwrap();
     assert_eq!(created(&events), 2);
 }
+
+#[test]
+fn concurrent_operations_use_about_as_many_sessions_as_connections() {
+    // The sessions spec: an implicit session is taken only once a connection is checked
+    // out, so operations queued for a connection hold none and the server sessions stay
+    // near the number of connections (before: 9,994 of 10,000 find_one used their own).
+    let Some(mut options) = options("pool_sessions") else {
+        return;
+    };
+    const POOL: u32 = 10;
+    options.max_pool_size = Some(POOL);
+    let lsids = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let sink = lsids.clone();
+    options.command_event_handler = Some(greenmongo::event::EventHandler::new(
+        move |e: &greenmongo::event::CommandEvent| {
+            if let greenmongo::event::CommandEvent::Started(started) = e {
+                if let Ok(lsid) = started.command.get_document("lsid") {
+                    sink.lock().unwrap().insert(lsid.to_string());
+                }
+            }
+        },
+    ));
+    let client = Client::with_options(options).unwrap();
+    let items = client
+        .database(&server::unique("pool_sessions"))
+        .collection::<bson::Document>("c");
+    items.insert_one(doc! { "_id": 1 }).run().unwrap();
+    lsids.lock().unwrap().clear();
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let coll = items.clone();
+    let errors: Vec<String> = rt.block_on(move || {
+        let handles: Vec<_> = (0..2_000)
+            .map(|_| {
+                let coll = coll.clone();
+                coroutine::spawn(move || coll.find_one(doc! { "_id": 1 }).run())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| match h.join().unwrap() {
+                Ok(Some(_)) => None,
+                Ok(None) => Some("not found".to_string()),
+                Err(e) => Some(e.to_string()),
+            })
+            .collect()
+    });
+    assert!(
+        errors.is_empty(),
+        "{} errors: {:?}",
+        errors.len(),
+        &errors[..1]
+    );
+    let distinct = lsids.lock().unwrap().len();
+    println!("2,000 concurrent find_one through {POOL} connections used {distinct} sessions");
+    // A session goes back to its pool just after its connection does, so a few more than
+    // the connections may be in use at once; never one per operation.
+    assert!(
+        distinct <= 2 * POOL as usize,
+        "{distinct} distinct lsids for {POOL} connections"
+    );
+    items.drop().run().unwrap();
+}

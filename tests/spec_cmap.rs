@@ -69,6 +69,12 @@ struct FilePoolOptions {
     #[serde(rename = "backgroundThreadIntervalMS")]
     background_thread_interval_ms: Option<i64>,
     app_name: Option<String>,
+    /// Integration files: the live connection's read and write timeout.
+    #[serde(rename = "socketTimeoutMS")]
+    socket_timeout_ms: Option<u64>,
+    /// Integration files: the live connection's TCP connect timeout.
+    #[serde(rename = "connectTimeoutMS")]
+    connect_timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -153,16 +159,33 @@ struct Live {
     client: Client,
 }
 
-/// Establishes a connection to the live server: TCP, then a `hello` with `app_name` in
+/// How an integration file's connections are made: the file's `appName`,
+/// `connectTimeoutMS` and `socketTimeoutMS`.
+#[derive(Clone, Default)]
+struct LiveSettings {
+    app_name: String,
+    connect_timeout: Option<Duration>,
+    socket_timeout: Option<Duration>,
+}
+
+/// Establishes a connection to the live server: TCP, then a `hello` with the appName in
 /// its client metadata (which the file's fail point blocks). A clear that interrupts
 /// shuts the socket down, as the driver's own connections do.
 fn connect_live(
     address: &ServerAddress,
-    app_name: &str,
+    settings: &LiveSettings,
     establishing: &Establishing,
 ) -> greenmongo::Result<TestConnection> {
     let host = address.host().unwrap_or("localhost");
-    let mut stream = TcpStream::connect((host, address.port().unwrap_or(27017)))?;
+    let port = address.port().unwrap_or(27017);
+    let mut stream = match (host.parse::<std::net::IpAddr>(), settings.connect_timeout) {
+        (Ok(ip), Some(timeout)) => {
+            TcpStream::connect_timeout(&std::net::SocketAddr::new(ip, port), timeout)?
+        }
+        _ => TcpStream::connect((host, port))?,
+    };
+    stream.set_read_timeout(settings.socket_timeout)?;
+    stream.set_write_timeout(settings.socket_timeout)?;
     let socket = stream.try_clone()?;
     establishing.on_interrupt(move || {
         let _ = socket.shutdown(std::net::Shutdown::Both);
@@ -171,7 +194,7 @@ fn connect_live(
         "hello": 1,
         "$db": "admin",
         "client": {
-            "application": { "name": app_name },
+            "application": { "name": settings.app_name.as_str() },
             "driver": { "name": "greenmongo-cmap-spec-runner", "version": "0" },
             "os": { "type": std::env::consts::OS },
         },
@@ -373,16 +396,20 @@ fn run_operations(file: &TestFile, mode: Mode, live: Option<&Live>) -> (Outcome,
             |_: &ServerAddress, _| Ok(TestConnection::Fake),
         ),
         Some(live) => {
-            let app_name = file
+            let settings = file
                 .pool_options
                 .as_ref()
-                .and_then(|o| o.app_name.clone())
+                .map(|o| LiveSettings {
+                    app_name: o.app_name.clone().unwrap_or_default(),
+                    connect_timeout: o.connect_timeout_ms.map(Duration::from_millis),
+                    socket_timeout: o.socket_timeout_ms.map(Duration::from_millis),
+                })
                 .unwrap_or_default();
             Pool::new(
                 live.address.clone(),
                 options,
                 move |address: &ServerAddress, e: &Establishing| {
-                    connect_live(address, &app_name, e)
+                    connect_live(address, &settings, e)
                 },
             )
         }
@@ -688,12 +715,14 @@ fn skip_reason(file: &TestFile, live: Option<&(Arc<Live>, Vec<u32>)>) -> Option<
                 .get("maxServerVersion")
                 .and_then(Value::as_str)
                 .is_none_or(|max| *version <= version_numbers(max));
-            at_least && at_most
+            // The pool has no backoff state (client backpressure's pool backoff).
+            let backoff = req.get("poolBackoff").and_then(Value::as_bool) != Some(true);
+            at_least && at_most && backoff
         })
     });
     (!met).then(|| {
         format!(
-            "runOn {:?} not met by server version {version:?}",
+            "runOn {:?} not met by server version {version:?} (and the pool has no backoff)",
             file.run_on
         )
     })
@@ -729,4 +758,118 @@ fn cmap_format_spec() {
         tallies.push(tally);
     }
     report(&tallies);
+}
+
+/// CMAP, "Populating the Pool with a Connection": an error while populating is handled
+/// by SDAM's application-error rules, which clear the pool, so a pool on its own clears
+/// itself: `ConnectionPoolCleared` comes before the failed connection's
+/// `ConnectionClosed` (the order of upstream's `pool-create-min-size-error.json`), the
+/// pool is paused, and it creates nothing more until it is ready again. A pool whose
+/// `connect` applies SDAM's rules itself (`sdam_handles_errors`, a client's) is left as
+/// that closure leaves it: here ready, trying again. Fake connections; with threads (the
+/// maintenance task is a thread) and with coroutines (it is a coroutine).
+#[test]
+fn an_error_while_populating_clears_the_pool() {
+    use greenmongo::pool::{ConnectionClosedReason, PoolState};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Populating {
+        pool: Arc<Pool<TestConnection>>,
+        attempts: Arc<AtomicUsize>,
+        events: Arc<Mutex<Vec<CmapEvent>>>,
+        _runtime: Option<Runtime>,
+    }
+
+    fn populate(mode: Mode, sdam_handles_errors: bool) -> Populating {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let mut options = PoolOptions::default();
+        options.min_pool_size = Some(1);
+        options.maintenance_interval = Some(Duration::from_millis(5));
+        options.sdam_handles_errors = sdam_handles_errors;
+        options.event_handler = Some(greenmongo::event::EventHandler::new(
+            move |e: &CmapEvent| lock(&sink).push(e.clone()),
+        ));
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let counter = attempts.clone();
+        let connect = move |_: &ServerAddress, _: &Establishing| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "hello timed out");
+            Err::<TestConnection, _>(Error::from(timeout))
+        };
+        let address = ServerAddress::tcp("cmap-populate", 27017);
+        let (pool, runtime) = match mode {
+            Mode::Threads => (Arc::new(Pool::new(address, options, connect)), None),
+            // Created on the runtime, the pool's maintenance task is a coroutine.
+            Mode::Coroutines => {
+                let rt = Runtime::builder().worker_threads(2).build().unwrap();
+                let pool = rt.block_on(move || Arc::new(Pool::new(address, options, connect)));
+                (pool, Some(rt))
+            }
+        };
+        pool.ready();
+        Populating {
+            pool,
+            attempts,
+            events,
+            _runtime: runtime,
+        }
+    }
+
+    fn wait_for(what: &str, f: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            assert!(start.elapsed() < Duration::from_secs(10), "never: {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    for mode in [Mode::Threads, Mode::Coroutines] {
+        let p = populate(mode, false);
+        wait_for("the failed connection's ConnectionClosed", || {
+            lock(&p.events)
+                .iter()
+                .any(|e| e.name() == "ConnectionClosed")
+        });
+        let names: Vec<_> = lock(&p.events).iter().map(|e| e.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "ConnectionPoolCreated",
+                "ConnectionPoolReady",
+                "ConnectionCreated",
+                "ConnectionPoolCleared",
+                "ConnectionClosed"
+            ],
+            "{mode:?}"
+        );
+        assert!(lock(&p.events).iter().any(|e| matches!(
+            e,
+            CmapEvent::ConnectionClosed {
+                reason: ConnectionClosedReason::Error,
+                ..
+            }
+        )));
+        assert_eq!(p.pool.state(), PoolState::Paused, "{mode:?}");
+        assert_eq!(
+            p.attempts.load(Ordering::SeqCst),
+            1,
+            "{mode:?}: paused, it stopped"
+        );
+        assert_eq!(p.pool.counts().total, 0, "{mode:?}");
+        p.pool.close();
+
+        let p = populate(mode, true);
+        wait_for("a second attempt", || {
+            p.attempts.load(Ordering::SeqCst) >= 2
+        });
+        assert_eq!(p.pool.state(), PoolState::Ready, "{mode:?}");
+        assert!(
+            !lock(&p.events)
+                .iter()
+                .any(|e| e.name() == "ConnectionPoolCleared"),
+            "{mode:?}"
+        );
+        p.pool.close();
+    }
 }

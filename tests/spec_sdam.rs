@@ -175,21 +175,19 @@ struct ServerSpec {
 #[test]
 fn sdam_spec() {
     let mut tally = FolderTally::default();
-    let mut root = None;
     for folder in FOLDERS {
+        // A missing folder is skipped (or fails in CI); the others still run.
         let Some((spec_root, files)) =
             json_files_under(&format!("server-discovery-and-monitoring/tests/{folder}"))
         else {
-            return;
+            continue;
         };
         for path in &files {
             let file: TestFile = util::spec::read_json(path);
             let result = run_file(&file, *folder == "monitoring");
             tally.record(&spec_root, path, &file.description, result);
         }
-        root = Some(spec_root);
     }
-    assert!(root.is_some());
     tally.report();
 }
 

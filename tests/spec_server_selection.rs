@@ -131,8 +131,9 @@ fn server_selection_spec() {
         ("server-selection/tests/in_window", run_in_window_file),
     ];
     for (folder, run) in suites {
+        // A missing folder is skipped (or fails in CI); the others still run.
         let Some((root, files)) = json_files_under(folder) else {
-            return;
+            continue;
         };
         for path in &files {
             let name = path

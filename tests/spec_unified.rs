@@ -7,8 +7,8 @@
 //! `tests/unified/known.rs` do not fail it.
 //!
 //! The spec files are read from `$GREENMONGO_SPEC_TESTS` (default `../shared/spec-tests`);
-//! the server from `MONGODB_URI`. Either missing: the tests say so and pass (except in CI,
-//! where a missing server fails). The files that need authentication (the retryable
+//! the server from `MONGODB_URI`. Either missing: the tests say so and pass, except in CI,
+//! where a missing server or spec folder fails. The files that need authentication (the retryable
 //! reads' and writes' `handshakeError.json`, SDAM's `auth-*.json` and
 //! `pool-clear-checkout-error.json`) run again against `GREENMONGO_TEST_AUTH_URI`, the
 //! server `scripts/test` starts with `--auth`.
@@ -29,6 +29,7 @@ mod unified {
     pub mod errors;
     pub mod events;
     pub mod format;
+    pub mod gridfs; // gridfs
     pub mod known;
     pub mod matching;
     pub mod operations;
@@ -58,13 +59,9 @@ fn run_with_auth(folder: &str, wanted: impl Fn(&str) -> bool) {
 /// The files of `folder` that `wanted` names, against the server in `uri_var`.
 fn run_against(uri_var: &str, folder: &str, wanted: impl Fn(&str) -> bool) {
     let _one_at_a_time = SERVER.lock().unwrap_or_else(PoisonError::into_inner);
-    let Some(root) = spec::spec_root() else {
+    let Some((root, _)) = spec::spec_dir(folder) else {
         return;
     };
-    if !root.join(folder).is_dir() {
-        println!("SKIPPED {folder}: not found under {}", root.display());
-        return;
-    }
     let Some(uri) = server::uri_from(uri_var) else {
         return;
     };
@@ -150,4 +147,9 @@ fn server_discovery_and_monitoring_auth_errors_with_auth() {
     run_with_auth("server-discovery-and-monitoring/tests/unified", |name| {
         name.starts_with("auth-") || name == "pool-clear-checkout-error.json"
     });
+}
+
+#[test]
+fn gridfs() {
+    run("gridfs/tests"); // gridfs
 }

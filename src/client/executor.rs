@@ -29,21 +29,20 @@ impl Client {
             body,
             sequences,
         } = op.build()?;
-        let criteria = op.criteria();
-        let mut session = self.implicit_session(&body, &criteria)?;
-        let result = self.execute(
+        let session = SessionSlot::implicit_for(&body);
+        let done = self.execute(
             &db,
             Request {
                 command: body,
                 sequences,
             },
-            Target::Select(criteria),
+            Target::Select(op.criteria()),
             op.retry(),
-            session.as_mut(),
+            session,
             false,
-        );
-        self.end_session(session);
-        op.handle_response(result?.reply)
+        )?;
+        self.end_session(done.session);
+        op.handle_response(done.reply)
     }
 
     /// Runs a cursor-opening `op` and returns its cursor, which keeps the server and
@@ -74,27 +73,22 @@ impl Client {
         criteria: Criteria,
         retry: Retry,
     ) -> Result<OpenedCursor> {
-        let mut session = self.implicit_session(&command, &criteria)?;
+        let session = SessionSlot::implicit_for(&command);
         let pin = self.inner.topology.is_load_balanced();
-        match self.execute(
+        let done = self.execute(
             db,
             Request::from(command),
             Target::Select(criteria),
             retry,
-            session.as_mut(),
+            session,
             pin,
-        ) {
-            Ok(done) => Ok(OpenedCursor {
-                reply: done.reply,
-                address: done.address,
-                session,
-                pinned: done.connection,
-            }),
-            Err(e) => {
-                self.end_session(session);
-                Err(e)
-            }
-        }
+        )?;
+        Ok(OpenedCursor {
+            reply: done.reply,
+            address: done.address,
+            session: done.session,
+            pinned: done.connection,
+        })
     }
 
     /// Runs a command of a cursor on its pinned connection (load-balanced mode), in the
@@ -162,7 +156,7 @@ impl Client {
             Request::from(command),
             Target::Server(address.clone()),
             Retry::No,
-            session,
+            session.map_or(SessionSlot::None, SessionSlot::Borrowed),
             false,
         )
         .map(|done| done.reply)
@@ -188,32 +182,6 @@ impl Client {
         }
     }
 
-    /// A server session when the deployment supports sessions and the write is
-    /// acknowledged (an unacknowledged write must not use one).
-    fn implicit_session(
-        &self,
-        command: &Document,
-        criteria: &Criteria,
-    ) -> Result<Option<ServerSession>> {
-        let unacknowledged = command
-            .get_document("writeConcern")
-            .is_ok_and(|wc| matches!(wc.get("w"), Some(Bson::Int32(0) | Bson::Int64(0))));
-        if unacknowledged {
-            return Ok(None);
-        }
-        let topology = &self.inner.topology;
-        let mut timeout = topology.session_timeout();
-        if timeout.is_none() {
-            // Whether sessions are supported is known once a suitable server has been
-            // checked: the first operation of a client waits for that here.
-            topology.select(criteria)?;
-            timeout = topology.session_timeout();
-        }
-        timeout
-            .map(|timeout| self.inner.sessions.check_out(timeout))
-            .transpose()
-    }
-
     /// Selects a server, checks out a connection, runs the command; reports failures to
     /// SDAM and retries once when `retry` allows. With `pin`, the connection comes back
     /// with the reply instead of going back to the pool.
@@ -223,7 +191,34 @@ impl Client {
         request: Request,
         target: Target,
         retry: Retry,
-        mut session: Option<&mut ServerSession>,
+        mut session: SessionSlot<'_>,
+        pin: bool,
+    ) -> Result<Executed> {
+        let result = self.attempt(db, request, target, retry, &mut session, pin);
+        match (result, session) {
+            (Ok(mut done), SessionSlot::Implicit(taken)) => {
+                done.session = taken;
+                Ok(done)
+            }
+            (Err(e), SessionSlot::Implicit(taken)) => {
+                self.end_session(taken);
+                Err(e)
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// [`execute`](Self::execute)'s attempts: the session's `lsid` (and, for a
+    /// retryable write, `txnNumber`) go on the command the first time a connection is
+    /// checked out, so an implicit session is taken only when a connection is in hand
+    /// (the sessions spec): concurrent operations waiting for a connection hold none.
+    fn attempt(
+        &self,
+        db: &str,
+        request: Request,
+        target: Target,
+        retry: Retry,
+        session: &mut SessionSlot<'_>,
         pin: bool,
     ) -> Result<Executed> {
         let Request {
@@ -231,18 +226,12 @@ impl Client {
             mut sequences,
         } = request;
         let options = &self.inner.config.options;
-        let retry = match retry {
+        let mut retry = match retry {
             Retry::Read if options.retry_reads == Some(false) => Retry::No,
-            Retry::Write if options.retry_writes == Some(false) || session.is_none() => Retry::No,
+            Retry::Write if options.retry_writes == Some(false) => Retry::No,
             other => other,
         };
-        if let Some(session) = session.as_deref_mut() {
-            command.insert("lsid", session.id.clone());
-            if retry == Retry::Write {
-                // One number for the write and its retry: the server runs it once.
-                command.insert("txnNumber", session.next_txn_number());
-            }
-        }
+        let mut with_session = false;
         let topology = &self.inner.topology;
         let mut retried = false;
         loop {
@@ -256,6 +245,22 @@ impl Client {
                 Target::Server(address) => topology.server(address)?,
             };
             let attempt = topology.check_out(&server).and_then(|mut conn| {
+                if !with_session {
+                    with_session = true;
+                    match session.take(self)? {
+                        Some(session) => {
+                            command.insert("lsid", session.id.clone());
+                            if retry == Retry::Write {
+                                // One number for the write and its retry: the server
+                                // runs it once.
+                                command.insert("txnNumber", session.next_txn_number());
+                            }
+                        }
+                        // No session, no retryable write (the retryable-writes spec).
+                        None if retry == Retry::Write => retry = Retry::No,
+                        None => {}
+                    }
+                }
                 let reply = self.send(&mut conn, db, &command, &mut sequences)?;
                 Ok((reply, pin.then_some(conn)))
             });
@@ -275,12 +280,13 @@ impl Client {
                         reply,
                         address: server.address,
                         connection,
+                        session: None,
                     })
                 }
                 Err(e) => e,
             };
             if error.is_network_error() {
-                if let Some(session) = session.as_deref_mut() {
+                if let Some(session) = session.get() {
                     session.dirty = true;
                 }
             }
@@ -346,6 +352,54 @@ struct Executed {
     address: ServerAddress,
     /// The connection, when asked to pin it.
     connection: Option<PooledConnection<Connection>>,
+    /// The implicit session it ran in, for the caller to end (or keep, for a cursor).
+    session: Option<ServerSession>,
+}
+
+/// The session an operation runs in.
+enum SessionSlot<'a> {
+    /// None: an unacknowledged write, or a command of a cursor that has none.
+    None,
+    /// A session someone else owns (a cursor's, for its getMore and killCursors).
+    Borrowed(&'a mut ServerSession),
+    /// An implicit session, taken from the pool once a connection is checked out
+    /// (`None` until then, and after it if the deployment does not support sessions).
+    Implicit(Option<ServerSession>),
+}
+
+impl<'a> SessionSlot<'a> {
+    /// An implicit session, unless `command` is an unacknowledged write (which must not
+    /// use one).
+    fn implicit_for(command: &Document) -> SessionSlot<'a> {
+        let unacknowledged = command
+            .get_document("writeConcern")
+            .is_ok_and(|wc| matches!(wc.get("w"), Some(Bson::Int32(0) | Bson::Int64(0))));
+        if unacknowledged {
+            SessionSlot::None
+        } else {
+            SessionSlot::Implicit(None)
+        }
+    }
+
+    /// The session, taking an implicit one from `client`'s pool when the deployment
+    /// supports sessions (known once a server has been selected).
+    fn take(&mut self, client: &Client) -> Result<Option<&mut ServerSession>> {
+        if let SessionSlot::Implicit(slot @ None) = self {
+            if let Some(timeout) = client.inner.topology.session_timeout() {
+                *slot = Some(client.inner.sessions.check_out(timeout)?);
+            }
+        }
+        Ok(self.get())
+    }
+
+    /// The session, if there is one yet.
+    fn get(&mut self) -> Option<&mut ServerSession> {
+        match self {
+            SessionSlot::None => None,
+            SessionSlot::Borrowed(session) => Some(session),
+            SessionSlot::Implicit(session) => session.as_mut(),
+        }
+    }
 }
 
 /// Where an operation runs.

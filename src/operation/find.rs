@@ -49,6 +49,23 @@ impl Find {
     }
 }
 
+/// The `find` command's `batchSize` for `limit` (zero already taken as none) and the
+/// caller's `batch_size`:
+/// - a batch size equal to a (positive) limit is sent as `limit + 1`, so the server finds
+///   the end of the results in the first batch and closes the cursor (CRUD spec,
+///   DRIVERS-1447);
+/// - zero is left out (find/getMore/killCursors spec);
+/// - with a negative limit (`singleBatch`) it goes as given: `findOne` (limit -1) sends
+///   none, as the CRUD spec's `findOne` requires, although the find/getMore/killCursors
+///   spec's OP_QUERY mapping would make it the limit.
+fn first_batch_size(limit: Option<i64>, batch_size: Option<u32>) -> Option<i64> {
+    let batch_size = batch_size.filter(|b| *b != 0).map(i64::from);
+    match limit {
+        Some(limit) if limit > 0 && batch_size == Some(limit) => Some(limit + 1),
+        _ => batch_size,
+    }
+}
+
 impl Operation for Find {
     type Output = CursorReply;
 
@@ -59,13 +76,18 @@ impl Operation for Find {
         insert_opt(&mut command, "projection", o.projection.clone());
         insert_opt(&mut command, "sort", o.sort.clone());
         insert_opt(&mut command, "skip", o.skip.map(|s| s as i64));
-        if let Some(limit) = o.limit.filter(|l| *l != 0) {
-            command.insert("limit", limit.abs());
+        let limit = o.limit.filter(|l| *l != 0);
+        if let Some(limit) = limit {
+            command.insert("limit", limit.saturating_abs());
             if limit < 0 {
                 command.insert("singleBatch", true);
             }
         }
-        insert_opt(&mut command, "batchSize", o.batch_size.map(i64::from));
+        insert_opt(
+            &mut command,
+            "batchSize",
+            first_batch_size(limit, o.batch_size),
+        );
         insert_opt(&mut command, "maxTimeMS", o.max_time.map(millis));
         insert_opt(&mut command, "allowDiskUse", o.allow_disk_use);
         insert_opt(&mut command, "hint", o.hint.as_ref().map(|h| h.to_bson()));
@@ -196,6 +218,68 @@ mod tests {
         assert_eq!(spec.max_await_time, Some(Duration::from_millis(250)));
         assert_eq!((spec.batch_size, spec.limit), (Some(3), Some(5)));
         assert!(!spec.stop_on_empty_batch);
+    }
+
+    /// CRUD spec (DRIVERS-1447; upstream's `find.json`, "Find with batchSize equal to
+    /// limit"): a `batchSize` equal to the `limit` is sent as `limit + 1`, so the server
+    /// sees the end of the results in the first batch and closes the cursor (no `getMore`,
+    /// no `killCursors`). `getMore`s keep the caller's `batchSize`.
+    #[test]
+    fn a_batch_size_equal_to_the_limit_asks_for_one_more() {
+        let options = |limit, batch_size| FindOptions {
+            limit,
+            batch_size,
+            ..Default::default()
+        };
+        let mut op = find(doc! {}, options(Some(4), Some(4)));
+        assert_command(
+            &mut op,
+            doc! { "find": "c", "filter": {}, "limit": 4_i64, "batchSize": 5_i64 },
+        );
+        assert_eq!(
+            (op.cursor_spec().batch_size, op.cursor_spec().limit),
+            (Some(4), Some(4))
+        );
+
+        // Its neighbours: a zero batchSize is left out (find/getMore/killCursors spec);
+        // with a negative limit (one batch) the batchSize goes as given, and none is
+        // added: `findOne` sends `limit: 1, singleBatch: true` and no batchSize (CRUD
+        // spec, upstream's `findOne.json`); any other pair is sent as it is.
+        for (limit, batch_size, sent) in [
+            (
+                Some(-4),
+                Some(4),
+                doc! { "limit": 4_i64, "singleBatch": true, "batchSize": 4_i64 },
+            ),
+            (Some(-1), None, doc! { "limit": 1_i64, "singleBatch": true }),
+            (
+                Some(-5),
+                Some(3),
+                doc! { "limit": 5_i64, "singleBatch": true, "batchSize": 3_i64 },
+            ),
+            (Some(4), Some(0), doc! { "limit": 4_i64 }),
+            (None, Some(0), doc! {}),
+            (
+                Some(5),
+                Some(3),
+                doc! { "limit": 5_i64, "batchSize": 3_i64 },
+            ),
+            (
+                Some(3),
+                Some(5),
+                doc! { "limit": 3_i64, "batchSize": 5_i64 },
+            ),
+            (Some(0), Some(4), doc! { "batchSize": 4_i64 }),
+            (
+                Some(i64::MIN),
+                None,
+                doc! { "limit": i64::MAX, "singleBatch": true },
+            ),
+        ] {
+            let mut expected = doc! { "find": "c", "filter": {} };
+            expected.extend(sent);
+            assert_command(&mut find(doc! {}, options(limit, batch_size)), expected);
+        }
     }
 
     #[test]

@@ -243,6 +243,9 @@ pub struct IndexOptions {
     /// Hidden from the query planner.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hidden: Option<bool>,
+    /// The index of a clustered collection (as `listIndexes` reports it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clustered: Option<bool>,
 }
 
 impl IndexOptions {
@@ -311,7 +314,8 @@ setters!(IndexOptions {
     partial_filter_expression: Document,
     collation: Collation,
     wildcard_projection: Document,
-    hidden: bool
+    hidden: bool,
+    clustered: bool
 });
 
 /// Options of `create_index` and `create_indexes`.

@@ -179,6 +179,12 @@ pub struct Credential {
     /// The mechanism; `None` negotiates SCRAM-SHA-256 or SCRAM-SHA-1 with the server.
     pub mechanism: Option<AuthMechanism>,
     /// Mechanism properties with upper-case names (e.g. `SERVICE_NAME` for GSSAPI).
+    ///
+    /// In a connection string (`authMechanismProperties=KEY:value,KEY:value`) a value may
+    /// contain colons (`TOKEN_RESOURCE:api://x`) but **must not contain a comma**, even
+    /// percent-encoded: the comma separates the pairs. Such a value (a `TOKEN_RESOURCE`
+    /// URL with a comma, say) goes here instead; the parser ignores the option with a
+    /// warning.
     pub mechanism_properties: Option<Document>,
 }
 
@@ -275,6 +281,21 @@ impl Credential {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn validate(&self) -> Result<()> {
+        self.check(true)
+    }
+
+    /// [`validate`](Self::validate) for a credential whose connection string gave
+    /// `authMechanismProperties` that could not be read (a comma inside a value), so were
+    /// ignored with a warning: what only the properties decide (MONGODB-OIDC's
+    /// `ENVIRONMENT` and the rules that follow from it) is left to the program, which sets
+    /// them before creating the client, where [`validate`](Self::validate) runs again.
+    pub(crate) fn validate_before_properties(&self) -> Result<()> {
+        self.check(false)
+    }
+
+    /// The rules; `properties_known` false skips those that depend on which properties
+    /// are given.
+    fn check(&self, properties_known: bool) -> Result<()> {
         let name = self
             .mechanism
             .map_or("the default mechanism", AuthMechanism::as_str);
@@ -377,6 +398,9 @@ impl Credential {
                 external_only()?;
                 allowed_props(&[ENVIRONMENT, TOKEN_RESOURCE, ALLOWED_HOSTS])?;
                 let environment = props.and_then(|p| p.get(ENVIRONMENT));
+                if environment.is_none() && !properties_known {
+                    return Ok(());
+                }
                 let has_resource = props.is_some_and(|p| p.contains_key(TOKEN_RESOURCE));
                 match environment.and_then(Bson::as_str) {
                     None => return fail("the ENVIRONMENT mechanism property is required"),

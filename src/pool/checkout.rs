@@ -42,7 +42,7 @@ impl<C: PoolConnection> Inner<C> {
                 ))
             }
             Grant::Establish { generation } => {
-                let (slot, member) = self.establish(generation).map_err(|e| {
+                let (slot, member) = self.establish(generation, false).map_err(|e| {
                     self.check_out_failed(started, CheckOutFailedReason::ConnectionError, e)
                 })?;
                 match self.settle(slot, member, true) {

@@ -17,7 +17,18 @@ impl<C: PoolConnection> Inner<C> {
     /// Creates and establishes a connection in a slot already counted in `total` and
     /// `pending`. On failure (or a panic) the slot is given back and `ConnectionClosed`
     /// emitted.
-    pub(super) fn establish(&self, generation: u64) -> Result<(Slot<'_, C>, Member<C>)> {
+    ///
+    /// A failure while `populating` (to `minPoolSize`) has no caller to go to. The CMAP
+    /// spec has SDAM's application-error rules handle it, which clear the pool for a
+    /// failed establishment: unless the `connect` closure applies those rules itself
+    /// ([`PoolOptions::sdam_handles_errors`](super::PoolOptions::sdam_handles_errors), as
+    /// a client's pools do), the pool clears itself, before `ConnectionClosed` as SDAM's
+    /// clear inside `connect` would. Paused, it creates nothing more until it is ready.
+    pub(super) fn establish(
+        &self,
+        generation: u64,
+        populating: bool,
+    ) -> Result<(Slot<'_, C>, Member<C>)> {
         let id = self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
         let slot = Slot {
             pool: self,
@@ -43,7 +54,15 @@ impl<C: PoolConnection> Inner<C> {
             generation,
             interrupter,
         };
-        let conn = (self.connect)(&self.address, &establishing)?;
+        let conn = match (self.connect)(&self.address, &establishing) {
+            Ok(conn) => conn,
+            Err(error) => {
+                if populating && !self.options.sdam_handles_errors {
+                    self.clear(false, Some(generation));
+                }
+                return Err(error); // `slot` gives the place back
+            }
+        };
         // Load-balanced mode: a connection belongs to its service's generation, known
         // once the handshake has named the service.
         let service = conn.service_id();

@@ -88,6 +88,14 @@ pub struct PoolOptions {
     pub maintenance_interval: Option<Duration>,
     /// Receives the pool's [`CmapEvent`](super::CmapEvent)s.
     pub event_handler: Option<EventHandler<CmapEvent>>,
+    /// Whether the `connect` closure applies SDAM's error rules to a failed
+    /// establishment itself (a [`Client`](crate::Client)'s pools do: its closure clears
+    /// the pool, or keeps it for an overloaded server or before a load balancer named
+    /// the service). When false (the default: a pool on its own), an error while
+    /// populating to `minPoolSize` clears the pool, as those rules would (the CMAP spec,
+    /// "Populating the Pool with a Connection"). A checkout's error goes to its caller
+    /// either way.
+    pub sdam_handles_errors: bool,
 }
 
 impl PoolOptions {
@@ -113,6 +121,7 @@ impl PoolOptions {
             wait_queue_timeout: options.wait_queue_timeout,
             maintenance_interval: None,
             event_handler: None,
+            sdam_handles_errors: false,
         }
     }
 
@@ -219,6 +228,7 @@ impl fmt::Debug for PoolOptions {
                 "event_handler",
                 &self.event_handler.as_ref().map(|_| "<handler>"),
             )
+            .field("sdam_handles_errors", &self.sdam_handles_errors)
             .finish()
     }
 }

@@ -160,6 +160,52 @@ impl<C: PoolConnection> Inner<C> {
         }
     }
 
+    /// [`Pool::clear`](super::Pool::clear); with `only_generation`, only if the pool is
+    /// still at that generation (nobody cleared it since).
+    pub(super) fn clear(&self, interrupt_in_use_connections: bool, only_generation: Option<u64>) {
+        let (was_ready, cutoff, stale, interrupted) = {
+            let mut st = self.lock();
+            if st.status == PoolState::Closed || only_generation.is_some_and(|g| g != st.generation)
+            {
+                return;
+            }
+            st.generation += 1;
+            // Everything still registered is of an older generation: being established,
+            // in use, or about to be closed with the available ones below.
+            let interrupted: Vec<_> = if interrupt_in_use_connections {
+                st.interrupt_below = st.generation;
+                st.interruptible
+                    .drain(..)
+                    .filter_map(|w| w.upgrade())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let was_ready = st.status == PoolState::Ready;
+            st.status = PoolState::Paused;
+            st.populate = false;
+            let stale: Closing<C> = st
+                .available
+                .drain(..)
+                .map(|m| (m, ConnectionClosedReason::Stale))
+                .collect();
+            st.total -= stale.len();
+            (was_ready, st.next_ticket, stale, interrupted)
+        };
+        if was_ready {
+            self.emit(|| CmapEvent::PoolCleared {
+                address: self.address.clone(),
+                interrupt_in_use_connections,
+                service_id: None,
+            });
+        }
+        self.close_all(stale);
+        for connection in interrupted {
+            connection.interrupt();
+        }
+        self.fail_waiters(cutoff, Failure::Cleared);
+    }
+
     /// Why an available connection must not be handed out, if it must not.
     pub(super) fn perished(
         &self,
@@ -345,8 +391,9 @@ impl<C: PoolConnection> Inner<C> {
                 st.pending += 1;
                 st.generation
             };
-            let Ok((slot, member)) = self.establish(generation) else {
-                return; // server monitoring learns of the failure by itself
+            // A failure has been handled (see `Inner::establish`): this run ends.
+            let Ok((slot, member)) = self.establish(generation, true) else {
+                return;
             };
             if self.settle(slot, member, false).is_err() {
                 return;

@@ -109,6 +109,8 @@ struct Collected {
     auth_source: Option<String>,
     mechanism: Option<AuthMechanism>,
     mechanism_properties: Option<Document>,
+    /// `authMechanismProperties` was given but could not be read (a comma in a value).
+    mechanism_properties_unreadable: bool,
     mode: Option<ReadPreferenceMode>,
     tag_sets: Vec<TagSet>,
     max_staleness: Option<Duration>,
@@ -212,7 +214,12 @@ fn set(
                 c.mechanism_properties = Some(doc);
                 Ok(())
             }
-            Err(why) => Err(why),
+            Err(why) => {
+                c.mechanism_properties_unreadable = true;
+                Err(format!(
+                    "{why}; give such a value in ClientOptions::credential (mechanism_properties)"
+                ))
+            }
         },
         "authsource" => {
             if v.is_empty() {
@@ -351,6 +358,8 @@ fn finish(
         }
     }
 
+    // The properties the connection string meant are unknown: the program sets them.
+    let properties_pending = c.mechanism_properties_unreadable && c.mechanism_properties.is_none();
     if c.mechanism.is_some() || user_info.is_some() {
         let (username, password) = user_info.unzip();
         let mut credential = Credential {
@@ -413,7 +422,23 @@ fn finish(
     }
 
     o.warnings = c.warnings;
-    o.validate()?;
+    match o.credential.take() {
+        Some(credential) if properties_pending => {
+            credential.validate_before_properties()?;
+            o.validate()?;
+            if let Err(incomplete) = credential.validate() {
+                o.warnings.push(format!(
+                    "the credential is incomplete until its mechanism properties are set in \
+                     ClientOptions::credential: {incomplete}"
+                ));
+            }
+            o.credential = Some(credential);
+        }
+        credential => {
+            o.credential = credential;
+            o.validate()?;
+        }
+    }
     Ok(o)
 }
 
@@ -487,8 +512,9 @@ fn service_name(v: &str) -> std::result::Result<&str, Invalid> {
     }
 }
 
-/// `key:value,key:value`; the key ends at the first colon, so values may contain colons.
-/// The empty string is an empty list (an empty tag set matches every server).
+/// `key:value,key:value`; the key ends at the first colon, so values may contain colons
+/// but not commas (Connection String spec, "Values"). The empty string is an empty list (an
+/// empty tag set matches every server). The error never repeats the value: it may be secret.
 fn key_value_pairs(v: &str) -> std::result::Result<Vec<(String, String)>, Invalid> {
     if v.is_empty() {
         return Ok(Vec::new());
@@ -496,7 +522,11 @@ fn key_value_pairs(v: &str) -> std::result::Result<Vec<(String, String)>, Invali
     v.split(',')
         .map(|pair| match pair.split_once(':') {
             Some((k, val)) if !k.is_empty() => Ok((k.to_owned(), val.to_owned())),
-            _ => Err("expected key:value pairs separated by commas".to_string()),
+            _ => Err(
+                "expected key:value pairs separated by commas (a value cannot contain a comma \
+                 in a connection string, even percent-encoded)"
+                    .to_string(),
+            ),
         })
         .collect()
 }
@@ -507,7 +537,9 @@ mod tests {
 
     use bson::doc;
 
-    use crate::options::{Acknowledgment, ClientOptions, Compressor, ReadPreferenceMode};
+    use crate::options::{
+        Acknowledgment, AuthMechanism, ClientOptions, Compressor, ReadPreferenceMode,
+    };
 
     fn parse(uri: &str) -> ClientOptions {
         ClientOptions::parse(uri).unwrap_or_else(|e| panic!("{uri}: {e}"))
@@ -596,6 +628,53 @@ mod tests {
             o.credential.unwrap().mechanism_properties,
             Some(doc! { "SERVICE_NAME": "other", "SERVICE_HOST": "a:b" })
         );
+    }
+
+    /// Connection String spec, "Values" (key value pairs) and its test "Comma in a key value
+    /// pair causes a warning": a comma inside a property value splits it, so the option is
+    /// ignored with a warning, and the URI stays valid. The MONGODB-OIDC credential it leaves
+    /// lacks ENVIRONMENT: the program supplies the properties before creating the client
+    /// (which validates the credential again), as the auth spec says a TOKEN_RESOURCE with a
+    /// comma must be given.
+    #[test]
+    fn a_comma_in_a_mechanism_property_value_is_a_warning() {
+        let uri = "mongodb://localhost?authMechanism=MONGODB-OIDC\
+                   &authMechanismProperties=TOKEN_RESOURCE:mongodb://host1%2Chost2";
+        let mut o = ClientOptions::parse(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
+        assert!(
+            o.warnings.iter().any(|w| w.contains("comma")),
+            "{:?}",
+            o.warnings
+        );
+        let credential = o.credential.as_mut().expect("the mechanism is kept");
+        assert_eq!(credential.mechanism, Some(AuthMechanism::MongoDbOidc));
+        assert_eq!(credential.mechanism_properties, None, "ignored as a whole");
+        assert!(o.validate().is_err(), "still incomplete for a client");
+        o.credential.as_mut().unwrap().mechanism_properties = Some(doc! {
+            "ENVIRONMENT": "azure", "TOKEN_RESOURCE": "mongodb://host1,host2",
+        });
+        o.validate().unwrap();
+
+        // Neighbours that stay as they were: no properties at all is still an error (auth
+        // spec, "neither environment nor callbacks"), and so is what the credential breaks
+        // whatever its properties would be.
+        assert!(ClientOptions::parse("mongodb://localhost/?authMechanism=MONGODB-OIDC").is_err());
+        assert!(ClientOptions::parse(
+            "mongodb://u:p@localhost/?authMechanism=MONGODB-OIDC&authMechanismProperties=a:b,c"
+        )
+        .is_err());
+        // Unencoded and encoded colons inside a value (spec, "Values").
+        for uri in [
+            "mongodb://h/?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:gcp,TOKEN_RESOURCE:mongodb://foo",
+            "mongodb://h/?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT%3Agcp%2CTOKEN_RESOURCE%3Amongodb%3A%2F%2Ffoo",
+        ] {
+            let o = parse(uri);
+            assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+            assert_eq!(
+                o.credential.unwrap().mechanism_properties,
+                Some(doc! { "ENVIRONMENT": "gcp", "TOKEN_RESOURCE": "mongodb://foo" })
+            );
+        }
     }
 
     #[test]

@@ -201,7 +201,16 @@ impl MsgHeader {
 }
 
 /// Validates a `messageLength` read from the wire and returns it as a `usize`.
+///
+/// A peer that is not a MongoDB server is named when it shows: an HTTP server's reply
+/// starts with `HTTP`, which read as a length is 1.3 GB.
 pub(crate) fn check_message_length(len: i32, limits: &SizeLimits) -> Result<usize> {
+    if len.to_le_bytes() == *b"HTTP" {
+        return Err(Error::invalid_response(
+            "the peer answered in HTTP, not the MongoDB wire protocol (is this a web \
+             server's port?)",
+        ));
+    }
     let Ok(len) = usize::try_from(len) else {
         return Err(Error::invalid_response(format!(
             "messageLength {len} is negative"
@@ -289,6 +298,8 @@ mod tests {
         assert!(msg(15).contains("shorter than the 16-byte header"));
         assert!(msg(48_000_001).contains("exceeds maxMessageSizeBytes (48000000)"));
         assert_eq!(check_message_length(16, &limits).unwrap(), 16);
+        let http = i32::from_le_bytes(*b"HTTP");
+        assert!(msg(http).contains("HTTP"), "{}", msg(http));
         assert_eq!(
             check_message_length(48_000_000, &limits).unwrap(),
             48_000_000

@@ -34,6 +34,7 @@ pub enum Entity {
     Cursor(Box<Cursor<Document>>),
     Bson(Bson),
     Thread(ThreadEntity),
+    Bucket(greenmongo::gridfs::GridFsBucket), // gridfs
     /// Something the driver lacks; the string says what.
     Unsupported(String),
 }
@@ -78,6 +79,7 @@ impl EntityMap {
             Entity::Cursor(_) => "cursor",
             Entity::Bson(_) => "bson",
             Entity::Thread(_) => "thread",
+            Entity::Bucket(_) => "bucket", // gridfs
             Entity::Unsupported(why) => return skip!("{why}"),
         })
     }
@@ -142,6 +144,7 @@ impl EntityMap {
                     Entity::Database(d) => Entity::Database(d.clone()),
                     Entity::Collection(c) => Entity::Collection(c.clone()),
                     Entity::Bson(b) => Entity::Bson(b.clone()),
+                    Entity::Bucket(b) => Entity::Bucket(b.clone()), // gridfs
                     Entity::Unsupported(why) => Entity::Unsupported(why.clone()),
                     Entity::Cursor(_) | Entity::Thread(_) => return None,
                 };
@@ -193,7 +196,7 @@ impl EntityMap {
             EntityDescription::Session(_) => {
                 Entity::Unsupported("sessions not supported yet".into())
             }
-            EntityDescription::Bucket(_) => Entity::Unsupported("GridFS not supported yet".into()),
+            EntityDescription::Bucket(b) => super::gridfs::bucket(self, b)?, // gridfs
             EntityDescription::Thread(_) => Entity::Thread(ThreadEntity::default()),
             EntityDescription::ClientEncryption(_) => {
                 Entity::Unsupported("client-side encryption not supported".into())

@@ -79,6 +79,7 @@ pub fn run(op: &Operation, entities: &mut EntityMap) -> OpResult {
             }
         }
         "cursor" => cursor_op(name, &op.object, entities, args),
+        "bucket" => super::gridfs::run(name, &op.object, entities, args), // gridfs
         other => fail!("operation {name} on a {other} entity"),
     }
 }

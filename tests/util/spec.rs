@@ -3,7 +3,9 @@
 //! options back into URI option names, and counting results per file.
 //!
 //! The spec files are read from `$GREENMONGO_SPEC_TESTS`, default `../shared/spec-tests`
-//! next to the crate. When the folder is missing the runners print why and pass.
+//! next to the crate. A folder a runner expects and cannot find fails the runner in CI
+//! (`CI` set), naming the folder; elsewhere the runner prints why and skips it. A folder
+//! that is there is always run ([`folder_presence`]).
 #![allow(dead_code)] // each test binary uses a different part of this file
 
 use std::{
@@ -21,28 +23,71 @@ use greenmongo::{
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::{json, Map, Value};
 
-/// The spec test folder, or `None` (after saying why) when it is missing.
-pub fn spec_root() -> Option<PathBuf> {
-    let root = env::var_os("GREENMONGO_SPEC_TESTS").map_or_else(
+/// The spec test folder: `$GREENMONGO_SPEC_TESTS`, or `../shared/spec-tests` next to the
+/// crate. It may not exist; see [`spec_dir`].
+pub fn spec_root() -> PathBuf {
+    env::var_os("GREENMONGO_SPEC_TESTS").map_or_else(
         || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spec-tests")),
         PathBuf::from,
-    );
-    if root.is_dir() {
-        Some(root)
-    } else {
-        println!(
-            "SKIPPED: spec tests not found at {} (set GREENMONGO_SPEC_TESTS)",
-            root.display()
-        );
-        None
+    )
+}
+
+/// What a runner does with a spec folder it expects.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// The folder is there: run it.
+    Run,
+    /// Missing, outside CI: skip it, printing this reason.
+    Skip(String),
+    /// Missing, in CI: fail with this message.
+    Fail(String),
+}
+
+/// The decision for `folder` (the full path a runner expects): run it when it is there
+/// (`found`), whatever `ci`; otherwise fail in CI and skip elsewhere, with a message naming
+/// the folder.
+pub fn folder_presence(folder: &Path, found: bool, ci: bool) -> Presence {
+    let missing = || {
+        format!(
+            "spec folder {} not found (spec tests are read from $GREENMONGO_SPEC_TESTS, \
+             default ../shared/spec-tests)",
+            folder.display()
+        )
+    };
+    match (found, ci) {
+        (true, _) => Presence::Run,
+        (false, true) => Presence::Fail(format!("{} and CI is set", missing())),
+        (false, false) => Presence::Skip(missing()),
+    }
+}
+
+/// Whether the tests run in CI (`CI` set, as in `util/server.rs`).
+pub fn in_ci() -> bool {
+    env::var_os("CI").is_some()
+}
+
+/// The spec root and `root/sub`, when that folder exists; `None` after printing why it is
+/// skipped when it does not.
+///
+/// # Panics
+/// In CI, when the folder does not exist.
+pub fn spec_dir(sub: &str) -> Option<(PathBuf, PathBuf)> {
+    let root = spec_root();
+    let dir = root.join(sub);
+    match folder_presence(&dir, dir.is_dir(), in_ci()) {
+        Presence::Run => Some((root, dir)),
+        Presence::Skip(why) => {
+            eprintln!("SKIPPED: {why}");
+            None
+        }
+        Presence::Fail(why) => panic!("{why}"),
     }
 }
 
 /// The spec root and the `.json` files directly in `sub` (relative to it), sorted; `None`
-/// when the spec folder is missing.
+/// when the folder is missing (see [`spec_dir`]).
 pub fn spec_files(sub: &str) -> Option<(PathBuf, Vec<PathBuf>)> {
-    let root = spec_root()?;
-    let dir = root.join(sub);
+    let (root, dir) = spec_dir(sub)?;
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
@@ -431,4 +476,24 @@ pub fn options_map(o: &ClientOptions) -> Map<String, Value> {
         o.zlib_compression_level.map(|n| json!(n)),
     );
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_present_folder_always_runs_a_missing_one_fails_in_ci_and_is_skipped_elsewhere() {
+        let folder = Path::new("/specs/auth/tests/legacy");
+        assert_eq!(folder_presence(folder, true, true), Presence::Run);
+        assert_eq!(folder_presence(folder, true, false), Presence::Run);
+        match folder_presence(folder, false, true) {
+            Presence::Fail(why) => assert!(why.contains("/specs/auth/tests/legacy"), "{why}"),
+            other => panic!("in CI a missing folder fails, not {other:?}"),
+        }
+        match folder_presence(folder, false, false) {
+            Presence::Skip(why) => assert!(why.contains("/specs/auth/tests/legacy"), "{why}"),
+            other => panic!("outside CI a missing folder is skipped, not {other:?}"),
+        }
+    }
 }

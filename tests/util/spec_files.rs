@@ -13,20 +13,19 @@ use bson::{oid::ObjectId, Bson, Document};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::spec::spec_root;
+use super::spec::spec_dir;
 
-/// The spec root and every `.json` file under `sub` (recursively), sorted; `None` (after
-/// saying why) when the spec folder is missing.
+/// The spec root and every `.json` file under `sub` (recursively), sorted; `None` when the
+/// folder is missing outside CI (see [`spec_dir`]).
+///
+/// # Panics
+/// In CI, when the folder is missing.
 pub fn json_files_under(sub: &str) -> Option<(PathBuf, Vec<PathBuf>)> {
-    let root = spec_root()?;
+    let (root, dir) = spec_dir(sub)?;
     let mut files = Vec::new();
-    collect(&root.join(sub), &mut files);
+    collect(&dir, &mut files);
     files.sort();
-    assert!(
-        !files.is_empty(),
-        "no spec files under {}",
-        root.join(sub).display()
-    );
+    assert!(!files.is_empty(), "no spec files under {}", dir.display());
     Some((root, files))
 }
 
