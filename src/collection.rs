@@ -108,7 +108,7 @@ impl<T> Collection<T> {
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let raw = client.database("shop").collection::<bson::Document>("items");
     /// let typed = raw.clone_with_type::<Item>();
-    /// assert_eq!(typed.namespace(), "shop.items");
+    /// assert_eq!(typed.namespace().to_string(), "shop.items");
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn clone_with_type<U>(&self) -> Collection<U> {

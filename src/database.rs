@@ -137,7 +137,7 @@ impl Database {
     /// use bson::Document;
     /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
     /// let items = client.database("shop").collection::<Document>("items");
-    /// assert_eq!(items.namespace(), "shop.items");
+    /// assert_eq!(items.namespace().to_string(), "shop.items");
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn collection<T>(&self, name: &str) -> Collection<T> {
