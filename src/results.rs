@@ -256,14 +256,14 @@ fn u64_from_any_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Res
 ///
 /// ```no_run
 /// use bson::{doc, Document};
-/// use greenmongo::{WriteModel, WriteModelOptions};
+/// use greenmongo::options::{CollectionWriteModel, WriteModelOptions};
 ///
 /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
 /// let items = client.database("shop").collection::<Document>("items");
 /// let upsert = WriteModelOptions { upsert: Some(true), ..Default::default() };
 /// let result = items.bulk_write([
-///     WriteModel::InsertOne { document: doc! { "_id": "fig" } },
-///     WriteModel::ReplaceOne { filter: doc! { "_id": "plum" }, replacement: doc! { "qty": 1 }, options: upsert },
+///     CollectionWriteModel::InsertOne { document: doc! { "_id": "fig" } },
+///     CollectionWriteModel::ReplaceOne { filter: doc! { "_id": "plum" }, replacement: doc! { "qty": 1 }, options: upsert },
 /// ]).run()?;
 /// assert_eq!((result.inserted_count, result.upserted_count), (1, 1));
 /// assert_eq!(result.upserted_ids[&1], bson::Bson::String("plum".into()));
