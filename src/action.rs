@@ -109,6 +109,35 @@ macro_rules! option_setters {
     };
 }
 
+/// The `session` setter of an action whose result does not depend on it (the official
+/// driver's): the operation runs in the application's [`ClientSession`](crate::ClientSession)
+/// instead of an implicit one (in its transaction, if one is open). The impl block
+/// names the action's lifetime `'a`.
+macro_rules! session_setter {
+    ($arg:literal $call:literal) => {
+        /// Runs the operation in `session` (and in its transaction, if one is open)
+        /// instead of an implicit session.
+        ///
+        /// # Examples
+        ///
+        #[doc = concat!(
+            "```\n",
+            "# use bson::{doc, Bson, Document};\n",
+            "# use greenmongo::{options::*, Client, ClientSession, Collection, Database};\n",
+            "fn example(", $arg, ", session: &mut ClientSession) -> greenmongo::Result<()> {\n",
+            "    let outcome = ", $call, ".session(&mut *session).run()?;\n",
+            "    # let _ = outcome;\n",
+            "    Ok(())\n",
+            "}\n",
+            "```",
+        )]
+        pub fn session(mut self, session: impl Into<&'a mut crate::ClientSession>) -> Self {
+            self.session = Some(session.into());
+            self
+        }
+    };
+}
+
 mod aggregate;
 mod bulk_write;
 mod count;
@@ -123,10 +152,45 @@ mod index;
 mod insert;
 mod list;
 mod run_command;
+mod session;
 mod shutdown;
+mod transaction;
 mod update;
 
 pub use aggregate::Aggregate;
+
+/// The session of an action that returns a cursor, before `.session(...)`: an implicit
+/// one, kept by the [`Cursor`](crate::Cursor) for its `getMore`s.
+///
+/// # Examples
+///
+/// ```
+/// use bson::Document;
+/// use greenmongo::{action::{Find, ImplicitSession}, Collection};
+///
+/// fn everything(items: &Collection<Document>) -> Find<'_, Document, ImplicitSession> {
+///     items.find(bson::doc! {})
+/// }
+/// ```
+#[derive(Debug)]
+pub struct ImplicitSession;
+
+/// The session of an action that returns a cursor, after `.session(&mut session)`: its
+/// `run` returns a [`SessionCursor`](crate::SessionCursor), iterated with the session
+/// lent again.
+///
+/// # Examples
+///
+/// ```
+/// use bson::Document;
+/// use greenmongo::{action::{ExplicitSession, Find}, ClientSession, Collection};
+///
+/// fn everything<'a>(items: &'a Collection<Document>, session: &'a mut ClientSession) -> Find<'a, Document, ExplicitSession<'a>> {
+///     items.find(bson::doc! {}).session(session)
+/// }
+/// ```
+#[derive(Debug)]
+pub struct ExplicitSession<'a>(&'a mut crate::ClientSession);
 pub use bulk_write::{BulkWrite, BulkWriteReport, CollectionBulkWrite};
 pub use count::{CountDocuments, EstimatedDocumentCount};
 pub use create_collection::CreateCollection;
@@ -139,5 +203,7 @@ pub use index::{CreateIndex, CreateIndexes, DropIndex, ListIndexNames, ListIndex
 pub use insert::{InsertMany, InsertOne};
 pub use list::{ListCollectionNames, ListCollections, ListDatabaseNames, ListDatabases};
 pub use run_command::{RunCommand, RunCursorCommand};
+pub use session::StartSession;
 pub use shutdown::Shutdown;
+pub use transaction::{AbortTransaction, CommitTransaction, StartTransaction};
 pub use update::{ReplaceOne, Update};

@@ -3,6 +3,8 @@
 
 mod executor;
 
+pub(crate) use executor::SessionSlot;
+
 use std::{fmt, sync::Arc};
 
 use crate::{
@@ -153,6 +155,54 @@ impl Client {
     /// runs once operations are done).
     pub(crate) fn close(&self) {
         self.inner.topology.shut_down();
+    }
+
+    /// Whether `other` is a handle to this same client.
+    pub(crate) fn same_as(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The deployment's logical session timeout, once known (`None`: no sessions, or
+    /// not discovered yet).
+    pub(crate) fn session_timeout(&self) -> Option<std::time::Duration> {
+        self.inner.topology.session_timeout()
+    }
+
+    /// A server session for an explicit session.
+    pub(crate) fn check_out_server_session(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<crate::session::ServerSession> {
+        self.inner.sessions.check_out(timeout)
+    }
+
+    /// Ends the idle server sessions on the server (`endSessions`, in batches of 10,000,
+    /// the driver-sessions spec), so it need not wait for them to time out. Best effort,
+    /// bounded by a second.
+    pub(crate) fn end_pooled_sessions(&self) {
+        let ids = self.inner.sessions.drain();
+        if ids.is_empty() {
+            return;
+        }
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        crate::runtime::time::with_own_deadline(Some(until), || {
+            for batch in ids.chunks(10_000) {
+                let command = bson::doc! { "endSessions": batch.to_vec() };
+                let op = crate::operation::RunCommand::with_read_preference(
+                    "admin",
+                    command,
+                    crate::options::ReadPreference {
+                        mode: crate::options::ReadPreferenceMode::PrimaryPreferred,
+                        ..Default::default()
+                    },
+                    true,
+                );
+                if let Err(e) = self.execute_operation(op) {
+                    tracing::debug!(%e, "endSessions failed; the server will time the sessions out");
+                    return;
+                }
+            }
+        });
     }
 
     /// Operations in flight: connections checked out, and checkouts waiting.

@@ -6,13 +6,14 @@ use bson::{Bson, RawDocumentBuf};
 use serde::de::DeserializeOwned;
 
 use crate::{
+    client::SessionSlot,
     conn::Connection,
     operation::{Command, CursorReply, CursorSpec, GetMore, KillCursors, Operation},
     options::ServerAddress,
     pool::PooledConnection,
-    runtime::time::with_timeout,
+    runtime::time::with_own_deadline,
     session::ServerSession,
-    Client, Result,
+    Client, ClientSession, Result,
 };
 
 /// What a cursor-opening command leaves for its cursor.
@@ -33,22 +34,35 @@ enum Location<'a> {
         Option<&'a mut ServerSession>,
     ),
     /// The server the cursor lives on.
-    Server(&'a ServerAddress, Option<&'a mut ServerSession>),
+    Server(&'a ServerAddress, SessionSlot<'a>),
     /// A cursor made from a reply with no server attached: wherever a command goes.
     Anywhere,
 }
 
 impl<'a> Location<'a> {
-    /// The pinned connection if any, else the server, each with the cursor's session.
+    /// The pinned connection if any, else the server, each with the cursor's session
+    /// (the application's, when it lends one).
     fn of(
         pinned: &'a mut Option<PooledConnection<Connection>>,
         address: Option<&'a ServerAddress>,
         session: &'a mut Option<ServerSession>,
+        explicit: Option<&'a mut ClientSession>,
     ) -> Location<'a> {
-        match (pinned, address) {
-            (Some(conn), _) => Location::Pinned(conn, session.as_mut()),
-            (None, Some(address)) => Location::Server(address, session.as_mut()),
-            (None, None) => Location::Anywhere,
+        match (pinned, address, explicit) {
+            (Some(conn), _, Some(explicit)) => {
+                Location::Pinned(conn, Some(explicit.server_session()))
+            }
+            (Some(conn), _, None) => Location::Pinned(conn, session.as_mut()),
+            (None, Some(address), Some(explicit)) => {
+                Location::Server(address, SessionSlot::Explicit(explicit))
+            }
+            (None, Some(address), None) => Location::Server(
+                address,
+                session
+                    .as_mut()
+                    .map_or(SessionSlot::None, SessionSlot::Borrowed),
+            ),
+            (None, None, _) => Location::Anywhere,
         }
     }
 }
@@ -226,7 +240,7 @@ impl<T> Cursor<T> {
         self.id != 0
     }
 
-    fn get_more(&mut self) -> Result<()> {
+    fn get_more(&mut self, explicit: Option<&mut ClientSession>) -> Result<()> {
         let op = GetMore {
             db: &self.db,
             collection: &self.collection,
@@ -235,7 +249,12 @@ impl<T> Cursor<T> {
             max_await_time: self.max_await_time,
             comment: self.comment.as_ref(),
         };
-        let at = Location::of(&mut self.pinned, self.address.as_ref(), &mut self.session);
+        let at = Location::of(
+            &mut self.pinned,
+            self.address.as_ref(),
+            &mut self.session,
+            explicit,
+        );
         let reply = Self::run(&self.client, at, op);
         match reply {
             Ok(reply) => {
@@ -263,6 +282,27 @@ impl<T: DeserializeOwned> Iterator for Cursor<T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
+        self.next_in(None)
+    }
+}
+
+impl<T: DeserializeOwned> Cursor<T> {
+    /// All the remaining results, fetching batches in `explicit` or in the cursor's own
+    /// session.
+    pub(crate) fn collect_in(mut self, mut explicit: Option<&mut ClientSession>) -> Result<Vec<T>> {
+        let mut all = Vec::new();
+        while let Some(item) = self.next_in(explicit.as_deref_mut()) {
+            all.push(item?);
+        }
+        Ok(all)
+    }
+
+    /// The next result, fetching a batch in `explicit` (the cursor's session lent by
+    /// a [`SessionCursor`]'s caller) or in the cursor's own session.
+    pub(crate) fn next_in(
+        &mut self,
+        mut explicit: Option<&mut ClientSession>,
+    ) -> Option<Result<T>> {
         if self.remaining == Some(0) {
             return None;
         }
@@ -270,7 +310,7 @@ impl<T: DeserializeOwned> Iterator for Cursor<T> {
             if self.id == 0 {
                 return None;
             }
-            if let Err(e) = self.get_more() {
+            if let Err(e) = self.get_more(explicit.as_deref_mut()) {
                 return Some(Err(e));
             }
             if self.batch.is_empty() && self.stop_on_empty_batch && self.id != 0 {
@@ -296,8 +336,140 @@ impl<T> Drop for Cursor<T> {
             collection: &self.collection,
             id: self.id,
         };
-        let at = Location::of(&mut self.pinned, self.address.as_ref(), &mut self.session);
-        // Best effort: the server also times idle cursors out.
-        let _ = with_timeout(KILL_CURSORS_TIMEOUT, || Self::run(&self.client, at, op));
+        let at = Location::of(
+            &mut self.pinned,
+            self.address.as_ref(),
+            &mut self.session,
+            None,
+        );
+        // Best effort: the server also times idle cursors out. A budget of its own: the
+        // deadline in force may be what ended the iteration.
+        let until = std::time::Instant::now() + KILL_CURSORS_TIMEOUT;
+        let _ = with_own_deadline(Some(until), || Self::run(&self.client, at, op));
+    }
+}
+
+/// The results of a query run in an explicit session (`.session(&mut session)`): each
+/// batch after the first is fetched in that session, which is lent again to
+/// [`next`](SessionCursor::next) or [`iter`](SessionCursor::iter) (the official driver's
+/// shape: the session stays usable between batches, for other operations of the same
+/// transaction).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let mut session = client.start_session().run()?;
+/// session.start_transaction().run()?;
+/// let mut cursor = items.find(doc! {}).batch_size(2).session(&mut session).run()?;
+/// for item in cursor.iter(&mut session) {
+///     println!("{}", item?);
+/// }
+/// session.commit_transaction().run()?;
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct SessionCursor<T> {
+    cursor: Cursor<T>,
+}
+
+impl<T> SessionCursor<T> {
+    pub(crate) fn new(cursor: Cursor<T>) -> SessionCursor<T> {
+        SessionCursor { cursor }
+    }
+
+    /// The server's id of the cursor; 0 once the server has no more results.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut session = client.start_session().run()?;
+    /// let cursor = items.find(doc! {}).session(&mut session).run()?;
+    /// println!("server cursor {}", cursor.id());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn id(&self) -> i64 {
+        self.cursor.id()
+    }
+}
+
+impl<T: DeserializeOwned> SessionCursor<T> {
+    /// The next result, fetching the next batch in `session` when needed; `None` at the
+    /// end.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = items.find(doc! {}).session(&mut session).run()?;
+    /// while let Some(item) = cursor.next(&mut session) {
+    ///     println!("{}", item?);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    #[allow(clippy::should_implement_trait)] // it takes the session: not Iterator::next
+    pub fn next(&mut self, session: &mut ClientSession) -> Option<Result<T>> {
+        self.cursor.next_in(Some(session))
+    }
+
+    /// An iterator over the remaining results, fetching batches in `session`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = items.find(doc! {}).session(&mut session).run()?;
+    /// let all: Vec<Document> = cursor.iter(&mut session).collect::<greenmongo::Result<_>>()?;
+    /// # let _ = all;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn iter<'a>(&'a mut self, session: &'a mut ClientSession) -> SessionCursorIter<'a, T> {
+        SessionCursorIter {
+            cursor: self,
+            session,
+        }
+    }
+}
+
+/// The iterator of [`SessionCursor::iter`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+/// let items = client.database("shop").collection::<Document>("items");
+/// let mut session = client.start_session().run()?;
+/// let mut cursor = items.find(doc! {}).session(&mut session).run()?;
+/// println!("{} items", cursor.iter(&mut session).count());
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct SessionCursorIter<'a, T> {
+    cursor: &'a mut SessionCursor<T>,
+    session: &'a mut ClientSession,
+}
+
+impl<T: DeserializeOwned> Iterator for SessionCursorIter<'_, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        self.cursor.next(self.session)
     }
 }

@@ -8,6 +8,44 @@ use std::{collections::BTreeSet, fmt, io, sync::Arc};
 
 pub use crate::gridfs::{GridFsErrorKind, GridFsFileIdentifier};
 
+/// The label of an error after which the whole transaction may be run again (a write
+/// conflict, a failover, a network error inside a transaction).
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::error::TRANSIENT_TRANSACTION_ERROR;
+///
+/// let err = greenmongo::Error::internal("x").with_labels([TRANSIENT_TRANSACTION_ERROR]);
+/// assert!(err.contains_label("TransientTransactionError"));
+/// ```
+pub const TRANSIENT_TRANSACTION_ERROR: &str = "TransientTransactionError";
+
+/// The label of a `commitTransaction` error after which the commit may or may not have
+/// happened: committing again is safe and tells.
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
+///
+/// let err = greenmongo::Error::internal("x").with_labels([UNKNOWN_TRANSACTION_COMMIT_RESULT]);
+/// assert!(err.contains_label("UnknownTransactionCommitResult"));
+/// ```
+pub const UNKNOWN_TRANSACTION_COMMIT_RESULT: &str = "UnknownTransactionCommitResult";
+
+/// The label of a write error after which the write may be retried once (the driver
+/// does, where retryable writes allow).
+///
+/// # Examples
+///
+/// ```
+/// use greenmongo::error::RETRYABLE_WRITE_ERROR;
+///
+/// assert_eq!(RETRYABLE_WRITE_ERROR, "RetryableWriteError");
+/// ```
+pub const RETRYABLE_WRITE_ERROR: &str = "RetryableWriteError";
+
 /// `Result` with the driver's [`Error`].
 ///
 /// # Examples

@@ -32,11 +32,12 @@ pub mod wire;
 
 pub use client::Client;
 pub use collection::Collection;
-pub use cursor::Cursor;
+pub use cursor::{Cursor, SessionCursor, SessionCursorIter};
 pub use database::Database;
 pub use error::{CommandError, Error, ErrorKind, Result};
 pub use namespace::Namespace;
 pub use options::{ClientOptions, UpdateModifications};
+pub use session::ClientSession;
 
 /// `docs/porting.md`, compiled with the doc tests so its greenmongo examples stay true.
 #[cfg(doctest)]

@@ -9,7 +9,7 @@
 //! `update`, `delete`, `find_and_modify`, `bulk_write`, `client_bulk_write`, `list`
 //! (collections, databases, indexes),
 //! `admin` (create, drop, rename, create/drop indexes), `run_command`, `cursor`
-//! (getMore, killCursors); `reply` reads the reply shapes they share.
+//! (getMore, killCursors), `transaction` (commit, abort); `reply` reads the reply shapes they share.
 
 mod admin;
 mod aggregate;
@@ -25,6 +25,7 @@ mod insert;
 mod list;
 mod reply;
 mod run_command;
+mod transaction;
 mod update;
 
 pub(crate) use crate::bson_util::get_int;
@@ -44,6 +45,7 @@ pub(crate) use insert::{insert_batches, merge_insert_errors, raw_with_id, with_i
 pub(crate) use list::{ListCollections, ListDatabases, ListIndexes};
 pub(crate) use reply::{error_labels, CursorReply, WriteReply};
 pub(crate) use run_command::{RunCommand, RunCursorCommand};
+pub(crate) use transaction::EndTransaction;
 pub(crate) use update::{checked_update, to_replacement, Update};
 
 use std::time::Duration;

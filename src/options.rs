@@ -20,6 +20,7 @@ mod credential;
 mod crud;
 mod read_preference;
 mod resolver;
+mod session;
 mod tls;
 
 use std::{fmt, str::FromStr, time::Duration};
@@ -49,6 +50,7 @@ pub use crud::{
 };
 pub use read_preference::{ReadPreference, ReadPreferenceMode, SelectionCriteria, TagSet};
 pub use resolver::ResolverConfig;
+pub use session::{SessionOptions, TransactionOptions};
 pub use tls::TlsOptions;
 
 use crate::{Error, Result};

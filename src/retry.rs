@@ -36,8 +36,7 @@ pub(crate) fn is_retryable_code(code: i32) -> bool {
     RETRYABLE_CODES.contains(&code)
 }
 
-/// The label a server (4.4+) or the driver puts on a retryable write failure.
-pub(crate) const RETRYABLE_WRITE_ERROR: &str = "RetryableWriteError";
+pub(crate) use crate::error::RETRYABLE_WRITE_ERROR;
 
 /// Whether a read may be retried: a network error, or one of the retryable codes.
 pub(crate) fn is_retryable_read_error(error: &Error) -> bool {

@@ -1,135 +1,411 @@
-//! Server sessions (the driver-sessions spec): the pool of `lsid`s behind implicit
-//! sessions, and the transaction numbers of retryable writes.
+//! Sessions (the driver-sessions, causal-consistency and snapshot-reads specs):
+//! [`ClientSession`], the explicit session an application starts, and the pool of server
+//! sessions (`lsid`s) behind it and behind every operation's implicit session.
+//!
+//! A `ClientSession` is lent to each operation with `.session(&mut session)`: the borrow
+//! checker makes two coroutines using one session at once a compile error, and one shared
+//! behind a mutex is used by one operation at a time. Transactions are in `transaction`.
 
-use std::{
-    collections::VecDeque,
-    sync::{Mutex, PoisonError},
-    time::{Duration, Instant},
+mod pool;
+mod transaction;
+
+use std::fmt;
+
+use bson::{Bson, Document, RawDocumentBuf, Timestamp};
+
+pub(crate) use pool::{ServerSession, SessionPool};
+pub(crate) use transaction::{majority_for_retry, TransactionPin, TransactionState};
+
+use crate::{
+    options::{ReadConcernLevel, SelectionCriteria, SessionOptions},
+    retry::Retry,
+    Client, Error, Result,
 };
 
-use bson::{doc, spec::BinarySubtype, Binary, Document};
-
-use crate::{Error, Result};
-
-/// One server session: an `lsid` and its transaction counter.
-#[derive(Debug)]
-pub(crate) struct ServerSession {
-    /// `{ id: UUID }`, sent as `lsid`.
-    pub(crate) id: Document,
-    last_use: Instant,
-    /// The last `txnNumber` used (retryable writes increment it).
-    txn_number: i64,
-    /// A network error happened while in use: the server may hold state for it, so it is
-    /// discarded instead of reused.
-    pub(crate) dirty: bool,
+/// An explicit session: operations given it with `.session(&mut session)` are causally
+/// consistent by default (each read sees the session's earlier writes), can read one
+/// snapshot, and can run in a multi-document transaction.
+///
+/// Start one with [`Client::start_session`]. Dropping it gives its server session back
+/// to the pool; a transaction still open is aborted first (waiting at most a second).
+///
+/// # Examples
+///
+/// ```no_run
+/// use bson::{doc, Document};
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+/// let accounts = client.database("bank").collection::<Document>("accounts");
+/// let mut session = client.start_session().run()?;
+/// accounts.insert_one(doc! { "_id": "alice", "balance": 100 }).session(&mut session).run()?;
+/// // Causally consistent: this read sees the insert, whichever member serves it.
+/// let alice = accounts.find_one(doc! { "_id": "alice" }).session(&mut session).run()?;
+/// assert!(alice.is_some());
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
+pub struct ClientSession {
+    client: Client,
+    server_session: ServerSession,
+    options: SessionOptions,
+    /// The highest `$clusterTime` this session has seen.
+    cluster_time: Option<Document>,
+    /// The `operationTime` of the last reply: causal reads wait for it.
+    operation_time: Option<Timestamp>,
+    /// A snapshot session's read time, fixed by its first read.
+    snapshot_time: Option<Timestamp>,
+    pub(crate) transaction: transaction::Transaction,
 }
 
-impl ServerSession {
-    fn new() -> Result<ServerSession> {
-        let mut uuid = [0u8; 16];
-        getrandom::fill(&mut uuid)
-            .map_err(|e| Error::internal(format!("no randomness for a session id: {e}")))?;
-        // RFC 4122 version 4, variant 1.
-        uuid[6] = (uuid[6] & 0x0f) | 0x40;
-        uuid[8] = (uuid[8] & 0x3f) | 0x80;
-        Ok(ServerSession {
-            id: doc! { "id": Binary { subtype: BinarySubtype::Uuid, bytes: uuid.to_vec() } },
-            last_use: Instant::now(),
-            txn_number: 0,
-            dirty: false,
-        })
-    }
-
-    /// The next transaction number, for a retryable write (kept across its retry).
-    pub(crate) fn next_txn_number(&mut self) -> i64 {
-        self.txn_number += 1;
-        self.txn_number
-    }
-
-    /// Whether the server will have timed it out within a minute.
-    fn about_to_expire(&self, timeout: Duration) -> bool {
-        self.last_use.elapsed() + Duration::from_secs(60) >= timeout
+impl fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSession")
+            .field("id", &self.server_session.id)
+            .field("transaction", &self.transaction.state)
+            .finish_non_exhaustive()
     }
 }
 
-/// Idle server sessions, most recently used first (the spec's LIFO reuse).
-#[derive(Debug, Default)]
-pub(crate) struct SessionPool {
-    idle: Mutex<VecDeque<ServerSession>>,
-}
-
-impl SessionPool {
-    /// A session that will not expire soon: reused if one is idle, else new.
-    /// `timeout` is the deployment's `logicalSessionTimeoutMinutes`.
-    pub(crate) fn check_out(&self, timeout: Duration) -> Result<ServerSession> {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(session) = idle.pop_front() {
-            if !session.about_to_expire(timeout) {
-                return Ok(session);
-            }
+impl ClientSession {
+    /// A session of `client` on `server_session`, with options already checked.
+    pub(crate) fn new(
+        client: Client,
+        server_session: ServerSession,
+        options: SessionOptions,
+    ) -> ClientSession {
+        ClientSession {
+            client,
+            server_session,
+            options,
+            cluster_time: None,
+            operation_time: None,
+            snapshot_time: None,
+            transaction: transaction::Transaction::default(),
         }
-        drop(idle);
-        ServerSession::new()
     }
 
-    /// Returns a session for reuse, unless it is dirty or about to expire.
-    pub(crate) fn check_in(&self, mut session: ServerSession, timeout: Duration) {
-        if session.dirty {
+    /// The client that started the session.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let session = client.start_session().run()?;
+    /// assert_eq!(session.client().options().hosts, client.options().hosts);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// The session's id, sent as `lsid`: `{ id: <UUID> }`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let session = client.start_session().run()?;
+    /// assert!(session.id().get_binary_generic("id").is_ok());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn id(&self) -> &Document {
+        &self.server_session.id
+    }
+
+    /// The options the session was started with.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let session = client.start_session().snapshot(true).run()?;
+    /// assert_eq!(session.options().snapshot, Some(true));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn options(&self) -> &SessionOptions {
+        &self.options
+    }
+
+    /// The highest `$clusterTime` the session has seen (`None` before its first
+    /// operation).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+    /// let mut session = client.start_session().run()?;
+    /// assert!(session.cluster_time().is_none());
+    /// client.database("admin").run_command(doc! { "ping": 1 }).session(&mut session).run()?;
+    /// assert!(session.cluster_time().is_some());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn cluster_time(&self) -> Option<&Document> {
+        self.cluster_time.as_ref()
+    }
+
+    /// Moves the session's cluster time forward to `cluster_time` (a `$clusterTime`
+    /// document, as another session's [`cluster_time`](Self::cluster_time)) if it is
+    /// newer; an older one is ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+    /// let writer = client.start_session().run()?;
+    /// let mut reader = client.start_session().run()?;
+    /// if let (Some(cluster), Some(operation)) = (writer.cluster_time(), writer.operation_time()) {
+    ///     reader.advance_cluster_time(cluster);
+    ///     reader.advance_operation_time(operation); // reader now sees what writer saw
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn advance_cluster_time(&mut self, cluster_time: &Document) {
+        let newer = |time: &Document| time.get_timestamp("clusterTime").ok().map(order);
+        if newer(cluster_time) > self.cluster_time.as_ref().and_then(newer) {
+            self.cluster_time = Some(cluster_time.clone());
+        }
+    }
+
+    /// The `operationTime` of the session's latest operation: a causally consistent
+    /// read waits until the server has caught up with it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+    /// let mut session = client.start_session().run()?;
+    /// client.database("shop").collection::<Document>("items").insert_one(doc! {}).session(&mut session).run()?;
+    /// println!("{:?}", session.operation_time());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn operation_time(&self) -> Option<Timestamp> {
+        self.operation_time
+    }
+
+    /// Moves the session's operation time forward to `operation_time` if it is newer.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+    /// let mut session = client.start_session().run()?;
+    /// session.advance_operation_time(bson::Timestamp { time: 1, increment: 1 });
+    /// assert_eq!(session.operation_time(), Some(bson::Timestamp { time: 1, increment: 1 }));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn advance_operation_time(&mut self, operation_time: Timestamp) {
+        if self
+            .operation_time
+            .is_none_or(|t| order(t) < order(operation_time))
+        {
+            self.operation_time = Some(operation_time);
+        }
+    }
+
+    /// A snapshot session's read time: the `atClusterTime` of its first read, which all
+    /// its later reads use (`None` before it, and in other sessions).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+    /// let mut session = client.start_session().snapshot(true).run()?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// items.find_one(doc! {}).session(&mut session).run()?;
+    /// println!("reading as of {:?}", session.snapshot_time());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn snapshot_time(&self) -> Option<Timestamp> {
+        self.snapshot_time
+    }
+
+    /// Whether a transaction is open: started and neither committed nor aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+    /// let mut session = client.start_session().run()?;
+    /// session.start_transaction().run()?;
+    /// assert!(session.in_transaction());
+    /// session.abort_transaction().run()?;
+    /// assert!(!session.in_transaction());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn in_transaction(&self) -> bool {
+        self.transaction.state.is_open()
+    }
+
+    fn causally_consistent(&self) -> bool {
+        self.options.causal_consistency.unwrap_or(true) && !self.is_snapshot()
+    }
+
+    fn is_snapshot(&self) -> bool {
+        self.options.snapshot == Some(true)
+    }
+
+    /// Checks that an operation may run in this session: it belongs to `client`, and is
+    /// not an unacknowledged write (which cannot be in a session).
+    pub(crate) fn check_usable(&self, client: &Client, command: &Document) -> Result<()> {
+        if !self.client.same_as(client) {
+            return Err(Error::invalid_argument(
+                "the session was started by another client: use a session only with the client that started it",
+            ));
+        }
+        let unacknowledged = command
+            .get_document("writeConcern")
+            .is_ok_and(|wc| matches!(wc.get("w"), Some(Bson::Int32(0) | Bson::Int64(0))));
+        if unacknowledged && !self.in_transaction() {
+            return Err(Error::invalid_argument(
+                "an unacknowledged write (w: 0) cannot run in an explicit session",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Where an operation with `criteria` goes in this session: a transaction's read
+    /// preference replaces the operation's, and must be primary for reads.
+    pub(crate) fn criteria(
+        &self,
+        criteria: crate::selection::Criteria,
+    ) -> Result<crate::selection::Criteria> {
+        use crate::selection::Criteria;
+        if !self.in_transaction() {
+            return Ok(criteria);
+        }
+        match (criteria, &self.transaction.options.selection_criteria) {
+            (Criteria::Read(_), Some(SelectionCriteria::ReadPreference(pref)))
+                if pref.mode != crate::options::ReadPreferenceMode::Primary =>
+            {
+                Err(Error::invalid_argument(
+                    "read preference in a transaction must be primary",
+                ))
+            }
+            (Criteria::Read(_), _) => Ok(Criteria::Read(Default::default())),
+            (criteria, _) => Ok(criteria),
+        }
+    }
+
+    /// Puts the session on `command` the first time it is sent: `lsid`, the
+    /// transaction's fields or the retryable write's `txnNumber`, and the read concern
+    /// that causal consistency or a snapshot asks for. Statements of a transaction are
+    /// never retried on their own (`retry` becomes [`Retry::No`]).
+    pub(crate) fn apply(&mut self, command: &mut Document, retry: &mut Retry) {
+        command.insert("lsid", self.server_session.id.clone());
+        let name = command.keys().next().cloned().unwrap_or_default();
+        let ends_transaction = name == "commitTransaction" || name == "abortTransaction";
+        if ends_transaction {
+            command.insert("txnNumber", self.server_session.txn_number());
+            command.insert("autocommit", false);
             return;
         }
-        session.last_use = Instant::now();
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        // Prune expired sessions from the back (the least recently used).
-        while idle.back().is_some_and(|s| s.about_to_expire(timeout)) {
-            idle.pop_back();
+        if self.in_transaction() {
+            *retry = Retry::No;
+            command.insert("txnNumber", self.server_session.txn_number());
+            command.remove("writeConcern");
+            command.remove("readConcern");
+            if self.transaction.state == TransactionState::Starting {
+                command.insert("startTransaction", true);
+                let mut read_concern = self
+                    .transaction
+                    .options
+                    .read_concern
+                    .as_ref()
+                    .map(|rc| rc.to_document())
+                    .unwrap_or_default();
+                if let (true, Some(time)) = (self.causally_consistent(), self.operation_time) {
+                    read_concern.insert("afterClusterTime", time);
+                }
+                if !read_concern.is_empty() {
+                    command.insert("readConcern", read_concern);
+                }
+                self.transaction.state = TransactionState::InProgress;
+            }
+            command.insert("autocommit", false);
+            return;
         }
-        idle.push_front(session);
+        if *retry == Retry::Write {
+            command.insert("txnNumber", self.server_session.next_txn_number());
+        }
+        if !takes_read_concern(&name, command) {
+            return;
+        }
+        if self.is_snapshot() {
+            let mut read_concern = bson::doc! { "level": ReadConcernLevel::Snapshot.as_str() };
+            if let Some(time) = self.snapshot_time {
+                read_concern.insert("atClusterTime", time);
+            }
+            command.insert("readConcern", read_concern);
+        } else if let (true, Some(time)) = (self.causally_consistent(), self.operation_time) {
+            let mut read_concern = command
+                .get_document("readConcern")
+                .cloned()
+                .unwrap_or_default();
+            read_concern.insert("afterClusterTime", time);
+            command.insert("readConcern", read_concern);
+        }
+    }
+
+    /// Learns from a reply (an error reply's too): the cluster and operation times, a
+    /// snapshot's read time, a sharded transaction's recovery token.
+    pub(crate) fn observe(&mut self, reply: &RawDocumentBuf) {
+        if let Ok(time) = reply.get_timestamp("operationTime") {
+            self.advance_operation_time(time);
+        }
+        if let Ok(cluster_time) = reply.get_document("$clusterTime") {
+            if let Ok(cluster_time) = Document::try_from(cluster_time) {
+                self.advance_cluster_time(&cluster_time);
+            }
+        }
+        if self.is_snapshot() && self.snapshot_time.is_none() {
+            let at = reply
+                .get_document("cursor")
+                .ok()
+                .and_then(|c| c.get_timestamp("atClusterTime").ok())
+                .or_else(|| reply.get_timestamp("atClusterTime").ok());
+            self.snapshot_time = at;
+        }
+        if self.transaction.state.is_open() {
+            if let Ok(token) = reply.get_document("recoveryToken") {
+                self.transaction.recovery_token = Document::try_from(token).ok();
+            }
+        }
+    }
+
+    /// The server session, for the executor's bookkeeping (dirty on network errors).
+    pub(crate) fn server_session(&mut self) -> &mut ServerSession {
+        &mut self.server_session
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const THIRTY_MINUTES: Duration = Duration::from_secs(30 * 60);
-
-    #[test]
-    fn sessions_are_reused_most_recent_first_and_dirty_ones_dropped() {
-        let pool = SessionPool::default();
-        let a = pool.check_out(THIRTY_MINUTES).unwrap();
-        let b = pool.check_out(THIRTY_MINUTES).unwrap();
-        assert_ne!(a.id, b.id);
-        let (a_id, b_id) = (a.id.clone(), b.id.clone());
-        pool.check_in(a, THIRTY_MINUTES);
-        pool.check_in(b, THIRTY_MINUTES);
-        assert_eq!(pool.check_out(THIRTY_MINUTES).unwrap().id, b_id);
-        let mut a = pool.check_out(THIRTY_MINUTES).unwrap();
-        assert_eq!(a.id, a_id);
-        a.dirty = true;
-        pool.check_in(a, THIRTY_MINUTES);
-        assert!(pool.idle.lock().unwrap().is_empty());
+impl Drop for ClientSession {
+    fn drop(&mut self) {
+        if self.transaction.state == TransactionState::InProgress {
+            transaction::abort_on_drop(self);
+        }
+        self.transaction.unpin();
+        let server_session = std::mem::replace(&mut self.server_session, ServerSession::ended());
+        self.client.end_session(Some(server_session));
     }
+}
 
-    #[test]
-    fn a_session_about_to_expire_is_not_handed_out() {
-        let pool = SessionPool::default();
-        let s = pool.check_out(THIRTY_MINUTES).unwrap();
-        let id = s.id.clone();
-        pool.check_in(s, THIRTY_MINUTES);
-        // With a one-minute server timeout every session is about to expire.
-        assert_ne!(pool.check_out(Duration::from_secs(60)).unwrap().id, id);
+/// Whether a command takes a `readConcern` (and so a causal or snapshot one).
+fn takes_read_concern(name: &str, command: &Document) -> bool {
+    match name {
+        "find" | "count" | "distinct" => true,
+        // An aggregate that writes ($out, $merge) takes one from 4.2 on; it is a read
+        // all the same for causal consistency.
+        "aggregate" => true,
+        _ => command.contains_key("readConcern"),
     }
+}
 
-    #[test]
-    fn ids_are_version_4_uuids_and_txn_numbers_increase() {
-        let mut s = ServerSession::new().unwrap();
-        let Some(bson::Bson::Binary(id)) = s.id.get("id") else {
-            panic!("{}", s.id)
-        };
-        let bytes = id.bytes.clone();
-        assert_eq!(bytes.len(), 16);
-        assert_eq!(bytes[6] >> 4, 4);
-        assert_eq!(s.next_txn_number(), 1);
-        assert_eq!(s.next_txn_number(), 2);
-    }
+/// A timestamp's order: seconds, then increment.
+fn order(t: Timestamp) -> (u32, u32) {
+    (t.time, t.increment)
 }

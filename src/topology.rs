@@ -399,6 +399,13 @@ impl Topology {
         }
     }
 
+    /// Whether the deployment is a sharded cluster (its transactions pin a mongos).
+    pub(crate) fn is_sharded(&self) -> bool {
+        self.lock().is_ok_and(|state| {
+            state.description.topology_type() == crate::sdam::TopologyType::Sharded
+        })
+    }
+
     /// Whether the client is in load-balanced mode (`loadBalanced=true`).
     pub(crate) fn is_load_balanced(&self) -> bool {
         self.shared.load_balanced

@@ -55,6 +55,34 @@ pub fn with_deadline<R>(at: Instant, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Runs `f` under its own deadline `at` (`None`: none), in place of the enclosing one,
+/// even an earlier one that has already passed. For cleanup that must still happen
+/// once a deadline cut the work short (aborting a transaction, closing a cursor),
+/// bounded by a budget of its own.
+///
+/// # Examples
+/// ```
+/// use std::time::{Duration, Instant};
+/// use greenmongo_runtime::{sleep, time::{with_own_deadline, with_timeout}};
+///
+/// with_timeout(Duration::from_millis(1), || {
+///     sleep(Duration::from_millis(5)).unwrap_err(); // the deadline has passed
+///     let cleanup = Instant::now() + Duration::from_secs(1);
+///     with_own_deadline(Some(cleanup), || sleep(Duration::from_millis(5))).unwrap();
+/// });
+/// ```
+pub fn with_own_deadline<R>(at: Option<Instant>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            park::replace_deadline(self.0);
+        }
+    }
+    let _restore = Restore(park::current_deadline());
+    park::replace_deadline(at);
+    f()
+}
+
 /// The deadline in force here, if any.
 ///
 /// # Examples

@@ -4,7 +4,8 @@ use std::{marker::PhantomData, time::Duration};
 
 use bson::{Bson, Document};
 
-use crate::{operation, options::*, Collection, Cursor, Database, Result};
+use super::{ExplicitSession, ImplicitSession};
+use crate::{operation, options::*, Client, Collection, Cursor, Database, Result, SessionCursor};
 
 impl<T> Collection<T> {
     /// Runs an aggregation pipeline on this collection; the cursor yields [`Document`]s
@@ -28,6 +29,7 @@ impl<T> Collection<T> {
             coll: self.clone_with_type(),
             pipeline: pipeline.into_iter().collect(),
             options: None,
+            session: ImplicitSession,
             _borrow: PhantomData,
         }
     }
@@ -52,6 +54,7 @@ impl Database {
             coll: self.collection(""),
             pipeline: pipeline.into_iter().collect(),
             options: None,
+            session: ImplicitSession,
             _borrow: PhantomData,
         }
     }
@@ -83,15 +86,16 @@ impl Database {
 /// ```
 #[must_use = "an action does nothing until `.run()`"]
 #[derive(Debug)]
-pub struct Aggregate<'a, T = Document> {
+pub struct Aggregate<'a, T = Document, S = ImplicitSession> {
     /// The collection (empty name for a database-level pipeline), with its concerns.
     coll: Collection<T>,
     pipeline: Vec<Document>,
     options: Option<AggregateOptions>,
+    session: S,
     _borrow: PhantomData<&'a ()>,
 }
 
-impl<'a, T> Aggregate<'a, T> {
+impl<'a, T, S> Aggregate<'a, T, S> {
     option_setters!(AggregateOptions;
         example("coll: Collection<Document>") "coll.aggregate([doc! { \"$match\": {} }])";
         allow_disk_use: (bool),
@@ -124,11 +128,56 @@ impl<'a, T> Aggregate<'a, T> {
     /// println!("{} items", counts.next().transpose()?.map_or(0, |c| c.n));
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
-    pub fn with_type<U>(self) -> Aggregate<'a, U> {
+    pub fn with_type<U>(self) -> Aggregate<'a, U, S> {
         Aggregate {
             coll: self.coll.clone_with_type(),
             pipeline: self.pipeline,
             options: self.options,
+            session: self.session,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// The operation to run, and the session to run it in.
+    fn into_parts(self) -> (Client, operation::Aggregate, S) {
+        let op = operation::Aggregate::new(
+            &self.coll.namespace(),
+            self.pipeline,
+            self.options.unwrap_or_default(),
+            &self.coll.concerns(),
+        );
+        (self.coll.client().clone(), op, self.session)
+    }
+}
+
+impl<'a, T> Aggregate<'a, T, ImplicitSession> {
+    /// Runs it in `session` (and its transaction, if one is open): `.run()` returns a
+    /// [`SessionCursor`](crate::SessionCursor), whose later batches are fetched in the
+    /// session.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = items.aggregate([doc! { "$match": {} }]).session(&mut session).run()?;
+    /// for item in cursor.iter(&mut session) {
+    ///     println!("{}", item?);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn session(
+        self,
+        session: impl Into<&'a mut crate::ClientSession>,
+    ) -> Aggregate<'a, T, ExplicitSession<'a>> {
+        Aggregate {
+            coll: self.coll,
+            pipeline: self.pipeline,
+            options: self.options,
+            session: ExplicitSession(session.into()),
             _borrow: PhantomData,
         }
     }
@@ -151,12 +200,33 @@ impl<'a, T> Aggregate<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Cursor<T>> {
-        let op = operation::Aggregate::new(
-            &self.coll.namespace(),
-            self.pipeline,
-            self.options.unwrap_or_default(),
-            &self.coll.concerns(),
-        );
-        self.coll.client().execute_cursor_operation(op)
+        let (client, op, ImplicitSession) = self.into_parts();
+        client.execute_cursor_operation(op)
+    }
+}
+
+impl<'a, T> Aggregate<'a, T, ExplicitSession<'a>> {
+    /// Runs it in the session and returns a cursor whose later batches are fetched in
+    /// it.
+    ///
+    /// # Errors
+    /// Server and network errors; the session belongs to another client.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = items.aggregate([doc! { "$count": "n" }]).session(&mut session).run()?;
+    /// println!("{:?}", cursor.next(&mut session).transpose()?);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<SessionCursor<T>> {
+        let (client, op, ExplicitSession(session)) = self.into_parts();
+        let cursor = client.execute_cursor_operation_in(op, Some(session))?;
+        Ok(SessionCursor::new(cursor))
     }
 }

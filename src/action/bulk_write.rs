@@ -41,6 +41,7 @@ impl Client {
             models: models.into_iter().map(Into::into).collect(),
             options: None,
             _result: PhantomData,
+            session: None,
         }
     }
 }
@@ -72,6 +73,7 @@ impl<T> Collection<T> {
             coll: self,
             models: models.into_iter().collect(),
             options: None,
+            session: None,
         }
     }
 }
@@ -142,6 +144,7 @@ pub struct BulkWrite<'a, R> {
     models: Vec<WriteModel>,
     options: Option<BulkWriteOptions>,
     _result: PhantomData<fn() -> R>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
 impl<'a> BulkWrite<'a, SummaryBulkWriteResult> {
@@ -166,11 +169,12 @@ impl<'a> BulkWrite<'a, SummaryBulkWriteResult> {
             models: self.models,
             options: self.options,
             _result: PhantomData,
+            session: None,
         }
     }
 }
 
-impl<R: BulkWriteReport> BulkWrite<'_, R> {
+impl<'a, R: BulkWriteReport> BulkWrite<'a, R> {
     option_setters!(BulkWriteOptions;
         example("client: Client") "client.bulk_write(Vec::<greenmongo::options::WriteModel>::new())";
         ordered: (bool),
@@ -179,6 +183,8 @@ impl<R: BulkWriteReport> BulkWrite<'_, R> {
         let_vars: (Document),
         write_concern: (WriteConcern),
     );
+
+    session_setter!("client: Client" "client.bulk_write(Vec::<greenmongo::options::WriteModel>::new())");
 
     /// Runs the writes.
     ///
@@ -199,6 +205,7 @@ impl<R: BulkWriteReport> BulkWrite<'_, R> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<R> {
+        let mut session = self.session;
         let o = self.options.unwrap_or_default();
         let write_concern = o
             .write_concern
@@ -212,7 +219,9 @@ impl<R: BulkWriteReport> BulkWrite<'_, R> {
         )?;
         let results = self.client.database("admin");
         while let Some(mut command) = plan.next_command() {
-            let reply = self.client.execute_operation(&mut command)?;
+            let reply = self
+                .client
+                .execute_operation_in(&mut command, session.as_deref_mut())?;
             if !plan.acknowledged() {
                 continue; // the server does not report on unacknowledged writes
             }
@@ -252,9 +261,10 @@ pub struct CollectionBulkWrite<'a, T> {
     coll: &'a Collection<T>,
     models: Vec<CollectionWriteModel>,
     options: Option<BulkWriteOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> CollectionBulkWrite<'_, T> {
+impl<'a, T> CollectionBulkWrite<'a, T> {
     option_setters!(BulkWriteOptions;
         example("coll: Collection<Document>") "coll.bulk_write([])";
         ordered: (bool),
@@ -263,6 +273,8 @@ impl<T> CollectionBulkWrite<'_, T> {
         let_vars: (Document),
         write_concern: (WriteConcern),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.bulk_write([])");
 
     /// Runs the writes.
     ///
@@ -284,12 +296,16 @@ impl<T> CollectionBulkWrite<'_, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<BulkWriteResult> {
+        let mut session = self.session;
         let o = self.options.unwrap_or_default();
         let ns = self.coll.namespace();
         let write_concern = self.coll.concerns().write_concern(o.write_concern.clone());
         let mut plan = operation::BulkWritePlan::new(&ns, self.models, &o, write_concern.as_ref())?;
         while let Some(mut command) = plan.next_command(&ns) {
-            let reply = self.coll.client().execute_operation(&mut command)?;
+            let reply = self
+                .coll
+                .client()
+                .execute_operation_in(&mut command, session.as_deref_mut())?;
             if plan.add(&command, reply) {
                 break;
             }

@@ -26,6 +26,7 @@ impl<T> Collection<T> {
             coll: self,
             filter,
             options: None,
+            session: None,
         }
     }
 
@@ -46,6 +47,7 @@ impl<T> Collection<T> {
         EstimatedDocumentCount {
             coll: self,
             options: None,
+            session: None,
         }
     }
 }
@@ -70,9 +72,10 @@ pub struct CountDocuments<'a, T> {
     coll: &'a Collection<T>,
     filter: Document,
     options: Option<CountOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> CountDocuments<'_, T> {
+impl<'a, T> CountDocuments<'a, T> {
     option_setters!(CountOptions;
         example("coll: Collection<Document>") "coll.count_documents(doc! {})";
         hint: (Hint),
@@ -84,6 +87,8 @@ impl<T> CountDocuments<'_, T> {
         read_concern: (ReadConcern),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.count_documents(doc! {})");
 
     /// Runs the count (a retryable read).
     ///
@@ -107,7 +112,7 @@ impl<T> CountDocuments<'_, T> {
             self.options.unwrap_or_default(),
             &self.coll.concerns(),
         );
-        self.coll.client().execute_operation(op)
+        self.coll.client().execute_operation_in(op, self.session)
     }
 }
 
@@ -131,9 +136,10 @@ impl<T> CountDocuments<'_, T> {
 pub struct EstimatedDocumentCount<'a, T> {
     coll: &'a Collection<T>,
     options: Option<EstimatedDocumentCountOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> EstimatedDocumentCount<'_, T> {
+impl<'a, T> EstimatedDocumentCount<'a, T> {
     option_setters!(EstimatedDocumentCountOptions;
         example("coll: Collection<Document>") "coll.estimated_document_count()";
         max_time: (Duration),
@@ -141,6 +147,8 @@ impl<T> EstimatedDocumentCount<'_, T> {
         read_concern: (ReadConcern),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.estimated_document_count()");
 
     /// Runs the `count` command (a retryable read).
     ///
@@ -163,6 +171,6 @@ impl<T> EstimatedDocumentCount<'_, T> {
             self.options.unwrap_or_default(),
             &self.coll.concerns(),
         );
-        self.coll.client().execute_operation(op)
+        self.coll.client().execute_operation_in(op, self.session)
     }
 }

@@ -22,6 +22,7 @@ impl Database {
             db: self,
             name: name.into(),
             options: None,
+            session: None,
         }
     }
 }
@@ -48,9 +49,10 @@ pub struct CreateCollection<'a> {
     db: &'a Database,
     name: String,
     options: Option<CreateCollectionOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl CreateCollection<'_> {
+impl<'a> CreateCollection<'a> {
     option_setters!(CreateCollectionOptions;
         example("db: Database") "db.create_collection(\"c\")";
         capped: (bool),
@@ -72,6 +74,8 @@ impl CreateCollection<'_> {
         encrypted_fields: (Document),
         comment: (into Bson),
     );
+
+    session_setter!("db: Database" "db.create_collection(\"c\")");
 
     /// Runs the `create` command.
     ///
@@ -95,8 +99,9 @@ impl CreateCollection<'_> {
             .concerns()
             .write_concern(options.write_concern.take());
         let ns = operation::Namespace::new(self.db.name(), &self.name);
-        self.db
-            .client()
-            .execute_operation(operation::Create::new(ns, options, write_concern))
+        self.db.client().execute_operation_in(
+            operation::Create::new(ns, options, write_concern),
+            self.session,
+        )
     }
 }

@@ -24,6 +24,7 @@ impl<T> Collection<T> {
             filter,
             limit: 1,
             options: None,
+            session: None,
         }
     }
 
@@ -46,6 +47,7 @@ impl<T> Collection<T> {
             filter,
             limit: 0,
             options: None,
+            session: None,
         }
     }
 }
@@ -73,9 +75,10 @@ pub struct Delete<'a, T> {
     /// 1 for `delete_one`, 0 (no limit) for `delete_many`.
     limit: i32,
     options: Option<DeleteOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> Delete<'_, T> {
+impl<'a, T> Delete<'a, T> {
     option_setters!(DeleteOptions;
         example("coll: Collection<Document>") "coll.delete_one(doc! {})";
         collation: (Collation),
@@ -84,6 +87,8 @@ impl<T> Delete<'_, T> {
         let_vars: (Document),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.delete_one(doc! {})");
 
     /// Runs the delete. `delete_one` is retried once on a retryable error;
     /// `delete_many` is not.
@@ -115,6 +120,6 @@ impl<T> Delete<'_, T> {
             options,
             write_concern,
         );
-        self.coll.client().execute_operation(op)
+        self.coll.client().execute_operation_in(op, self.session)
     }
 }

@@ -26,6 +26,7 @@ impl<T> Collection<T> {
             field_name: field_name.as_ref().to_owned(),
             filter,
             options: None,
+            session: None,
         }
     }
 }
@@ -51,9 +52,10 @@ pub struct Distinct<'a, T> {
     field_name: String,
     filter: Document,
     options: Option<DistinctOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> Distinct<'_, T> {
+impl<'a, T> Distinct<'a, T> {
     option_setters!(DistinctOptions;
         example("coll: Collection<Document>") "coll.distinct(\"sku\", doc! {})";
         max_time: (Duration),
@@ -63,6 +65,8 @@ impl<T> Distinct<'_, T> {
         comment: (into Bson),
         hint: (Hint),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.distinct(\"sku\", doc! {})");
 
     /// Runs the `distinct` command (a retryable read).
     ///
@@ -89,6 +93,6 @@ impl<T> Distinct<'_, T> {
             self.options.unwrap_or_default(),
             &self.coll.concerns(),
         );
-        self.coll.client().execute_operation(op)
+        self.coll.client().execute_operation_in(op, self.session)
     }
 }

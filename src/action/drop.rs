@@ -19,6 +19,7 @@ impl<T> Collection<T> {
         DropCollection {
             coll: self,
             options: None,
+            session: None,
         }
     }
 
@@ -41,6 +42,7 @@ impl<T> Collection<T> {
             coll: self,
             to: to.as_ref().to_owned(),
             drop_target: false,
+            session: None,
         }
     }
 }
@@ -59,6 +61,7 @@ impl Database {
         DropDatabase {
             db: self,
             options: None,
+            session: None,
         }
     }
 }
@@ -82,13 +85,16 @@ impl Database {
 pub struct DropCollection<'a, T> {
     coll: &'a Collection<T>,
     options: Option<DropCollectionOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> DropCollection<'_, T> {
+impl<'a, T> DropCollection<'a, T> {
     option_setters!(DropCollectionOptions;
         example("coll: Collection<Document>") "coll.drop()";
         write_concern: (WriteConcern),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.drop()");
 
     /// Runs the `drop` command.
     ///
@@ -112,7 +118,7 @@ impl<T> DropCollection<'_, T> {
             .concerns()
             .write_concern(options.write_concern.take());
         let op = operation::DropCollection::new(self.coll.namespace(), write_concern);
-        match self.coll.client().execute_operation(op) {
+        match self.coll.client().execute_operation_in(op, self.session) {
             Err(e) if operation::DropCollection::already_gone(&e) => Ok(()),
             other => other,
         }
@@ -135,13 +141,16 @@ impl<T> DropCollection<'_, T> {
 pub struct DropDatabase<'a> {
     db: &'a Database,
     options: Option<DropDatabaseOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl DropDatabase<'_> {
+impl<'a> DropDatabase<'a> {
     option_setters!(DropDatabaseOptions;
         example("db: Database") "db.drop()";
         write_concern: (WriteConcern),
     );
+
+    session_setter!("db: Database" "db.drop()");
 
     /// Runs the `dropDatabase` command.
     ///
@@ -164,7 +173,7 @@ impl DropDatabase<'_> {
             .concerns()
             .write_concern(options.write_concern.take());
         let op = operation::DropDatabase::new(self.db.name(), write_concern);
-        self.db.client().execute_operation(op)
+        self.db.client().execute_operation_in(op, self.session)
     }
 }
 
@@ -187,9 +196,12 @@ pub struct RenameCollection<'a, T> {
     coll: &'a Collection<T>,
     to: String,
     drop_target: bool,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> RenameCollection<'_, T> {
+impl<'a, T> RenameCollection<'a, T> {
+    session_setter!("coll: Collection<Document>" "coll.rename(\"archive\")");
+
     /// Replace a collection that already has the new name (default: fail instead).
     ///
     /// # Examples
@@ -230,6 +242,6 @@ impl<T> RenameCollection<'_, T> {
             self.drop_target,
             write_concern,
         );
-        self.coll.client().execute_operation(op)
+        self.coll.client().execute_operation_in(op, self.session)
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 use bson::{Bson, Document};
 use serde::de::DeserializeOwned;
 
-use crate::{operation, options::*, Collection, Cursor, Result};
+use super::{ExplicitSession, ImplicitSession};
+use crate::{operation, options::*, Collection, Cursor, Result, SessionCursor};
 
 impl<T> Collection<T> {
     /// Finds the documents matching `filter`; `.run()` returns a [`Cursor`] over them.
@@ -27,6 +28,7 @@ impl<T> Collection<T> {
             coll: self,
             filter,
             options: None,
+            session: ImplicitSession,
         }
     }
 
@@ -48,6 +50,7 @@ impl<T> Collection<T> {
             coll: self,
             filter,
             options: None,
+            session: None,
         }
     }
 }
@@ -68,13 +71,14 @@ impl<T> Collection<T> {
 /// ```
 #[must_use = "an action does nothing until `.run()`"]
 #[derive(Debug)]
-pub struct Find<'a, T> {
+pub struct Find<'a, T, S = ImplicitSession> {
     coll: &'a Collection<T>,
     filter: Document,
     options: Option<FindOptions>,
+    session: S,
 }
 
-impl<T> Find<'_, T> {
+impl<T, S> Find<'_, T, S> {
     option_setters!(FindOptions;
         example("coll: Collection<Document>") "coll.find(doc! {})";
         allow_disk_use: (bool),
@@ -99,6 +103,37 @@ impl<T> Find<'_, T> {
         collation: (Collation),
         let_vars: (Document),
     );
+}
+
+impl<'a, T> Find<'a, T, ImplicitSession> {
+    /// Runs the `find` in `session` (and its transaction, if one is open): `.run()`
+    /// returns a [`SessionCursor`], whose later batches are fetched in the session.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = items.find(doc! {}).session(&mut session).run()?;
+    /// for item in cursor.iter(&mut session) {
+    ///     println!("{}", item?);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn session(
+        self,
+        session: impl Into<&'a mut crate::ClientSession>,
+    ) -> Find<'a, T, ExplicitSession<'a>> {
+        Find {
+            coll: self.coll,
+            filter: self.filter,
+            options: self.options,
+            session: ExplicitSession(session.into()),
+        }
+    }
 
     /// Runs the `find` and returns a cursor over the matching documents; later batches
     /// are fetched as the cursor is iterated.
@@ -119,13 +154,50 @@ impl<T> Find<'_, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Cursor<T>> {
+        let client = self.coll.client();
+        client.execute_cursor_operation(self.into_parts().0)
+    }
+}
+
+impl<'a, T> Find<'a, T, ExplicitSession<'a>> {
+    /// Runs the `find` in the session and returns a cursor whose later batches are
+    /// fetched in it.
+    ///
+    /// # Errors
+    /// Server and network errors; the session belongs to another client.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = items.find(doc! {}).session(&mut session).run()?;
+    /// while let Some(item) = cursor.next(&mut session) {
+    ///     println!("{}", item?);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<SessionCursor<T>> {
+        let client = self.coll.client();
+        let (op, ExplicitSession(session)) = self.into_parts();
+        let cursor = client.execute_cursor_operation_in(op, Some(session))?;
+        Ok(SessionCursor::new(cursor))
+    }
+}
+
+impl<T, S> Find<'_, T, S> {
+    /// The operation to run, and the session to run it in.
+    fn into_parts(self) -> (operation::Find, S) {
         let op = operation::Find::new(
             self.coll.namespace(),
             self.filter,
             self.options.unwrap_or_default(),
             &self.coll.concerns(),
         );
-        self.coll.client().execute_cursor_operation(op)
+        (op, self.session)
     }
 }
 
@@ -149,9 +221,10 @@ pub struct FindOne<'a, T> {
     coll: &'a Collection<T>,
     filter: Document,
     options: Option<FindOneOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T: DeserializeOwned> FindOne<'_, T> {
+impl<'a, T: DeserializeOwned> FindOne<'a, T> {
     option_setters!(FindOneOptions;
         example("coll: Collection<Document>") "coll.find_one(doc! {})";
         allow_partial_results: (bool),
@@ -170,6 +243,8 @@ impl<T: DeserializeOwned> FindOne<'_, T> {
         sort: (Document),
         let_vars: (Document),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.find_one(doc! {})");
 
     /// Runs the query (one batch of one document: no cursor is left on the server).
     ///
@@ -197,7 +272,11 @@ impl<T: DeserializeOwned> FindOne<'_, T> {
             options,
             &self.coll.concerns(),
         );
-        let mut cursor: Cursor<T> = self.coll.client().execute_cursor_operation(op)?;
-        cursor.next().transpose()
+        let mut session = self.session;
+        let mut cursor: Cursor<T> = self
+            .coll
+            .client()
+            .execute_cursor_operation_in(op, session.as_deref_mut())?;
+        cursor.next_in(session).transpose()
     }
 }

@@ -32,6 +32,7 @@ impl<T: DeserializeOwned> Collection<T> {
             coll: self,
             filter,
             options: None,
+            session: None,
         }
     }
 
@@ -64,6 +65,7 @@ impl<T: DeserializeOwned> Collection<T> {
             filter,
             update: update.into(),
             options: None,
+            session: None,
         }
     }
 }
@@ -93,6 +95,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
             filter,
             replacement: to_replacement(replacement.borrow()),
             options: None,
+            session: None,
         }
     }
 }
@@ -117,9 +120,10 @@ pub struct FindOneAndDelete<'a, T> {
     coll: &'a Collection<T>,
     filter: Document,
     options: Option<FindOneAndDeleteOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T: DeserializeOwned> FindOneAndDelete<'_, T> {
+impl<'a, T: DeserializeOwned> FindOneAndDelete<'a, T> {
     option_setters!(FindOneAndDeleteOptions;
         example("coll: Collection<Document>") "coll.find_one_and_delete(doc! {})";
         max_time: (Duration),
@@ -131,6 +135,8 @@ impl<T: DeserializeOwned> FindOneAndDelete<'_, T> {
         let_vars: (Document),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.find_one_and_delete(doc! {})");
 
     /// Runs the command (retried once on a retryable error) and returns the deleted
     /// document; `None` when nothing matched, or with an unacknowledged write concern.
@@ -152,7 +158,13 @@ impl<T: DeserializeOwned> FindOneAndDelete<'_, T> {
     /// ```
     pub fn run(self) -> Result<Option<T>> {
         let options = self.options.unwrap_or_default();
-        find_and_modify(self.coll, self.filter, Modification::Delete, options)
+        find_and_modify(
+            self.coll,
+            self.filter,
+            Modification::Delete,
+            options,
+            self.session,
+        )
     }
 }
 
@@ -180,9 +192,10 @@ pub struct FindOneAndUpdate<'a, T> {
     filter: Document,
     update: UpdateModifications,
     options: Option<FindOneAndUpdateOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T: DeserializeOwned> FindOneAndUpdate<'_, T> {
+impl<'a, T: DeserializeOwned> FindOneAndUpdate<'a, T> {
     option_setters!(FindOneAndUpdateOptions;
         example("coll: Collection<Document>") "coll.find_one_and_update(doc! {}, doc! { \"$inc\": { \"n\": 1 } })";
         array_filters: (iter Document),
@@ -198,6 +211,8 @@ impl<T: DeserializeOwned> FindOneAndUpdate<'_, T> {
         let_vars: (Document),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.find_one_and_update(doc! {}, doc! { \"$inc\": { \"n\": 1 } })");
 
     /// Runs the command (retried once on a retryable error) and returns the document
     /// before or after the update; `None` when nothing matched (and nothing was
@@ -225,6 +240,7 @@ impl<T: DeserializeOwned> FindOneAndUpdate<'_, T> {
             self.filter,
             update,
             self.options.unwrap_or_default(),
+            self.session,
         )
     }
 }
@@ -254,9 +270,10 @@ pub struct FindOneAndReplace<'a, T> {
     filter: Document,
     replacement: Result<Document>,
     options: Option<FindOneAndReplaceOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T: DeserializeOwned> FindOneAndReplace<'_, T> {
+impl<'a, T: DeserializeOwned> FindOneAndReplace<'a, T> {
     option_setters!(FindOneAndReplaceOptions;
         example("coll: Collection<Document>") "coll.find_one_and_replace(doc! {}, doc! { \"x\": 1 })";
         bypass_document_validation: (bool),
@@ -271,6 +288,8 @@ impl<T: DeserializeOwned> FindOneAndReplace<'_, T> {
         let_vars: (Document),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.find_one_and_replace(doc! {}, doc! { \"x\": 1 })");
 
     /// Runs the command (retried once on a retryable error) and returns the document
     /// before or after the replacement.
@@ -293,7 +312,7 @@ impl<T: DeserializeOwned> FindOneAndReplace<'_, T> {
     pub fn run(self) -> Result<Option<T>> {
         let replacement = Modification::Update(Bson::Document(self.replacement?));
         let options = self.options.unwrap_or_default();
-        find_and_modify(self.coll, self.filter, replacement, options)
+        find_and_modify(self.coll, self.filter, replacement, options, self.session)
     }
 }
 
@@ -303,6 +322,7 @@ fn find_and_modify<T: DeserializeOwned>(
     filter: Document,
     modification: Modification,
     options: impl Into<FindAndModifyOptions>,
+    session: Option<&mut crate::ClientSession>,
 ) -> Result<Option<T>> {
     let mut options: FindAndModifyOptions = options.into();
     let write_concern = coll.concerns().write_concern(options.write_concern.take());
@@ -313,5 +333,5 @@ fn find_and_modify<T: DeserializeOwned>(
         options,
         write_concern,
     );
-    coll.client().execute_operation(op)
+    coll.client().execute_operation_in(op, session)
 }

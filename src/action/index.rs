@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use bson::Bson;
 
+use super::{ExplicitSession, ImplicitSession};
+use crate::SessionCursor;
 use crate::{
     operation,
     options::*,
@@ -31,6 +33,7 @@ impl<T> Collection<T> {
             coll: self,
             index,
             options: None,
+            session: None,
         }
     }
 
@@ -59,6 +62,7 @@ impl<T> Collection<T> {
             coll: self,
             indexes: indexes.into_iter().collect(),
             options: None,
+            session: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl<T> Collection<T> {
             coll: self,
             name: Some(name.as_ref().to_owned()),
             options: None,
+            session: None,
         }
     }
 
@@ -97,6 +102,7 @@ impl<T> Collection<T> {
             coll: self,
             name: None,
             options: None,
+            session: None,
         }
     }
 
@@ -117,6 +123,7 @@ impl<T> Collection<T> {
         ListIndexes {
             coll: self,
             options: None,
+            session: ImplicitSession,
         }
     }
 
@@ -136,6 +143,7 @@ impl<T> Collection<T> {
         ListIndexNames {
             coll: self,
             options: None,
+            session: None,
         }
     }
 }
@@ -161,9 +169,10 @@ pub struct CreateIndex<'a, T> {
     coll: &'a Collection<T>,
     index: IndexModel,
     options: Option<CreateIndexOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> CreateIndex<'_, T> {
+impl<'a, T> CreateIndex<'a, T> {
     option_setters!(CreateIndexOptions;
         example("coll: Collection<Document>") "coll.create_index(IndexModel::builder().keys(doc! { \"x\": 1 }).build())";
         commit_quorum: (into Bson),
@@ -171,6 +180,8 @@ impl<T> CreateIndex<'_, T> {
         write_concern: (WriteConcern),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.create_index(IndexModel::builder().keys(doc! { \"x\": 1 }).build())");
 
     /// Runs the `createIndexes` command.
     ///
@@ -201,7 +212,7 @@ impl<T> CreateIndex<'_, T> {
             options,
             write_concern,
         );
-        let mut names = self.coll.client().execute_operation(op)?;
+        let mut names = self.coll.client().execute_operation_in(op, self.session)?;
         Ok(CreateIndexResult {
             index_name: names.remove(0),
         })
@@ -229,9 +240,10 @@ pub struct CreateIndexes<'a, T> {
     coll: &'a Collection<T>,
     indexes: Vec<IndexModel>,
     options: Option<CreateIndexOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> CreateIndexes<'_, T> {
+impl<'a, T> CreateIndexes<'a, T> {
     option_setters!(CreateIndexOptions;
         example("coll: Collection<Document>") "coll.create_indexes([IndexModel::builder().keys(doc! { \"x\": 1 }).build()])";
         commit_quorum: (into Bson),
@@ -239,6 +251,8 @@ impl<T> CreateIndexes<'_, T> {
         write_concern: (WriteConcern),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.create_indexes([IndexModel::builder().keys(doc! { \"x\": 1 }).build()])");
 
     /// Runs the `createIndexes` command.
     ///
@@ -274,7 +288,7 @@ impl<T> CreateIndexes<'_, T> {
             options,
             write_concern,
         );
-        let index_names = self.coll.client().execute_operation(op)?;
+        let index_names = self.coll.client().execute_operation_in(op, self.session)?;
         Ok(CreateIndexesResult { index_names })
     }
 }
@@ -300,15 +314,18 @@ pub struct DropIndex<'a, T> {
     /// `None`: every index (`"*"`).
     name: Option<String>,
     options: Option<DropIndexOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> DropIndex<'_, T> {
+impl<'a, T> DropIndex<'a, T> {
     option_setters!(DropIndexOptions;
         example("coll: Collection<Document>") "coll.drop_index(\"x_1\")";
         max_time: (Duration),
         write_concern: (WriteConcern),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.drop_index(\"x_1\")");
 
     /// Runs the `dropIndexes` command.
     ///
@@ -341,7 +358,7 @@ impl<T> DropIndex<'_, T> {
             .concerns()
             .write_concern(options.write_concern.take());
         let op = operation::DropIndexes::new(self.coll.namespace(), &name, options, write_concern);
-        self.coll.client().execute_operation(op)
+        self.coll.client().execute_operation_in(op, self.session)
     }
 }
 
@@ -361,18 +378,48 @@ impl<T> DropIndex<'_, T> {
 /// ```
 #[must_use = "an action does nothing until `.run()`"]
 #[derive(Debug)]
-pub struct ListIndexes<'a, T> {
+pub struct ListIndexes<'a, T, S = ImplicitSession> {
     coll: &'a Collection<T>,
     options: Option<ListIndexesOptions>,
+    session: S,
 }
 
-impl<T> ListIndexes<'_, T> {
+impl<T, S> ListIndexes<'_, T, S> {
     option_setters!(ListIndexesOptions;
         example("coll: Collection<Document>") "coll.list_indexes()";
         max_time: (Duration),
         batch_size: (u32),
         comment: (into Bson),
     );
+}
+
+impl<'a, T> ListIndexes<'a, T, ImplicitSession> {
+    /// Runs it in `session` (and its transaction, if one is open): `.run()` returns a
+    /// [`SessionCursor`](crate::SessionCursor), whose later batches are fetched in the
+    /// session.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::Document;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = items.list_indexes().session(&mut session).run()?;
+    /// println!("{} indexes", cursor.iter(&mut session).count());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn session(
+        self,
+        session: impl Into<&'a mut crate::ClientSession>,
+    ) -> ListIndexes<'a, T, ExplicitSession<'a>> {
+        ListIndexes {
+            coll: self.coll,
+            options: self.options,
+            session: ExplicitSession(session.into()),
+        }
+    }
 
     /// Runs `listIndexes` (a retryable read) and returns a cursor over the indexes.
     ///
@@ -393,7 +440,35 @@ impl<T> ListIndexes<'_, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Cursor<IndexModel>> {
-        list_indexes(self.coll, self.options.unwrap_or_default())
+        list_indexes(self.coll, self.options.unwrap_or_default(), None)
+    }
+}
+
+impl<'a, T> ListIndexes<'a, T, ExplicitSession<'a>> {
+    /// Runs `listIndexes` in the session and returns a cursor whose later batches are
+    /// fetched in it.
+    ///
+    /// # Errors
+    /// Server and network errors; the session belongs to another client.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::Document;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = items.list_indexes().session(&mut session).run()?;
+    /// while let Some(index) = cursor.next(&mut session) {
+    ///     println!("{:?}", index?.keys);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<SessionCursor<IndexModel>> {
+        let ExplicitSession(session) = self.session;
+        let cursor = list_indexes(self.coll, self.options.unwrap_or_default(), Some(session))?;
+        Ok(SessionCursor::new(cursor))
     }
 }
 
@@ -416,15 +491,18 @@ impl<T> ListIndexes<'_, T> {
 pub struct ListIndexNames<'a, T> {
     coll: &'a Collection<T>,
     options: Option<ListIndexesOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> ListIndexNames<'_, T> {
+impl<'a, T> ListIndexNames<'a, T> {
     option_setters!(ListIndexesOptions;
         example("coll: Collection<Document>") "coll.list_index_names()";
         max_time: (Duration),
         batch_size: (u32),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.list_index_names()");
 
     /// Runs `listIndexes` and collects the names.
     ///
@@ -442,9 +520,14 @@ impl<T> ListIndexNames<'_, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Vec<String>> {
-        list_indexes(self.coll, self.options.unwrap_or_default())?
-            .map(|index| Ok(index?.name()))
-            .collect()
+        let mut session = self.session;
+        let options = self.options.unwrap_or_default();
+        let indexes = list_indexes(self.coll, options, session.as_deref_mut())?;
+        Ok(indexes
+            .collect_in(session)?
+            .iter()
+            .map(IndexModel::name)
+            .collect())
     }
 }
 
@@ -452,8 +535,9 @@ impl<T> ListIndexNames<'_, T> {
 fn list_indexes<T>(
     coll: &Collection<T>,
     options: ListIndexesOptions,
+    session: Option<&mut crate::ClientSession>,
 ) -> Result<Cursor<IndexModel>> {
     let read_preference = coll.concerns().read_preference(None);
     let op = operation::ListIndexes::new(coll.namespace(), options, read_preference);
-    coll.client().execute_cursor_operation(op)
+    coll.client().execute_cursor_operation_in(op, session)
 }

@@ -34,6 +34,7 @@ impl<T: Serialize> Collection<T> {
             coll: self,
             document: operation::raw_with_id(document.borrow()),
             options: None,
+            session: None,
         }
     }
 
@@ -63,6 +64,7 @@ impl<T: Serialize> Collection<T> {
                 .map(|d| operation::raw_with_id(d.borrow()))
                 .collect(),
             options: None,
+            session: None,
         }
     }
 }
@@ -87,15 +89,18 @@ pub struct InsertOne<'a, T> {
     /// The `_id` and the serialized document (with the `_id` first when generated).
     document: Result<(Bson, RawDocumentBuf)>,
     options: Option<InsertOneOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> InsertOne<'_, T> {
+impl<'a, T> InsertOne<'a, T> {
     option_setters!(InsertOneOptions;
         example("coll: Collection<Document>") "coll.insert_one(doc! { \"x\": 1 })";
         bypass_document_validation: (bool),
         write_concern: (WriteConcern),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.insert_one(doc! { \"x\": 1 })");
 
     /// Runs the insert (retried once on a retryable error).
     ///
@@ -128,7 +133,7 @@ impl<T> InsertOne<'_, T> {
         );
         self.coll
             .client()
-            .execute_operation(op)?
+            .execute_operation_in(op, self.session)?
             .into_single_result()?;
         Ok(InsertOneResult { inserted_id: id })
     }
@@ -153,9 +158,10 @@ pub struct InsertMany<'a, T> {
     coll: &'a Collection<T>,
     documents: Result<Vec<(Bson, RawDocumentBuf)>>,
     options: Option<InsertManyOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> InsertMany<'_, T> {
+impl<'a, T> InsertMany<'a, T> {
     option_setters!(InsertManyOptions;
         example("coll: Collection<Document>") "coll.insert_many([doc! { \"x\": 1 }])";
         bypass_document_validation: (bool),
@@ -163,6 +169,8 @@ impl<T> InsertMany<'_, T> {
         write_concern: (WriteConcern),
         comment: (into Bson),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.insert_many([doc! { \"x\": 1 }])");
 
     /// Runs the inserts. Ordered (the default), they stop at the first error; unordered,
     /// every document that can be inserted is.
@@ -184,6 +192,7 @@ impl<T> InsertMany<'_, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<InsertManyResult> {
+        let mut session = self.session;
         let prepared = self.documents?;
         if prepared.is_empty() {
             return Err(Error::invalid_argument(
@@ -213,7 +222,10 @@ impl<T> InsertMany<'_, T> {
             let offset = batch.start;
             let (ids, documents): (Vec<Bson>, Vec<RawDocumentBuf>) =
                 pending.by_ref().take(batch.len()).unzip();
-            let reply = self.coll.client().execute_operation(insert(documents))?;
+            let reply = self
+                .coll
+                .client()
+                .execute_operation_in(insert(documents), session.as_deref_mut())?;
             let had_errors = !reply.write_errors.is_empty();
             match reply.into_insert_many_error(offset, &ids, &inserted) {
                 None => {

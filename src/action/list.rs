@@ -3,6 +3,8 @@
 
 use bson::{Bson, Document};
 
+use super::{ExplicitSession, ImplicitSession};
+use crate::SessionCursor;
 use crate::{
     operation,
     options::*,
@@ -30,6 +32,7 @@ impl Database {
         ListCollections {
             db: self,
             options: None,
+            session: ImplicitSession,
         }
     }
 
@@ -48,6 +51,7 @@ impl Database {
         ListCollectionNames {
             db: self,
             options: None,
+            session: None,
         }
     }
 }
@@ -70,6 +74,7 @@ impl Client {
         ListDatabases {
             client: self,
             options: None,
+            session: None,
         }
     }
 
@@ -88,6 +93,7 @@ impl Client {
         ListDatabaseNames {
             client: self,
             options: None,
+            session: None,
         }
     }
 }
@@ -105,12 +111,13 @@ impl Client {
 /// ```
 #[must_use = "an action does nothing until `.run()`"]
 #[derive(Debug)]
-pub struct ListCollections<'a> {
+pub struct ListCollections<'a, S = ImplicitSession> {
     db: &'a Database,
     options: Option<ListCollectionsOptions>,
+    session: S,
 }
 
-impl ListCollections<'_> {
+impl<S> ListCollections<'_, S> {
     option_setters!(ListCollectionsOptions;
         example("db: Database") "db.list_collections()";
         filter: (Document),
@@ -118,7 +125,9 @@ impl ListCollections<'_> {
         authorized_collections: (bool),
         comment: (into Bson),
     );
+}
 
+impl ListCollections<'_, ImplicitSession> {
     /// Runs `listCollections` (a retryable read) and returns a cursor over the
     /// collections.
     ///
@@ -149,6 +158,65 @@ impl ListCollections<'_> {
     }
 }
 
+impl<'a> ListCollections<'a, ImplicitSession> {
+    /// Runs it in `session` (and its transaction, if one is open): `.run()` returns a
+    /// [`SessionCursor`](crate::SessionCursor), whose later batches are fetched in the
+    /// session.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = client.database("shop").list_collections().session(&mut session).run()?;
+    /// println!("{} collections", cursor.iter(&mut session).count());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn session(
+        self,
+        session: impl Into<&'a mut crate::ClientSession>,
+    ) -> ListCollections<'a, ExplicitSession<'a>> {
+        ListCollections {
+            db: self.db,
+            options: self.options,
+            session: ExplicitSession(session.into()),
+        }
+    }
+}
+
+impl<'a> ListCollections<'a, ExplicitSession<'a>> {
+    /// Runs it in the session and returns a cursor whose later batches are fetched in
+    /// it.
+    ///
+    /// # Errors
+    /// Server and network errors; the session belongs to another client.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = client.database("shop").list_collections().session(&mut session).run()?;
+    /// while let Some(spec) = cursor.next(&mut session) {
+    ///     println!("{}", spec?.name);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<SessionCursor<CollectionSpecification>> {
+        let ExplicitSession(session) = self.session;
+        let op = operation::ListCollections::new(
+            self.db.name(),
+            false,
+            self.options.unwrap_or_default(),
+        );
+        let cursor = self
+            .db
+            .client()
+            .execute_cursor_operation_in(op, Some(session))?;
+        Ok(SessionCursor::new(cursor))
+    }
+}
+
 /// A `listCollections` of names, made by [`Database::list_collection_names`]; ends in
 /// [`run`](ListCollectionNames::run).
 ///
@@ -167,9 +235,10 @@ impl ListCollections<'_> {
 pub struct ListCollectionNames<'a> {
     db: &'a Database,
     options: Option<ListCollectionsOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl ListCollectionNames<'_> {
+impl<'a> ListCollectionNames<'a> {
     option_setters!(ListCollectionsOptions;
         example("db: Database") "db.list_collection_names()";
         filter: (Document),
@@ -177,6 +246,8 @@ impl ListCollectionNames<'_> {
         authorized_collections: (bool),
         comment: (into Bson),
     );
+
+    session_setter!("db: Database" "db.list_collection_names()");
 
     /// Runs `listCollections` with `nameOnly` and collects the names.
     ///
@@ -194,10 +265,16 @@ impl ListCollectionNames<'_> {
     pub fn run(self) -> Result<Vec<String>> {
         let op =
             operation::ListCollections::new(self.db.name(), true, self.options.unwrap_or_default());
-        let names: Cursor<Document> = self.db.client().execute_cursor_operation(op)?;
-        names
-            .map(|c| Ok(c?.get_str("name").unwrap_or_default().to_owned()))
-            .collect()
+        let mut session = self.session;
+        let names: Cursor<Document> = self
+            .db
+            .client()
+            .execute_cursor_operation_in(op, session.as_deref_mut())?;
+        Ok(names
+            .collect_in(session)?
+            .iter()
+            .map(|c| c.get_str("name").unwrap_or_default().to_owned())
+            .collect())
     }
 }
 
@@ -217,15 +294,18 @@ impl ListCollectionNames<'_> {
 pub struct ListDatabases<'a> {
     client: &'a Client,
     options: Option<ListDatabasesOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl ListDatabases<'_> {
+impl<'a> ListDatabases<'a> {
     option_setters!(ListDatabasesOptions;
         example("client: Client") "client.list_databases()";
         filter: (Document),
         authorized_databases: (bool),
         comment: (into Bson),
     );
+
+    session_setter!("client: Client" "client.list_databases()");
 
     /// Runs `listDatabases` (a retryable read, on the primary).
     ///
@@ -244,7 +324,7 @@ impl ListDatabases<'_> {
     pub fn run(self) -> Result<Vec<DatabaseSpecification>> {
         let op = operation::ListDatabases::new(false, self.options.unwrap_or_default());
         self.client
-            .execute_operation(op)?
+            .execute_operation_in(op, self.session)?
             .into_iter()
             .map(|d| Ok(bson::deserialize_from_document(d)?))
             .collect()
@@ -267,15 +347,18 @@ impl ListDatabases<'_> {
 pub struct ListDatabaseNames<'a> {
     client: &'a Client,
     options: Option<ListDatabasesOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl ListDatabaseNames<'_> {
+impl<'a> ListDatabaseNames<'a> {
     option_setters!(ListDatabasesOptions;
         example("client: Client") "client.list_database_names()";
         filter: (Document),
         authorized_databases: (bool),
         comment: (into Bson),
     );
+
+    session_setter!("client: Client" "client.list_database_names()");
 
     /// Runs `listDatabases` with `nameOnly` and collects the names.
     ///
@@ -293,7 +376,7 @@ impl ListDatabaseNames<'_> {
         let op = operation::ListDatabases::new(true, self.options.unwrap_or_default());
         Ok(self
             .client
-            .execute_operation(op)?
+            .execute_operation_in(op, self.session)?
             .iter()
             .filter_map(|d| d.get_str("name").ok().map(str::to_owned))
             .collect())

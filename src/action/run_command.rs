@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use bson::{Bson, Document};
 
-use crate::{operation, options::*, Cursor, Database, Result};
+use super::{ExplicitSession, ImplicitSession};
+use crate::{operation, options::*, Cursor, Database, Result, SessionCursor};
 
 impl Database {
     /// Runs a database command as given; by default on the primary, never retried.
@@ -24,6 +25,7 @@ impl Database {
             db: self,
             command,
             selection_criteria: None,
+            session: None,
         }
     }
 
@@ -48,6 +50,7 @@ impl Database {
             db: self,
             command,
             options: None,
+            session: ImplicitSession,
         }
     }
 }
@@ -75,9 +78,12 @@ pub struct RunCommand<'a> {
     db: &'a Database,
     command: Document,
     selection_criteria: Option<SelectionCriteria>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl RunCommand<'_> {
+impl<'a> RunCommand<'a> {
+    session_setter!("db: Database" "db.run_command(doc! { \"ping\": 1 })");
+
     /// Where the command runs (default: the primary). A read preference other than
     /// primary is also sent as `$readPreference`, except to a standalone server.
     ///
@@ -133,7 +139,7 @@ impl RunCommand<'_> {
             }
             None => operation::RunCommand::new(self.db.name(), self.command),
         };
-        client.execute_operation(op)
+        client.execute_operation_in(op, self.session)
     }
 }
 
@@ -159,13 +165,14 @@ impl RunCommand<'_> {
 /// ```
 #[must_use = "an action does nothing until `.run()`"]
 #[derive(Debug)]
-pub struct RunCursorCommand<'a> {
+pub struct RunCursorCommand<'a, S = ImplicitSession> {
     db: &'a Database,
     command: Document,
     options: Option<RunCursorCommandOptions>,
+    session: S,
 }
 
-impl RunCursorCommand<'_> {
+impl<S> RunCursorCommand<'_, S> {
     option_setters!(RunCursorCommandOptions;
         example("db: Database") "db.run_cursor_command(doc! { \"find\": \"c\" })";
         selection_criteria: (SelectionCriteria),
@@ -174,6 +181,45 @@ impl RunCursorCommand<'_> {
         max_time: (Duration),
         comment: (into Bson),
     );
+
+    /// The operation to run, and the session to run it in.
+    fn into_parts(self) -> (operation::RunCursorCommand, S) {
+        let op = operation::RunCursorCommand::new(
+            self.db.name(),
+            self.command,
+            self.options.unwrap_or_default(),
+        );
+        (op, self.session)
+    }
+}
+
+impl<'a> RunCursorCommand<'a, ImplicitSession> {
+    /// Runs it in `session` (and its transaction, if one is open): `.run()` returns a
+    /// [`SessionCursor`](crate::SessionCursor), whose later batches are fetched in the
+    /// session.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = client.database("shop").run_cursor_command(doc! { "find": "items" }).session(&mut session).run()?;
+    /// println!("{} items", cursor.iter(&mut session).count());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn session(
+        self,
+        session: impl Into<&'a mut crate::ClientSession>,
+    ) -> RunCursorCommand<'a, ExplicitSession<'a>> {
+        RunCursorCommand {
+            db: self.db,
+            command: self.command,
+            options: self.options,
+            session: ExplicitSession(session.into()),
+        }
+    }
 
     /// Runs the command (never retried: it may write) and returns its cursor.
     ///
@@ -192,11 +238,36 @@ impl RunCursorCommand<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Cursor<Document>> {
-        let op = operation::RunCursorCommand::new(
-            self.db.name(),
-            self.command,
-            self.options.unwrap_or_default(),
-        );
-        self.db.client().execute_cursor_operation(op)
+        let client = self.db.client();
+        client.execute_cursor_operation(self.into_parts().0)
+    }
+}
+
+impl<'a> RunCursorCommand<'a, ExplicitSession<'a>> {
+    /// Runs the command in the session and returns a cursor whose later batches are
+    /// fetched in it.
+    ///
+    /// # Errors
+    /// Server and network errors; a reply without a cursor; the session belongs to
+    /// another client.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bson::doc;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let mut session = client.start_session().run()?;
+    /// let mut cursor = client.database("shop").run_cursor_command(doc! { "find": "items" }).session(&mut session).run()?;
+    /// while let Some(item) = cursor.next(&mut session) {
+    ///     println!("{}", item?);
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn run(self) -> Result<SessionCursor<Document>> {
+        let client = self.db.client();
+        let (op, ExplicitSession(session)) = self.into_parts();
+        let cursor = client.execute_cursor_operation_in(op, Some(session))?;
+        Ok(SessionCursor::new(cursor))
     }
 }

@@ -67,7 +67,8 @@ impl Shutdown {
     }
 
     /// Shuts down: waits (parking the coroutine, or blocking the thread) until no
-    /// operation is in flight unless `immediate`, then closes the pools and monitors.
+    /// operation is in flight unless `immediate`, tells the server the idle sessions
+    /// are over (`endSessions`, at most a second), then closes the pools and monitors.
     /// Inside `runtime::time::with_timeout`, the wait ends at the deadline.
     ///
     /// # Examples
@@ -89,6 +90,7 @@ impl Shutdown {
                     break;
                 }
             }
+            self.client.end_pooled_sessions();
         }
         self.client.close();
     }

@@ -39,6 +39,7 @@ impl<T> Collection<T> {
             update: update.into(),
             multi: false,
             options: None,
+            session: None,
         }
     }
 
@@ -66,6 +67,7 @@ impl<T> Collection<T> {
             update: update.into(),
             multi: true,
             options: None,
+            session: None,
         }
     }
 }
@@ -90,6 +92,7 @@ impl<T: Serialize> Collection<T> {
             filter,
             replacement: to_replacement(replacement.borrow()),
             options: None,
+            session: None,
         }
     }
 }
@@ -117,9 +120,10 @@ pub struct Update<'a, T> {
     update: UpdateModifications,
     multi: bool,
     options: Option<UpdateOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> Update<'_, T> {
+impl<'a, T> Update<'a, T> {
     option_setters!(UpdateOptions;
         example("coll: Collection<Document>") "coll.update_one(doc! {}, doc! { \"$set\": { \"x\": 1 } })";
         array_filters: (iter Document),
@@ -132,6 +136,8 @@ impl<T> Update<'_, T> {
         comment: (into Bson),
         sort: (Document),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.update_one(doc! {}, doc! { \"$set\": { \"x\": 1 } })");
 
     /// Runs the update. `update_one` is retried once on a retryable error;
     /// `update_many` is not (it may touch many documents).
@@ -171,7 +177,7 @@ impl<T> Update<'_, T> {
             options,
             write_concern,
         );
-        self.coll.client().execute_operation(op)
+        self.coll.client().execute_operation_in(op, self.session)
     }
 }
 
@@ -196,9 +202,10 @@ pub struct ReplaceOne<'a, T> {
     filter: Document,
     replacement: Result<Document>,
     options: Option<ReplaceOptions>,
+    session: Option<&'a mut crate::ClientSession>,
 }
 
-impl<T> ReplaceOne<'_, T> {
+impl<'a, T> ReplaceOne<'a, T> {
     option_setters!(ReplaceOptions;
         example("coll: Collection<Document>") "coll.replace_one(doc! {}, doc! { \"x\": 1 })";
         bypass_document_validation: (bool),
@@ -210,6 +217,8 @@ impl<T> ReplaceOne<'_, T> {
         comment: (into Bson),
         sort: (Document),
     );
+
+    session_setter!("coll: Collection<Document>" "coll.replace_one(doc! {}, doc! { \"x\": 1 })");
 
     /// Runs the replacement (retried once on a retryable error).
     ///
@@ -243,6 +252,6 @@ impl<T> ReplaceOne<'_, T> {
             options,
             write_concern,
         );
-        self.coll.client().execute_operation(op)
+        self.coll.client().execute_operation_in(op, self.session)
     }
 }

@@ -15,21 +15,31 @@ use crate::{
     retry::{is_retryable_read_error, is_retryable_write_error, Retry, RETRYABLE_WRITE_ERROR},
     sdam::ErrorPhase,
     selection::Criteria,
-    session::ServerSession,
+    session::{ServerSession, TransactionPin},
     wire::DocumentSequence,
-    Result,
+    ClientSession, ErrorKind, Result,
 };
 
 impl Client {
     /// Runs `op` to its result: its command goes to a server its criteria select, in an
     /// implicit session, retried once when its retryability allows.
-    pub(crate) fn execute_operation<Op: Operation>(&self, mut op: Op) -> Result<Op::Output> {
+    pub(crate) fn execute_operation<Op: Operation>(&self, op: Op) -> Result<Op::Output> {
+        self.execute_operation_in(op, None)
+    }
+
+    /// Runs `op` to its result in `session` (an explicit session), else in an implicit
+    /// one.
+    pub(crate) fn execute_operation_in<Op: Operation>(
+        &self,
+        mut op: Op,
+        session: Option<&mut ClientSession>,
+    ) -> Result<Op::Output> {
         let Command {
             db,
             body,
             sequences,
         } = op.build()?;
-        let session = SessionSlot::implicit_for(&body);
+        let session = SessionSlot::for_command(session, &body);
         let done = self.execute(
             &db,
             Request {
@@ -49,11 +59,22 @@ impl Client {
     /// session (and in load-balanced mode the connection) for its `getMore`s.
     pub(crate) fn execute_cursor_operation<Op: CursorOperation, T>(
         &self,
+        op: Op,
+    ) -> Result<Cursor<T>> {
+        self.execute_cursor_operation_in(op, None)
+    }
+
+    /// Like [`execute_cursor_operation`](Self::execute_cursor_operation) in `session`:
+    /// an explicit session stays the caller's, who lends it to each `getMore`
+    /// ([`SessionCursor`](crate::SessionCursor)).
+    pub(crate) fn execute_cursor_operation_in<Op: CursorOperation, T>(
+        &self,
         mut op: Op,
+        session: Option<&mut ClientSession>,
     ) -> Result<Cursor<T>> {
         let spec = op.cursor_spec();
         let Command { db, body, .. } = op.build()?;
-        let opened = self.run_cursor_operation(&db, body, op.criteria(), op.retry())?;
+        let opened = self.run_cursor_operation_in(&db, body, op.criteria(), op.retry(), session)?;
         Cursor::open(self.clone(), spec, opened)
     }
 
@@ -63,18 +84,21 @@ impl Client {
         self.execute_operation(crate::operation::RunCommand::new(db, command))
     }
 
-    /// Like [`Client::execute_operation`] for a command that opens a cursor: the session and
-    /// the server stay with the cursor, for its `getMore`s and `killCursors` (in
-    /// load-balanced mode, the connection too: the load-balancer spec's pinning).
-    pub(crate) fn run_cursor_operation(
+    /// Runs a command that opens a cursor: the session and the server stay with the
+    /// cursor, for its `getMore`s and `killCursors` (in load-balanced mode, the
+    /// connection too: the load-balancer spec's pinning).
+    fn run_cursor_operation_in(
         &self,
         db: &str,
         command: Document,
         criteria: Criteria,
         retry: Retry,
+        session: Option<&mut ClientSession>,
     ) -> Result<OpenedCursor> {
-        let session = SessionSlot::implicit_for(&command);
-        let pin = self.inner.topology.is_load_balanced();
+        // In a load-balanced transaction the connection is the transaction's.
+        let pin = self.inner.topology.is_load_balanced()
+            && !session.as_ref().is_some_and(|s| s.in_transaction());
+        let session = SessionSlot::for_command(session, &command);
         let done = self.execute(
             db,
             Request::from(command),
@@ -149,14 +173,14 @@ impl Client {
         address: &ServerAddress,
         db: &str,
         command: Document,
-        session: Option<&mut ServerSession>,
+        session: SessionSlot<'_>,
     ) -> Result<RawDocumentBuf> {
         self.execute(
             db,
             Request::from(command),
             Target::Server(address.clone()),
             Retry::No,
-            session.map_or(SessionSlot::None, SessionSlot::Borrowed),
+            session,
             false,
         )
         .map(|done| done.reply)
@@ -194,8 +218,32 @@ impl Client {
         mut session: SessionSlot<'_>,
         pin: bool,
     ) -> Result<Executed> {
+        let mut target = target;
+        if let SessionSlot::Explicit(explicit) = &mut session {
+            explicit.check_usable(self, &request.command)?;
+            if let Target::Select(criteria) = target {
+                target = Target::Select(explicit.criteria(criteria)?);
+            }
+            if let Some(TransactionPin::Mongos(address)) = &explicit.transaction.pinned {
+                target = Target::Server(address.clone());
+            }
+        }
         let result = self.attempt(db, request, target, retry, &mut session, pin);
         match (result, session) {
+            (Err(mut e), SessionSlot::Explicit(explicit)) => {
+                if explicit.in_transaction() {
+                    // A statement that did not reach the server, or whose reply was
+                    // lost: the transaction as a whole can be tried again.
+                    if e.is_network_error() || matches!(&*e.kind, ErrorKind::ServerSelection { .. })
+                    {
+                        e.add_label(crate::error::TRANSIENT_TRANSACTION_ERROR);
+                    }
+                    if e.contains_label(crate::error::TRANSIENT_TRANSACTION_ERROR) {
+                        explicit.transaction.unpin();
+                    }
+                }
+                Err(e)
+            }
             (Ok(mut done), SessionSlot::Implicit(taken)) => {
                 done.session = taken;
                 Ok(done)
@@ -237,32 +285,26 @@ impl Client {
         loop {
             // Gossip the highest cluster time seen (the sessions spec); a standalone
             // server never shows one, so it is never sent one.
-            if let Some(cluster_time) = topology.cluster_time() {
+            if let Some(cluster_time) = newest_cluster_time(topology.cluster_time(), session) {
                 command.insert("$clusterTime", cluster_time);
             }
             let server = match &target {
                 Target::Select(criteria) => topology.select(criteria)?,
                 Target::Server(address) => topology.server(address)?,
             };
-            let attempt = topology.check_out(&server).and_then(|mut conn| {
+            let pinned = session.pinned_connection();
+            let checkout = pinned.map_or_else(|| topology.check_out(&server), Ok);
+            let attempt = checkout.and_then(|mut conn| {
                 if !with_session {
                     with_session = true;
-                    match session.take(self)? {
-                        Some(session) => {
-                            command.insert("lsid", session.id.clone());
-                            if retry == Retry::Write {
-                                // One number for the write and its retry: the server
-                                // runs it once.
-                                command.insert("txnNumber", session.next_txn_number());
-                            }
-                        }
-                        // No session, no retryable write (the retryable-writes spec).
-                        None if retry == Retry::Write => retry = Retry::No,
-                        None => {}
-                    }
+                    session.apply(self, &mut command, &mut retry)?;
+                    session.pin_mongos(topology, &server.address);
                 }
-                let reply = self.send(&mut conn, db, &command, &mut sequences)?;
-                Ok((reply, pin.then_some(conn)))
+                let reply = self.send(&mut conn, db, &command, &mut sequences);
+                session.observe(&reply);
+                let reply = reply?;
+                let conn = session.keep_connection(topology, conn);
+                Ok((reply, conn.filter(|_| pin)))
             });
             let mut error = match attempt {
                 Ok((reply, _))
@@ -306,7 +348,27 @@ impl Client {
             }
             tracing::debug!(%error, "retrying once");
             retried = true;
+            if command.contains_key("commitTransaction") {
+                crate::session::majority_for_retry(&mut command);
+            }
         }
+    }
+}
+
+/// The newer of the client's cluster time and the session's.
+fn newest_cluster_time(client: Option<Document>, session: &SessionSlot<'_>) -> Option<Document> {
+    let SessionSlot::Explicit(explicit) = session else {
+        return client;
+    };
+    let time = |d: &Document| {
+        d.get_timestamp("clusterTime")
+            .ok()
+            .map(|t| (t.time, t.increment))
+    };
+    match (client, explicit.cluster_time()) {
+        (Some(c), Some(s)) if time(s) > time(&c) => Some(s.clone()),
+        (None, Some(s)) => Some(s.clone()),
+        (client, _) => client,
     }
 }
 
@@ -357,7 +419,7 @@ struct Executed {
 }
 
 /// The session an operation runs in.
-enum SessionSlot<'a> {
+pub(crate) enum SessionSlot<'a> {
     /// None: an unacknowledged write, or a command of a cursor that has none.
     None,
     /// A session someone else owns (a cursor's, for its getMore and killCursors).
@@ -365,12 +427,29 @@ enum SessionSlot<'a> {
     /// An implicit session, taken from the pool once a connection is checked out
     /// (`None` until then, and after it if the deployment does not support sessions).
     Implicit(Option<ServerSession>),
+    /// The application's session, lent to the operation.
+    Explicit(&'a mut ClientSession),
 }
 
 impl<'a> SessionSlot<'a> {
-    /// An implicit session, unless `command` is an unacknowledged write (which must not
-    /// use one).
+    /// `explicit` if given, else an implicit session, unless `command` is an
+    /// unacknowledged write (which must not use one).
+    fn for_command(explicit: Option<&'a mut ClientSession>, command: &Document) -> Self {
+        match explicit {
+            Some(session) => SessionSlot::Explicit(session),
+            None => Self::implicit_for(command),
+        }
+    }
+
     fn implicit_for(command: &Document) -> SessionSlot<'a> {
+        // Ending sessions must not take one from the pool being emptied.
+        if command
+            .keys()
+            .next()
+            .is_some_and(|name| name == "endSessions")
+        {
+            return SessionSlot::None;
+        }
         let unacknowledged = command
             .get_document("writeConcern")
             .is_ok_and(|wc| matches!(wc.get("w"), Some(Bson::Int32(0) | Bson::Int64(0))));
@@ -398,7 +477,94 @@ impl<'a> SessionSlot<'a> {
             SessionSlot::None => None,
             SessionSlot::Borrowed(session) => Some(session),
             SessionSlot::Implicit(session) => session.as_mut(),
+            SessionSlot::Explicit(session) => Some(session.server_session()),
         }
+    }
+
+    /// Puts the session on a command about to be sent for the first time: an explicit
+    /// session adds its own fields (see [`ClientSession::apply`]); otherwise `lsid`,
+    /// and `txnNumber` for a retryable write (one number for the write and its retry:
+    /// the server runs it once). No session, no retryable write (the retryable-writes
+    /// spec).
+    fn apply(&mut self, client: &Client, command: &mut Document, retry: &mut Retry) -> Result<()> {
+        if let SessionSlot::Explicit(session) = self {
+            session.apply(command, retry);
+            return Ok(());
+        }
+        match self.take(client)? {
+            Some(session) => {
+                command.insert("lsid", session.id.clone());
+                if *retry == Retry::Write {
+                    command.insert("txnNumber", session.next_txn_number());
+                }
+            }
+            None if *retry == Retry::Write => *retry = Retry::No,
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// A reply (or an error's reply) read in an explicit session: its times and tokens.
+    fn observe(&mut self, reply: &Result<RawDocumentBuf>) {
+        let SessionSlot::Explicit(session) = self else {
+            return;
+        };
+        match reply {
+            Ok(reply) => session.observe(reply),
+            Err(e) => {
+                if let ErrorKind::Command(failure) = &*e.kind {
+                    if let Ok(reply) = RawDocumentBuf::try_from(&failure.reply) {
+                        session.observe(&reply);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The connection a load-balanced transaction is pinned to, taken for a command.
+    fn pinned_connection(&mut self) -> Option<PooledConnection<Connection>> {
+        let SessionSlot::Explicit(session) = self else {
+            return None;
+        };
+        match session.transaction.pinned.take() {
+            Some(TransactionPin::Connection(conn)) => Some(*conn),
+            other => {
+                session.transaction.pinned = other;
+                None
+            }
+        }
+    }
+
+    /// Pins a sharded transaction to the mongos its first statement went to.
+    fn pin_mongos(&mut self, topology: &crate::topology::Topology, address: &ServerAddress) {
+        if let SessionSlot::Explicit(session) = self {
+            if session.in_transaction()
+                && session.transaction.pinned.is_none()
+                && topology.is_sharded()
+            {
+                session.transaction.pinned = Some(TransactionPin::Mongos(address.clone()));
+            }
+        }
+    }
+
+    /// A load-balanced transaction keeps its connection (pinned) until it ends; any
+    /// other command's connection comes back to the caller.
+    fn keep_connection(
+        &mut self,
+        topology: &crate::topology::Topology,
+        conn: PooledConnection<Connection>,
+    ) -> Option<PooledConnection<Connection>> {
+        if let SessionSlot::Explicit(session) = self {
+            let ended = matches!(
+                session.transaction.state,
+                crate::session::TransactionState::None | crate::session::TransactionState::Aborted
+            );
+            if topology.is_load_balanced() && !ended {
+                session.transaction.pinned = Some(TransactionPin::Connection(Box::new(conn)));
+                return None;
+            }
+        }
+        Some(conn)
     }
 }
 

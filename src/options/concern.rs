@@ -132,6 +132,19 @@ impl ReadConcern {
     pub fn majority() -> Self {
         ReadConcern::new(ReadConcernLevel::Majority)
     }
+
+    /// `snapshot`: one point-in-time view (transactions and snapshot sessions).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::options::{ReadConcern, ReadConcernLevel};
+    ///
+    /// assert_eq!(ReadConcern::snapshot().level, ReadConcernLevel::Snapshot);
+    /// ```
+    pub fn snapshot() -> Self {
+        ReadConcern::new(ReadConcernLevel::Snapshot)
+    }
 }
 
 /// The `w` of a write concern: how many members, or which, must acknowledge a write.
