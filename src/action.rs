@@ -156,6 +156,7 @@ mod session;
 mod shutdown;
 mod transaction;
 mod update;
+mod watch;
 
 pub use aggregate::Aggregate;
 
@@ -207,3 +208,4 @@ pub use session::StartSession;
 pub use shutdown::Shutdown;
 pub use transaction::{AbortTransaction, CommitTransaction, StartTransaction};
 pub use update::{ReplaceOne, Update};
+pub use watch::Watch;

@@ -106,6 +106,8 @@ pub struct Cursor<T> {
     /// Load-balanced mode: the connection the query ran on, kept for the `getMore`s
     /// and `killCursors` until the cursor is done (the load-balancer spec's pinning).
     pinned: Option<PooledConnection<Connection>>,
+    /// The `postBatchResumeToken` of the latest batch (change streams).
+    post_batch_resume_token: Option<RawDocumentBuf>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -171,6 +173,7 @@ impl<T> Cursor<T> {
             address,
             session,
             pinned,
+            post_batch_resume_token: reply.post_batch_resume_token,
             _type: PhantomData,
         }
         .release_if_done()
@@ -260,6 +263,7 @@ impl<T> Cursor<T> {
             Ok(reply) => {
                 self.id = reply.id;
                 self.batch = reply.batch;
+                self.post_batch_resume_token = reply.post_batch_resume_token;
                 if self.id == 0 {
                     self.release();
                 }
@@ -275,6 +279,67 @@ impl<T> Cursor<T> {
                 Err(e)
             }
         }
+    }
+
+    // Hooks of change streams (src/change_stream.rs), which track resume tokens batch by
+    // batch and so read the cursor's batches themselves.
+
+    /// The documents of the current batch not yet taken.
+    pub(crate) fn buffered(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// The next document of the current batch, without fetching another.
+    pub(crate) fn take_buffered(&mut self) -> Option<RawDocumentBuf> {
+        self.batch.pop_front()
+    }
+
+    /// The `postBatchResumeToken` of the latest batch, if the server sent one.
+    pub(crate) fn post_batch_resume_token(&self) -> Option<&RawDocumentBuf> {
+        self.post_batch_resume_token.as_ref()
+    }
+
+    /// The server the cursor lives on.
+    pub(crate) fn address(&self) -> Option<&ServerAddress> {
+        self.address.as_ref()
+    }
+
+    /// One `getMore` (the cursor must be alive), in `explicit` or the cursor's session.
+    /// On failure the cursor is done, as with iteration; but after a server error its id
+    /// is kept (unless the cursor was pinned, its connection now gone), so that
+    /// [`kill_in`](Self::kill_in) or the drop still reaches a cursor the server may hold.
+    pub(crate) fn get_more_in(&mut self, explicit: Option<&mut ClientSession>) -> Result<()> {
+        let (id, pinned) = (self.id, self.pinned.is_some());
+        let result = self.get_more(explicit);
+        if let Err(e) = &result {
+            if !pinned && matches!(&*e.kind, crate::ErrorKind::Command(_)) {
+                self.id = id;
+            }
+        }
+        result
+    }
+
+    /// `killCursors` now, in `explicit` or the cursor's session, waiting at most a second
+    /// and ignoring errors; the cursor is done after it.
+    pub(crate) fn kill_in(&mut self, explicit: Option<&mut ClientSession>) {
+        if self.id != 0 {
+            let op = KillCursors {
+                db: &self.db,
+                collection: &self.collection,
+                id: self.id,
+            };
+            let at = Location::of(
+                &mut self.pinned,
+                self.address.as_ref(),
+                &mut self.session,
+                explicit,
+            );
+            let until = std::time::Instant::now() + KILL_CURSORS_TIMEOUT;
+            let _ = with_own_deadline(Some(until), || Self::run(&self.client, at, op));
+        }
+        self.id = 0;
+        self.batch.clear();
+        self.release();
     }
 }
 

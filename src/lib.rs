@@ -8,6 +8,7 @@ pub use greenmongo_runtime as runtime;
 pub mod action;
 pub mod auth;
 mod bson_util;
+pub mod change_stream;
 mod client;
 mod collection;
 mod conn;
@@ -37,7 +38,7 @@ pub use database::Database;
 pub use error::{CommandError, Error, ErrorKind, Result};
 pub use namespace::Namespace;
 pub use options::{ClientOptions, UpdateModifications};
-pub use session::ClientSession;
+pub use session::{ClientSession, TransactionState};
 
 /// `docs/porting.md`, compiled with the doc tests so its greenmongo examples stay true.
 #[cfg(doctest)]

@@ -14,6 +14,7 @@
 mod admin;
 mod aggregate;
 mod bulk_write;
+pub(crate) mod change_stream;
 mod client_bulk_write;
 mod count;
 mod cursor;
@@ -160,6 +161,26 @@ impl Concerns {
     /// The operation's write concern, else the handle's.
     pub(crate) fn write_concern(&self, op: Option<WriteConcern>) -> Option<WriteConcern> {
         op.or_else(|| self.write_concern.clone())
+    }
+
+    /// The write concern of an operation in `session`: in a transaction the
+    /// transaction's applies (sent with its commit), so the handle's is ignored and one
+    /// set on the operation is an error (the transactions spec); otherwise as
+    /// [`write_concern`](Self::write_concern).
+    pub(crate) fn write_concern_in(
+        &self,
+        op: Option<WriteConcern>,
+        session: Option<&crate::ClientSession>,
+    ) -> Result<Option<WriteConcern>> {
+        if !session.is_some_and(crate::ClientSession::in_transaction) {
+            return Ok(self.write_concern(op));
+        }
+        match op {
+            Some(_) => Err(crate::Error::invalid_argument(
+                "Cannot set write concern after starting a transaction: the transaction's write concern applies (set it with start_transaction)",
+            )),
+            None => Ok(None),
+        }
     }
 
     /// The operation's read concern, else the handle's.

@@ -25,6 +25,9 @@ mod tls;
 
 use std::{fmt, str::FromStr, time::Duration};
 
+pub use crate::change_stream::options::{
+    ChangeStreamOptions, FullDocumentBeforeChangeType, FullDocumentType,
+};
 pub use address::{ServerAddress, DEFAULT_PORT};
 pub use admin::{
     CreateCollectionOptions, CreateIndexOptions, DropCollectionOptions, DropDatabaseOptions,

@@ -11,10 +11,11 @@ mod transaction;
 
 use std::fmt;
 
-use bson::{Bson, Document, RawDocumentBuf, Timestamp};
+use bson::{doc, Bson, Document, RawDocumentBuf, Timestamp};
 
 pub(crate) use pool::{ServerSession, SessionPool};
-pub(crate) use transaction::{majority_for_retry, TransactionPin, TransactionState};
+pub use transaction::TransactionState;
+pub(crate) use transaction::{majority_for_retry, TransactionPin};
 
 use crate::{
     options::{ReadConcernLevel, SelectionCriteria, SessionOptions},
@@ -241,6 +242,48 @@ impl ClientSession {
         self.transaction.state.is_open()
     }
 
+    /// Where the session's transaction is.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use greenmongo::TransactionState;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+    /// let mut session = client.start_session().run()?;
+    /// session.start_transaction().run()?;
+    /// session.commit_transaction().run()?;
+    /// assert_eq!(session.transaction_state(), TransactionState::CommittedEmpty);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn transaction_state(&self) -> TransactionState {
+        self.transaction.state
+    }
+
+    /// The read preference of the open transaction, if one is open and has one.
+    pub(crate) fn transaction_read_preference(&self) -> Option<&crate::options::ReadPreference> {
+        self.transaction
+            .options
+            .selection_criteria
+            .as_ref()
+            .filter(|_| self.in_transaction())
+            .and_then(SelectionCriteria::as_read_pref)
+    }
+
+    /// Whether the session is pinned to a mongos or (load-balanced) a connection, as its
+    /// transaction makes it. For tests of the transactions spec.
+    #[doc(hidden)]
+    pub fn is_pinned(&self) -> bool {
+        self.transaction.pinned.is_some()
+    }
+
+    /// Whether a network error made the server session unfit for reuse. For tests of
+    /// the sessions spec.
+    #[doc(hidden)]
+    pub fn is_dirty(&self) -> bool {
+        self.server_session.dirty
+    }
+
     fn causally_consistent(&self) -> bool {
         self.options.causal_consistency.unwrap_or(true) && !self.is_snapshot()
     }
@@ -304,6 +347,16 @@ impl ClientSession {
             command.insert("autocommit", false);
             return;
         }
+        if matches!(
+            self.transaction.state,
+            TransactionState::Committed
+                | TransactionState::CommittedEmpty
+                | TransactionState::Aborted
+        ) {
+            // An operation after the transaction ended: the session leaves it behind.
+            self.transaction.state = TransactionState::None;
+            self.transaction.unpin();
+        }
         if self.in_transaction() {
             *retry = Retry::No;
             command.insert("txnNumber", self.server_session.txn_number());
@@ -332,22 +385,23 @@ impl ClientSession {
         if *retry == Retry::Write {
             command.insert("txnNumber", self.server_session.next_txn_number());
         }
-        if !takes_read_concern(&name, command) {
-            return;
-        }
         if self.is_snapshot() {
-            let mut read_concern = bson::doc! { "level": ReadConcernLevel::Snapshot.as_str() };
-            if let Some(time) = self.snapshot_time {
-                read_concern.insert("atClusterTime", time);
+            if takes_snapshot(&name) {
+                let mut read_concern = doc! { "level": ReadConcernLevel::Snapshot.as_str() };
+                if let Some(time) = self.snapshot_time {
+                    read_concern.insert("atClusterTime", time);
+                }
+                command.insert("readConcern", read_concern);
             }
-            command.insert("readConcern", read_concern);
         } else if let (true, Some(time)) = (self.causally_consistent(), self.operation_time) {
-            let mut read_concern = command
-                .get_document("readConcern")
-                .cloned()
-                .unwrap_or_default();
-            read_concern.insert("afterClusterTime", time);
-            command.insert("readConcern", read_concern);
+            if waits_for_cluster_time(&name, command) {
+                let mut read_concern = command
+                    .get_document("readConcern")
+                    .cloned()
+                    .unwrap_or_default();
+                read_concern.insert("afterClusterTime", time);
+                command.insert("readConcern", read_concern);
+            }
         }
     }
 
@@ -394,15 +448,39 @@ impl Drop for ClientSession {
     }
 }
 
-/// Whether a command takes a `readConcern` (and so a causal or snapshot one).
-fn takes_read_concern(name: &str, command: &Document) -> bool {
-    match name {
-        "find" | "count" | "distinct" => true,
-        // An aggregate that writes ($out, $merge) takes one from 4.2 on; it is a read
-        // all the same for causal consistency.
-        "aggregate" => true,
-        _ => command.contains_key("readConcern"),
-    }
+/// Whether a snapshot session sends `readConcern: snapshot` with a command: with all but
+/// those of a cursor or a session's own bookkeeping. The server refuses it where a
+/// snapshot makes no sense (writes, listings), as the snapshot-reads spec intends.
+fn takes_snapshot(name: &str) -> bool {
+    !matches!(
+        name,
+        "getMore" | "killCursors" | "commitTransaction" | "abortTransaction" | "endSessions"
+    )
+}
+
+/// Whether a causally consistent session sends `afterClusterTime` with a command: the
+/// reads and writes of the CRUD and index APIs (the causal-consistency spec and its
+/// write-commands tests), and any command given a read concern of its own. Other
+/// commands (`ping`, listings) take no read concern.
+fn waits_for_cluster_time(name: &str, command: &Document) -> bool {
+    matches!(
+        name,
+        "find"
+            | "aggregate"
+            | "count"
+            | "distinct"
+            | "insert"
+            | "update"
+            | "delete"
+            | "findAndModify"
+            | "bulkWrite"
+            | "create"
+            | "createIndexes"
+            | "drop"
+            | "dropIndexes"
+            | "dropDatabase"
+            | "renameCollection"
+    ) || command.contains_key("readConcern")
 }
 
 /// A timestamp's order: seconds, then increment.

@@ -647,3 +647,156 @@ fn client_and_database_commands_send_every_option() {
     assert_has(&cmd, doc! { "dropTarget": true });
     db.drop().run().unwrap();
 }
+
+#[test]
+fn every_action_runs_in_the_session_it_is_given() {
+    let Some((r, db, coll)) = setup() else {
+        return;
+    };
+    let mut s = r.client.start_session().run().unwrap();
+    let lsid = Bson::Document(s.id().clone());
+    let in_session = |command: Document| {
+        assert_eq!(command.get("lsid"), Some(&lsid), "{command}");
+    };
+    let f = doc! { "_id": 1 };
+    let set = doc! { "$set": { "y": 1 } };
+    in_session(r.command("find", || coll.find(f.clone()).session(&mut s).run()));
+    in_session(r.command("find", || coll.find_one(f.clone()).session(&mut s).run()));
+    in_session(r.command("insert", || coll.insert_one(doc! {}).session(&mut s).run()));
+    in_session(r.command("insert", || {
+        coll.insert_many([doc! {}]).session(&mut s).run()
+    }));
+    in_session(r.command("update", || {
+        coll.update_one(f.clone(), set.clone())
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("update", || {
+        coll.update_many(f.clone(), set.clone())
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("update", || {
+        coll.replace_one(f.clone(), doc! { "x": 0 })
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("delete", || {
+        coll.delete_one(doc! { "_id": 9 }).session(&mut s).run()
+    }));
+    in_session(r.command("delete", || {
+        coll.delete_many(doc! { "_id": 9 }).session(&mut s).run()
+    }));
+    in_session(r.command("findAndModify", || {
+        coll.find_one_and_delete(doc! { "_id": 9 })
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("findAndModify", || {
+        coll.find_one_and_update(f.clone(), set.clone())
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("findAndModify", || {
+        coll.find_one_and_replace(f.clone(), doc! { "x": 0 })
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("aggregate", || {
+        coll.aggregate([doc! { "$match": {} }])
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("aggregate", || {
+        coll.count_documents(doc! {}).session(&mut s).run()
+    }));
+    in_session(r.command("count", || {
+        coll.estimated_document_count().session(&mut s).run()
+    }));
+    in_session(r.command("distinct", || {
+        coll.distinct("x", doc! {}).session(&mut s).run()
+    }));
+    in_session(r.command("createIndexes", || {
+        coll.create_index(IndexModel::builder().keys(doc! { "x": 1 }).build())
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("createIndexes", || {
+        coll.create_indexes([IndexModel::builder().keys(doc! { "y": 1 }).build()])
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("listIndexes", || coll.list_indexes().session(&mut s).run()));
+    in_session(r.command("listIndexes", || {
+        coll.list_index_names().session(&mut s).run()
+    }));
+    in_session(r.command("dropIndexes", || {
+        coll.drop_index("y_1").session(&mut s).run()
+    }));
+    in_session(r.command("dropIndexes", || coll.drop_indexes().session(&mut s).run()));
+    in_session(r.command("insert", || {
+        coll.bulk_write([CollectionWriteModel::InsertOne { document: doc! {} }])
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("bulkWrite", || {
+        r.client
+            .bulk_write([InsertOneModel::builder()
+                .namespace(coll.namespace())
+                .document(doc! {})
+                .build()])
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("bulkWrite", || {
+        r.client
+            .bulk_write([InsertOneModel::builder()
+                .namespace(coll.namespace())
+                .document(doc! {})
+                .build()])
+            .verbose_results()
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("ping", || {
+        db.run_command(doc! { "ping": 1 }).session(&mut s).run()
+    }));
+    in_session(r.command("find", || {
+        db.run_cursor_command(doc! { "find": coll.name() })
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("aggregate", || {
+        db.aggregate([doc! { "$documents": [{}] }])
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("listCollections", || {
+        db.list_collections().session(&mut s).run()
+    }));
+    in_session(r.command("listCollections", || {
+        db.list_collection_names().session(&mut s).run()
+    }));
+    in_session(r.command("create", || {
+        db.create_collection("made").session(&mut s).run()
+    }));
+    in_session(r.command("renameCollection", || {
+        db.collection::<Document>("made")
+            .rename("renamed")
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("drop", || {
+        db.collection::<Document>("renamed")
+            .drop()
+            .session(&mut s)
+            .run()
+    }));
+    in_session(r.command("listDatabases", || {
+        r.client.list_databases().session(&mut s).run()
+    }));
+    in_session(r.command("listDatabases", || {
+        r.client.list_database_names().session(&mut s).run()
+    }));
+    in_session(r.command("dropDatabase", || db.drop().session(&mut s).run()));
+}

@@ -337,50 +337,88 @@ fn a_transaction_cut_by_a_deadline_leaves_none_open_and_the_session_usable() {
 
 #[test]
 fn a_causally_consistent_session_reads_its_write_on_another_connection() {
-    let Some((client, seen)) = recording_client() else {
+    let Some(uri) = server::uri() else {
         return;
     };
+    // The connection of each command, from the command events.
+    let mut options = ClientOptions::parse(&uri).unwrap();
+    options.app_name = Some("causal-another-connection".into());
+    let seen: Arc<Mutex<Vec<(String, u64, Document)>>> = Arc::default();
+    let log = seen.clone();
+    options.command_event_handler = Some(EventHandler::new(move |e: &CommandEvent| {
+        if let CommandEvent::Started(e) = e {
+            let entry = (e.command_name.clone(), e.connection.id, e.command.clone());
+            log.lock().unwrap().push(entry);
+        }
+    }));
+    let client = Client::with_options(options).unwrap();
     let db = database(&client, "causal");
     let coll = db.collection::<Document>("c");
+    // A ping of this client's that holds its connection for half a second.
+    client
+        .database("admin")
+        .run_command(doc! {
+            "configureFailPoint": "failCommand",
+            "mode": { "times": 1 },
+            "data": {
+                "failCommands": ["ping"],
+                "blockConnection": true,
+                "blockTimeMS": 500,
+                "appName": "causal-another-connection",
+            },
+        })
+        .run()
+        .unwrap();
     let mut session = client
         .start_session()
         .causal_consistency(true)
         .run()
         .unwrap();
-    // Hold a connection so that the read below must use another one.
     let runtime = Runtime::builder().worker_threads(1).build().unwrap();
-    let coll2 = coll.clone();
-    runtime.block_on(move || {
-        let busy = coroutine::spawn({
-            let coll = coll2.clone();
-            move || {
-                coll.find_one(doc! { "$where": "sleep(300) || true" })
-                    .run()
-                    .ok();
-            }
-        });
+    let (coll2, admin) = (coll.clone(), client.database("admin"));
+    let write_time = runtime.block_on(move || {
         coll2
             .insert_one(doc! { "_id": 1, "v": "written" })
             .session(&mut session)
             .run()
             .unwrap();
         let write_time = session.operation_time().expect("an operationTime");
+        // The blocked ping takes the connection the write just gave back (the pool
+        // hands out the most recently used first), so the read must use another.
+        let busy = coroutine::spawn(move || admin.run_command(doc! { "ping": 1 }).run());
+        greenmongo::runtime::sleep(Duration::from_millis(100)).unwrap();
         let read = coll2
             .find_one(doc! { "_id": 1 })
             .session(&mut session)
             .run()
             .unwrap();
         assert_eq!(read.unwrap().get_str("v").ok(), Some("written"));
-        busy.join().unwrap();
-        let finds: Vec<Document> = sent(&seen, "find")
-            .into_iter()
-            .filter(|f| f.get("filter") == Some(&Bson::Document(doc! { "_id": 1 })))
-            .collect();
-        assert_eq!(
-            finds[0].get_document("readConcern").unwrap(),
-            &doc! { "afterClusterTime": write_time },
-        );
+        busy.join().unwrap().unwrap();
+        write_time
     });
+    let seen = seen.lock().unwrap();
+    let of = |name: &str| {
+        seen.iter()
+            .find(|(n, _, c)| n == name && c.get_str(name).ok() == Some("c"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} sent"))
+    };
+    let (_, write_connection, _) = of("insert");
+    let (_, read_connection, find) = of("find");
+    let (_, ping_connection, _) = seen.iter().find(|(n, _, _)| n == "ping").unwrap().clone();
+    assert_eq!(
+        ping_connection, write_connection,
+        "the ping holds the write's connection"
+    );
+    assert_ne!(
+        read_connection, write_connection,
+        "the read ran on another connection"
+    );
+    assert_eq!(
+        find.get_document("readConcern").unwrap(),
+        &doc! { "afterClusterTime": write_time },
+    );
+    drop(seen);
     db.drop().run().unwrap();
 }
 

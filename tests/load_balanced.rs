@@ -263,6 +263,78 @@ fn a_cursor_keeps_its_connection_until_exhausted() {
 }
 
 #[test]
+fn a_transaction_keeps_its_connection_until_it_ends() {
+    let Some(lb) = balancer(true) else { return };
+    let (client, _, seen) = client_with_events(lb.options());
+    let coll = client
+        .database("greenmongo_tests")
+        .collection::<Document>(&util::server::unique("lb_txn"));
+    coll.insert_many((0..6).map(|i| doc! { "i": i }))
+        .run()
+        .unwrap();
+    let address = client
+        .topology_description()
+        .servers()
+        .next()
+        .unwrap()
+        .address
+        .clone();
+    seen.lock().unwrap().clear();
+    let mut session = client.start_session().run().unwrap();
+    session.start_transaction().run().unwrap();
+    coll.insert_one(doc! { "i": 6 })
+        .session(&mut session)
+        .run()
+        .unwrap();
+    // Pinned between statements (the load-balancer spec): the connection stays out.
+    assert!(session.is_pinned());
+    assert_eq!(client.pool_counts(&address).unwrap().checked_out, 1);
+    // Operations outside the transaction use other connections meanwhile.
+    assert_eq!(coll.count_documents(doc! {}).run().unwrap(), 6);
+    let mut cursor = coll
+        .find(doc! {})
+        .batch_size(2)
+        .session(&mut session)
+        .run()
+        .unwrap();
+    assert_eq!(cursor.iter(&mut session).count(), 7);
+    session.commit_transaction().run().unwrap();
+    // Kept after the commit (a commit may be retried), let go by the next operation.
+    coll.find_one(doc! {}).session(&mut session).run().unwrap();
+    assert!(!session.is_pinned());
+    assert_eq!(client.pool_counts(&address).unwrap().checked_out, 0);
+
+    let commands = seen.lock().unwrap().clone();
+    let in_transaction: Vec<_> = commands
+        .iter()
+        .filter(|c| ["insert", "find", "getMore", "commitTransaction"].contains(&c.0.as_str()))
+        .take(6) // insert, find, 3 getMores, commit
+        .collect();
+    let pinned = in_transaction[0].1;
+    assert!(
+        in_transaction.iter().all(|c| c.1 == pinned),
+        "every command of the transaction on connection {pinned}: {commands:?}"
+    );
+    let count = commands.iter().find(|c| c.0 == "aggregate").unwrap();
+    assert_ne!(
+        count.1, pinned,
+        "the count outside the transaction used another connection"
+    );
+
+    // An aborted transaction lets its connection go at once.
+    session.start_transaction().run().unwrap();
+    coll.insert_one(doc! { "i": 7 })
+        .session(&mut session)
+        .run()
+        .unwrap();
+    session.abort_transaction().run().unwrap();
+    assert!(!session.is_pinned());
+    assert_eq!(client.pool_counts(&address).unwrap().checked_out, 0);
+    assert_eq!(coll.count_documents(doc! {}).run().unwrap(), 7);
+    coll.drop().run().unwrap();
+}
+
+#[test]
 fn a_dead_service_clears_only_its_own_connections() {
     let Some(lb) = balancer(true) else { return };
     let (client, events, _) = client_with_events(lb.options());

@@ -25,6 +25,7 @@ mod util {
 
 mod unified {
     pub mod bulk;
+    pub mod change_streams;
     pub mod entities;
     pub mod errors;
     pub mod events;
@@ -36,6 +37,7 @@ mod unified {
     pub mod outcome;
     pub mod requirements;
     pub mod runner;
+    pub mod sessions;
     pub mod threads;
 }
 
@@ -47,8 +49,13 @@ use util::{server, spec};
 /// The folders share database names and fail points are server-wide: one at a time.
 static SERVER: Mutex<()> = Mutex::new(());
 
+/// The files of `folder`; `GREENMONGO_SPEC_FILE=name.json` runs only that one (to
+/// debug a file without running its folder).
 fn run(folder: &str) {
-    run_against("MONGODB_URI", folder, |_| true);
+    let only = std::env::var("GREENMONGO_SPEC_FILE").ok();
+    run_against("MONGODB_URI", folder, |name| {
+        only.as_deref().is_none_or(|only| only == name)
+    });
 }
 
 /// The files of `folder` that `wanted` names, against the server with authentication.
@@ -147,6 +154,36 @@ fn server_discovery_and_monitoring_auth_errors_with_auth() {
     run_with_auth("server-discovery-and-monitoring/tests/unified", |name| {
         name.starts_with("auth-") || name == "pool-clear-checkout-error.json"
     });
+}
+
+#[test]
+fn sessions() {
+    run("sessions/tests");
+}
+
+#[test]
+fn transactions() {
+    run("transactions/tests/unified");
+}
+
+#[test]
+fn transactions_convenient_api() {
+    run("transactions-convenient-api/tests/unified");
+}
+
+#[test]
+fn causal_consistency() {
+    run("causal-consistency/tests");
+}
+
+#[test]
+fn load_balancers() {
+    run("load-balancers/tests");
+}
+
+#[test]
+fn change_streams() {
+    run("change-streams/tests/unified");
 }
 
 #[test]

@@ -169,7 +169,7 @@ impl<'a> BulkWrite<'a, SummaryBulkWriteResult> {
             models: self.models,
             options: self.options,
             _result: PhantomData,
-            session: None,
+            session: self.session,
         }
     }
 }
@@ -207,10 +207,12 @@ impl<'a, R: BulkWriteReport> BulkWrite<'a, R> {
     pub fn run(self) -> Result<R> {
         let mut session = self.session;
         let o = self.options.unwrap_or_default();
-        let write_concern = o
-            .write_concern
-            .clone()
-            .or_else(|| self.client.options().write_concern.clone());
+        let client_default = crate::operation::Concerns {
+            write_concern: self.client.options().write_concern.clone(),
+            ..Default::default()
+        };
+        let write_concern =
+            client_default.write_concern_in(o.write_concern.clone(), session.as_deref())?;
         let mut plan = operation::ClientBulkWritePlan::new(
             self.models,
             &o,
@@ -299,7 +301,10 @@ impl<'a, T> CollectionBulkWrite<'a, T> {
         let mut session = self.session;
         let o = self.options.unwrap_or_default();
         let ns = self.coll.namespace();
-        let write_concern = self.coll.concerns().write_concern(o.write_concern.clone());
+        let write_concern = self
+            .coll
+            .concerns()
+            .write_concern_in(o.write_concern.clone(), session.as_deref())?;
         let mut plan = operation::BulkWritePlan::new(&ns, self.models, &o, write_concern.as_ref())?;
         while let Some(mut command) = plan.next_command(&ns) {
             let reply = self

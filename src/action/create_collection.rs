@@ -97,7 +97,7 @@ impl<'a> CreateCollection<'a> {
         let write_concern = self
             .db
             .concerns()
-            .write_concern(options.write_concern.take());
+            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
         let ns = operation::Namespace::new(self.db.name(), &self.name);
         self.db.client().execute_operation_in(
             operation::Create::new(ns, options, write_concern),

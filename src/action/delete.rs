@@ -112,7 +112,7 @@ impl<'a, T> Delete<'a, T> {
         let write_concern = self
             .coll
             .concerns()
-            .write_concern(options.write_concern.take());
+            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
         let op = operation::Delete::new(
             self.coll.namespace(),
             self.filter,

@@ -116,7 +116,7 @@ impl<'a, T> DropCollection<'a, T> {
         let write_concern = self
             .coll
             .concerns()
-            .write_concern(options.write_concern.take());
+            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
         let op = operation::DropCollection::new(self.coll.namespace(), write_concern);
         match self.coll.client().execute_operation_in(op, self.session) {
             Err(e) if operation::DropCollection::already_gone(&e) => Ok(()),
@@ -171,7 +171,7 @@ impl<'a> DropDatabase<'a> {
         let write_concern = self
             .db
             .concerns()
-            .write_concern(options.write_concern.take());
+            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
         let op = operation::DropDatabase::new(self.db.name(), write_concern);
         self.db.client().execute_operation_in(op, self.session)
     }
@@ -235,7 +235,10 @@ impl<'a, T> RenameCollection<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let write_concern = self.coll.concerns().write_concern(None);
+        let write_concern = self
+            .coll
+            .concerns()
+            .write_concern_in(None, self.session.as_deref())?;
         let op = operation::RenameCollection::new(
             self.coll.namespace(),
             &self.to,

@@ -325,7 +325,9 @@ fn find_and_modify<T: DeserializeOwned>(
     session: Option<&mut crate::ClientSession>,
 ) -> Result<Option<T>> {
     let mut options: FindAndModifyOptions = options.into();
-    let write_concern = coll.concerns().write_concern(options.write_concern.take());
+    let write_concern = coll
+        .concerns()
+        .write_concern_in(options.write_concern.take(), session.as_deref())?;
     let op = FindAndModify::new(
         coll.namespace(),
         filter,

@@ -205,7 +205,7 @@ impl<'a, T> CreateIndex<'a, T> {
         let write_concern = self
             .coll
             .concerns()
-            .write_concern(options.write_concern.take());
+            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
         let op = operation::CreateIndexes::new(
             self.coll.namespace(),
             vec![self.index],
@@ -281,7 +281,7 @@ impl<'a, T> CreateIndexes<'a, T> {
         let write_concern = self
             .coll
             .concerns()
-            .write_concern(options.write_concern.take());
+            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
         let op = operation::CreateIndexes::new(
             self.coll.namespace(),
             self.indexes,
@@ -356,7 +356,7 @@ impl<'a, T> DropIndex<'a, T> {
         let write_concern = self
             .coll
             .concerns()
-            .write_concern(options.write_concern.take());
+            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
         let op = operation::DropIndexes::new(self.coll.namespace(), &name, options, write_concern);
         self.coll.client().execute_operation_in(op, self.session)
     }

@@ -129,7 +129,9 @@ impl<'a, T> InsertOne<'a, T> {
             true,
             options.bypass_document_validation,
             options.comment,
-            self.coll.concerns().write_concern(options.write_concern),
+            self.coll
+                .concerns()
+                .write_concern_in(options.write_concern, self.session.as_deref())?,
         );
         self.coll
             .client()
@@ -201,7 +203,10 @@ impl<'a, T> InsertMany<'a, T> {
         }
         let o = self.options.unwrap_or_default();
         let ordered = o.ordered.unwrap_or(true);
-        let write_concern = self.coll.concerns().write_concern(o.write_concern);
+        let write_concern = self
+            .coll
+            .concerns()
+            .write_concern_in(o.write_concern, session.as_deref())?;
         // Every document is checked before the first batch goes out.
         let insert = |documents| {
             operation::Insert::new(

@@ -120,6 +120,24 @@ impl<'a> RunCommand<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Document> {
+        if let Some(session) = self.session.as_deref() {
+            // In a transaction, runCommand reads from the primary only: neither its own
+            // read preference nor the transaction's may say otherwise.
+            let explicit = self
+                .selection_criteria
+                .as_ref()
+                .and_then(|c| c.as_read_pref());
+            let non_primary = |p: &ReadPreference| p.mode != ReadPreferenceMode::Primary;
+            let refused = explicit.is_some_and(non_primary)
+                || session
+                    .transaction_read_preference()
+                    .is_some_and(non_primary);
+            if session.in_transaction() && refused {
+                return Err(crate::Error::invalid_argument(
+                    "read preference in a transaction must be primary",
+                ));
+            }
+        }
         let client = self.db.client();
         let op = match self
             .selection_criteria

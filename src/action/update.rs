@@ -168,7 +168,7 @@ impl<'a, T> Update<'a, T> {
         let write_concern = self
             .coll
             .concerns()
-            .write_concern(options.write_concern.take());
+            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
         let op = operation::Update::new(
             self.coll.namespace(),
             self.filter,
@@ -243,7 +243,7 @@ impl<'a, T> ReplaceOne<'a, T> {
         let write_concern = self
             .coll
             .concerns()
-            .write_concern(options.write_concern.take());
+            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
         let op = operation::Update::new(
             self.coll.namespace(),
             self.filter,

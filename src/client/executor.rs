@@ -274,9 +274,15 @@ impl Client {
             mut sequences,
         } = request;
         let options = &self.inner.config.options;
+        // commitTransaction and abortTransaction are retried whatever retryWrites says
+        // (the transactions spec).
+        let ends_transaction = command
+            .keys()
+            .next()
+            .is_some_and(|name| name == "commitTransaction" || name == "abortTransaction");
         let mut retry = match retry {
             Retry::Read if options.retry_reads == Some(false) => Retry::No,
-            Retry::Write if options.retry_writes == Some(false) => Retry::No,
+            Retry::Write if options.retry_writes == Some(false) && !ends_transaction => Retry::No,
             other => other,
         };
         let mut with_session = false;
@@ -315,6 +321,9 @@ impl Client {
                     // Applied, but the write concern failed in a way worth one more try.
                     tracing::debug!("retrying once after a retryable write concern error");
                     retried = true;
+                    if command.contains_key("commitTransaction") {
+                        crate::session::majority_for_retry(&mut command);
+                    }
                     continue;
                 }
                 Ok((reply, connection)) => {

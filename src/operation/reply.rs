@@ -151,6 +151,9 @@ pub(crate) struct CursorReply {
     pub(crate) id: i64,
     pub(crate) ns: String,
     pub(crate) batch: VecDeque<RawDocumentBuf>,
+    /// `postBatchResumeToken`: how far a change stream's batch has scanned (change-streams
+    /// spec, "Updating the Cached Resume Token").
+    pub(crate) post_batch_resume_token: Option<RawDocumentBuf>,
 }
 
 impl CursorReply {
@@ -195,6 +198,10 @@ impl CursorReply {
             id,
             ns: cursor.get_str("ns").unwrap_or_default().to_owned(),
             batch,
+            post_batch_resume_token: cursor
+                .get_document("postBatchResumeToken")
+                .ok()
+                .map(ToOwned::to_owned),
         })
     }
 }

@@ -26,18 +26,36 @@ const WITH_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(120);
 /// its session is dropped.
 const ABORT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Where a transaction is (the transactions spec's states).
+/// Where a session's transaction is (the transactions spec's states), as
+/// [`ClientSession::transaction_state`] reports it.
+///
+/// # Examples
+///
+/// ```no_run
+/// use greenmongo::TransactionState;
+///
+/// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+/// let mut session = client.start_session().run()?;
+/// assert_eq!(session.transaction_state(), TransactionState::None);
+/// session.start_transaction().run()?;
+/// assert_eq!(session.transaction_state(), TransactionState::Starting);
+/// # Ok::<(), greenmongo::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum TransactionState {
+#[non_exhaustive]
+pub enum TransactionState {
+    /// No transaction was started.
     #[default]
     None,
     /// Started; no statement sent yet (the first carries `startTransaction`).
     Starting,
+    /// A statement was sent.
     InProgress,
     /// `commitTransaction` was sent (calling commit again re-sends it).
     Committed,
     /// Committed with no statement: nothing was sent, nothing to send.
     CommittedEmpty,
+    /// Aborted.
     Aborted,
 }
 

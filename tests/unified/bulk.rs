@@ -14,7 +14,7 @@ use greenmongo::{
         WriteModelOptions,
     },
     results::{BulkWriteResult, SummaryBulkWriteResult, VerboseBulkWriteResult},
-    Client, Collection, Namespace,
+    Client, ClientSession, Collection, Namespace,
 };
 
 use super::{
@@ -25,7 +25,11 @@ use super::{
 };
 
 /// `bulkWrite`: `requests`, `ordered`, `bypassDocumentValidation`, `comment`, `let`.
-pub fn collection_bulk_write(coll: &Collection<Document>, mut a: Args) -> OpResult {
+pub fn collection_bulk_write(
+    coll: &Collection<Document>,
+    mut a: Args,
+    session: Option<&mut ClientSession>,
+) -> OpResult {
     let requests = a.docs("requests")?.unwrap_or_default();
     let options = BulkWriteOptions {
         ordered: a.boolean("ordered")?,
@@ -39,16 +43,22 @@ pub fn collection_bulk_write(coll: &Collection<Document>, mut a: Args) -> OpResu
         .into_iter()
         .map(write_model)
         .collect::<Step<Vec<_>>>()?;
-    Ok(coll
-        .bulk_write(models)
-        .with_options(options)
+    let mut write = coll.bulk_write(models).with_options(options);
+    if let Some(session) = session {
+        write = write.session(session);
+    }
+    Ok(write
         .run()
         .map(|r| Value::Bson(Bson::Document(bulk_write_result(&r)))))
 }
 
 /// `clientBulkWrite`: `models`, `ordered`, `bypassDocumentValidation`, `comment`, `let`,
 /// `writeConcern`, `verboseResults`.
-pub fn client_bulk_write(client: &Client, mut a: Args) -> OpResult {
+pub fn client_bulk_write(
+    client: &Client,
+    mut a: Args,
+    session: Option<&mut ClientSession>,
+) -> OpResult {
     let models = a.docs("models")?.unwrap_or_default();
     let write_concern = match a.doc("writeConcern")? {
         None => None,
@@ -71,7 +81,10 @@ pub fn client_bulk_write(client: &Client, mut a: Args) -> OpResult {
         .into_iter()
         .map(client_write_model)
         .collect::<Step<Vec<_>>>()?;
-    let write = client.bulk_write(models).with_options(options);
+    let mut write = client.bulk_write(models).with_options(options);
+    if let Some(session) = session {
+        write = write.session(session);
+    }
     let result = if verbose {
         write
             .verbose_results()

@@ -1,8 +1,8 @@
 //! The entity map of one test (unified-test-format spec, "Entity Map"): clients with their
 //! event logs, databases, collections, cursors and saved BSON results.
 //!
-//! Entities the driver cannot provide yet (sessions, GridFS buckets, client-side
-//! encryption, Stable API clients, database-level options...) are stored as
+//! Entities the driver cannot provide yet (client-side encryption, Stable API
+//! clients...) are stored as
 //! [`Entity::Unsupported`] with the reason: a test that never touches one still runs, and
 //! the first operation that does skips the test with that reason.
 
@@ -14,7 +14,7 @@ use greenmongo::{
         Acknowledgment, ReadConcern, ReadConcernLevel, ReadPreference, ReadPreferenceMode, TagSet,
         WriteConcern,
     },
-    Client, ClientOptions, Collection, Cursor, Database,
+    Client, ClientOptions, ClientSession, Collection, Cursor, Database,
 };
 
 use super::{
@@ -24,6 +24,7 @@ use super::{
         WriteConcernSpec,
     },
     outcome::{fail, skip, Step},
+    sessions::SessionEntity,
     threads::ThreadEntity,
 };
 
@@ -35,6 +36,8 @@ pub enum Entity {
     Bson(Bson),
     Thread(ThreadEntity),
     Bucket(greenmongo::gridfs::GridFsBucket), // gridfs
+    ChangeStream(Box<greenmongo::change_stream::ChangeStream<Document>>), // change streams
+    Session(Box<SessionEntity>),
     /// Something the driver lacks; the string says what.
     Unsupported(String),
 }
@@ -79,7 +82,9 @@ impl EntityMap {
             Entity::Cursor(_) => "cursor",
             Entity::Bson(_) => "bson",
             Entity::Thread(_) => "thread",
-            Entity::Bucket(_) => "bucket", // gridfs
+            Entity::Bucket(_) => "bucket",             // gridfs
+            Entity::ChangeStream(_) => "changeStream", // change streams
+            Entity::Session(_) => "session",
             Entity::Unsupported(why) => return skip!("{why}"),
         })
     }
@@ -105,6 +110,18 @@ impl EntityMap {
         }
     }
 
+    /// A change stream entity. // change streams
+    pub fn change_stream(
+        &mut self,
+        id: &str,
+    ) -> Step<&mut greenmongo::change_stream::ChangeStream<Document>> {
+        self.get(id)?;
+        match self.map.get_mut(id) {
+            Some(Entity::ChangeStream(s)) => Ok(s.as_mut()),
+            _ => fail!("entity {id:?} is not a change stream"),
+        }
+    }
+
     pub fn cursor(&mut self, id: &str) -> Step<&mut Cursor<Document>> {
         self.get(id)?;
         match self.map.get_mut(id) {
@@ -113,11 +130,34 @@ impl EntityMap {
         }
     }
 
-    /// A BSON entity, for `$$matchesEntity`.
+    /// A BSON entity, for `$$matchesEntity`; a session entity's `lsid`, for
+    /// `$$sessionLsid` (kept after the session ends).
     pub fn bson(&self, id: &str) -> Option<Bson> {
         match self.map.get(id) {
             Some(Entity::Bson(b)) => Some(b.clone()),
+            Some(Entity::Session(s)) => Some(Bson::Document(s.lsid.clone())),
             _ => None,
+        }
+    }
+
+    /// A session entity, for an operation to run in; an ended one fails the test.
+    pub fn session(&mut self, id: &str) -> Step<&mut ClientSession> {
+        self.get(id)?;
+        match self.map.get_mut(id) {
+            Some(Entity::Session(s)) => match s.session.as_mut() {
+                Some(session) => Ok(session),
+                None => fail!("session {id:?} was ended"),
+            },
+            _ => fail!("entity {id:?} is not a session"),
+        }
+    }
+
+    /// A session entity itself (ended or not).
+    pub fn session_entity(&mut self, id: &str) -> Step<&mut SessionEntity> {
+        self.get(id)?;
+        match self.map.get_mut(id) {
+            Some(Entity::Session(s)) => Ok(s),
+            _ => fail!("entity {id:?} is not a session"),
         }
     }
 
@@ -146,7 +186,10 @@ impl EntityMap {
                     Entity::Bson(b) => Entity::Bson(b.clone()),
                     Entity::Bucket(b) => Entity::Bucket(b.clone()), // gridfs
                     Entity::Unsupported(why) => Entity::Unsupported(why.clone()),
-                    Entity::Cursor(_) | Entity::Thread(_) => return None,
+                    Entity::Session(_) => {
+                        Entity::Unsupported("missing: sessions used from a thread entity".into())
+                    }
+                    Entity::Cursor(_) | Entity::Thread(_) | Entity::ChangeStream(_) => return None,
                 };
                 Some((id.clone(), copy))
             })
@@ -193,9 +236,12 @@ impl EntityMap {
                 }
                 Some(_) => return fail!("collection {}: {:?} is not a database", c.id, c.database),
             },
-            EntityDescription::Session(_) => {
-                Entity::Unsupported("sessions not supported yet".into())
-            }
+            EntityDescription::Session(d) => match self.map.get(&d.client) {
+                None => return fail!("session {}: no client {:?}", d.id, d.client),
+                Some(Entity::Unsupported(why)) => Entity::Unsupported(why.clone()),
+                Some(Entity::Client(c)) => super::sessions::create(&c.client, d)?,
+                Some(_) => return fail!("session {}: {:?} is not a client", d.id, d.client),
+            },
             EntityDescription::Bucket(b) => super::gridfs::bucket(self, b)?, // gridfs
             EntityDescription::Thread(_) => Entity::Thread(ThreadEntity::default()),
             EntityDescription::ClientEncryption(_) => {

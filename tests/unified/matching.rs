@@ -247,7 +247,20 @@ impl Matcher<'_> {
                 self.value(arg, Some(&parsed), false, path)
             }
             "$$matchAsRoot" => self.value(arg, actual, true, path),
-            "$$sessionLsid" => Err("$$sessionLsid: sessions not supported yet".to_owned()),
+            "$$sessionLsid" => {
+                let Bson::String(id) = arg else {
+                    return Err(format!("{}: $$sessionLsid needs an entity id", shown(path)));
+                };
+                match (self.entities)(id) {
+                    Some(lsid) if actual == Some(&lsid) => Ok(()),
+                    Some(lsid) => Err(format!(
+                        "{}: expected the lsid of {id} ({lsid}), got {}",
+                        shown(path),
+                        describe(actual)
+                    )),
+                    None => Err(format!("{}: no session entity {id}", shown(path))),
+                }
+            }
             other => Err(format!("unknown special operator {other}")),
         }
     }
@@ -492,11 +505,27 @@ mod tests {
     }
 
     #[test]
-    fn session_lsid_and_unknown_operators_are_errors() {
+    fn session_lsid_matches_the_entity_and_unknown_operators_are_errors() {
         no(
             bson!({ "lsid": { "$$sessionLsid": "session0" } }),
             bson!({ "lsid": {} }),
         );
+        let lsid = |name: &str| (name == "session0").then(|| bson!({ "id": 1 }));
+        let expected = bson!({ "lsid": { "$$sessionLsid": "session0" } });
+        assert!(matches(
+            &expected,
+            Some(&bson!({ "lsid": { "id": 1 } })),
+            true,
+            &lsid
+        )
+        .is_ok());
+        assert!(matches(
+            &expected,
+            Some(&bson!({ "lsid": { "id": 2 } })),
+            true,
+            &lsid
+        )
+        .is_err());
         no(bson!({ "$$nope": 1 }), bson!(1));
         assert_eq!(special_operator(&doc! { "$$type": "int", "x": 1 }), None);
     }

@@ -19,7 +19,7 @@ use greenmongo::{
         RunCursorCommandOptions, UpdateOptions,
     },
     results::UpdateResult,
-    Collection, Cursor, Database, Error, UpdateModifications,
+    ClientSession, Collection, Cursor, Database, Error, UpdateModifications,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -40,30 +40,90 @@ pub enum Value {
     Cursor(Box<Cursor<Document>>),
     /// The collection `createCollection` made.
     Collection(Collection<Document>),
+    /// A change stream (`createChangeStream`), to save as an entity.
+    ChangeStream(Box<greenmongo::change_stream::ChangeStream<Document>>), // change streams
 }
 
 /// The operation's result or the driver's error; `Err(Stop)` when the test cannot go on.
 pub type OpResult = Step<Result<Value, Error>>;
+
+/// Runs `action` in `session` (an `Option<&mut ClientSession>` binding) when the test
+/// gives one.
+macro_rules! in_session {
+    ($session:ident, $action:expr) => {
+        match $session.as_deref_mut() {
+            Some(s) => $action.session(s).run(),
+            None => $action.run(),
+        }
+    };
+}
+
+/// Like [`in_session!`] for an action that returns a cursor: every document, read in
+/// the session when there is one.
+macro_rules! all_in_session {
+    ($session:ident, $action:expr) => {
+        match $session.as_deref_mut() {
+            Some(s) => $action
+                .session(&mut *s)
+                .run()
+                .and_then(|mut cursor| collect_iter(cursor.iter(s))),
+            None => $action.run().and_then(collect),
+        }
+    };
+}
 
 /// How long `iterateUntilDocumentOrError` waits on a live cursor that returns nothing.
 const ITERATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs an operation on an entity.
 pub fn run(op: &Operation, entities: &mut EntityMap) -> OpResult {
+    run_in(op, entities, None)
+}
+
+/// Runs an operation on an entity; `lent` is a session taken out of the entity map
+/// (the one `withTransaction` runs its callback in), with its id.
+pub fn run_in(
+    op: &Operation,
+    entities: &mut EntityMap,
+    lent: Option<(&str, &mut ClientSession)>,
+) -> OpResult {
     let mut args = Args::new(op.name.clone(), op.arguments.clone().unwrap_or_default());
-    if args.doc.contains_key("session") {
-        return skip!("sessions not supported yet");
-    }
     let name = op.name.as_str();
-    match entities.kind(&op.object)? {
-        "collection" => collection_op(name, entities.collection(&op.object)?.clone(), args),
-        "database" => database_op(name, entities.database(&op.object)?.clone(), args),
+    let kind = entities.kind(&op.object)?;
+    if kind == "session" {
+        return super::sessions::session_op(name, &op.object, entities, lent, args);
+    }
+    let session_id = args.string("session")?;
+    // Entities the operation uses are cloned before the session is borrowed.
+    let (coll, db, client) = match kind {
+        "collection" => (Some(entities.collection(&op.object)?.clone()), None, None),
+        "database" => (None, Some(entities.database(&op.object)?.clone()), None),
+        "client" => (
+            None,
+            None,
+            Some(entities.client(&op.object)?.client.clone()),
+        ),
+        _ => (None, None, None),
+    };
+    let session: Option<&mut ClientSession> = match (session_id, lent) {
+        (None, _) => None,
+        (Some(id), Some((lent_id, session))) if id == lent_id => Some(session),
+        (Some(id), _) => Some(entities.session(&id)?),
+    };
+    if let Some(coll) = coll {
+        return collection_op(name, coll, args, session);
+    }
+    if let Some(db) = db {
+        return database_op(name, db, args, session);
+    }
+    match kind {
         "client" => {
-            let client = entities.client(&op.object)?.client.clone();
+            let client = client.expect("a client entity");
+            let mut session = session;
             match name {
                 "listDatabaseNames" => {
                     args.done()?;
-                    Ok(client.list_database_names().run().map(strings))
+                    Ok(in_session!(session, client.list_database_names()).map(strings))
                 }
                 "listDatabases" | "listDatabaseObjects" => {
                     let filter = args.doc("filter")?;
@@ -72,20 +132,43 @@ pub fn run(op: &Operation, entities: &mut EntityMap) -> OpResult {
                     if let Some(filter) = filter {
                         list = list.filter(filter);
                     }
-                    Ok(list.run().and_then(documents))
+                    Ok(in_session!(session, list).and_then(documents))
                 }
-                "clientBulkWrite" => bulk::client_bulk_write(&client, args),
+                "clientBulkWrite" => bulk::client_bulk_write(&client, args, session),
+                "createChangeStream" => super::change_streams::create(
+                    super::change_streams::Target::Client(&client),
+                    args,
+                    session,
+                ), // change streams
                 _ => skip!("missing operation: {name}"),
             }
         }
-        "cursor" => cursor_op(name, &op.object, entities, args),
-        "bucket" => super::gridfs::run(name, &op.object, entities, args), // gridfs
+        "cursor" if session.is_none() => cursor_op(name, &op.object, entities, args),
+        "cursor" => skip!("missing: cursor operations with a session argument"),
+        "bucket" if session.is_none() => super::gridfs::run(name, &op.object, entities, args), // gridfs
+        "bucket" => skip!("missing: GridFS operations in a session"),
+        "changeStream" if session.is_none() => {
+            super::change_streams::run(name, entities.change_stream(&op.object)?, args)
+        } // change streams
+        "changeStream" => skip!("missing: change stream operations with a session argument"),
         other => fail!("operation {name} on a {other} entity"),
     }
 }
 
-fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResult {
+fn collection_op(
+    name: &str,
+    coll: Collection<Document>,
+    mut a: Args,
+    mut session: Option<&mut ClientSession>,
+) -> OpResult {
     let result = match name {
+        "createChangeStream" => {
+            return super::change_streams::create(
+                super::change_streams::Target::Collection(&coll),
+                a,
+                session,
+            )
+        } // change streams
         "insertOne" => {
             let document = a.req_doc("document")?;
             let options = InsertOneOptions {
@@ -94,9 +177,7 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 ..Default::default()
             };
             a.done()?;
-            coll.insert_one(document)
-                .with_options(options)
-                .run()
+            in_session!(session, coll.insert_one(document).with_options(options))
                 .map(|r| bson_value(doc! { "insertedId": r.inserted_id }))
         }
         "insertMany" => {
@@ -108,9 +189,7 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 ..Default::default()
             };
             a.done()?;
-            coll.insert_many(documents)
-                .with_options(options)
-                .run()
+            in_session!(session, coll.insert_many(documents).with_options(options))
                 .map(|r| bson_value(insert_many_result(&r.inserted_ids)))
         }
         "find" | "createFindCursor" | "findOne" => {
@@ -118,16 +197,16 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             let options = find_options(&mut a)?;
             a.done()?;
             match name {
-                "findOne" => coll
-                    .find_one(filter)
-                    .with_options(find_one_options(options)?)
-                    .run()
-                    .map(|d| Value::Bson(d.map_or(Bson::Null, Bson::Document))),
-                "find" => coll
-                    .find(filter)
-                    .with_options(options)
-                    .run()
-                    .and_then(collect),
+                "findOne" => in_session!(
+                    session,
+                    coll.find_one(filter)
+                        .with_options(find_one_options(options)?)
+                )
+                .map(|d| Value::Bson(d.map_or(Bson::Null, Bson::Document))),
+                "find" => all_in_session!(session, coll.find(filter).with_options(options)),
+                _ if session.is_some() => {
+                    return skip!("missing: cursor entities in a session (createFindCursor)")
+                }
                 _ => coll
                     .find(filter)
                     .with_options(options)
@@ -139,20 +218,14 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             let pipeline = a.docs("pipeline")?.unwrap_or_default();
             let options = aggregate_options(&mut a)?;
             a.done()?;
-            coll.aggregate(pipeline)
-                .with_options(options)
-                .run()
-                .and_then(collect)
+            all_in_session!(session, coll.aggregate(pipeline).with_options(options))
         }
-        "bulkWrite" => return bulk::collection_bulk_write(&coll, a),
+        "bulkWrite" => return bulk::collection_bulk_write(&coll, a, session),
         "rename" => {
             let to = a.string("to")?.unwrap_or_default();
             let drop_target = a.boolean("dropTarget")?.unwrap_or(false);
             a.done()?;
-            coll.rename(&to)
-                .drop_target(drop_target)
-                .run()
-                .map(|()| Value::Nothing)
+            in_session!(session, coll.rename(&to).drop_target(drop_target)).map(|()| Value::Nothing)
         }
         "countDocuments" => {
             let filter = a.doc("filter")?.unwrap_or_default();
@@ -166,15 +239,12 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 ..Default::default()
             };
             a.done()?;
-            coll.count_documents(filter)
-                .with_options(options)
-                .run()
+            in_session!(session, coll.count_documents(filter).with_options(options))
                 .map(|n| Value::Bson(Bson::Int64(n as i64)))
         }
         "estimatedDocumentCount" => {
             a.done()?;
-            coll.estimated_document_count()
-                .run()
+            in_session!(session, coll.estimated_document_count())
                 .map(|n| Value::Bson(Bson::Int64(n as i64)))
         }
         "distinct" => {
@@ -188,9 +258,7 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 ..Default::default()
             };
             a.done()?;
-            coll.distinct(&field, filter)
-                .with_options(options)
-                .run()
+            in_session!(session, coll.distinct(&field, filter).with_options(options))
                 .map(|v| Value::Bson(Bson::Array(v)))
         }
         "updateOne" | "updateMany" | "replaceOne" => {
@@ -202,18 +270,21 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             let options = update_options(&mut a, name != "updateMany")?;
             a.done()?;
             let result = match (name, change) {
-                ("replaceOne", Bson::Document(r)) => coll
-                    .replace_one(filter, r)
-                    .with_options(replace_options(options)?)
-                    .run(),
-                ("updateOne", change) => coll
-                    .update_one(filter, modifications(change)?)
-                    .with_options(options)
-                    .run(),
-                (_, change) => coll
-                    .update_many(filter, modifications(change)?)
-                    .with_options(options)
-                    .run(),
+                ("replaceOne", Bson::Document(r)) => in_session!(
+                    session,
+                    coll.replace_one(filter, r)
+                        .with_options(replace_options(options)?)
+                ),
+                ("updateOne", change) => in_session!(
+                    session,
+                    coll.update_one(filter, modifications(change)?)
+                        .with_options(options)
+                ),
+                (_, change) => in_session!(
+                    session,
+                    coll.update_many(filter, modifications(change)?)
+                        .with_options(options)
+                ),
             };
             result.map(|r| bson_value(update_result(&r)))
         }
@@ -228,9 +299,9 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             };
             a.done()?;
             let result = if name == "deleteOne" {
-                coll.delete_one(filter).with_options(options).run()
+                in_session!(session, coll.delete_one(filter).with_options(options))
             } else {
-                coll.delete_many(filter).with_options(options).run()
+                in_session!(session, coll.delete_many(filter).with_options(options))
             };
             result.map(|r| bson_value(doc! { "deletedCount": r.deleted_count as i64 }))
         }
@@ -244,10 +315,11 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
             let options = find_and_modify_options(&mut a, name)?;
             a.done()?;
             let result = match (name, change) {
-                ("findOneAndUpdate", Some(u)) => coll
-                    .find_one_and_update(filter, modifications(u)?)
-                    .with_options(options)
-                    .run(),
+                ("findOneAndUpdate", Some(u)) => in_session!(
+                    session,
+                    coll.find_one_and_update(filter, modifications(u)?)
+                        .with_options(options)
+                ),
                 ("findOneAndReplace", Some(Bson::Document(r))) => {
                     let o = options;
                     let options = FindOneAndReplaceOptions {
@@ -263,9 +335,10 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                         let_vars: o.let_vars,
                         comment: o.comment,
                     };
-                    coll.find_one_and_replace(filter, r)
-                        .with_options(options)
-                        .run()
+                    in_session!(
+                        session,
+                        coll.find_one_and_replace(filter, r).with_options(options)
+                    )
                 }
                 _ => {
                     let o = options;
@@ -279,7 +352,10 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                         let_vars: o.let_vars,
                         comment: o.comment,
                     };
-                    coll.find_one_and_delete(filter).with_options(options).run()
+                    in_session!(
+                        session,
+                        coll.find_one_and_delete(filter).with_options(options)
+                    )
                 }
             };
             result.map(|d| Value::Bson(d.map_or(Bson::Null, Bson::Document)))
@@ -297,38 +373,49 @@ fn collection_op(name: &str, coll: Collection<Document>, mut a: Args) -> OpResul
                 .keys(keys)
                 .options((!fields.is_empty()).then_some(options))
                 .build();
-            coll.create_index(model)
-                .run()
+            in_session!(session, coll.create_index(model))
                 .map(|r| Value::Bson(Bson::String(r.index_name)))
         }
         "dropIndex" => {
             let index = a.string("name")?.unwrap_or_default();
             a.done()?;
-            coll.drop_index(&index).run().map(|()| Value::Nothing)
+            in_session!(session, coll.drop_index(&index)).map(|()| Value::Nothing)
         }
         "dropIndexes" => {
             a.done()?;
-            coll.drop_indexes().run().map(|()| Value::Nothing)
+            in_session!(session, coll.drop_indexes()).map(|()| Value::Nothing)
         }
         "listIndexes" => {
             a.done()?;
-            coll.list_indexes().run().and_then(collect)
+            all_in_session!(session, coll.list_indexes())
         }
         "listIndexNames" => {
             a.done()?;
-            coll.list_index_names().run().map(strings)
+            in_session!(session, coll.list_index_names()).map(strings)
         }
         "drop" => {
             a.done()?;
-            coll.drop().run().map(|()| Value::Nothing)
+            in_session!(session, coll.drop()).map(|()| Value::Nothing)
         }
         _ => return skip!("missing operation: {name}"),
     };
     Ok(result)
 }
 
-fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
+fn database_op(
+    name: &str,
+    db: Database,
+    mut a: Args,
+    mut session: Option<&mut ClientSession>,
+) -> OpResult {
     let result = match name {
+        "createChangeStream" => {
+            return super::change_streams::create(
+                super::change_streams::Target::Database(&db),
+                a,
+                session,
+            )
+        } // change streams
         "runCommand" => {
             let command = a.req_doc("command")?;
             a.take("commandName"); // a Document keeps its key order
@@ -346,14 +433,11 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
                 }
             };
             a.done()?;
-            match read_preference {
-                None => db.run_command(command).run(),
-                Some(pref) => db
-                    .run_command(command)
-                    .selection_criteria(pref.into())
-                    .run(),
+            let mut action = db.run_command(command);
+            if let Some(pref) = read_preference {
+                action = action.selection_criteria(pref.into());
             }
-            .map(|d| Value::Bson(Bson::Document(d)))
+            in_session!(session, action).map(|d| Value::Bson(Bson::Document(d)))
         }
         "runCursorCommand" | "createCommandCursor" => {
             let command = a.req_doc("command")?;
@@ -372,10 +456,13 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
                 ..Default::default()
             };
             a.done()?;
-            let cursor = db.run_cursor_command(command).with_options(options).run();
+            let action = db.run_cursor_command(command).with_options(options);
             match name {
-                "runCursorCommand" => cursor.and_then(collect),
-                _ => cursor.map(|c| Value::Cursor(Box::new(c))),
+                "runCursorCommand" => all_in_session!(session, action),
+                _ if session.is_some() => {
+                    return skip!("missing: cursor entities in a session (createCommandCursor)")
+                }
+                _ => action.run().map(|c| Value::Cursor(Box::new(c))),
             }
         }
         "createCollection" => {
@@ -385,19 +472,18 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
             bson::deserialize_from_document::<CreateCollectionOptions>(options)
                 .map_err(greenmongo::Error::from)
                 .and_then(|options| {
-                    db.create_collection(&collection)
-                        .with_options(options)
-                        .run()
+                    in_session!(
+                        session,
+                        db.create_collection(&collection).with_options(options)
+                    )
                 })
                 .map(|()| Value::Collection(db.collection(&collection)))
         }
         "dropCollection" => {
             let collection = a.string("collection")?.unwrap_or_default();
             a.done()?;
-            db.collection::<Document>(&collection)
-                .drop()
-                .run()
-                .map(|()| Value::Nothing)
+            let coll = db.collection::<Document>(&collection);
+            in_session!(session, coll.drop()).map(|()| Value::Nothing)
         }
         "listCollectionNames" => {
             let filter = a.doc("filter")?;
@@ -406,7 +492,7 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
             if let Some(filter) = filter {
                 list = list.filter(filter);
             }
-            list.run().map(strings)
+            in_session!(session, list).map(strings)
         }
         "listCollections" | "listCollectionObjects" => {
             let filter = a.doc("filter")?;
@@ -415,16 +501,13 @@ fn database_op(name: &str, db: Database, mut a: Args) -> OpResult {
             if let Some(filter) = filter {
                 list = list.filter(filter);
             }
-            list.run().and_then(collect)
+            all_in_session!(session, list)
         }
         "aggregate" => {
             let pipeline = a.docs("pipeline")?.unwrap_or_default();
             let options = aggregate_options(&mut a)?;
             a.done()?;
-            db.aggregate(pipeline)
-                .with_options(options)
-                .run()
-                .and_then(collect)
+            all_in_session!(session, db.aggregate(pipeline).with_options(options))
         }
         _ => return skip!("missing operation: {name}"),
     };
@@ -568,6 +651,16 @@ pub fn modifications(update: Bson) -> Step<UpdateModifications> {
 /// Every result of a cursor, as documents (typed results are serialized back).
 fn collect<T: Serialize + DeserializeOwned>(cursor: Cursor<T>) -> Result<Value, Error> {
     cursor
+        .map(|item| Ok(bson::serialize_to_document(&item?)?))
+        .collect::<Result<Vec<_>, Error>>()
+        .map(Value::Documents)
+}
+
+/// Every result of a session cursor's iterator, as documents.
+fn collect_iter<T: Serialize>(
+    items: impl Iterator<Item = Result<T, Error>>,
+) -> Result<Value, Error> {
+    items
         .map(|item| Ok(bson::serialize_to_document(&item?)?))
         .collect::<Result<Vec<_>, Error>>()
         .map(Value::Documents)
@@ -777,7 +870,6 @@ impl Args {
 
     fn missing(&self, key: &str) -> Step {
         match key {
-            "session" => skip!("sessions not supported yet"),
             "rawData" => skip!("missing option: rawData"),
             _ => skip!("missing option: {}.{key}", self.op),
         }

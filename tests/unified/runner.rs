@@ -138,9 +138,7 @@ fn run_test(ctx: &Context, file: &TestFile, test: &TestCase) -> Step {
     if test.expect_log_messages.is_some() {
         return skip!("missing: log message assertions (expectLogMessages)");
     }
-    if mentions_session_lsid(test) {
-        return skip!("sessions not supported yet");
-    }
+    kill_all_sessions(&ctx.internal);
     for data in file.initial_data.iter().flatten() {
         initial_data(&ctx.internal, data)?;
     }
@@ -169,6 +167,20 @@ fn run_test(ctx: &Context, file: &TestFile, test: &TestCase) -> Step {
         check_outcome(&ctx.internal, data)?;
     }
     Ok(())
+}
+
+/// Ends every session on the server, and so any transaction a failed test left open
+/// (the unified format's "killAllSessions before each test"): an open transaction
+/// holds its documents until the server times it out, and would block the next test.
+/// A server without sessions refuses the command, which is fine.
+fn kill_all_sessions(internal: &Client) {
+    let kill = doc! { "killAllSessions": [] };
+    if let Err(e) = internal.database("admin").run_command(kill).run() {
+        if e.code() != Some(11601) {
+            // 11601 Interrupted: it killed the session it ran in.
+            eprintln!("killAllSessions: {e}");
+        }
+    }
 }
 
 fn majority() -> WriteConcern {
@@ -260,6 +272,16 @@ fn run_operation(
 /// Runs an operation on an entity and checks its expectations (also on thread entities).
 pub fn run_entity_operation(op: &Operation, entities: &mut EntityMap) -> Step {
     let result = operations::run(op, entities)?;
+    check_operation_outcome(op, result, entities)
+}
+
+/// Checks an operation's result or error against its `expectResult` / `expectError`,
+/// and saves it as an entity if asked.
+pub fn check_operation_outcome(
+    op: &Operation,
+    result: Result<Value, greenmongo::Error>,
+    entities: &mut EntityMap,
+) -> Step {
     if op.ignore_result_and_error == Some(true) {
         return Ok(());
     }
@@ -277,6 +299,7 @@ pub fn run_entity_operation(op: &Operation, entities: &mut EntityMap) -> Step {
                 let entity = match value {
                     Value::Cursor(c) => Entity::Cursor(c),
                     Value::Collection(c) => Entity::Collection(c),
+                    Value::ChangeStream(s) => Entity::ChangeStream(s), // change streams
                     Value::Bson(b) => Entity::Bson(b),
                     Value::Documents(d) => {
                         Entity::Bson(Bson::Array(d.into_iter().map(Bson::Document).collect()))
@@ -303,6 +326,7 @@ fn describe(value: &Value) -> String {
         Value::Bson(b) => b.to_string(),
         Value::Documents(d) => format!("{} documents", d.len()),
         Value::Cursor(_) => "a cursor".to_owned(),
+        Value::ChangeStream(_) => "a change stream".to_owned(), // change streams
         Value::Collection(c) => format!("collection {}", c.namespace()),
     }
 }
@@ -330,7 +354,7 @@ fn check_result(expected: &Bson, value: &Value, entities: &EntityMap) -> Result<
         }
         Value::Bson(actual) => matches(expected, Some(actual), true, &lookup),
         Value::Nothing => matches(expected, None, true, &lookup),
-        Value::Cursor(_) | Value::Collection(_) => {
+        Value::Cursor(_) | Value::Collection(_) | Value::ChangeStream(_) => {
             Err("a cursor or collection cannot be matched".to_owned())
         }
     }
@@ -454,9 +478,7 @@ fn special(
         | "assertSessionPinned"
         | "assertSessionUnpinned"
         | "assertSessionDirty"
-        | "assertSessionNotDirty" => {
-            skip!("sessions not supported yet")
-        }
+        | "assertSessionNotDirty" => super::sessions::assertion(&op.name, &args, entities),
         other => skip!("missing test runner operation: {other}"),
     }
 }
@@ -469,27 +491,4 @@ fn fail_points_of(test: &TestCase) -> Vec<&str> {
         .filter_map(|op| op.arguments.as_ref()?.get_document("failPoint").ok())
         .filter_map(|fp| fp.get_str("configureFailPoint").ok())
         .collect()
-}
-
-/// Whether a test's expectations use `$$sessionLsid` (explicit sessions).
-fn mentions_session_lsid(test: &TestCase) -> bool {
-    fn walk(value: &Bson) -> bool {
-        match value {
-            Bson::Document(d) => d.iter().any(|(k, v)| k == "$$sessionLsid" || walk(v)),
-            Bson::Array(a) => a.iter().any(walk),
-            _ => false,
-        }
-    }
-    let events = test
-        .expect_events
-        .iter()
-        .flatten()
-        .flat_map(|e| e.events.iter())
-        .any(|e| walk(&Bson::Document(e.clone())));
-    events
-        || test
-            .operations
-            .iter()
-            .filter_map(|op| op.expect_result.as_ref())
-            .any(walk)
 }
