@@ -334,6 +334,7 @@ impl<T> Cursor<T> {
                 &mut self.session,
                 explicit,
             );
+            // A budget of its own: the deadline in force may be what ended the work.
             let until = std::time::Instant::now() + KILL_CURSORS_TIMEOUT;
             let _ = with_own_deadline(Some(until), || Self::run(&self.client, at, op));
         }
@@ -393,24 +394,8 @@ impl<T: DeserializeOwned> Cursor<T> {
 
 impl<T> Drop for Cursor<T> {
     fn drop(&mut self) {
-        if self.id == 0 {
-            return;
-        }
-        let op = KillCursors {
-            db: &self.db,
-            collection: &self.collection,
-            id: self.id,
-        };
-        let at = Location::of(
-            &mut self.pinned,
-            self.address.as_ref(),
-            &mut self.session,
-            None,
-        );
-        // Best effort: the server also times idle cursors out. A budget of its own: the
-        // deadline in force may be what ended the iteration.
-        let until = std::time::Instant::now() + KILL_CURSORS_TIMEOUT;
-        let _ = with_own_deadline(Some(until), || Self::run(&self.client, at, op));
+        // Best effort: the server also times idle cursors out.
+        self.kill_in(None);
     }
 }
 

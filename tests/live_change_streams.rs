@@ -5,12 +5,11 @@
 //! 20 connections. Each test uses a database of its own.
 
 mod util {
+    pub mod own_server;
     pub mod server;
 }
 
 use std::{
-    path::PathBuf,
-    process::Command,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -26,7 +25,7 @@ use greenmongo::{
     runtime::Runtime,
     Client, ClientOptions, Collection,
 };
-use util::server;
+use util::{own_server::OwnServer, server};
 
 fn collection(prefix: &str) -> Option<Collection<Document>> {
     let client = server::client()?;
@@ -243,59 +242,6 @@ fn two_hundred_coroutines_each_see_one_insert_through_twenty_connections() {
         created <= POOL as usize,
         "{created} connections for a pool of {POOL}"
     );
-}
-
-/// A SecantusDB of our own, on a fixed port, that the test can kill and start again
-/// (as tests/live_sdam.rs does).
-struct OwnServer {
-    name: String,
-    port: u16,
-}
-
-impl OwnServer {
-    fn script() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/test-server")
-    }
-
-    fn start(name: &str, port: Option<u16>) -> Option<OwnServer> {
-        let mut command = Command::new(Self::script());
-        command.args(["start", "--name", name, "--keep-data"]);
-        if let Some(port) = port {
-            command.args(["--port", &port.to_string()]);
-        }
-        let out = command.output().ok()?;
-        if !out.status.success() {
-            let why = String::from_utf8_lossy(&out.stderr);
-            if std::env::var_os("CI").is_some() {
-                panic!("cannot start a test server: {why}");
-            }
-            eprintln!("skipped: cannot start a test server: {why}");
-            return None;
-        }
-        let uri = String::from_utf8(out.stdout).unwrap();
-        let port = uri.split(':').nth(2)?.split('/').next()?.parse().ok()?;
-        Some(OwnServer {
-            name: name.to_owned(),
-            port,
-        })
-    }
-
-    /// SIGKILL: a crash.
-    fn kill(&self) {
-        let status = Command::new(Self::script())
-            .args(["kill", "--name", &self.name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill {}", self.name);
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let _ = Command::new(Self::script())
-            .args(["stop", "--name", &self.name])
-            .status();
-    }
 }
 
 fn within(limit: Duration, f: impl Fn() -> bool) -> bool {

@@ -4,12 +4,11 @@
 //! acknowledged write lost).
 
 mod util {
+    pub mod own_server;
     pub mod server;
 }
 
 use std::{
-    path::PathBuf,
-    process::Command,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
@@ -24,7 +23,7 @@ use greenmongo::{
     sdam::{ServerType, TopologyType},
     Client, ErrorKind,
 };
-use util::server;
+use util::{own_server::OwnServer, server};
 
 #[test]
 fn a_seed_is_discovered_as_a_replica_set_primary() {
@@ -151,58 +150,6 @@ fn a_failed_check_is_a_heartbeat_failed_event() {
     let (address, failure) = &failures[0];
     assert_eq!(address, &ServerAddress::tcp("127.0.0.1", port));
     assert!(failure.contains("refused"), "{failure}");
-}
-
-/// A SecantusDB of our own, on a fixed port, that the test can kill and start again.
-struct OwnServer {
-    name: String,
-    port: u16,
-}
-
-impl OwnServer {
-    fn script() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/test-server")
-    }
-
-    fn start(name: &str, port: Option<u16>) -> Option<OwnServer> {
-        let mut command = Command::new(Self::script());
-        command.args(["start", "--name", name, "--keep-data"]);
-        if let Some(port) = port {
-            command.args(["--port", &port.to_string()]);
-        }
-        let out = command.output().ok()?;
-        if !out.status.success() {
-            let why = String::from_utf8_lossy(&out.stderr);
-            if std::env::var_os("CI").is_some() {
-                panic!("cannot start a test server: {why}");
-            }
-            eprintln!("skipped: cannot start a test server: {why}");
-            return None;
-        }
-        let uri = String::from_utf8(out.stdout).unwrap();
-        let port = uri.split(':').nth(2)?.split('/').next()?.parse().ok()?;
-        Some(OwnServer {
-            name: name.to_owned(),
-            port,
-        })
-    }
-
-    /// SIGKILL: a crash, with no chance to flush or checkpoint anything.
-    fn kill(&self) {
-        let status = Command::new(Self::script())
-            .args(["kill", "--name", &self.name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill {}", self.name);
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let _ = Command::new(Self::script())
-            .args(["stop", "--name", &self.name])
-            .status();
-    }
 }
 
 /// What became of one insert the load tried.
