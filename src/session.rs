@@ -28,7 +28,23 @@ use crate::{
 /// snapshot, and can run in a multi-document transaction.
 ///
 /// Start one with [`Client::start_session`]. Dropping it gives its server session back
-/// to the pool; a transaction still open is aborted first (waiting at most a second).
+/// to the pool; a transaction still open is aborted first (waiting at most two seconds).
+///
+/// A session is lent to one operation at a time (`&mut`): two coroutines (or two
+/// pending actions) using one session at once do not compile, and a session shared
+/// behind a mutex is used by one operation at a time.
+///
+/// ```compile_fail
+/// # use bson::{doc, Document};
+/// # fn f(client: greenmongo::Client) -> greenmongo::Result<()> {
+/// let items = client.database("shop").collection::<Document>("items");
+/// let mut session = client.start_session().run()?;
+/// let first = items.insert_one(doc! {}).session(&mut session);
+/// let second = items.insert_one(doc! {}).session(&mut session); // E0499: borrowed twice
+/// first.run()?;
+/// second.run()?;
+/// # Ok(()) }
+/// ```
 ///
 /// # Examples
 ///

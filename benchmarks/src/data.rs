@@ -1,5 +1,6 @@
 //! The spec's datasets: `../shared/bench-data/*.tgz` (relative to the repository root),
-//! unpacked with `tar` into `target/bench-data/` at run time. Never committed.
+//! unpacked with `tar` into `target/bench-data/` at run time (or into
+//! `$GREENMONGO_BENCH_WORK`, see [`work_dir`]). Never committed.
 
 use std::{
     path::{Path, PathBuf},
@@ -30,11 +31,21 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Unpacks `<name>.tgz` into `target/bench-data/` unless already there; returns the
-/// directory it unpacks to (`target/bench-data/<name>`).
+/// Where datasets are unpacked and tasks write their files (LDJSON export, GridFS
+/// downloads): `$GREENMONGO_BENCH_WORK` if set (`scripts/bench` sets it to
+/// `$CARGO_TARGET_DIR/bench-data` when it is given a target directory), else
+/// `target/bench-data/` of the repository.
+pub fn work_dir() -> PathBuf {
+    std::env::var_os("GREENMONGO_BENCH_WORK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/bench-data"))
+}
+
+/// Unpacks `<name>.tgz` into [`work_dir`] unless already there; returns the directory it
+/// unpacks to (`<work_dir>/<name>`).
 pub fn unpack(name: &str) -> PathBuf {
     let root = repo_root();
-    let out = root.join("target/bench-data");
+    let out = work_dir();
     let dir = out.join(name);
     if dir.is_dir() {
         return dir;
@@ -43,7 +54,7 @@ pub fn unpack(name: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("../shared/bench-data"))
         .join(format!("{name}.tgz"));
-    std::fs::create_dir_all(&out).expect("create target/bench-data");
+    std::fs::create_dir_all(&out).expect("create the bench work directory");
     let status = Command::new("tar")
         .arg("xzf")
         .arg(&tgz)

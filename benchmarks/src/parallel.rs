@@ -6,7 +6,7 @@
 //! * **Export**: set-up imports the files once, giving the documents integer `_id`s
 //!   (`file * 5,000 + line`) so each worker can ask for its own range; then one worker per
 //!   output file runs `find({_id: {$gte, $lt}})`, writes each document as a JSON line and
-//!   `fsync`s the file. Output goes to `target/bench-data/export/`.
+//!   `fsync`s the file. Output goes to `export/` in [`data::work_dir`].
 //!
 //! Workers: greenmongo coroutines (2 runtime workers), tokio tasks (2 workers) for the
 //! official async API, OS threads for greenmongo-on-threads and the official sync API.
@@ -109,7 +109,9 @@ pub fn run(clients: &Clients, nfiles: usize, iters: usize) -> Vec<TaskResult> {
                         client
                             .database(DB)
                             .collection::<Document>(COLL)
-                            .insert_many(docs).with_options(unordered()).run()
+                            .insert_many(docs)
+                            .with_options(unordered())
+                            .run()
                             .expect("seed corpus");
                     })
                 })
@@ -119,10 +121,13 @@ pub fn run(clients: &Clients, nfiles: usize, iters: usize) -> Vec<TaskResult> {
         let mut samples: Vec<(Vec<Duration>, Vec<Duration>)> = vec![Default::default(); 4];
         for iter in 0..iters {
             for (i, &driver) in Driver::ALL.iter().enumerate() {
-                let outdir = data::repo_root().join("target/bench-data/export");
+                let outdir = data::work_dir().join("export");
                 match task {
                     Task::Import => {
-                        db.collection::<Document>(COLL).drop().run().expect("drop corpus");
+                        db.collection::<Document>(COLL)
+                            .drop()
+                            .run()
+                            .expect("drop corpus");
                         db.create_collection(COLL).run().expect("create corpus");
                     }
                     Task::Export => {
@@ -158,7 +163,7 @@ pub fn run(clients: &Clients, nfiles: usize, iters: usize) -> Vec<TaskResult> {
         });
     }
     clients.gm.database(DB).drop().run().expect("drop perftest");
-    let _ = std::fs::remove_dir_all(data::repo_root().join("target/bench-data/export"));
+    let _ = std::fs::remove_dir_all(data::work_dir().join("export"));
     out
 }
 
@@ -194,7 +199,9 @@ fn gm_file(client: &greenmongo::Client, task: Task, i: usize, f: &Path, outdir: 
     let coll = client.database(DB).collection::<Document>(COLL);
     match task {
         Task::Import => {
-            coll.insert_many(parse(f, None)).with_options(unordered()).run()
+            coll.insert_many(parse(f, None))
+                .with_options(unordered())
+                .run()
                 .expect("insert_many");
         }
         Task::Export => {

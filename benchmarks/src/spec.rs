@@ -94,6 +94,13 @@ impl Plan {
         max_time: Duration::from_secs(60),
     };
 
+    /// Whether a driver with `n` iterations taking `spent` in all has had enough.
+    pub fn done(&self, n: usize, spent: Duration) -> bool {
+        n >= self.max_iters
+            || spent >= self.max_time
+            || (n >= self.min_iters && spent >= self.min_time)
+    }
+
     fn ops(&self, kind: Kind) -> usize {
         let n = kind.spec_ops();
         if n <= 10 {
@@ -151,10 +158,7 @@ pub fn run(clients: &Clients, data: &Datasets, kind: Kind, plan: &Plan) -> TaskR
     let started = Instant::now();
     for iter in 0.. {
         let done = |samples: &[(Vec<Duration>, Vec<Duration>)], spent: &[Duration], i: usize| {
-            let n = samples[i].0.len();
-            n >= plan.max_iters
-                || spent[i] >= plan.max_time
-                || (n >= plan.min_iters && spent[i] >= plan.min_time)
+            plan.done(samples[i].0.len(), spent[i])
         };
         if (0..4).all(|i| done(&samples, &spent, i)) {
             break;
@@ -238,7 +242,8 @@ fn setup(clients: &Clients, kind: Kind, doc: &Document, ops: usize) {
             coll.insert_many(docs).run().expect("seed corpus");
         }
         Kind::FindManyEmptyCursor => {
-            coll.insert_many(std::iter::repeat_n(doc, ops)).run()
+            coll.insert_many(std::iter::repeat_n(doc, ops))
+                .run()
                 .expect("seed corpus");
         }
         _ => {}
@@ -252,7 +257,10 @@ fn before_task(clients: &Clients, kind: Kind) {
     | Kind::BulkInsertLarge = kind
     {
         let db = clients.gm.database(DB);
-        db.collection::<Document>(COLL).drop().run().expect("drop corpus");
+        db.collection::<Document>(COLL)
+            .drop()
+            .run()
+            .expect("drop corpus");
         db.create_collection(COLL).run().expect("create corpus");
     }
 }
@@ -303,14 +311,16 @@ fn gm_task(client: &greenmongo::Client, kind: Kind, doc: &Document, ops: usize) 
         }
         Kind::FindManyEmptyCursor => {
             let n = coll
-                .find(doc! {}).run()
+                .find(doc! {})
+                .run()
                 .unwrap()
                 .map(Result::unwrap)
                 .count();
             assert_eq!(n, ops);
         }
         Kind::BulkInsertSmall | Kind::BulkInsertLarge => {
-            coll.insert_many(std::iter::repeat_n(doc, ops)).run()
+            coll.insert_many(std::iter::repeat_n(doc, ops))
+                .run()
                 .unwrap();
         }
     }

@@ -90,7 +90,8 @@ pub fn setup(clients: &Clients, small: &Document, tweet: &Document) -> Arc<Docum
         d
     });
     db.collection::<Document>(FIND_COLL)
-        .insert_many(docs).run()
+        .insert_many(docs)
+        .run()
         .expect("seed tweets");
     Arc::new(small.clone())
 }
@@ -120,7 +121,8 @@ pub fn measure(
         if op == Op::InsertOne {
             let db = clients.gm.database(DB);
             db.collection::<Document>(INSERT_COLL)
-                .drop().run()
+                .drop()
+                .run()
                 .expect("drop inserts");
         }
     };
@@ -250,7 +252,8 @@ fn gm_worker(
         Op::FindOne => {
             let coll = db.collection::<Document>(FIND_COLL);
             worker_loop!(deadline, |k| coll
-                .find_one(doc! { "_id": id_for(w, k) }).run()
+                .find_one(doc! { "_id": id_for(w, k) })
+                .run()
                 .unwrap()
                 .unwrap())
         }

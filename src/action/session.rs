@@ -1,6 +1,10 @@
 //! `Client::start_session`.
 
-use crate::{options::SessionOptions, selection::Criteria, Client, ClientSession, Error, Result};
+use crate::{
+    options::{SessionOptions, TransactionOptions},
+    selection::Criteria,
+    Client, ClientSession, Error, Result,
+};
 
 impl Client {
     /// Starts an explicit session; `.run()` returns the [`ClientSession`], to lend to
@@ -49,7 +53,7 @@ impl StartSession<'_> {
     option_setters!(SessionOptions;
         example("client: Client") "client.start_session()";
         causal_consistency: (bool),
-        default_transaction_options: (crate::options::TransactionOptions),
+        default_transaction_options: (TransactionOptions),
         snapshot: (bool),
     );
 

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use crate::{options::TransactionOptions, ClientSession, Result};
+use crate::{
+    options::{ReadConcern, SelectionCriteria, TransactionOptions, WriteConcern},
+    ClientSession, Result,
+};
 
 impl ClientSession {
     /// Starts a transaction; `.run()` starts it, `.and_run(callback)` runs `callback` in
@@ -137,9 +140,9 @@ pub struct StartTransaction<'a> {
 impl StartTransaction<'_> {
     option_setters!(TransactionOptions;
         example("session: &mut greenmongo::ClientSession") "session.start_transaction()";
-        read_concern: (crate::options::ReadConcern),
-        write_concern: (crate::options::WriteConcern),
-        selection_criteria: (crate::options::SelectionCriteria),
+        read_concern: (ReadConcern),
+        write_concern: (WriteConcern),
+        selection_criteria: (SelectionCriteria),
         max_commit_time: (Duration),
     );
 

@@ -274,12 +274,11 @@ impl Client {
             mut sequences,
         } = request;
         let options = &self.inner.config.options;
-        // commitTransaction and abortTransaction are retried whatever retryWrites says
-        // (the transactions spec).
-        let ends_transaction = command
-            .keys()
-            .next()
-            .is_some_and(|name| name == "commitTransaction" || name == "abortTransaction");
+        // commitTransaction and abortTransaction are retried whatever retryWrites says,
+        // a commit with `w: majority` (the transactions spec).
+        let name = command.keys().next().map_or("", String::as_str);
+        let commits = name == "commitTransaction";
+        let ends_transaction = commits || name == "abortTransaction";
         let mut retry = match retry {
             Retry::Read if options.retry_reads == Some(false) => Retry::No,
             Retry::Write if options.retry_writes == Some(false) && !ends_transaction => Retry::No,
@@ -321,7 +320,7 @@ impl Client {
                     // Applied, but the write concern failed in a way worth one more try.
                     tracing::debug!("retrying once after a retryable write concern error");
                     retried = true;
-                    if command.contains_key("commitTransaction") {
+                    if commits {
                         crate::session::majority_for_retry(&mut command);
                     }
                     continue;
@@ -357,7 +356,7 @@ impl Client {
             }
             tracing::debug!(%error, "retrying once");
             retried = true;
-            if command.contains_key("commitTransaction") {
+            if commits {
                 crate::session::majority_for_retry(&mut command);
             }
         }
