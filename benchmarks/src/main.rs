@@ -162,8 +162,20 @@ fn parse_args() -> Args {
     args
 }
 
+/// `-PART` after every chart's name in a `--only PART` run.
+static CHART_SUFFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A chart's file name: a run of one part gets charts of its own, so it does not replace
+/// the full run's.
+fn chart_name(base: &str) -> String {
+    format!("{base}{}", CHART_SUFFIX.get().map_or("", String::as_str))
+}
+
 fn main() {
     let args = parse_args();
+    if let Some(part) = &args.only {
+        CHART_SUFFIX.set(format!("-{part}")).unwrap();
+    }
     let base = std::env::var("MONGODB_URI")
         .unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?directConnection=true".into());
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -265,13 +277,8 @@ fn main() {
 
     if !scores.is_empty() {
         write_composites(&mut out, &scores);
-        // A run of one part gets a chart of its own, so it does not replace the full run's.
-        let chart = match &args.only {
-            Some(part) => format!("spec-mb-per-s-{part}"),
-            None => "spec-mb-per-s".to_string(),
-        };
         let link = charts::write(
-            &chart,
+            &chart_name("spec-mb-per-s"),
             &charts::Chart {
                 title: "Spec tasks: MB/s by client (higher is better)",
                 unit: "MB/s (log scale)",
@@ -573,7 +580,7 @@ fn write_sweep(out: &mut String, points: &[sweep::Point], secs: f64, targets: &m
             }
         }
         let link = charts::write(
-            name,
+            &chart_name(name),
             &charts::Chart {
                 title,
                 unit,
@@ -1002,7 +1009,7 @@ fn write_overhead(out: &mut String, rows: &[overhead::Row], targets: &mut Vec<Ta
         );
     }
     let link = charts::write(
-        "fake-peer-cpu-per-op",
+        &chart_name("fake-peer-cpu-per-op"),
         &charts::Chart {
             title: "Against the fake peer: client CPU per operation (lower is better)",
             unit: "CPU µs per operation",
