@@ -28,6 +28,10 @@ use std::{fmt, str::FromStr, time::Duration};
 pub use crate::change_stream::options::{
     ChangeStreamOptions, FullDocumentBeforeChangeType, FullDocumentType,
 };
+pub use crate::gridfs::{
+    GridFsBucketOptions, GridFsDownloadByNameOptions, GridFsFindOneOptions, GridFsFindOptions,
+    GridFsUploadOptions,
+};
 pub use address::{ServerAddress, DEFAULT_PORT};
 pub use admin::{
     CreateCollectionOptions, CreateIndexOptions, DropCollectionOptions, DropDatabaseOptions,

@@ -92,10 +92,10 @@ impl ClientSession {
         ClientSession {
             client,
             server_session,
+            snapshot_time: options.snapshot_time,
             options,
             cluster_time: None,
             operation_time: None,
-            snapshot_time: None,
             transaction: transaction::Transaction::default(),
         }
     }

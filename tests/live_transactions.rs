@@ -484,6 +484,24 @@ fn a_snapshot_session_reads_one_point_in_time() {
         finds[1].get_document("readConcern").unwrap(),
         &doc! { "level": "snapshot", "atClusterTime": at }
     );
+    // Another session reads the same snapshot from its first read on.
+    let mut same = client
+        .start_session()
+        .snapshot(true)
+        .snapshot_time(at)
+        .run()
+        .unwrap();
+    assert_eq!(same.snapshot_time(), Some(at));
+    coll.find_one(doc! { "_id": 1 })
+        .session(&mut same)
+        .run()
+        .unwrap();
+    assert_eq!(
+        sent(&seen, "find")[2].get_document("readConcern").unwrap(),
+        &doc! { "level": "snapshot", "atClusterTime": at }
+    );
+    let err = client.start_session().snapshot_time(at).run().unwrap_err();
+    assert!(err.to_string().contains("snapshot: true"), "{err}");
     db.drop().run().unwrap();
 }
 

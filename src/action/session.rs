@@ -55,6 +55,7 @@ impl StartSession<'_> {
         causal_consistency: (bool),
         default_transaction_options: (TransactionOptions),
         snapshot: (bool),
+        snapshot_time: (bson::Timestamp),
     );
 
     /// Starts the session. Waits for the deployment to be discovered, to know it
@@ -77,6 +78,11 @@ impl StartSession<'_> {
         if options.snapshot == Some(true) && options.causal_consistency == Some(true) {
             return Err(Error::invalid_argument(
                 "causal_consistency and snapshot are mutually exclusive",
+            ));
+        }
+        if options.snapshot_time.is_some() && options.snapshot != Some(true) {
+            return Err(Error::invalid_argument(
+                "snapshot_time needs a snapshot session (snapshot: true)",
             ));
         }
         let client = self.client;

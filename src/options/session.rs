@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use bson::Timestamp;
+
 use super::{ReadConcern, SelectionCriteria, WriteConcern};
 
 /// How a [`ClientSession`](crate::ClientSession) behaves, given to
@@ -31,12 +33,18 @@ pub struct SessionOptions {
     /// (`readConcern: snapshot` with `atClusterTime`). Cannot be combined with
     /// `causal_consistency: true`, nor with transactions.
     pub snapshot: Option<bool>,
+    /// The cluster time a snapshot session reads at from its first read on (instead of
+    /// the time of its first read): e.g. another snapshot session's
+    /// [`snapshot_time`](crate::ClientSession::snapshot_time), to read the same snapshot.
+    /// Needs `snapshot: true`.
+    pub snapshot_time: Option<Timestamp>,
 }
 
 setters!(SessionOptions {
     causal_consistency: bool,
     default_transaction_options: TransactionOptions,
-    snapshot: bool
+    snapshot: bool,
+    snapshot_time: bson::Timestamp
 });
 
 /// The options of one transaction, given to

@@ -239,7 +239,9 @@ impl EntityMap {
             EntityDescription::Session(d) => match self.map.get(&d.client) {
                 None => return fail!("session {}: no client {:?}", d.id, d.client),
                 Some(Entity::Unsupported(why)) => Entity::Unsupported(why.clone()),
-                Some(Entity::Client(c)) => super::sessions::create(&c.client, d)?,
+                Some(Entity::Client(c)) => {
+                    super::sessions::create(&c.client, d, |id| self.bson(id))?
+                }
                 Some(_) => return fail!("session {}: {:?} is not a client", d.id, d.client),
             },
             EntityDescription::Bucket(b) => super::gridfs::bucket(self, b)?, // gridfs

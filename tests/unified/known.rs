@@ -109,6 +109,11 @@ pub const KNOWN_FAILURES: &[Known] = &[
         "Write commands with snapshot session do not affect snapshot reads",
         IGNORES_AT_CLUSTER_TIME,
     ),
+    server("sessions/tests/snapshot-sessions.json", "Find operation with snapshot and snapshot time", IGNORES_AT_CLUSTER_TIME),
+    server("sessions/tests/snapshot-sessions.json", "Distinct operation with snapshot and snapshot time", IGNORES_AT_CLUSTER_TIME),
+    server("sessions/tests/snapshot-sessions.json", "Aggregate operation with snapshot and snapshot time", IGNORES_AT_CLUSTER_TIME),
+    server("sessions/tests/snapshot-sessions.json", "countDocuments operation with snapshot and snapshot time", IGNORES_AT_CLUSTER_TIME),
+    server("sessions/tests/snapshot-sessions.json", "Mixed operation with snapshot and snapshotTime", IGNORES_AT_CLUSTER_TIME),
     server(
         "causal-consistency/tests/causal-consistency-clientBulkWrite.json",
         "*",

@@ -28,8 +28,13 @@ pub struct SessionEntity {
     pub lsid: Document,
 }
 
-/// Starts the session a `session` entity describes.
-pub fn create(client: &Client, d: &SessionDescription) -> Step<Entity> {
+/// Starts the session a `session` entity describes; `saved` looks up saved values
+/// (`snapshotTime` names one).
+pub fn create(
+    client: &Client,
+    d: &SessionDescription,
+    saved: impl Fn(&str) -> Option<Bson>,
+) -> Step<Entity> {
     let mut a = Args::new(
         "sessionOptions".to_owned(),
         d.session_options.clone().unwrap_or_default(),
@@ -37,6 +42,13 @@ pub fn create(client: &Client, d: &SessionDescription) -> Step<Entity> {
     let mut options = SessionOptions::default();
     options.causal_consistency = a.boolean("causalConsistency")?;
     options.snapshot = a.boolean("snapshot")?;
+    options.snapshot_time = match a.string("snapshotTime")? {
+        None => None,
+        Some(id) => match saved(&id) {
+            Some(Bson::Timestamp(t)) => Some(t),
+            other => return fail!("snapshotTime {id:?} is {other:?}, not a timestamp"),
+        },
+    };
     if let Some(defaults) = a.doc("defaultTransactionOptions")? {
         let mut t = Args::new("defaultTransactionOptions".to_owned(), defaults);
         options.default_transaction_options = Some(transaction_options(&mut t)?);
