@@ -244,6 +244,79 @@ fn two_hundred_coroutines_each_see_one_insert_through_twenty_connections() {
     );
 }
 
+/// The scale: 10,000 coroutines each holding an open stream through 100
+/// connections. A server of its own: each stream's tailer holds a WiredTiger session
+/// on SecantusDB, over the 8,192 the shared test server allows.
+#[test]
+fn ten_thousand_coroutines_each_hold_a_stream_through_a_hundred_connections() {
+    const WATCHERS: usize = 10_000;
+    const POOL: u32 = 100;
+    if server::uri().is_none() {
+        return;
+    }
+    let name = format!("cs-10k-{}", std::process::id());
+    let Some(own) = OwnServer::start_with(&name, None, &["--session-max", "30000"]) else {
+        return;
+    };
+    let uri = format!("mongodb://127.0.0.1:{}/?directConnection=true", own.port);
+    let mut options = ClientOptions::parse(&uri).unwrap();
+    options.max_pool_size = Some(POOL);
+    options.wait_queue_timeout = None;
+    let (client, events) = server::recording_client(options);
+    let coll: Collection<Document> = client.database("cs_10k").collection("events");
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let watchers: Vec<_> = (0..WATCHERS)
+        .map(|_| {
+            let (coll, opened) = (coll.clone(), opened.clone());
+            rt.spawn(move || {
+                let mut stream = coll
+                    .watch()
+                    .max_await_time(Duration::from_millis(100))
+                    .run()?;
+                opened.fetch_add(1, Ordering::SeqCst);
+                let event = stream.next().expect("the stream stays open")?;
+                Ok::<_, greenmongo::Error>(n_of(&event))
+            })
+        })
+        .collect();
+    assert!(
+        within(Duration::from_secs(300), || opened.load(Ordering::SeqCst)
+            == WATCHERS),
+        "every stream opens ({} of {WATCHERS})",
+        opened.load(Ordering::SeqCst)
+    );
+    let inserted = Instant::now();
+    coll.insert_one(doc! { "n": 7_i64 }).run().unwrap();
+    for watcher in watchers {
+        assert_eq!(watcher.join().unwrap().unwrap(), 7);
+    }
+    eprintln!(
+        "{WATCHERS} watchers opened in {:?}; all saw the insert {:?} after it",
+        inserted - start,
+        inserted.elapsed()
+    );
+    // At most POOL connections open at any time. (Teardown's killCursors, 10,000 at
+    // once with a one-second budget each, time out on some connections, which are then
+    // closed and replaced: more are created over the run than are ever open together.)
+    let mut open = 0i64;
+    let mut most = 0i64;
+    for event in events.lock().unwrap().iter() {
+        match event {
+            CmapEvent::ConnectionCreated { .. } => open += 1,
+            CmapEvent::ConnectionClosed { .. } => open -= 1,
+            _ => continue,
+        }
+        most = most.max(open);
+    }
+    assert!(
+        most <= i64::from(POOL),
+        "{most} connections open at once, pool of {POOL}"
+    );
+    drop(own);
+}
+
 fn within(limit: Duration, f: impl Fn() -> bool) -> bool {
     let start = Instant::now();
     while !f() {

@@ -18,10 +18,18 @@ impl OwnServer {
     /// Starts server `name` (on `port`, else a free one) on its kept data; `None` (with
     /// the reason printed) when it cannot start outside CI.
     pub fn start(name: &str, port: Option<u16>) -> Option<OwnServer> {
+        Self::start_with(name, port, &[])
+    }
+
+    /// As [`start`](Self::start), passing `flags` on to `secantusd-py`.
+    pub fn start_with(name: &str, port: Option<u16>, flags: &[&str]) -> Option<OwnServer> {
         let mut command = Command::new(Self::script());
         command.args(["start", "--name", name, "--keep-data"]);
         if let Some(port) = port {
             command.args(["--port", &port.to_string()]);
+        }
+        if !flags.is_empty() {
+            command.arg("--").args(flags);
         }
         let out = command.output().ok()?;
         if !out.status.success() {
