@@ -199,38 +199,11 @@ fn two_hundred_coroutines_each_see_one_insert_through_twenty_connections() {
     let coll: Collection<Document> = client
         .database(&server::unique("cs_many"))
         .collection("events");
-    let rt = Runtime::builder().worker_threads(2).build().unwrap();
-    let opened = Arc::new(AtomicUsize::new(0));
-    let watchers: Vec<_> = (0..WATCHERS)
-        .map(|_| {
-            let (coll, opened) = (coll.clone(), opened.clone());
-            rt.spawn(move || {
-                let mut stream = coll
-                    .watch()
-                    .max_await_time(Duration::from_millis(200))
-                    .run()?;
-                opened.fetch_add(1, Ordering::SeqCst);
-                // Parks this coroutine (not the worker) until the insert shows.
-                let event = stream.next().expect("the stream stays open")?;
-                Ok::<_, greenmongo::Error>(n_of(&event))
-            })
-        })
-        .collect();
-    let start = Instant::now();
-    assert!(
-        within(Duration::from_secs(60), || opened.load(Ordering::SeqCst)
-            == WATCHERS),
-        "every stream opens"
-    );
-    let inserted = Instant::now();
-    coll.insert_one(doc! { "n": 42_i64 }).run().unwrap();
-    for watcher in watchers {
-        assert_eq!(watcher.join().unwrap().unwrap(), 42);
-    }
-    eprintln!(
-        "{WATCHERS} watchers opened in {:?}; all saw the insert {:?} after it",
-        inserted - start,
-        inserted.elapsed()
+    watchers_see_one_insert(
+        &coll,
+        WATCHERS,
+        Duration::from_millis(200),
+        Duration::from_secs(60),
     );
     let created = events
         .lock()
@@ -264,38 +237,11 @@ fn ten_thousand_coroutines_each_hold_a_stream_through_a_hundred_connections() {
     options.wait_queue_timeout = None;
     let (client, events) = server::recording_client(options);
     let coll: Collection<Document> = client.database("cs_10k").collection("events");
-    let rt = Runtime::builder().worker_threads(2).build().unwrap();
-    let opened = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let watchers: Vec<_> = (0..WATCHERS)
-        .map(|_| {
-            let (coll, opened) = (coll.clone(), opened.clone());
-            rt.spawn(move || {
-                let mut stream = coll
-                    .watch()
-                    .max_await_time(Duration::from_millis(100))
-                    .run()?;
-                opened.fetch_add(1, Ordering::SeqCst);
-                let event = stream.next().expect("the stream stays open")?;
-                Ok::<_, greenmongo::Error>(n_of(&event))
-            })
-        })
-        .collect();
-    assert!(
-        within(Duration::from_secs(300), || opened.load(Ordering::SeqCst)
-            == WATCHERS),
-        "every stream opens ({} of {WATCHERS})",
-        opened.load(Ordering::SeqCst)
-    );
-    let inserted = Instant::now();
-    coll.insert_one(doc! { "n": 7_i64 }).run().unwrap();
-    for watcher in watchers {
-        assert_eq!(watcher.join().unwrap().unwrap(), 7);
-    }
-    eprintln!(
-        "{WATCHERS} watchers opened in {:?}; all saw the insert {:?} after it",
-        inserted - start,
-        inserted.elapsed()
+    watchers_see_one_insert(
+        &coll,
+        WATCHERS,
+        Duration::from_millis(100),
+        Duration::from_secs(300),
     );
     // At most POOL connections open at any time. (Teardown's killCursors, 10,000 at
     // once with a one-second budget each, time out on some connections, which are then
@@ -315,6 +261,46 @@ fn ten_thousand_coroutines_each_hold_a_stream_through_a_hundred_connections() {
         "{most} connections open at once, pool of {POOL}"
     );
     drop(own);
+}
+
+/// `watchers` coroutines each open a stream on `coll` (getMores waiting up to
+/// `max_await`), all within `open_within`; then one insert, which every stream must see.
+fn watchers_see_one_insert(
+    coll: &Collection<Document>,
+    watchers: usize,
+    max_await: Duration,
+    open_within: Duration,
+) {
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..watchers)
+        .map(|_| {
+            let (coll, opened) = (coll.clone(), opened.clone());
+            rt.spawn(move || {
+                let mut stream = coll.watch().max_await_time(max_await).run()?;
+                opened.fetch_add(1, Ordering::SeqCst);
+                // Parks this coroutine (not the worker) until the insert shows.
+                let event = stream.next().expect("the stream stays open")?;
+                Ok::<_, greenmongo::Error>(n_of(&event))
+            })
+        })
+        .collect();
+    assert!(
+        within(open_within, || opened.load(Ordering::SeqCst) == watchers),
+        "every stream opens ({} of {watchers})",
+        opened.load(Ordering::SeqCst)
+    );
+    let inserted = Instant::now();
+    coll.insert_one(doc! { "n": 42_i64 }).run().unwrap();
+    for handle in handles {
+        assert_eq!(handle.join().unwrap().unwrap(), 42);
+    }
+    eprintln!(
+        "{watchers} watchers opened in {:?}; all saw the insert {:?} after it",
+        inserted - start,
+        inserted.elapsed()
+    );
 }
 
 fn within(limit: Duration, f: impl Fn() -> bool) -> bool {

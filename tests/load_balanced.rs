@@ -169,6 +169,13 @@ fn client_with_events(mut options: ClientOptions) -> (Client, Arc<Mutex<Vec<Cmap
     (client, events, started)
 }
 
+/// The load balancer's address, as the client knows it.
+fn lb_address(client: &Client) -> ServerAddress {
+    let topology = client.topology_description();
+    let address = topology.servers().next().unwrap().address.clone();
+    address
+}
+
 /// The `serviceId` of every `PoolCleared` event, in order.
 fn cleared_services(events: &Mutex<Vec<CmapEvent>>) -> Vec<Option<ObjectId>> {
     events
@@ -218,13 +225,7 @@ fn a_cursor_keeps_its_connection_until_exhausted() {
     coll.insert_many((0..10).map(|i| doc! { "i": i }))
         .run()
         .unwrap();
-    let address = client
-        .topology_description()
-        .servers()
-        .next()
-        .unwrap()
-        .address
-        .clone();
+    let address = lb_address(&client);
 
     let mut cursor = coll
         .find(doc! {})
@@ -272,13 +273,7 @@ fn a_transaction_keeps_its_connection_until_it_ends() {
     coll.insert_many((0..6).map(|i| doc! { "i": i }))
         .run()
         .unwrap();
-    let address = client
-        .topology_description()
-        .servers()
-        .next()
-        .unwrap()
-        .address
-        .clone();
+    let address = lb_address(&client);
     seen.lock().unwrap().clear();
     let mut session = client.start_session().run().unwrap();
     session.start_transaction().run().unwrap();
