@@ -170,6 +170,9 @@ pub(crate) fn park(kind: WaitKind, deadline: Option<Instant>) -> io::Result<()> 
     if deadline.is_some_and(|d| d <= Instant::now()) {
         return Err(timed_out());
     }
+    // What it waits on is set before it shows as parked, so a dump never sees a parked
+    // coroutine waiting on nothing.
+    task.set_wait(kind);
     if task
         .state
         .compare_exchange(
@@ -181,11 +184,11 @@ pub(crate) fn park(kind: WaitKind, deadline: Option<Instant>) -> io::Result<()> 
         .is_err()
     {
         // An unpark arrived while we ran (state NOTIFIED): consume it, don't sleep.
+        task.set_wait(WaitKind::None);
         task.state.store(state::RUNNING, Ordering::Release);
         return Ok(());
     }
     let timer = deadline.map(|d| worker::add_timer(d, task.clone()));
-    task.set_wait(kind);
     suspend(ctx);
     task.set_wait(WaitKind::None);
     if let Some(timer) = timer {
