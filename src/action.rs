@@ -138,6 +138,69 @@ macro_rules! session_setter {
     };
 }
 
+/// The `timeout` setter of an action (the CSOT spec's operation-level `timeoutMS`): it
+/// needs a `timeout: Option<Duration>` field, read by its `run`.
+macro_rules! timeout_setter {
+    ($arg:literal $call:literal) => {
+        /// Bounds the whole operation by `timeout` (its `timeoutMS`; zero: no limit),
+        /// in place of the collection's, database's or client's: server selection, the
+        /// connection checkout, every retry and batch, and the server's own work (sent
+        /// as `maxTimeMS`). When it runs out the operation fails with
+        /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout).
+        ///
+        /// # Examples
+        ///
+        #[doc = concat!(
+                    "```\n",
+                    "# use std::time::Duration;\n",
+                    "# use bson::{doc, Bson, Document};\n",
+                    "# use greenmongo::{options::*, Client, Collection, Database};\n",
+                    "fn example(", $arg, ") -> greenmongo::Result<()> {\n",
+                    "    let outcome = ", $call, ".timeout(Duration::from_millis(500)).run()?;\n",
+                    "    # let _ = outcome;\n",
+                    "    Ok(())\n",
+                    "}\n",
+                    "```",
+                )]
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.timeout = Some(timeout);
+            self
+        }
+    };
+}
+
+/// The `timeout` and `timeout_mode` setters of an action that opens a cursor: it needs
+/// `timeout` and `timeout_mode` fields, read by its `run`.
+macro_rules! cursor_timeout_setters {
+    ($arg:literal $call:literal) => {
+        timeout_setter!($arg $call);
+
+        /// How the `timeout` applies to the cursor: to its whole life (the default for
+        /// cursors that are not tailable) or to each iteration that fetches (see
+        /// [`TimeoutMode`](crate::options::TimeoutMode)). Needs a `timeout` here or on a
+        /// parent.
+        ///
+        /// # Examples
+        ///
+        #[doc = concat!(
+            "```\n",
+            "# use std::time::Duration;\n",
+            "# use bson::{doc, Bson, Document};\n",
+            "# use greenmongo::{options::*, Client, Collection, Database};\n",
+            "fn example(", $arg, ") -> greenmongo::Result<()> {\n",
+            "    let outcome = ", $call, ".timeout(Duration::from_secs(1)).timeout_mode(TimeoutMode::Iteration).run()?;\n",
+            "    # let _ = outcome;\n",
+            "    Ok(())\n",
+            "}\n",
+            "```",
+        )]
+        pub fn timeout_mode(mut self, mode: crate::options::TimeoutMode) -> Self {
+            self.timeout_mode = Some(mode);
+            self
+        }
+    };
+}
+
 mod aggregate;
 mod bulk_write;
 mod count;

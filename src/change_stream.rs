@@ -24,7 +24,7 @@
 pub mod event;
 pub(crate) mod options;
 
-use std::{fmt, marker::PhantomData};
+use std::{fmt, marker::PhantomData, time::Duration};
 
 use bson::{Document, RawBson, RawDocumentBuf, Timestamp};
 use serde::de::DeserializeOwned;
@@ -37,6 +37,7 @@ use crate::{
     },
     options::ChangeStreamOptions,
     selection::Criteria,
+    timeout::CursorTiming,
     Client, ClientSession, Cursor, Error, Result,
 };
 
@@ -130,6 +131,11 @@ struct Stream {
     wire_version: i32,
     /// An `invalidate` was returned or a non-resumable error ended the stream.
     ended: bool,
+    /// `timeoutMS`: of the opening `aggregate`, then of each iteration.
+    timeout: Option<Duration>,
+    /// An iteration ran out of time mid-`getMore`: the next one resumes first (the CSOT
+    /// spec: a timeout does not end the stream).
+    resume_first: bool,
 }
 
 impl<T> fmt::Debug for ChangeStream<T> {
@@ -151,6 +157,7 @@ impl<T> ChangeStream<T> {
         pipeline: Vec<Document>,
         options: ChangeStreamOptions,
         concerns: Concerns,
+        timeout: Option<Duration>,
     ) -> Result<ChangeStream<T>> {
         let criteria = op::aggregate(
             &target,
@@ -160,7 +167,7 @@ impl<T> ChangeStream<T> {
             &StartPoint::Original,
         )
         .criteria();
-        let session = session_for(&client, &criteria)?;
+        let session = crate::timeout::scope(timeout, || session_for(&client, &criteria))?;
         let mut stream = Stream {
             client,
             target,
@@ -174,6 +181,8 @@ impl<T> ChangeStream<T> {
             returned_any: false,
             wire_version: 0,
             ended: false,
+            timeout,
+            resume_first: false,
         };
         // The spec: a token given is the cached token from the start.
         stream.token = stream
@@ -290,7 +299,8 @@ impl<T: DeserializeOwned> ChangeStream<T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn next_if_any(&mut self) -> Result<Option<T>> {
-        match self.stream.next_raw(false)? {
+        let stream = &mut self.stream;
+        match crate::timeout::scope(stream.timeout, || stream.next_raw(false))? {
             Some(raw) => deserialize(&raw).map(Some),
             None => Ok(None),
         }
@@ -302,7 +312,8 @@ impl<T: DeserializeOwned> Iterator for ChangeStream<T> {
 
     /// The next event, waiting for one; `None` after an `invalidate` event or an error.
     fn next(&mut self) -> Option<Result<T>> {
-        match self.stream.next_raw(true) {
+        let stream = &mut self.stream;
+        match crate::timeout::scope(stream.timeout, || stream.next_raw(true)) {
             Ok(Some(raw)) => Some(deserialize(&raw)),
             Ok(None) => None,
             Err(e) => Some(Err(e)),
@@ -341,9 +352,14 @@ impl Stream {
             &self.concerns,
             start,
         );
-        let cursor: Cursor<RawDocumentBuf> = self
-            .client
-            .execute_cursor_operation_in(aggregate, self.session.as_mut())?;
+        let cursor: Cursor<RawDocumentBuf> = self.client.execute_cursor_operation_in(
+            aggregate,
+            self.session.as_mut(),
+            CursorTiming {
+                timeout: self.timeout,
+                mode: None,
+            },
+        )?;
         self.wire_version = cursor
             .address()
             .map_or(0, |a| self.client.max_wire_version(a));
@@ -369,6 +385,9 @@ impl Stream {
     /// when `wait`, else at most one), resuming once after a resumable error.
     fn next_raw(&mut self, wait: bool) -> Result<Option<RawDocumentBuf>> {
         let mut fetched = false;
+        if std::mem::take(&mut self.resume_first) && !self.ended {
+            self.resume()?;
+        }
         loop {
             if self.ended {
                 return Ok(None);
@@ -390,6 +409,11 @@ impl Stream {
                             self.token = Some(token_of(token));
                         }
                     }
+                }
+                Err(e) if e.is_network_timeout() && crate::timeout::expired() => {
+                    // The iteration's time ran out, not the stream: resume next time.
+                    self.resume_first = true;
+                    return Err(e);
                 }
                 Err(e) if op::is_resumable(&e, self.wire_version) => {
                     tracing::debug!(error = %e, "change stream resuming");

@@ -140,6 +140,10 @@ impl Client {
         if options.hosts.is_empty() {
             return Err(Error::invalid_argument("no hosts given"));
         }
+        // Never silently: an option set that greenmongo cannot act on is said once.
+        for unsupported in options.unsupported_settings() {
+            tracing::warn!("{unsupported}");
+        }
         let config = Arc::new(ConnectionConfig::new(options)?);
         let topology = Topology::new(config.clone(), handler)?;
         Ok(Client {
@@ -237,6 +241,11 @@ impl Client {
     /// ```
     pub fn options(&self) -> &ClientOptions {
         &self.inner.config.options
+    }
+
+    /// The client's `timeoutMS`, which its databases and collections inherit.
+    pub(crate) fn timeout(&self) -> Option<std::time::Duration> {
+        self.inner.config.options.timeout
     }
 
     /// A handle to database `name` (no I/O).

@@ -4,7 +4,7 @@
 //! builders that hand an operation (`crate::operation`) to the executor. This file holds
 //! the handle: its namespace and the concerns its operations inherit.
 
-use std::{fmt, marker::PhantomData};
+use std::{fmt, marker::PhantomData, time::Duration};
 
 use bson::Document;
 
@@ -40,6 +40,8 @@ pub struct Collection<T = Document> {
     read_concern: Option<ReadConcern>,
     write_concern: Option<WriteConcern>,
     read_preference: Option<ReadPreference>,
+    /// `timeoutMS` of its operations (inherited from the database or client).
+    timeout: Option<Duration>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -64,6 +66,7 @@ impl<T> Collection<T> {
             read_concern: options.read_concern.clone(),
             write_concern: options.write_concern.clone(),
             read_preference: options.read_preference.clone(),
+            timeout: options.timeout,
             client,
             db: db.to_owned(),
             name: name.to_owned(),
@@ -119,6 +122,7 @@ impl<T> Collection<T> {
             read_concern: self.read_concern.clone(),
             write_concern: self.write_concern.clone(),
             read_preference: self.read_preference.clone(),
+            timeout: self.timeout,
             _type: PhantomData,
         }
     }
@@ -179,6 +183,41 @@ impl<T> Collection<T> {
     }
 
     /// The concerns this handle gives its operations.
+    /// A handle on the same collection whose operations are bounded by `timeout` (their
+    /// `timeoutMS`; zero: no limit) unless one sets its own. It replaces the database's
+    /// or client's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?timeoutMS=5000")?;
+    /// let items = client.database("shop").collection::<bson::Document>("items");
+    /// assert_eq!(items.timeout(), Some(Duration::from_secs(5)));
+    /// let quick = items.with_timeout(Duration::from_millis(200));
+    /// assert_eq!(quick.timeout(), Some(Duration::from_millis(200)));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The `timeoutMS` of the collection's operations, if any (see
+    /// [`with_timeout`](Self::with_timeout)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// assert_eq!(client.database("shop").collection::<bson::Document>("items").timeout(), None);
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
     pub(crate) fn concerns(&self) -> Concerns {
         Concerns {
             read_concern: self.read_concern.clone(),

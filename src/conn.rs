@@ -7,6 +7,7 @@
 //! [`auth`](crate::auth).
 
 mod handshake;
+mod socks5;
 mod stream;
 
 use std::{
@@ -27,7 +28,7 @@ use crate::{
         self, CommandEvent, CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent,
         ConnectionInfo, EventHandler,
     },
-    options::{AuthMechanism, ClientOptions, Credential, ServerAddress},
+    options::{AuthMechanism, ClientOptions, Credential, ServerAddress, ServerApi},
     pool::Establishing,
     wire::{self, DocumentSequence, Message, MessageFlags},
     Error, Result,
@@ -77,10 +78,20 @@ pub(crate) struct Connection {
     /// in that state (timeout, deadline, panic, coroutine dropped) is out of step with
     /// the server and must be closed, never reused.
     in_flight: bool,
+    /// An application connection's `socketTimeoutMS`, lifted while an operation
+    /// deadline is in force (the CSOT spec: the deadline replaces it).
+    socket_timeout: Option<std::time::Duration>,
+    /// Whether `socket_timeout` is lifted now.
+    socket_timeout_lifted: bool,
     /// Set on any network or protocol error.
     broken: bool,
     /// Command monitoring; set once the handshake is done (handshakes are not published).
     events: Option<EventHandler<CommandEvent>>,
+    /// The client's declared Stable API as command fields (`apiVersion`, ...), added to
+    /// every command this connection sends, the handshake's `hello` included (the
+    /// versioned-api spec). Kept here, the one path every command takes, so no caller
+    /// can forget it: `getMore`, transaction commands, monitor checks, authentication.
+    api_fields: Option<RawDocumentBuf>,
 }
 
 /// Driver-side connection ids, unique in the process.
@@ -126,6 +137,7 @@ impl Connection {
             address,
             Some(connect_timeout),
             config.tls.as_ref(),
+            options.proxy.as_ref(),
             establishing,
         )?;
         // A monitor's checks are bounded by connectTimeoutMS (SDAM monitoring spec), so an
@@ -145,8 +157,11 @@ impl Connection {
             hello: HelloReply::default(),
             compressor: None,
             in_flight: false,
+            socket_timeout: establishing.and(options.socket_timeout),
+            socket_timeout_lifted: false,
             broken: false,
             events: None,
+            api_fields: options.server_api.as_ref().map(ServerApi::command_fields),
         };
         let credential = options.credential.as_ref().filter(|_| authenticate);
         let mut conversation = credential
@@ -260,10 +275,18 @@ impl Connection {
                 "the connection is broken; it must not be reused",
             ));
         }
-        // Encoded once, `$db` appended to the bytes: the caller keeps its command (for a
-        // retry) without a deep copy.
+        // Encoded once, `$db` and the API fields appended to the bytes: the caller keeps
+        // its command (for a retry) without a deep copy.
+        // An operation deadline replaces socketTimeoutMS (the CSOT spec).
+        let lift = self.socket_timeout.is_some() && crate::runtime::time::deadline().is_some();
+        if lift != self.socket_timeout_lifted {
+            let timeout = if lift { None } else { self.socket_timeout };
+            self.stream.get_ref().set_timeouts(timeout)?;
+            self.socket_timeout_lifted = lift;
+        }
         let mut body = bson::RawDocumentBuf::try_from(command)?;
         body.append(bson::raw::cstr!("$db"), db);
+        let api_fields = self.append_api_fields(command, &mut body)?;
         let mut message = Message::new(body);
         // An unacknowledged write (w: 0) goes with moreToCome: the server sends no reply.
         let unacknowledged = command
@@ -277,7 +300,7 @@ impl Connection {
         let bytes = checked.map(|()| message.encode(self.compressor.as_ref()));
         *sequences = std::mem::take(&mut message.sequences);
         let bytes = bytes?;
-        let monitor = Monitor::start(self, db, command, sequences, message.request_id);
+        let monitor = Monitor::start(self, db, command, sequences, api_fields, message.request_id);
         self.in_flight = true;
         let reply = if unacknowledged {
             self.stream
@@ -308,6 +331,33 @@ impl Connection {
             )));
         }
         Ok(reply.body)
+    }
+
+    /// Appends the declared API's fields to `body`, the encoding of `command`, and
+    /// returns them (for the command event). Nothing without a declared API, nor when
+    /// the command carries API fields of its own (a `run_command` document: the spec
+    /// leaves declaring both undefined, and adding ours would send a field twice, which
+    /// the server refuses).
+    ///
+    /// # Errors
+    /// Malformed fields (they are built by [`ServerApi`], so never in practice).
+    pub(crate) fn append_api_fields(
+        &self,
+        command: &Document,
+        body: &mut RawDocumentBuf,
+    ) -> Result<Option<&RawDocumentBuf>> {
+        let Some(fields) = self
+            .api_fields
+            .as_ref()
+            .filter(|_| !ServerApi::declared_by(command))
+        else {
+            return Ok(None);
+        };
+        for field in fields {
+            let (key, value) = field?;
+            body.append(key, value);
+        }
+        Ok(Some(fields))
     }
 
     /// The service behind the load balancer this connection reaches (load-balanced
@@ -343,6 +393,7 @@ impl Monitor {
         db: &str,
         command: &Document,
         sequences: &[DocumentSequence],
+        api_fields: Option<&RawDocumentBuf>,
         request_id: i32,
     ) -> Monitor {
         let name = command.keys().next().cloned().unwrap_or_default();
@@ -375,6 +426,12 @@ impl Monitor {
                         command.insert(sequence.identifier(), documents);
                     }
                     command.insert("$db", db);
+                    // As sent: the API fields are part of the command on the wire.
+                    if let Some(fields) =
+                        api_fields.and_then(|f| Document::try_from(f.as_ref()).ok())
+                    {
+                        command.extend(fields);
+                    }
                     command
                 },
                 database_name: db.to_owned(),

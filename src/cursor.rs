@@ -13,6 +13,7 @@ use crate::{
     pool::PooledConnection,
     runtime::time::with_own_deadline,
     session::ServerSession,
+    timeout::CursorBudget,
     Client, ClientSession, Result,
 };
 
@@ -108,6 +109,8 @@ pub struct Cursor<T> {
     pinned: Option<PooledConnection<Connection>>,
     /// The `postBatchResumeToken` of the latest batch (change streams).
     post_batch_resume_token: Option<RawDocumentBuf>,
+    /// The time its fetches get (its `timeoutMS` and `timeoutMode`).
+    budget: CursorBudget,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -174,9 +177,15 @@ impl<T> Cursor<T> {
             session,
             pinned,
             post_batch_resume_token: reply.post_batch_resume_token,
+            budget: CursorBudget::default(),
             _type: PhantomData,
         }
         .release_if_done()
+    }
+
+    /// Sets the time its fetches get (see [`CursorBudget`]).
+    pub(crate) fn set_budget(&mut self, budget: CursorBudget) {
+        self.budget = budget;
     }
 
     /// Gives the session (and a pinned connection) back once the server has closed the
@@ -270,12 +279,18 @@ impl<T> Cursor<T> {
                 Ok(())
             }
             Err(e) => {
-                // The server dropped it, or we cannot reach it: do not try again.
-                self.id = 0;
+                // The server dropped it, or we cannot reach it: do not try again. After a
+                // timeout the server still holds it: the id stays, for the close (or
+                // drop) to kill it (the CSOT spec's close-after-timeout).
                 if let Some(session) = &mut self.session {
                     session.dirty |= e.is_network_error();
                 }
-                self.release();
+                if e.is_network_timeout() {
+                    self.pinned = None; // interrupted mid-reply: closed, not reused
+                } else {
+                    self.id = 0;
+                    self.release();
+                }
                 Err(e)
             }
         }
@@ -334,8 +349,10 @@ impl<T> Cursor<T> {
                 &mut self.session,
                 explicit,
             );
-            // A budget of its own: the deadline in force may be what ended the work.
-            let until = std::time::Instant::now() + KILL_CURSORS_TIMEOUT;
+            // A budget of its own: the deadline in force may be what ended the work. With
+            // a timeoutMS, that refreshed (the CSOT spec).
+            let budget = self.budget.timeout().unwrap_or(KILL_CURSORS_TIMEOUT);
+            let until = std::time::Instant::now() + budget;
             let _ = with_own_deadline(Some(until), || Self::run(&self.client, at, op));
         }
         self.id = 0;
@@ -365,23 +382,16 @@ impl<T: DeserializeOwned> Cursor<T> {
 
     /// The next result, fetching a batch in `explicit` (the cursor's session lent by
     /// a [`SessionCursor`]'s caller) or in the cursor's own session.
-    pub(crate) fn next_in(
-        &mut self,
-        mut explicit: Option<&mut ClientSession>,
-    ) -> Option<Result<T>> {
+    pub(crate) fn next_in(&mut self, explicit: Option<&mut ClientSession>) -> Option<Result<T>> {
         if self.remaining == Some(0) {
             return None;
         }
-        while self.batch.is_empty() {
-            if self.id == 0 {
-                return None;
-            }
-            if let Err(e) = self.get_more(explicit.as_deref_mut()) {
+        if self.batch.is_empty() {
+            // Buffered documents are returned even once the budget has run out; only
+            // fetching is bounded by it (the CSOT spec).
+            let budget = self.budget;
+            if let Err(e) = budget.run(|| self.fetch(explicit)) {
                 return Some(Err(e));
-            }
-            if self.batch.is_empty() && self.stop_on_empty_batch && self.id != 0 {
-                // An empty batch of a live tailable cursor: nothing new yet.
-                return None;
             }
         }
         let raw = self.batch.pop_front()?;
@@ -389,6 +399,21 @@ impl<T: DeserializeOwned> Cursor<T> {
             *remaining -= 1;
         }
         Some(bson::deserialize_from_slice(raw.as_bytes()).map_err(Into::into))
+    }
+}
+
+impl<T> Cursor<T> {
+    /// Fetches until a batch has documents, the cursor is done, or (tailable) the server
+    /// has nothing new.
+    fn fetch(&mut self, mut explicit: Option<&mut ClientSession>) -> Result<()> {
+        while self.batch.is_empty() && self.id != 0 {
+            self.get_more(explicit.as_deref_mut())?;
+            if self.batch.is_empty() && self.stop_on_empty_batch && self.id != 0 {
+                // An empty batch of a live tailable cursor: nothing new yet.
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,5 +1,7 @@
 //! A database handle.
 
+use std::time::Duration;
+
 use bson::{Document, RawDocumentBuf};
 
 use crate::{
@@ -29,16 +31,20 @@ pub struct Database {
     read_concern: Option<ReadConcern>,
     write_concern: Option<WriteConcern>,
     read_preference: Option<ReadPreference>,
+    /// `timeoutMS` of its operations (inherited from the client).
+    timeout: Option<Duration>,
 }
 
 impl Database {
     pub(crate) fn new(client: Client, name: &str) -> Database {
+        let timeout = client.options().timeout;
         Database {
             client,
             name: name.to_owned(),
             read_concern: None,
             write_concern: None,
             read_preference: None,
+            timeout,
         }
     }
 
@@ -151,10 +157,46 @@ impl Database {
         if let Some(rp) = &self.read_preference {
             collection = collection.with_read_preference(rp.clone());
         }
+        if let Some(timeout) = self.timeout {
+            collection = collection.with_timeout(timeout);
+        }
         collection
     }
 
     /// The concerns this handle gives its operations: its own, else the client's.
+    /// A handle on the same database whose operations (and collections) are bounded by
+    /// `timeout` (their `timeoutMS`; zero: no limit) unless one sets its own. It replaces
+    /// the client's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let shop = client.database("shop").with_timeout(Duration::from_secs(2));
+    /// assert_eq!(shop.collection::<bson::Document>("items").timeout(), Some(Duration::from_secs(2)));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The `timeoutMS` of the database's operations, if any (see
+    /// [`with_timeout`](Self::with_timeout)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?timeoutMS=800")?;
+    /// assert_eq!(client.database("shop").timeout(), Some(std::time::Duration::from_millis(800)));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
     pub(crate) fn concerns(&self) -> Concerns {
         let client = self.client.options();
         Concerns {

@@ -13,6 +13,8 @@
 
 mod seedlist;
 
+pub(crate) use seedlist::{rescan_srv, shuffle};
+
 use std::{
     fmt,
     io::{self, Read, Write},
@@ -39,6 +41,9 @@ pub(crate) struct Answer {
     /// The answer section's records of the queried type (others, such as a CNAME a
     /// recursive server followed, are dropped).
     pub(crate) records: Vec<RData>,
+    /// The smallest TTL of those records, in seconds (`None` without records): how long
+    /// the answer may be cached, which SRV polling waits before asking again.
+    pub(crate) ttl: Option<u32>,
     /// Who answered.
     pub(crate) nameserver: SocketAddr,
 }
@@ -133,6 +138,7 @@ pub(crate) fn lookup(
                 Ok(response) => match response.metadata.response_code {
                     ResponseCode::NoError => {
                         return Ok(Answer {
+                            ttl: min_ttl(&response, rtype),
                             records: records_of(response, rtype),
                             nameserver,
                         })
@@ -305,6 +311,16 @@ fn records_of(response: Message, rtype: RecordType) -> Vec<RData> {
         .collect()
 }
 
+/// The smallest TTL of the answer records of type `rtype`.
+fn min_ttl(response: &Message, rtype: RecordType) -> Option<u32> {
+    response
+        .answers
+        .iter()
+        .filter(|record| record.record_type() == rtype)
+        .map(|record| record.ttl)
+        .min()
+}
+
 fn timed_out(timeout: Duration) -> Failure {
     Failure::TimedOut {
         attempts: 1,
@@ -417,6 +433,31 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_smallest_ttl_of_the_queried_type_is_kept() {
+        let request = build_query("_mongodb._tcp.c.example.com", RecordType::SRV).unwrap();
+        let owner = name("_mongodb._tcp.c.example.com.");
+        let srv = |ttl, port| {
+            Record::from_rdata(
+                owner.clone(),
+                ttl,
+                RData::SRV(SRV::new(0, 0, port, name("db.example.com."))),
+            )
+        };
+        let cname = Record::from_rdata(owner.clone(), 5, RData::CNAME(CNAME(owner.clone())));
+        let bytes = answer_to(&request, vec![srv(300, 1), cname, srv(120, 2)]);
+        let response = match_response(&request, &bytes).unwrap().unwrap();
+        assert_eq!(
+            min_ttl(&response, RecordType::SRV),
+            Some(120),
+            "the CNAME's 5 s is not an SRV TTL"
+        );
+        let empty = match_response(&request, &answer_to(&request, vec![]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(min_ttl(&empty, RecordType::SRV), None);
     }
 
     #[test]

@@ -171,6 +171,17 @@ pub enum ErrorKind {
         /// What happened.
         message: String,
     },
+    /// The operation's time ran out: its `timeoutMS` (set on it or inherited from its
+    /// session, collection, database or client) or a deadline the caller set around it
+    /// with [`with_timeout`](crate::runtime::time::with_timeout). Also the server's
+    /// `MaxTimeMSExpired` (code 50) under such a deadline.
+    Timeout {
+        /// Which deadline ran out, after how long, and during what.
+        message: String,
+        /// The error the interrupted step ended with (server selection, a socket read,
+        /// the server's `MaxTimeMSExpired`), if any; also [`std::error::Error::source`].
+        source: Option<Error>,
+    },
     /// A GridFS operation failed: no such file or revision, a missing or wrongly sized
     /// chunk (naming the file and the chunk), a closed upload stream.
     GridFs(GridFsErrorKind),
@@ -556,6 +567,10 @@ impl Error {
                 .min_by_key(|(i, _)| **i)
                 .map(|(_, w)| w.code)
                 .or(e.write_concern_errors.first().map(|w| w.code)),
+            ErrorKind::Timeout {
+                source: Some(source),
+                ..
+            } => source.code(),
             _ => None,
         }
     }
@@ -590,6 +605,28 @@ impl Error {
     /// ```
     pub fn is_network_error(&self) -> bool {
         matches!(&*self.kind, ErrorKind::Io(_))
+    }
+
+    /// Whether the operation's time ran out ([`ErrorKind::Timeout`]): its `timeoutMS`, or
+    /// a deadline the caller set with
+    /// [`with_timeout`](crate::runtime::time::with_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?timeoutMS=500")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// match items.find_one(doc! {}).run() {
+    ///     Err(e) if e.is_timeout() => println!("gave up after 500 ms: {e}"),
+    ///     other => { other?; }
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(&*self.kind, ErrorKind::Timeout { .. })
     }
 
     /// Whether this is a network error because time ran out (`socketTimeoutMS`,
@@ -705,8 +742,23 @@ impl fmt::Display for Error {
             }
             ErrorKind::Internal { message } => write!(f, "internal error: {message}"),
             ErrorKind::GridFs(e) => write!(f, "GridFS error: {e}"),
+            ErrorKind::Timeout { message, source } => {
+                write!(f, "operation timed out: {message}")?;
+                match source {
+                    Some(source) => write!(f, ": {source}"),
+                    None => Ok(()),
+                }
+            }
         }?;
-        if !self.labels.is_empty() {
+        // A timeout's labels are its source's, shown with it.
+        let shown_by_source = matches!(
+            &*self.kind,
+            ErrorKind::Timeout {
+                source: Some(_),
+                ..
+            }
+        );
+        if !self.labels.is_empty() && !shown_by_source {
             let labels: Vec<&str> = self.labels().collect();
             write!(f, " (labels: {})", labels.join(", "))?;
         }
@@ -718,6 +770,10 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &*self.kind {
             ErrorKind::Io(e) => Some(&**e),
+            ErrorKind::Timeout {
+                source: Some(source),
+                ..
+            } => Some(source),
             _ => None,
         }
     }

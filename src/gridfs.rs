@@ -71,6 +71,13 @@ impl Database {
     /// A GridFS bucket in this database (no I/O until used). Its reads and writes take the
     /// options' concerns and read preference, else this database's.
     ///
+    /// Its `timeoutMS` is the database's ([`Database::with_timeout`], else the
+    /// client's); each action's `.timeout(d)` overrides it. It bounds each operation as a
+    /// whole, and a stream (upload or download) from when it is opened to its last read,
+    /// write or close. `upload_from_reader` and `download_to_writer` cannot interrupt
+    /// your reader or writer: time they spend counts, but a call of theirs that blocks
+    /// can run past the deadline.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -365,6 +372,12 @@ impl GridFsBucket {
     }
 
     /// The files collection.
+    /// The bucket's `timeoutMS` (its database's), which bounds each of its operations
+    /// as a whole.
+    pub(crate) fn timeout(&self) -> Option<std::time::Duration> {
+        self.inner.files.timeout()
+    }
+
     pub(crate) fn files(&self) -> &Collection<FilesCollectionDocument> {
         &self.inner.files
     }

@@ -27,6 +27,7 @@ mod retry;
 pub mod sdam;
 pub mod selection;
 mod session;
+mod timeout;
 mod topology;
 pub mod uri;
 pub mod wire;

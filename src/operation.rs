@@ -124,6 +124,9 @@ pub(crate) struct CursorSpec {
     /// A tailable cursor that does not wait: an empty batch ends the current iteration
     /// (`next` returns `None`) but not the cursor. Other cursors fetch again.
     pub(crate) stop_on_empty_batch: bool,
+    /// A tailable cursor (awaiting or not): its `timeoutMS` bounds each iteration, never
+    /// its lifetime (the CSOT spec).
+    pub(crate) tailable: bool,
     /// The `comment` of the query, repeated on each `getMore` (CRUD spec; MongoDB 4.4+
     /// accepts it there).
     pub(crate) comment: Option<Bson>,

@@ -20,6 +20,7 @@ mod credential;
 mod crud;
 mod read_preference;
 mod resolver;
+mod server_api;
 mod session;
 mod tls;
 
@@ -32,6 +33,7 @@ pub use crate::gridfs::{
     GridFsBucketOptions, GridFsDownloadByNameOptions, GridFsFindOneOptions, GridFsFindOptions,
     GridFsUploadOptions,
 };
+pub use crate::timeout::TimeoutMode;
 pub use address::{ServerAddress, DEFAULT_PORT};
 pub use admin::{
     CreateCollectionOptions, CreateIndexOptions, DropCollectionOptions, DropDatabaseOptions,
@@ -57,6 +59,7 @@ pub use crud::{
 };
 pub use read_preference::{ReadPreference, ReadPreferenceMode, SelectionCriteria, TagSet};
 pub use resolver::ResolverConfig;
+pub use server_api::{ServerApi, ServerApiBuilder, ServerApiVersion};
 pub use session::{SessionOptions, TransactionOptions};
 pub use tls::TlsOptions;
 
@@ -106,6 +109,14 @@ pub struct ClientOptions {
     /// The nameservers that resolve a `mongodb+srv` connection string (code only, not a
     /// URI option); `None` means the system's, from [`ResolverConfig::system`].
     pub resolver_config: Option<ResolverConfig>,
+    /// A test hook, not a setting: how often SRV polling looks up the SRV records again
+    /// (`rescanSRVIntervalMS`), whatever their TTLs and whether the last lookup failed.
+    /// `None`, the default, follows the Polling SRV Records spec: the records' smallest
+    /// TTL but at least 60 seconds, and `heartbeatFrequencyMS` after a failed lookup.
+    /// The spec wants no knob here; tests set it so as not to wait a minute. At least
+    /// 10 ms.
+    #[doc(hidden)]
+    pub srv_rescan_interval: Option<Duration>,
     /// The database named in the connection string's path.
     pub default_database: Option<String>,
     /// Authentication; `None` means the client does not authenticate.
@@ -134,9 +145,57 @@ pub struct ClientOptions {
     pub heartbeat_frequency: Option<Duration>,
     /// `localThresholdMS`: width of the latency window for server selection.
     pub local_threshold: Option<Duration>,
-    /// `serverMonitoringMode`: streaming or polling server monitoring.
+    /// `serverMonitoringMode`: how each server's monitor learns of changes (the Server
+    /// Monitoring spec). [`Stream`](ServerMonitoringMode::Stream): once the server's
+    /// `hello` carries a `topologyVersion` (MongoDB 4.4+), the monitor sends one awaitable
+    /// `hello` and the server then reports every change as it happens (and at least every
+    /// `heartbeatFrequencyMS`) on that connection, while a second connection times a
+    /// plain `hello` every `heartbeatFrequencyMS` for the round-trip times. A server
+    /// that goes away is seen in milliseconds instead of at the next poll.
+    /// [`Poll`](ServerMonitoringMode::Poll): one `hello` every `heartbeatFrequencyMS`
+    /// (sooner after an error), one connection per server.
+    /// [`Auto`](ServerMonitoringMode::Auto), the default (`None`): stream, except on a
+    /// FaaS platform (AWS Lambda, Azure Functions, Google Cloud Functions / Cloud Run,
+    /// Vercel, detected from their environment variables), where a frozen function would
+    /// hold connections open for nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::{options::ServerMonitoringMode, ClientOptions};
+    ///
+    /// let options = ClientOptions::parse("mongodb://localhost/?serverMonitoringMode=poll")?;
+    /// assert_eq!(options.server_monitoring_mode, Some(ServerMonitoringMode::Poll));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub server_monitoring_mode: Option<ServerMonitoringMode>,
-    /// `timeoutMS`: client-side operation timeout; zero means none.
+    /// `timeoutMS`: how long each operation may take in all, from server selection to
+    /// the last byte of its reply, every retry, batch and `getMore` of a cursor's
+    /// lifetime included (the Client Side Operations Timeout spec); the server gets what
+    /// is left as `maxTimeMS`. Its databases, collections, sessions and GridFS buckets
+    /// inherit it; they and each operation (`.timeout(d)`) can set their own. When it
+    /// runs out the operation fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout)
+    /// wrapping what it was waiting on. While it is in force `socketTimeoutMS`,
+    /// `waitQueueTimeoutMS`, `wTimeoutMS` and the operations' `maxTimeMS` give way to it.
+    /// Zero means no limit. A deadline set around driver code with
+    /// [`with_timeout`](crate::runtime::time::with_timeout) acts the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use bson::{doc, Document};
+    /// use greenmongo::{runtime::time::with_timeout, Client};
+    ///
+    /// let client = Client::with_uri_str("mongodb://localhost/?timeoutMS=500")?;
+    /// assert_eq!(client.options().timeout, Some(Duration::from_millis(500)));
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// items.find_one(doc! {}).run()?; // within 500 ms, or ErrorKind::Timeout
+    /// items.find_one(doc! {}).timeout(Duration::from_secs(5)).run()?; // this one: 5 s
+    /// // Any deadline of the caller's bounds every operation inside it, as maxTimeMS too:
+    /// with_timeout(Duration::from_millis(100), || items.insert_one(doc! { "x": 1 }).run())?;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
     pub timeout: Option<Duration>,
     /// `maxPoolSize`: connections per server at most; zero means no limit.
     pub max_pool_size: Option<u32>,
@@ -167,8 +226,16 @@ pub struct ClientOptions {
     pub compressors: Option<Vec<Compressor>>,
     /// `zlibCompressionLevel`: -1 (zlib's default) to 9.
     pub zlib_compression_level: Option<i32>,
-    /// `proxyHost`, `proxyPort`, `proxyUsername`, `proxyPassword`: a SOCKS5 proxy.
+    /// `proxyHost`, `proxyPort`, `proxyUsername`, `proxyPassword`: a SOCKS5 proxy that
+    /// every TCP connection goes through, monitors' and pools' alike (see
+    /// [`ProxyOptions`]).
     pub proxy: Option<ProxyOptions>,
+    /// The Stable API the client declares: sent with every command (the versioned-api
+    /// spec). Set in code only; the spec forbids a connection-string option, so that a
+    /// copied URI cannot change the API an application was written against. A
+    /// `run_command` document that declares API fields of its own is sent as written
+    /// (declaring both is undefined by the spec); see [`ServerApi`].
+    pub server_api: Option<ServerApi>,
     /// Called for every command the client sends (not the handshake's): started,
     /// succeeded, failed. Set in code; the connection string cannot.
     pub command_event_handler: Option<crate::event::EventHandler<crate::event::CommandEvent>>,
@@ -191,6 +258,7 @@ impl Default for ClientOptions {
             srv_service_name: None,
             srv_max_hosts: None,
             resolver_config: None,
+            srv_rescan_interval: None,
             default_database: None,
             credential: None,
             app_name: None,
@@ -221,6 +289,7 @@ impl Default for ClientOptions {
             compressors: None,
             zlib_compression_level: None,
             proxy: None,
+            server_api: None,
             command_event_handler: None,
             sdam_event_handler: None,
             warnings: Vec::new(),
@@ -229,6 +298,77 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
+    /// The options set here that greenmongo cannot act on, each with why: a client logs
+    /// them (a `tracing` warning) when it is created, so none is silently ignored. The
+    /// URI Options spec makes them valid in a connection string, so parsing does not warn.
+    ///
+    /// - `serverSelectionTryOnce`: for single-threaded drivers only; greenmongo's server
+    ///   selection waits for the topology to change until `serverSelectionTimeoutMS`.
+    /// - `maxAdaptiveRetries`, `enableOverloadRetargeting`: the client backpressure spec is
+    ///   not implemented.
+    /// - `authMechanismProperties`: the mechanisms that take properties are not supported.
+    /// - `tlsDisableOCSPEndpointCheck`, `tlsDisableCertificateRevocationCheck`:
+    ///   greenmongo (rustls, without CRLs) never checks revocation nor contacts OCSP
+    ///   responders, whatever their value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo::ClientOptions;
+    ///
+    /// let options = ClientOptions::parse("mongodb://localhost/?maxAdaptiveRetries=3")?;
+    /// assert!(options.warnings.is_empty());
+    /// assert!(options.unsupported_settings()[0].contains("maxAdaptiveRetries"));
+    /// assert!(ClientOptions::parse("mongodb://localhost/?appName=a")?.unsupported_settings().is_empty());
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn unsupported_settings(&self) -> Vec<String> {
+        let mut said = Vec::new();
+        let mut say = |set: bool, option: &str, why: &str| {
+            if set {
+                said.push(format!("option {option} has no effect: {why}"));
+            }
+        };
+        say(
+            self.server_selection_try_once.is_some(),
+            "serverSelectionTryOnce",
+            "it is for single-threaded drivers; greenmongo waits for a suitable server until serverSelectionTimeoutMS",
+        );
+        let backpressure =
+            "greenmongo does not implement the client backpressure spec (overload retries)";
+        say(
+            self.max_adaptive_retries.is_some(),
+            "maxAdaptiveRetries",
+            backpressure,
+        );
+        say(
+            self.enable_overload_retargeting.is_some(),
+            "enableOverloadRetargeting",
+            backpressure,
+        );
+        say(
+            self.credential
+                .as_ref()
+                .is_some_and(|c| c.mechanism_properties.is_some()),
+            "authMechanismProperties",
+            "only GSSAPI, MONGODB-AWS and MONGODB-OIDC take properties, and greenmongo does not support them (authenticating fails)",
+        );
+        let revocation = "greenmongo's TLS (rustls, no CRLs) never checks certificate revocation nor contacts OCSP responders";
+        // tlsInsecure sets both too; it does take effect (on the other two checks).
+        let explicit = self.tls.insecure().is_none();
+        say(
+            explicit && self.tls.disable_ocsp_endpoint_check.is_some(),
+            "tlsDisableOCSPEndpointCheck",
+            revocation,
+        );
+        say(
+            explicit && self.tls.disable_certificate_revocation_check.is_some(),
+            "tlsDisableCertificateRevocationCheck",
+            revocation,
+        );
+        said
+    }
+
     /// Checks the combinations of options the specs forbid (the same checks
     /// [`parse`](Self::parse) makes after reading every option).
     ///
@@ -379,11 +519,14 @@ impl fmt::Display for Compressor {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ServerMonitoringMode {
-    /// Use the streaming protocol when the server supports it.
+    /// Use the streaming protocol (awaitable `hello` plus an RTT connection) when the
+    /// server supports it (its `hello` has a `topologyVersion`), else poll.
     Stream,
-    /// Always poll with `hello`.
+    /// Always poll with `hello` every `heartbeatFrequencyMS`.
     Poll,
-    /// Stream, except on FaaS platforms where polling is used.
+    /// Stream, except on FaaS platforms (`AWS_EXECUTION_ENV=AWS_Lambda_*`,
+    /// `AWS_LAMBDA_RUNTIME_API`, `FUNCTIONS_WORKER_RUNTIME`, `K_SERVICE`,
+    /// `FUNCTION_NAME`, `VERCEL`), where polling is used. The default.
     Auto,
 }
 
@@ -424,6 +567,20 @@ impl FromStr for ServerMonitoringMode {
 
 /// A SOCKS5 proxy (the SOCKS5 Support spec). `Debug` never shows the password.
 ///
+/// When [`ClientOptions::proxy`] is set, every TCP connection the client opens, for
+/// operations and for monitoring, connects to the proxy and asks it (RFC 1928 `CONNECT`)
+/// for a tunnel to the server. The server's host name is sent as a name, so it is
+/// resolved by the proxy, never locally; an IP address is sent as an address. With a
+/// user name and password the client offers RFC 1929 username/password authentication
+/// too. TLS, when on, runs inside the tunnel, end to end with the server (the proxy sees
+/// only ciphertext). The SOCKS5 exchange counts against `connectTimeoutMS` and any
+/// enclosing [`with_timeout`](crate::runtime::time::with_timeout) deadline, like the
+/// TCP connect. Unix domain sockets are local and never go through the proxy.
+///
+/// A proxy that refuses is a network error ([`ErrorKind::Io`](crate::ErrorKind::Io)) that
+/// names the server, the proxy and the reason: wrong credentials, or the `CONNECT` reply
+/// code and its meaning, such as `SOCKS5 reply code 5 (connection refused)`.
+///
 /// # Examples
 ///
 /// ```
@@ -433,6 +590,23 @@ impl FromStr for ServerMonitoringMode {
 /// let proxy = opts.proxy.unwrap();
 /// assert_eq!((proxy.host.as_str(), proxy.port()), ("proxy.local", 1081));
 /// # Ok::<(), greenmongo::Error>(())
+/// ```
+///
+/// A client whose proxy is not there fails server selection with the proxy's error:
+///
+/// ```
+/// use bson::doc;
+/// use greenmongo::{options::ProxyOptions, Client, ClientOptions};
+///
+/// let unused = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+/// let mut options = ClientOptions::parse("mongodb://db.internal:27017/?serverSelectionTimeoutMS=500")?;
+/// let mut proxy = ProxyOptions::new("127.0.0.1");
+/// proxy.port = Some(unused); // nothing listens there any more
+/// options.proxy = Some(proxy);
+/// let client = Client::with_options(options)?;
+/// let err = client.database("admin").run_command(doc! { "ping": 1 }).run().unwrap_err();
+/// assert!(err.to_string().contains(&format!("through SOCKS5 proxy 127.0.0.1:{unused}")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]

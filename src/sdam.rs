@@ -2,7 +2,11 @@
 //! keep it current (the SDAM spec, with its Logging and Monitoring and Server Monitoring
 //! companions).
 //!
-//! Everything here is pure: values in, values out, no sockets, threads or clocks.
+//! Everything here but the crate-internal `monitor` and `srv_polling` modules is pure:
+//! values in, values out, no sockets, threads or clocks. `monitor` is the I/O that feeds
+//! it: a monitor per server, polling or streaming `hello` (the Server Monitoring spec);
+//! `srv_polling` looks a `mongodb+srv` connection string's SRV records up again and
+//! updates the set of mongos routers (the Polling SRV Records for mongos Discovery spec).
 //!
 //! - [`ServerDescription::from_hello`] turns a monitor's `hello` reply (with the
 //!   [`RttStats`] it keeps) into a [`ServerDescription`]; a failed check is
@@ -44,7 +48,9 @@
 mod app_error;
 mod description;
 mod event;
+pub(crate) mod monitor;
 mod rtt;
+pub(crate) mod srv_polling;
 mod topology_description;
 
 use std::time::Duration;

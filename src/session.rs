@@ -142,6 +142,14 @@ impl ClientSession {
         &self.options
     }
 
+    /// The `timeoutMS` of the session's commit, abort and `with_transaction`: its
+    /// [`default_timeout`](SessionOptions::default_timeout), else the client's.
+    pub(crate) fn default_timeout(&self) -> Option<std::time::Duration> {
+        self.options
+            .default_timeout
+            .or_else(|| self.client().timeout())
+    }
+
     /// The highest `$clusterTime` the session has seen (`None` before its first
     /// operation).
     ///

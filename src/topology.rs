@@ -3,11 +3,15 @@
 //!
 //! Implements the I/O half of the server-discovery-and-monitoring and server-selection
 //! specs; the rules themselves are pure, in [`sdam`](crate::sdam) and
-//! [`selection`](crate::selection). Monitors are coroutines on the runtime the client was
-//! created in, or plain threads when it was created outside one. They hold only a weak
-//! reference to the topology: dropping the last client handle closes every pool and ends
-//! every monitor at its next wake-up (a monitor's wait ends at once, since its channel
-//! closes), so a client never keeps a runtime alive.
+//! [`selection`](crate::selection). Monitors ([`sdam::monitor`](crate::sdam::monitor):
+//! polling or streaming, per `serverMonitoringMode`) are coroutines on the runtime the
+//! client was created in, or plain threads when it was created outside one. They hold
+//! only a weak reference to the topology: dropping the last client handle closes every
+//! pool and ends every monitor at once (its wait ends as its channel closes, a blocked
+//! streaming read as its socket is shut down), so a client never keeps a runtime alive.
+//! A `mongodb+srv` client's SRV poller ([`sdam::srv_polling`](crate::sdam::srv_polling))
+//! runs the same way and adds or removes servers through
+//! [`rescanned_srv`](Topology::rescanned_srv).
 //!
 //! In load-balanced mode (`loadBalanced=true`, the load-balancer spec) the one server is
 //! the load balancer: it has no monitor, its pool is ready from the start, errors never
@@ -25,7 +29,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{doc, oid::ObjectId, Document, RawDocument, RawDocumentBuf, Timestamp};
+use bson::{oid::ObjectId, Document, RawDocument, Timestamp};
 use greenmongo_runtime::{
     sync::{mpsc, Condvar, Mutex},
     Handle,
@@ -37,8 +41,10 @@ use crate::{
     options::ServerAddress,
     pool::{Establishing, Pool, PoolOptions, PooledConnection},
     sdam::{
-        ApplicationError, ErrorPhase, RttStats, SdamEvent, ServerDescription, TopologyDescription,
-        UpdateOutcome, MIN_HEARTBEAT_FREQUENCY, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR,
+        monitor::{self, MonitorHandle},
+        srv_polling::SrvPollerHandle,
+        ApplicationError, ErrorPhase, RoundTripTimes, SdamEvent, ServerDescription,
+        TopologyDescription, UpdateOutcome, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR,
     },
     selection::{select_server, Criteria, SelectionSettings},
     Error, Result,
@@ -56,6 +62,10 @@ pub(crate) struct SelectedServer {
     pub(crate) address: ServerAddress,
     pub(crate) pool: Arc<Pool<Connection>>,
     pub(crate) max_wire_version: i32,
+    /// The server's minimum round-trip time when it was selected, which an operation's
+    /// `maxTimeMS` leaves for the reply to travel (the CSOT spec reads it from the same
+    /// description selection used).
+    pub(crate) min_rtt: Duration,
 }
 
 /// The client's view of the deployment. Cheap to clone.
@@ -90,12 +100,18 @@ struct State {
     servers: HashMap<ServerAddress, Server>,
     /// Set by `Client::shutdown`: selection fails at once.
     closed: bool,
+    /// SRV polling, for a `mongodb+srv` client: dropping it (at shutdown, or with the
+    /// topology) stops the poller.
+    srv_poller: Option<SrvPollerHandle>,
 }
 
 struct Server {
     pool: Arc<Pool<Connection>>,
     /// Wakes the monitor for an immediate check; dropping it ends the monitor.
     check_now: mpsc::Sender<()>,
+    /// Cancels the monitor's check in progress; dropping it stops the monitor at once,
+    /// even one blocked on a streaming reply.
+    monitor: MonitorHandle,
 }
 
 impl Topology {
@@ -116,6 +132,7 @@ impl Topology {
                 description,
                 servers: HashMap::new(),
                 closed: false,
+                srv_poller: None,
             }),
             changed: Condvar::new(),
             config,
@@ -128,6 +145,12 @@ impl Topology {
                 ..Default::default()
             };
             topology.apply(&mut state, outcome);
+            state.srv_poller = SrvPollerHandle::start(
+                &topology.shared.config.options,
+                topology.downgrade(),
+                topology.heartbeat_frequency(),
+                topology.shared.handle.clone(),
+            );
         }
         Ok(topology)
     }
@@ -149,7 +172,8 @@ impl Topology {
             .options
             .server_selection_timeout
             .unwrap_or(DEFAULT_SERVER_SELECTION_TIMEOUT);
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
         let mut state = self.lock()?;
         loop {
             if state.closed {
@@ -176,6 +200,7 @@ impl Topology {
                         address: description.address.clone(),
                         pool: server.pool.clone(),
                         max_wire_version: self.max_wire_version(description),
+                        min_rtt: description.min_rtt.unwrap_or_default(),
                     });
                 }
             }
@@ -186,8 +211,18 @@ impl Topology {
                 Ok(state) => state,
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                     let state = self.lock()?;
+                    // What ran out: serverSelectionTimeoutMS, or the caller's earlier
+                    // deadline (the operation then reports it as a timeout).
+                    let limit = if Instant::now() >= deadline {
+                        format!(
+                            "within {} ms (serverSelectionTimeoutMS)",
+                            timeout.as_millis()
+                        )
+                    } else {
+                        format!("before the deadline, after {:?}", started.elapsed())
+                    };
                     return Err(Error::new(ErrorKind::ServerSelection {
-                        message: describe(&state.description, criteria, timeout),
+                        message: describe(&state.description, criteria, &limit),
                     }));
                 }
                 Err(e) => return Err(e.into()),
@@ -288,9 +323,16 @@ impl Topology {
                 None => pool.clear(false),
             }
         }
-        if outcome.decision.request_check {
-            if let Some(server) = state.servers.get(address) {
+        if let Some(server) = state.servers.get(address) {
+            if outcome.decision.request_check {
                 let _ = server.check_now.try_send(());
+            }
+            // A streaming monitor waits on the server's next report, which a state
+            // change the server did not really go through (a fail point, or an error
+            // without a topologyVersion) never brings: its check is cancelled too, so the
+            // requested check starts now on a fresh connection.
+            if outcome.decision.cancel_check || outcome.decision.request_check {
+                server.monitor.cancel_check();
             }
         }
         self.apply(&mut state, outcome.update);
@@ -314,6 +356,11 @@ impl Topology {
                 .description
                 .server(address)
                 .map_or(0, |d| self.max_wire_version(d)),
+            min_rtt: state
+                .description
+                .server(address)
+                .and_then(|d| d.min_rtt)
+                .unwrap_or_default(),
         })
     }
 
@@ -345,6 +392,7 @@ impl Topology {
     pub(crate) fn shut_down(&self) {
         let Ok(mut state) = self.lock() else { return };
         state.closed = true;
+        state.srv_poller = None;
         for (_, server) in state.servers.drain() {
             server.pool.close();
         }
@@ -431,8 +479,68 @@ impl Topology {
         }
     }
 
+    /// A weak handle, for monitors: they never keep a client alive.
+    fn downgrade(&self) -> WeakTopology {
+        WeakTopology(Arc::downgrade(&self.shared))
+    }
+
+    /// What a monitor needs to open its connections.
+    pub(crate) fn connection_config(&self) -> &Arc<ConnectionConfig> {
+        &self.shared.config
+    }
+
+    /// `heartbeatFrequencyMS`: a polling monitor's interval, a streaming one's
+    /// `maxAwaitTimeMS`.
+    pub(crate) fn heartbeat_frequency(&self) -> Duration {
+        self.shared.settings.heartbeat_frequency
+    }
+
+    /// Records a streaming monitor's RTT task's latest round-trip times.
+    pub(crate) fn set_round_trip_times(&self, address: &ServerAddress, times: RoundTripTimes) {
+        if let Ok(mut state) = self.lock() {
+            state.description.set_round_trip_times(address, times);
+        }
+    }
+
+    /// A monitor's check failed: clears the server's pool (interrupting the connections
+    /// in use when `interrupt`, for a timeout) and marks it Unknown, under one lock so no
+    /// operation selects the server between the two (the Server Monitoring spec).
+    pub(crate) fn check_failed(&self, description: ServerDescription, interrupt: bool) {
+        let Ok(mut state) = self.lock() else { return };
+        if let Some(server) = state.servers.get(&description.address) {
+            server.pool.clear(interrupt);
+        }
+        let outcome = state.description.update(description);
+        self.apply(&mut state, outcome);
+    }
+
+    /// SRV polling found new records: `rescan` turns the current description into the
+    /// one with the new set of servers and returns the events (see
+    /// [`srv_polling::replace_servers`](crate::sdam::srv_polling::replace_servers)),
+    /// under the lock, so no monitor's update comes in between. Servers it drops are
+    /// closed and new ones started as for any update. `false` when polling must stop:
+    /// the client has shut down, or `rescan` says so (`None`).
+    pub(crate) fn rescanned_srv(
+        &self,
+        rescan: impl FnOnce(&mut TopologyDescription) -> Option<UpdateOutcome>,
+    ) -> bool {
+        let Ok(mut state) = self.lock() else {
+            return false;
+        };
+        if state.closed {
+            return false;
+        }
+        let Some(outcome) = rescan(&mut state.description) else {
+            return false;
+        };
+        if !outcome.events.is_empty() {
+            self.apply(&mut state, outcome);
+        }
+        true
+    }
+
     /// Updates the description with what a monitor saw.
-    fn update(&self, description: ServerDescription) {
+    pub(crate) fn update(&self, description: ServerDescription) {
         let address = description.address.clone();
         let available = description.server_type.is_available();
         let Ok(mut state) = self.lock() else { return };
@@ -489,7 +597,11 @@ impl Topology {
     /// Publishes a monitor's heartbeat event for `address`, unless the server has left
     /// the topology or the client has shut down (nothing follows `ServerClosed` and
     /// `TopologyClosed`: the topology lock orders the two).
-    fn publish_heartbeat(&self, address: &ServerAddress, event: impl FnOnce() -> SdamEvent) {
+    pub(crate) fn publish_heartbeat(
+        &self,
+        address: &ServerAddress,
+        event: impl FnOnce() -> SdamEvent,
+    ) {
         if self.shared.config.options.sdam_event_handler.is_none() {
             return;
         }
@@ -526,25 +638,41 @@ impl Topology {
         if self.shared.load_balanced {
             // No monitor: the load balancer is usable from the start (and stays so).
             pool.ready();
-            return Server { pool, check_now };
+            let monitor = MonitorHandle::unmonitored();
+            return Server {
+                pool,
+                check_now,
+                monitor,
+            };
         }
-        let monitor = Monitor {
-            address: address.clone(),
-            topology: Arc::downgrade(&self.shared),
+        let streaming =
+            monitor::streaming_enabled(self.shared.config.options.server_monitoring_mode, |name| {
+                std::env::var(name).ok()
+            });
+        let monitor = MonitorHandle::start(
+            address,
+            self.downgrade(),
+            streaming,
+            self.shared.handle.clone(),
             wake,
-        };
-        let name = format!("monitor {address}");
-        match &self.shared.handle {
-            Some(handle) => {
-                handle.spawn(move || monitor.run());
-            }
-            None => {
-                let _ = std::thread::Builder::new()
-                    .name(name)
-                    .spawn(move || monitor.run());
-            }
+        );
+        Server {
+            pool,
+            check_now,
+            monitor,
         }
-        Server { pool, check_now }
+    }
+}
+
+/// A monitor's hold on the topology: weak, so that dropping the last client handle
+/// closes every pool and ends every monitor.
+#[derive(Clone)]
+pub(crate) struct WeakTopology(Weak<Shared>);
+
+impl WeakTopology {
+    /// The topology, unless the client is gone.
+    pub(crate) fn upgrade(&self) -> Option<Topology> {
+        self.0.upgrade().map(|shared| Topology { shared })
     }
 }
 
@@ -564,93 +692,6 @@ struct ClusterTime {
     document: Document,
 }
 
-/// Checks one server every `heartbeatFrequencyMS`, or sooner when asked.
-struct Monitor {
-    address: ServerAddress,
-    topology: Weak<Shared>,
-    wake: mpsc::Receiver<()>,
-}
-
-impl Monitor {
-    fn run(self) {
-        let mut connection: Option<Connection> = None;
-        let mut rtt = RttStats::default();
-        loop {
-            let Some(shared) = self.topology.upgrade() else {
-                return;
-            };
-            let topology = Topology { shared };
-            let heartbeat = topology.shared.settings.heartbeat_frequency;
-            topology.publish_heartbeat(&self.address, || SdamEvent::ServerHeartbeatStarted {
-                address: self.address.clone(),
-            });
-            let started = Instant::now();
-            let checked = match connection.as_mut() {
-                Some(conn) => conn.command("admin", &doc! { "hello": 1 }),
-                None => Connection::connect_for_monitoring(&self.address, &topology.shared.config)
-                    .map(|(conn, reply)| {
-                        connection = Some(conn);
-                        reply
-                    }),
-            };
-            let duration = started.elapsed();
-            topology.publish_heartbeat(&self.address, || match &checked {
-                Ok(reply) => SdamEvent::ServerHeartbeatSucceeded {
-                    address: self.address.clone(),
-                    duration,
-                    reply: reply.clone(),
-                },
-                Err(error) => SdamEvent::ServerHeartbeatFailed {
-                    address: self.address.clone(),
-                    duration,
-                    failure: error.to_string(),
-                },
-            });
-            let description = match checked {
-                Ok(reply) => {
-                    rtt.add_sample(duration);
-                    if let Ok(raw) = RawDocumentBuf::try_from(&reply) {
-                        topology.advance_cluster_time(&raw);
-                    }
-                    let times = rtt.times().unwrap_or_default();
-                    ServerDescription::from_hello(
-                        self.address.clone(),
-                        &reply,
-                        times,
-                        Instant::now(),
-                    )
-                }
-                Err(error) => {
-                    connection = None;
-                    rtt.reset();
-                    // A check that timed out means the server is unresponsive: the
-                    // operations in flight on it are cut short too (SDAM, CMAP).
-                    let interrupt = error.is_network_timeout();
-                    if let Ok(state) = topology.lock() {
-                        if let Some(server) = state.servers.get(&self.address) {
-                            server.pool.clear(interrupt);
-                        }
-                    }
-                    ServerDescription::with_error(self.address.clone(), error.to_string())
-                }
-            };
-            topology.update(description);
-            drop(topology); // never hold the topology while waiting
-            match self.wake.recv_deadline(Some(started + heartbeat)) {
-                Err(mpsc::RecvError::Disconnected) => return,
-                Err(mpsc::RecvError::Wait(e)) if e.kind() != std::io::ErrorKind::TimedOut => return,
-                _ => {}
-            }
-            // Asked early: still keep the minimum interval between checks.
-            let left =
-                (started + MIN_HEARTBEAT_FREQUENCY).saturating_duration_since(Instant::now());
-            if !left.is_zero() && greenmongo_runtime::sleep(left).is_err() {
-                return;
-            }
-        }
-    }
-}
-
 /// A cheap, well-spread index below `n` for the in-window choice.
 fn random_below(n: usize) -> usize {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -663,14 +704,13 @@ fn random_below(n: usize) -> usize {
 }
 
 /// The server selection error message: what was asked and what every server looked like.
-fn describe(description: &TopologyDescription, criteria: &Criteria, timeout: Duration) -> String {
+fn describe(description: &TopologyDescription, criteria: &Criteria, limit: &str) -> String {
     let wanted = match criteria {
         Criteria::Read(pref) => format!("server for reads ({})", pref.mode.as_str()),
         Criteria::Write => "writable server".to_owned(),
     };
     let mut message = format!(
-        "found no {wanted} within {} ms (serverSelectionTimeoutMS); topology {}",
-        timeout.as_millis(),
+        "found no {wanted} {limit}; topology {}",
         description.topology_type()
     );
     for server in description.servers() {

@@ -37,6 +37,17 @@ mod seedlist;
 
 pub use seedlist::{SrvLookup, DEFAULT_SRV_SERVICE_NAME};
 
+/// Every connection-string option greenmongo reads, lower-cased (keys match without
+/// regard to case); any other is ignored with a warning. Each one takes effect, or the
+/// client says why it cannot ([`ClientOptions::unsupported_settings`](crate::ClientOptions::unsupported_settings)).
+///
+/// # Examples
+///
+/// ```
+/// assert!(greenmongo::uri::OPTIONS.contains(&"timeoutms"));
+/// ```
+pub const OPTIONS: &[&str] = query::KNOWN_KEYS;
+
 use crate::{
     options::{ClientOptions, ServerAddress},
     Error, Result,

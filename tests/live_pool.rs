@@ -11,10 +11,9 @@ mod util {
 }
 
 use std::{
-    io,
     sync::{
         atomic::{AtomicI64, AtomicUsize, Ordering},
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex,
     },
     time::{Duration, Instant},
 };
@@ -26,7 +25,7 @@ use greenmongo::{
     runtime::{coroutine, time::with_timeout, Runtime},
     Client, ClientOptions, ErrorKind,
 };
-use util::server;
+use util::server::{self, FailPoint};
 
 /// Options for the test server with a unique appName, or `None` (the test skips).
 fn options(prefix: &str) -> Option<ClientOptions> {
@@ -78,49 +77,6 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     while !f() {
         assert!(start.elapsed() < Duration::from_secs(10), "never: {what}");
         std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A `failCommand` fail point that blocks `ping` for `block_ms` on connections of
-/// `app_name`, `times` times; turned off (and the lock released) on drop.
-struct FailPoint {
-    admin: Client,
-    _serial: MutexGuard<'static, ()>,
-}
-
-impl FailPoint {
-    fn block_ping(app_name: &str, block_ms: i32, times: i32) -> FailPoint {
-        static SERIAL: Mutex<()> = Mutex::new(());
-        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        let admin = server::client().expect("the server is there");
-        admin
-            .database("admin")
-            .run_command(doc! {
-                "configureFailPoint": "failCommand",
-                "mode": { "times": times },
-                "data": {
-                    "failCommands": ["ping"],
-                    "blockConnection": true,
-                    "blockTimeMS": block_ms,
-                    "appName": app_name,
-                },
-            })
-            .run()
-            .expect("configureFailPoint (the server needs --enable-test-commands)");
-        FailPoint {
-            admin,
-            _serial: serial,
-        }
-    }
-}
-
-impl Drop for FailPoint {
-    fn drop(&mut self) {
-        let _ = self
-            .admin
-            .database("admin")
-            .run_command(doc! { "configureFailPoint": "failCommand", "mode": "off" })
-            .run();
     }
 }
 
@@ -207,7 +163,7 @@ fn a_waiter_gets_a_wait_queue_timeout_naming_the_option() {
     let app_name = options.app_name.clone().unwrap();
     let client = Client::with_options(options).unwrap();
     ping(&client).unwrap(); // the one connection exists and is available
-    let _fail_point = FailPoint::block_ping(&app_name, 1_000, 1);
+    let _fail_point = FailPoint::block(&app_name, &["ping"], 1_000, doc! { "times": 1 });
 
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     let c = client.clone();
@@ -245,12 +201,16 @@ fn a_connection_interrupted_by_a_deadline_mid_command_is_closed_not_reused() {
     let (client, events) = server::recording_client(options);
     ping(&client).unwrap();
     assert_eq!(created(&events), 1);
-    let _fail_point = FailPoint::block_ping(&app_name, 1_000, 1);
+    let _fail_point = FailPoint::block(&app_name, &["ping"], 1_000, doc! { "times": 1 });
 
     let err = with_timeout(Duration::from_millis(100), || ping(&client)).unwrap_err();
+    // A timeout naming the caller's deadline, the interrupted read as its source.
     match &*err.kind {
-        ErrorKind::Io(e) => assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{err}"),
-        _ => panic!("expected a TimedOut I/O error, got {err}"),
+        ErrorKind::Timeout {
+            source: Some(source),
+            ..
+        } => assert!(source.is_network_timeout(), "{err}"),
+        _ => panic!("expected a timeout error from the interrupted read, got {err}"),
     }
     // The reply never read: the connection is out of step with the server.
     assert_eq!(closed(&events), [(1, ConnectionClosedReason::Error)]);
@@ -284,7 +244,7 @@ fn a_connection_whose_coroutine_is_dropped_mid_command_is_closed() {
     let app_name = options.app_name.clone().unwrap();
     let (client, events) = server::recording_client(options);
     ping(&client).unwrap();
-    let _fail_point = FailPoint::block_ping(&app_name, 2_000, 1);
+    let _fail_point = FailPoint::block(&app_name, &["ping"], 2_000, doc! { "times": 1 });
 
     let rt = Runtime::builder().worker_threads(1).build().unwrap();
     let c = client.clone();

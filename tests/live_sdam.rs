@@ -1,7 +1,9 @@
 //! Topology against real servers: discovery from a seed, and a server killed (SIGKILL)
 //! and restarted under 1,000 coroutines of durable retryable writes (its pool cleared,
 //! operations failing clearly, then recovering without a new client, and not one
-//! acknowledged write lost).
+//! acknowledged write lost). Monitoring modes: streaming monitors await the server's
+//! reports (awaited heartbeats, an RTT task, a killed server seen at once), polling ones
+//! never await.
 
 mod util {
     pub mod own_server;
@@ -348,4 +350,211 @@ fn within(limit: Duration, f: impl Fn() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     true
+}
+
+/// Heartbeat events as `(name, awaited)`, in order.
+type Heartbeats = Arc<Mutex<Vec<(&'static str, bool)>>>;
+
+/// A client of `uri` + `query`, and the heartbeat events it publishes.
+fn heartbeats(uri: &str, query: &str) -> (Client, Heartbeats) {
+    use greenmongo::{event::EventHandler, sdam::SdamEvent, ClientOptions};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut options = ClientOptions::parse(&format!("{uri}&{query}")).unwrap();
+    options.sdam_event_handler = Some(EventHandler::new(move |e: &SdamEvent| {
+        let awaited = match e {
+            SdamEvent::ServerHeartbeatStarted { awaited, .. }
+            | SdamEvent::ServerHeartbeatSucceeded { awaited, .. }
+            | SdamEvent::ServerHeartbeatFailed { awaited, .. } => *awaited,
+            _ => return,
+        };
+        sink.lock().unwrap().push((e.name(), awaited));
+    }));
+    (Client::with_options(options).unwrap(), seen)
+}
+
+fn count(events: &Mutex<Vec<(&'static str, bool)>>, name: &str, awaited: bool) -> usize {
+    let events = events.lock().unwrap();
+    events.iter().filter(|e| **e == (name, awaited)).count()
+}
+
+#[test]
+fn stream_mode_awaits_the_server_and_samples_rtt_on_the_side() {
+    let Some(uri) = server::uri() else { return };
+    let (client, events) = heartbeats(&uri, "serverMonitoringMode=stream&heartbeatFrequencyMS=500");
+    assert!(
+        within(Duration::from_secs(30), || count(
+            &events,
+            "ServerHeartbeatSucceeded",
+            true
+        ) >= 3),
+        "three awaited replies: {:?}",
+        events.lock().unwrap()
+    );
+    {
+        let events = events.lock().unwrap();
+        // The handshake is the first check, not awaited; every later one waits for the
+        // server's report (a healthy server: no failure, no fallback to polling).
+        assert_eq!(
+            events[..2],
+            [
+                ("ServerHeartbeatStarted", false),
+                ("ServerHeartbeatSucceeded", false)
+            ],
+            "{events:?}"
+        );
+        assert!(
+            events[2..].iter().all(|(_, awaited)| *awaited),
+            "{events:?}"
+        );
+    }
+    // The server holds each reply up to maxAwaitTimeMS (500 ms) while nothing changes:
+    // a monitor that did not wait would count hundreds in this time.
+    let before = count(&events, "ServerHeartbeatSucceeded", true);
+    std::thread::sleep(Duration::from_millis(1500));
+    let during = count(&events, "ServerHeartbeatSucceeded", true) - before;
+    assert!(during <= 10, "{during} awaited replies in 1.5 s");
+    // Awaited replies are no RTT samples; the handshake is one, so a minimum (which
+    // needs two) comes from the RTT task's own hellos.
+    let address = ServerAddress::parse(uri.split('/').nth(2).unwrap()).unwrap();
+    assert!(
+        within(Duration::from_secs(30), || client
+            .topology_description()
+            .server(&address)
+            .and_then(|s| s.min_rtt)
+            .is_some_and(|rtt| rtt > Duration::ZERO)),
+        "the RTT task's samples: {:?}",
+        client.topology_description().server(&address)
+    );
+    client.shutdown().run();
+}
+
+#[test]
+fn poll_mode_never_awaits() {
+    let Some(uri) = server::uri() else { return };
+    let (client, events) = heartbeats(&uri, "serverMonitoringMode=poll&heartbeatFrequencyMS=500");
+    assert!(
+        within(Duration::from_secs(30), || count(
+            &events,
+            "ServerHeartbeatSucceeded",
+            false
+        ) >= 3),
+        "three checks: {:?}",
+        events.lock().unwrap()
+    );
+    let events = events.lock().unwrap().clone();
+    assert!(events.iter().all(|(_, awaited)| !awaited), "{events:?}");
+    client.shutdown().run();
+}
+
+#[test]
+fn a_streaming_monitor_sees_a_killed_server_at_once() {
+    use greenmongo::{event::EventHandler, sdam::SdamEvent, ClientOptions};
+    if std::env::var("MONGODB_URI").is_ok_and(|u| !u.contains("127.0.0.1")) {
+        eprintln!("skipped: MONGODB_URI is not a local test server");
+        return;
+    }
+    let name = format!("sdam-stream-{}", std::process::id());
+    let Some(server) = OwnServer::start(&name, None) else {
+        return;
+    };
+    let unknown = Arc::new(AtomicBool::new(false));
+    let flag = unknown.clone();
+    // Default heartbeatFrequencyMS (10 s): a polling monitor would take up to that long.
+    let mut options = ClientOptions::parse(&format!(
+        "mongodb://127.0.0.1:{}/?directConnection=true&serverMonitoringMode=stream",
+        server.port
+    ))
+    .unwrap();
+    options.sdam_event_handler = Some(EventHandler::new(move |e: &SdamEvent| {
+        if let SdamEvent::ServerDescriptionChanged { new, .. } = e {
+            if new.server_type == ServerType::Unknown {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+    }));
+    let client = Client::with_options(options).unwrap();
+    client
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .run()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500)); // the stream is set up
+    assert!(!unknown.load(Ordering::SeqCst));
+    let killed = Instant::now();
+    server.kill();
+    // The streaming read ends with the connection; no application traffic is needed.
+    assert!(
+        within(Duration::from_secs(5), || unknown.load(Ordering::SeqCst)),
+        "still not Unknown {:?} after the kill",
+        killed.elapsed()
+    );
+    client.shutdown().run();
+}
+
+#[test]
+fn shutdown_ends_a_streaming_monitor_blocked_on_the_server() {
+    ending_a_client_closes_its_connections_at_once("stop", |client| client.shutdown().run());
+}
+
+/// Dropping the last handle of a client ends it as shutdown does: its pools, monitors and
+/// RTT tasks close their connections at once, not when a blocked awaitable `hello` next
+/// returns (a monitor once held the client alive for that long, so a test suite creating
+/// clients faster than that ran the server out of connections).
+#[test]
+fn dropping_a_client_ends_its_streaming_monitor_at_once() {
+    ending_a_client_closes_its_connections_at_once("drop", drop);
+}
+
+fn ending_a_client_closes_its_connections_at_once(what: &str, end: impl FnOnce(Client)) {
+    if std::env::var("MONGODB_URI").is_ok_and(|u| !u.contains("127.0.0.1")) {
+        eprintln!("skipped: MONGODB_URI is not a local test server");
+        return;
+    }
+    // A server of its own: the test counts the connections the server has open.
+    let name = format!("sdam-stream-{what}-{}", std::process::id());
+    let Some(server) = OwnServer::start(&name, None) else {
+        return;
+    };
+    let uri = format!("mongodb://127.0.0.1:{}/?directConnection=true", server.port);
+    let observer = Client::with_uri_str(format!("{uri}&serverMonitoringMode=poll")).unwrap();
+    let open = || {
+        let status = observer
+            .database("admin")
+            .run_command(doc! { "serverStatus": 1 })
+            .run()
+            .unwrap();
+        status
+            .get_document("connections")
+            .unwrap()
+            .get_i32("current")
+            .unwrap()
+    };
+    let baseline = open(); // the observer's monitor and pooled connection
+                           // A reply at most every 30 s: a monitor that waited for it would take that long.
+    let (client, events) = heartbeats(
+        &uri,
+        "serverMonitoringMode=stream&heartbeatFrequencyMS=30000",
+    );
+    client
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .run()
+        .unwrap();
+    // Monitor (streaming), RTT task, and the ping's pooled connection.
+    assert!(
+        within(Duration::from_secs(10), || open() == baseline + 3
+            && count(&events, "ServerHeartbeatStarted", true) == 1),
+        "{} connections open over the baseline {baseline}; {:?}",
+        open(),
+        events.lock().unwrap()
+    );
+    let stopped = Instant::now();
+    end(client);
+    assert!(
+        within(Duration::from_secs(3), || open() == baseline),
+        "{} connections still open {:?} after {what} (baseline {baseline})",
+        open(),
+        stopped.elapsed()
+    );
 }

@@ -37,6 +37,7 @@ mod unified {
     pub mod outcome;
     pub mod requirements;
     pub mod runner;
+    pub mod server_api;
     pub mod sessions;
     pub mod threads;
 }
@@ -187,6 +188,16 @@ fn change_streams() {
 }
 
 #[test]
+fn client_side_operations_timeout() {
+    run("client-side-operations-timeout/tests");
+}
+
+#[test]
 fn gridfs() {
     run("gridfs/tests"); // gridfs
+}
+
+#[test]
+fn versioned_api() {
+    run("versioned-api/tests");
 }

@@ -30,6 +30,8 @@ impl<T> Collection<T> {
             pipeline: pipeline.into_iter().collect(),
             options: None,
             session: ImplicitSession,
+            timeout: None,
+            timeout_mode: None,
             _borrow: PhantomData,
         }
     }
@@ -55,6 +57,8 @@ impl Database {
             pipeline: pipeline.into_iter().collect(),
             options: None,
             session: ImplicitSession,
+            timeout: None,
+            timeout_mode: None,
             _borrow: PhantomData,
         }
     }
@@ -92,10 +96,22 @@ pub struct Aggregate<'a, T = Document, S = ImplicitSession> {
     pipeline: Vec<Document>,
     options: Option<AggregateOptions>,
     session: S,
+    timeout: Option<std::time::Duration>,
+    timeout_mode: Option<crate::options::TimeoutMode>,
     _borrow: PhantomData<&'a ()>,
 }
 
 impl<'a, T, S> Aggregate<'a, T, S> {
+    /// The `timeoutMS` and `timeoutMode` the cursor is opened with.
+    fn timing(&self) -> crate::timeout::CursorTiming {
+        crate::timeout::CursorTiming {
+            timeout: self.timeout.or(self.coll.timeout()),
+            mode: self.timeout_mode,
+        }
+    }
+
+    cursor_timeout_setters!("coll: Collection<Document>" "coll.aggregate([])");
+
     option_setters!(AggregateOptions;
         example("coll: Collection<Document>") "coll.aggregate([doc! { \"$match\": {} }])";
         allow_disk_use: (bool),
@@ -134,6 +150,8 @@ impl<'a, T, S> Aggregate<'a, T, S> {
             pipeline: self.pipeline,
             options: self.options,
             session: self.session,
+            timeout: self.timeout,
+            timeout_mode: self.timeout_mode,
             _borrow: PhantomData,
         }
     }
@@ -178,6 +196,8 @@ impl<'a, T> Aggregate<'a, T, ImplicitSession> {
             pipeline: self.pipeline,
             options: self.options,
             session: ExplicitSession(session.into()),
+            timeout: self.timeout,
+            timeout_mode: self.timeout_mode,
             _borrow: PhantomData,
         }
     }
@@ -200,8 +220,9 @@ impl<'a, T> Aggregate<'a, T, ImplicitSession> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Cursor<T>> {
+        let timing = self.timing();
         let (client, op, ImplicitSession) = self.into_parts();
-        client.execute_cursor_operation(op)
+        client.execute_cursor_operation(op, timing)
     }
 }
 
@@ -225,8 +246,9 @@ impl<'a, T> Aggregate<'a, T, ExplicitSession<'a>> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<SessionCursor<T>> {
+        let timing = self.timing();
         let (client, op, ExplicitSession(session)) = self.into_parts();
-        let cursor = client.execute_cursor_operation_in(op, Some(session))?;
+        let cursor = client.execute_cursor_operation_in(op, Some(session), timing)?;
         Ok(SessionCursor::new(cursor))
     }
 }

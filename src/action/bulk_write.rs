@@ -42,6 +42,7 @@ impl Client {
             options: None,
             _result: PhantomData,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -74,6 +75,7 @@ impl<T> Collection<T> {
             models: models.into_iter().collect(),
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -145,6 +147,7 @@ pub struct BulkWrite<'a, R> {
     options: Option<BulkWriteOptions>,
     _result: PhantomData<fn() -> R>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a> BulkWrite<'a, SummaryBulkWriteResult> {
@@ -170,6 +173,7 @@ impl<'a> BulkWrite<'a, SummaryBulkWriteResult> {
             options: self.options,
             _result: PhantomData,
             session: self.session,
+            timeout: self.timeout,
         }
     }
 }
@@ -185,6 +189,8 @@ impl<'a, R: BulkWriteReport> BulkWrite<'a, R> {
     );
 
     session_setter!("client: Client" "client.bulk_write(Vec::<greenmongo::options::WriteModel>::new())");
+
+    timeout_setter!("client: Client" "client.bulk_write(Vec::<greenmongo::options::WriteModel>::new())");
 
     /// Runs the writes.
     ///
@@ -205,37 +211,40 @@ impl<'a, R: BulkWriteReport> BulkWrite<'a, R> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<R> {
-        let mut session = self.session;
-        let o = self.options.unwrap_or_default();
-        let client_default = crate::operation::Concerns {
-            write_concern: self.client.options().write_concern.clone(),
-            ..Default::default()
-        };
-        let write_concern =
-            client_default.write_concern_in(o.write_concern.clone(), session.as_deref())?;
-        let mut plan = operation::ClientBulkWritePlan::new(
-            self.models,
-            &o,
-            R::VERBOSE,
-            write_concern.as_ref(),
-        )?;
-        let results = self.client.database("admin");
-        while let Some(mut command) = plan.next_command() {
-            let reply = self
-                .client
-                .execute_operation_in(&mut command, session.as_deref_mut())?;
-            if !plan.acknowledged() {
-                continue; // the server does not report on unacknowledged writes
+        let timeout = self.timeout.or(self.client.timeout());
+        crate::timeout::scope(timeout, move || {
+            let mut session = self.session;
+            let o = self.options.unwrap_or_default();
+            let client_default = crate::operation::Concerns {
+                write_concern: self.client.options().write_concern.clone(),
+                ..Default::default()
+            };
+            let write_concern =
+                client_default.write_concern_in(o.write_concern.clone(), session.as_deref())?;
+            let mut plan = operation::ClientBulkWritePlan::new(
+                self.models,
+                &o,
+                R::VERBOSE,
+                write_concern.as_ref(),
+            )?;
+            let results = self.client.database("admin");
+            while let Some(mut command) = plan.next_command() {
+                let reply = self
+                    .client
+                    .execute_operation_in(&mut command, session.as_deref_mut())?;
+                if !plan.acknowledged() {
+                    continue; // the server does not report on unacknowledged writes
+                }
+                // The per-write results come as a cursor, read to its end.
+                let entries = results
+                    .cursor_from_reply(&reply)?
+                    .collect::<Result<Vec<_>>>()?;
+                if plan.add(&command, &reply, &entries) {
+                    break;
+                }
             }
-            // The per-write results come as a cursor, read to its end.
-            let entries = results
-                .cursor_from_reply(&reply)?
-                .collect::<Result<Vec<_>>>()?;
-            if plan.add(&command, &reply, &entries) {
-                break;
-            }
-        }
-        plan.finish().map(R::from_verbose)
+            plan.finish().map(R::from_verbose)
+        })
     }
 }
 
@@ -264,6 +273,7 @@ pub struct CollectionBulkWrite<'a, T> {
     models: Vec<CollectionWriteModel>,
     options: Option<BulkWriteOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> CollectionBulkWrite<'a, T> {
@@ -277,6 +287,8 @@ impl<'a, T> CollectionBulkWrite<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.bulk_write([])");
+
+    timeout_setter!("coll: Collection<Document>" "coll.bulk_write([])");
 
     /// Runs the writes.
     ///
@@ -298,23 +310,27 @@ impl<'a, T> CollectionBulkWrite<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<BulkWriteResult> {
-        let mut session = self.session;
-        let o = self.options.unwrap_or_default();
-        let ns = self.coll.namespace();
-        let write_concern = self
-            .coll
-            .concerns()
-            .write_concern_in(o.write_concern.clone(), session.as_deref())?;
-        let mut plan = operation::BulkWritePlan::new(&ns, self.models, &o, write_concern.as_ref())?;
-        while let Some(mut command) = plan.next_command(&ns) {
-            let reply = self
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let mut session = self.session;
+            let o = self.options.unwrap_or_default();
+            let ns = self.coll.namespace();
+            let write_concern = self
                 .coll
-                .client()
-                .execute_operation_in(&mut command, session.as_deref_mut())?;
-            if plan.add(&command, reply) {
-                break;
+                .concerns()
+                .write_concern_in(o.write_concern.clone(), session.as_deref())?;
+            let mut plan =
+                operation::BulkWritePlan::new(&ns, self.models, &o, write_concern.as_ref())?;
+            while let Some(mut command) = plan.next_command(&ns) {
+                let reply = self
+                    .coll
+                    .client()
+                    .execute_operation_in(&mut command, session.as_deref_mut())?;
+                if plan.add(&command, reply) {
+                    break;
+                }
             }
-        }
-        plan.finish()
+            plan.finish()
+        })
     }
 }

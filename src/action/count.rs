@@ -27,6 +27,7 @@ impl<T> Collection<T> {
             filter,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -48,6 +49,7 @@ impl<T> Collection<T> {
             coll: self,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -73,6 +75,7 @@ pub struct CountDocuments<'a, T> {
     filter: Document,
     options: Option<CountOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> CountDocuments<'a, T> {
@@ -90,6 +93,8 @@ impl<'a, T> CountDocuments<'a, T> {
 
     session_setter!("coll: Collection<Document>" "coll.count_documents(doc! {})");
 
+    timeout_setter!("coll: Collection<Document>" "coll.count_documents(doc! {})");
+
     /// Runs the count (a retryable read).
     ///
     /// # Errors
@@ -106,13 +111,16 @@ impl<'a, T> CountDocuments<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<u64> {
-        let op = operation::CountDocuments::new(
-            self.coll.namespace(),
-            self.filter,
-            self.options.unwrap_or_default(),
-            &self.coll.concerns(),
-        );
-        self.coll.client().execute_operation_in(op, self.session)
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let op = operation::CountDocuments::new(
+                self.coll.namespace(),
+                self.filter,
+                self.options.unwrap_or_default(),
+                &self.coll.concerns(),
+            );
+            self.coll.client().execute_operation_in(op, self.session)
+        })
     }
 }
 
@@ -137,6 +145,7 @@ pub struct EstimatedDocumentCount<'a, T> {
     coll: &'a Collection<T>,
     options: Option<EstimatedDocumentCountOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> EstimatedDocumentCount<'a, T> {
@@ -149,6 +158,8 @@ impl<'a, T> EstimatedDocumentCount<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.estimated_document_count()");
+
+    timeout_setter!("coll: Collection<Document>" "coll.estimated_document_count()");
 
     /// Runs the `count` command (a retryable read).
     ///
@@ -166,11 +177,14 @@ impl<'a, T> EstimatedDocumentCount<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<u64> {
-        let op = operation::Count::new(
-            self.coll.namespace(),
-            self.options.unwrap_or_default(),
-            &self.coll.concerns(),
-        );
-        self.coll.client().execute_operation_in(op, self.session)
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let op = operation::Count::new(
+                self.coll.namespace(),
+                self.options.unwrap_or_default(),
+                &self.coll.concerns(),
+            );
+            self.coll.client().execute_operation_in(op, self.session)
+        })
     }
 }

@@ -23,6 +23,7 @@ impl Database {
             name: name.into(),
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -50,6 +51,7 @@ pub struct CreateCollection<'a> {
     name: String,
     options: Option<CreateCollectionOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a> CreateCollection<'a> {
@@ -77,6 +79,8 @@ impl<'a> CreateCollection<'a> {
 
     session_setter!("db: Database" "db.create_collection(\"c\")");
 
+    timeout_setter!("db: Database" "db.create_collection(\"c\")");
+
     /// Runs the `create` command.
     ///
     /// # Errors
@@ -93,15 +97,18 @@ impl<'a> CreateCollection<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let mut options = self.options.unwrap_or_default();
-        let write_concern = self
-            .db
-            .concerns()
-            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
-        let ns = operation::Namespace::new(self.db.name(), &self.name);
-        self.db.client().execute_operation_in(
-            operation::Create::new(ns, options, write_concern),
-            self.session,
-        )
+        let timeout = self.timeout.or(self.db.timeout());
+        crate::timeout::scope(timeout, move || {
+            let mut options = self.options.unwrap_or_default();
+            let write_concern = self
+                .db
+                .concerns()
+                .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
+            let ns = operation::Namespace::new(self.db.name(), &self.name);
+            self.db.client().execute_operation_in(
+                operation::Create::new(ns, options, write_concern),
+                self.session,
+            )
+        })
     }
 }

@@ -25,6 +25,7 @@ impl<T> Collection<T> {
             limit: 1,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -48,6 +49,7 @@ impl<T> Collection<T> {
             limit: 0,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -76,6 +78,7 @@ pub struct Delete<'a, T> {
     limit: i32,
     options: Option<DeleteOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> Delete<'a, T> {
@@ -89,6 +92,8 @@ impl<'a, T> Delete<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.delete_one(doc! {})");
+
+    timeout_setter!("coll: Collection<Document>" "coll.delete_one(doc! {})");
 
     /// Runs the delete. `delete_one` is retried once on a retryable error;
     /// `delete_many` is not.
@@ -108,18 +113,21 @@ impl<'a, T> Delete<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<DeleteResult> {
-        let mut options = self.options.unwrap_or_default();
-        let write_concern = self
-            .coll
-            .concerns()
-            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
-        let op = operation::Delete::new(
-            self.coll.namespace(),
-            self.filter,
-            self.limit,
-            options,
-            write_concern,
-        );
-        self.coll.client().execute_operation_in(op, self.session)
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let mut options = self.options.unwrap_or_default();
+            let write_concern = self
+                .coll
+                .concerns()
+                .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
+            let op = operation::Delete::new(
+                self.coll.namespace(),
+                self.filter,
+                self.limit,
+                options,
+                write_concern,
+            );
+            self.coll.client().execute_operation_in(op, self.session)
+        })
     }
 }

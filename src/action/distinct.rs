@@ -27,6 +27,7 @@ impl<T> Collection<T> {
             filter,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -53,6 +54,7 @@ pub struct Distinct<'a, T> {
     filter: Document,
     options: Option<DistinctOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> Distinct<'a, T> {
@@ -67,6 +69,8 @@ impl<'a, T> Distinct<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.distinct(\"sku\", doc! {})");
+
+    timeout_setter!("coll: Collection<Document>" "coll.distinct(\"sku\", doc! {})");
 
     /// Runs the `distinct` command (a retryable read).
     ///
@@ -86,13 +90,16 @@ impl<'a, T> Distinct<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Vec<Bson>> {
-        let op = operation::Distinct::new(
-            self.coll.namespace(),
-            self.field_name,
-            self.filter,
-            self.options.unwrap_or_default(),
-            &self.coll.concerns(),
-        );
-        self.coll.client().execute_operation_in(op, self.session)
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let op = operation::Distinct::new(
+                self.coll.namespace(),
+                self.field_name,
+                self.filter,
+                self.options.unwrap_or_default(),
+                &self.coll.concerns(),
+            );
+            self.coll.client().execute_operation_in(op, self.session)
+        })
     }
 }

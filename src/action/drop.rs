@@ -20,6 +20,7 @@ impl<T> Collection<T> {
             coll: self,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -43,6 +44,7 @@ impl<T> Collection<T> {
             to: to.as_ref().to_owned(),
             drop_target: false,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -62,6 +64,7 @@ impl Database {
             db: self,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -86,6 +89,7 @@ pub struct DropCollection<'a, T> {
     coll: &'a Collection<T>,
     options: Option<DropCollectionOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> DropCollection<'a, T> {
@@ -95,6 +99,8 @@ impl<'a, T> DropCollection<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.drop()");
+
+    timeout_setter!("coll: Collection<Document>" "coll.drop()");
 
     /// Runs the `drop` command.
     ///
@@ -112,16 +118,19 @@ impl<'a, T> DropCollection<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let mut options = self.options.unwrap_or_default();
-        let write_concern = self
-            .coll
-            .concerns()
-            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
-        let op = operation::DropCollection::new(self.coll.namespace(), write_concern);
-        match self.coll.client().execute_operation_in(op, self.session) {
-            Err(e) if operation::DropCollection::already_gone(&e) => Ok(()),
-            other => other,
-        }
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let mut options = self.options.unwrap_or_default();
+            let write_concern = self
+                .coll
+                .concerns()
+                .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
+            let op = operation::DropCollection::new(self.coll.namespace(), write_concern);
+            match self.coll.client().execute_operation_in(op, self.session) {
+                Err(e) if operation::DropCollection::already_gone(&e) => Ok(()),
+                other => other,
+            }
+        })
     }
 }
 
@@ -142,6 +151,7 @@ pub struct DropDatabase<'a> {
     db: &'a Database,
     options: Option<DropDatabaseOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a> DropDatabase<'a> {
@@ -151,6 +161,8 @@ impl<'a> DropDatabase<'a> {
     );
 
     session_setter!("db: Database" "db.drop()");
+
+    timeout_setter!("db: Database" "db.drop()");
 
     /// Runs the `dropDatabase` command.
     ///
@@ -167,13 +179,16 @@ impl<'a> DropDatabase<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let mut options = self.options.unwrap_or_default();
-        let write_concern = self
-            .db
-            .concerns()
-            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
-        let op = operation::DropDatabase::new(self.db.name(), write_concern);
-        self.db.client().execute_operation_in(op, self.session)
+        let timeout = self.timeout.or(self.db.timeout());
+        crate::timeout::scope(timeout, move || {
+            let mut options = self.options.unwrap_or_default();
+            let write_concern = self
+                .db
+                .concerns()
+                .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
+            let op = operation::DropDatabase::new(self.db.name(), write_concern);
+            self.db.client().execute_operation_in(op, self.session)
+        })
     }
 }
 
@@ -197,10 +212,13 @@ pub struct RenameCollection<'a, T> {
     to: String,
     drop_target: bool,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> RenameCollection<'a, T> {
     session_setter!("coll: Collection<Document>" "coll.rename(\"archive\")");
+
+    timeout_setter!("coll: Collection<Document>" "coll.rename(\"archive\")");
 
     /// Replace a collection that already has the new name (default: fail instead).
     ///
@@ -235,16 +253,19 @@ impl<'a, T> RenameCollection<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let write_concern = self
-            .coll
-            .concerns()
-            .write_concern_in(None, self.session.as_deref())?;
-        let op = operation::RenameCollection::new(
-            self.coll.namespace(),
-            &self.to,
-            self.drop_target,
-            write_concern,
-        );
-        self.coll.client().execute_operation_in(op, self.session)
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let write_concern = self
+                .coll
+                .concerns()
+                .write_concern_in(None, self.session.as_deref())?;
+            let op = operation::RenameCollection::new(
+                self.coll.namespace(),
+                &self.to,
+                self.drop_target,
+                write_concern,
+            );
+            self.coll.client().execute_operation_in(op, self.session)
+        })
     }
 }

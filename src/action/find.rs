@@ -29,6 +29,8 @@ impl<T> Collection<T> {
             filter,
             options: None,
             session: ImplicitSession,
+            timeout: None,
+            timeout_mode: None,
         }
     }
 
@@ -51,6 +53,7 @@ impl<T> Collection<T> {
             filter,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -76,9 +79,21 @@ pub struct Find<'a, T, S = ImplicitSession> {
     filter: Document,
     options: Option<FindOptions>,
     session: S,
+    timeout: Option<std::time::Duration>,
+    timeout_mode: Option<crate::options::TimeoutMode>,
 }
 
 impl<T, S> Find<'_, T, S> {
+    /// The `timeoutMS` and `timeoutMode` the cursor is opened with.
+    fn timing(&self) -> crate::timeout::CursorTiming {
+        crate::timeout::CursorTiming {
+            timeout: self.timeout.or(self.coll.timeout()),
+            mode: self.timeout_mode,
+        }
+    }
+
+    cursor_timeout_setters!("coll: Collection<Document>" "coll.find(doc! {})");
+
     option_setters!(FindOptions;
         example("coll: Collection<Document>") "coll.find(doc! {})";
         allow_disk_use: (bool),
@@ -132,6 +147,8 @@ impl<'a, T> Find<'a, T, ImplicitSession> {
             filter: self.filter,
             options: self.options,
             session: ExplicitSession(session.into()),
+            timeout: self.timeout,
+            timeout_mode: self.timeout_mode,
         }
     }
 
@@ -154,8 +171,9 @@ impl<'a, T> Find<'a, T, ImplicitSession> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Cursor<T>> {
+        let timing = self.timing();
         let client = self.coll.client();
-        client.execute_cursor_operation(self.into_parts().0)
+        client.execute_cursor_operation(self.into_parts().0, timing)
     }
 }
 
@@ -181,9 +199,10 @@ impl<'a, T> Find<'a, T, ExplicitSession<'a>> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<SessionCursor<T>> {
+        let timing = self.timing();
         let client = self.coll.client();
         let (op, ExplicitSession(session)) = self.into_parts();
-        let cursor = client.execute_cursor_operation_in(op, Some(session))?;
+        let cursor = client.execute_cursor_operation_in(op, Some(session), timing)?;
         Ok(SessionCursor::new(cursor))
     }
 }
@@ -222,6 +241,7 @@ pub struct FindOne<'a, T> {
     filter: Document,
     options: Option<FindOneOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T: DeserializeOwned> FindOne<'a, T> {
@@ -246,6 +266,8 @@ impl<'a, T: DeserializeOwned> FindOne<'a, T> {
 
     session_setter!("coll: Collection<Document>" "coll.find_one(doc! {})");
 
+    timeout_setter!("coll: Collection<Document>" "coll.find_one(doc! {})");
+
     /// Runs the query (one batch of one document: no cursor is left on the server).
     ///
     /// # Errors
@@ -265,6 +287,11 @@ impl<'a, T: DeserializeOwned> FindOne<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Option<T>> {
+        // The cursor's budget (cursorLifetime) bounds the query and the fetch alike.
+        let timing = crate::timeout::CursorTiming {
+            timeout: self.timeout.or(self.coll.timeout()),
+            mode: None,
+        };
         let options = FindOptions::from(self.options.unwrap_or_default());
         let op = operation::Find::new(
             self.coll.namespace(),
@@ -273,10 +300,10 @@ impl<'a, T: DeserializeOwned> FindOne<'a, T> {
             &self.coll.concerns(),
         );
         let mut session = self.session;
-        let mut cursor: Cursor<T> = self
-            .coll
-            .client()
-            .execute_cursor_operation_in(op, session.as_deref_mut())?;
+        let mut cursor: Cursor<T> =
+            self.coll
+                .client()
+                .execute_cursor_operation_in(op, session.as_deref_mut(), timing)?;
         cursor.next_in(session).transpose()
     }
 }

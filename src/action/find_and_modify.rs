@@ -33,6 +33,7 @@ impl<T: DeserializeOwned> Collection<T> {
             filter,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -66,6 +67,7 @@ impl<T: DeserializeOwned> Collection<T> {
             update: update.into(),
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -96,6 +98,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
             replacement: to_replacement(replacement.borrow()),
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -121,6 +124,7 @@ pub struct FindOneAndDelete<'a, T> {
     filter: Document,
     options: Option<FindOneAndDeleteOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T: DeserializeOwned> FindOneAndDelete<'a, T> {
@@ -137,6 +141,8 @@ impl<'a, T: DeserializeOwned> FindOneAndDelete<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.find_one_and_delete(doc! {})");
+
+    timeout_setter!("coll: Collection<Document>" "coll.find_one_and_delete(doc! {})");
 
     /// Runs the command (retried once on a retryable error) and returns the deleted
     /// document; `None` when nothing matched, or with an unacknowledged write concern.
@@ -157,14 +163,17 @@ impl<'a, T: DeserializeOwned> FindOneAndDelete<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Option<T>> {
-        let options = self.options.unwrap_or_default();
-        find_and_modify(
-            self.coll,
-            self.filter,
-            Modification::Delete,
-            options,
-            self.session,
-        )
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let options = self.options.unwrap_or_default();
+            find_and_modify(
+                self.coll,
+                self.filter,
+                Modification::Delete,
+                options,
+                self.session,
+            )
+        })
     }
 }
 
@@ -193,6 +202,7 @@ pub struct FindOneAndUpdate<'a, T> {
     update: UpdateModifications,
     options: Option<FindOneAndUpdateOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T: DeserializeOwned> FindOneAndUpdate<'a, T> {
@@ -214,6 +224,8 @@ impl<'a, T: DeserializeOwned> FindOneAndUpdate<'a, T> {
 
     session_setter!("coll: Collection<Document>" "coll.find_one_and_update(doc! {}, doc! { \"$inc\": { \"n\": 1 } })");
 
+    timeout_setter!("coll: Collection<Document>" "coll.find_one_and_update(doc! {}, doc! { \"$inc\": { \"n\": 1 } })");
+
     /// Runs the command (retried once on a retryable error) and returns the document
     /// before or after the update; `None` when nothing matched (and nothing was
     /// upserted), or with an unacknowledged write concern.
@@ -234,14 +246,17 @@ impl<'a, T: DeserializeOwned> FindOneAndUpdate<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Option<T>> {
-        let update = Modification::Update(crate::operation::checked_update(self.update)?);
-        find_and_modify(
-            self.coll,
-            self.filter,
-            update,
-            self.options.unwrap_or_default(),
-            self.session,
-        )
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let update = Modification::Update(crate::operation::checked_update(self.update)?);
+            find_and_modify(
+                self.coll,
+                self.filter,
+                update,
+                self.options.unwrap_or_default(),
+                self.session,
+            )
+        })
     }
 }
 
@@ -271,6 +286,7 @@ pub struct FindOneAndReplace<'a, T> {
     replacement: Result<Document>,
     options: Option<FindOneAndReplaceOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T: DeserializeOwned> FindOneAndReplace<'a, T> {
@@ -291,6 +307,8 @@ impl<'a, T: DeserializeOwned> FindOneAndReplace<'a, T> {
 
     session_setter!("coll: Collection<Document>" "coll.find_one_and_replace(doc! {}, doc! { \"x\": 1 })");
 
+    timeout_setter!("coll: Collection<Document>" "coll.find_one_and_replace(doc! {}, doc! { \"x\": 1 })");
+
     /// Runs the command (retried once on a retryable error) and returns the document
     /// before or after the replacement.
     ///
@@ -310,9 +328,12 @@ impl<'a, T: DeserializeOwned> FindOneAndReplace<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Option<T>> {
-        let replacement = Modification::Update(Bson::Document(self.replacement?));
-        let options = self.options.unwrap_or_default();
-        find_and_modify(self.coll, self.filter, replacement, options, self.session)
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let replacement = Modification::Update(Bson::Document(self.replacement?));
+            let options = self.options.unwrap_or_default();
+            find_and_modify(self.coll, self.filter, replacement, options, self.session)
+        })
     }
 }
 

@@ -28,6 +28,35 @@ use crate::{
     Error, Result,
 };
 
+/// The `timeout` setter of a GridFS action: its `timeoutMS` in place of the bucket's
+/// (its database's). For a stream it bounds the stream's whole life; otherwise the whole
+/// operation.
+macro_rules! gridfs_timeout_setter {
+    ($call:literal) => {
+        /// Bounds the operation (for a stream: everything it does until closed) by
+        /// `timeout` (its `timeoutMS`; zero: no limit) instead of the bucket's.
+        ///
+        /// # Examples
+        ///
+        #[doc = concat!(
+            "```\n",
+            "# use std::time::Duration;\n",
+            "# use bson::{doc, Bson, Document};\n",
+            "# use greenmongo::gridfs::*;\n",
+            "fn example(bucket: GridFsBucket) -> greenmongo::Result<()> {\n",
+            "    let outcome = bucket.", $call, ".timeout(Duration::from_secs(2)).run()?;\n",
+            "    # let _ = outcome;\n",
+            "    Ok(())\n",
+            "}\n",
+            "```",
+        )]
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.timeout = Some(timeout);
+            self
+        }
+    };
+}
+
 /// One setter per option of a GridFS action's options struct (as `option_setters!` does
 /// for the collection actions; these options live in [`crate::gridfs`]). Each generated
 /// doc example chains its setter onto `$call`, with `bucket: GridFsBucket` in scope.

@@ -34,6 +34,7 @@ impl<T> Collection<T> {
             index,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -63,6 +64,7 @@ impl<T> Collection<T> {
             indexes: indexes.into_iter().collect(),
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -83,6 +85,7 @@ impl<T> Collection<T> {
             name: Some(name.as_ref().to_owned()),
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -103,6 +106,7 @@ impl<T> Collection<T> {
             name: None,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -124,6 +128,8 @@ impl<T> Collection<T> {
             coll: self,
             options: None,
             session: ImplicitSession,
+            timeout: None,
+            timeout_mode: None,
         }
     }
 
@@ -144,6 +150,7 @@ impl<T> Collection<T> {
             coll: self,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -170,6 +177,7 @@ pub struct CreateIndex<'a, T> {
     index: IndexModel,
     options: Option<CreateIndexOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> CreateIndex<'a, T> {
@@ -182,6 +190,8 @@ impl<'a, T> CreateIndex<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.create_index(IndexModel::builder().keys(doc! { \"x\": 1 }).build())");
+
+    timeout_setter!("coll: Collection<Document>" "coll.create_index(IndexModel::builder().keys(doc! { \"x\": 1 }).build())");
 
     /// Runs the `createIndexes` command.
     ///
@@ -201,20 +211,23 @@ impl<'a, T> CreateIndex<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<CreateIndexResult> {
-        let mut options = self.options.unwrap_or_default();
-        let write_concern = self
-            .coll
-            .concerns()
-            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
-        let op = operation::CreateIndexes::new(
-            self.coll.namespace(),
-            vec![self.index],
-            options,
-            write_concern,
-        );
-        let mut names = self.coll.client().execute_operation_in(op, self.session)?;
-        Ok(CreateIndexResult {
-            index_name: names.remove(0),
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let mut options = self.options.unwrap_or_default();
+            let write_concern = self
+                .coll
+                .concerns()
+                .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
+            let op = operation::CreateIndexes::new(
+                self.coll.namespace(),
+                vec![self.index],
+                options,
+                write_concern,
+            );
+            let mut names = self.coll.client().execute_operation_in(op, self.session)?;
+            Ok(CreateIndexResult {
+                index_name: names.remove(0),
+            })
         })
     }
 }
@@ -241,6 +254,7 @@ pub struct CreateIndexes<'a, T> {
     indexes: Vec<IndexModel>,
     options: Option<CreateIndexOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> CreateIndexes<'a, T> {
@@ -253,6 +267,8 @@ impl<'a, T> CreateIndexes<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.create_indexes([IndexModel::builder().keys(doc! { \"x\": 1 }).build()])");
+
+    timeout_setter!("coll: Collection<Document>" "coll.create_indexes([IndexModel::builder().keys(doc! { \"x\": 1 }).build()])");
 
     /// Runs the `createIndexes` command.
     ///
@@ -272,24 +288,27 @@ impl<'a, T> CreateIndexes<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<CreateIndexesResult> {
-        if self.indexes.is_empty() {
-            return Err(Error::invalid_argument(
-                "create_indexes needs at least one index",
-            ));
-        }
-        let mut options = self.options.unwrap_or_default();
-        let write_concern = self
-            .coll
-            .concerns()
-            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
-        let op = operation::CreateIndexes::new(
-            self.coll.namespace(),
-            self.indexes,
-            options,
-            write_concern,
-        );
-        let index_names = self.coll.client().execute_operation_in(op, self.session)?;
-        Ok(CreateIndexesResult { index_names })
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            if self.indexes.is_empty() {
+                return Err(Error::invalid_argument(
+                    "create_indexes needs at least one index",
+                ));
+            }
+            let mut options = self.options.unwrap_or_default();
+            let write_concern = self
+                .coll
+                .concerns()
+                .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
+            let op = operation::CreateIndexes::new(
+                self.coll.namespace(),
+                self.indexes,
+                options,
+                write_concern,
+            );
+            let index_names = self.coll.client().execute_operation_in(op, self.session)?;
+            Ok(CreateIndexesResult { index_names })
+        })
     }
 }
 
@@ -315,6 +334,7 @@ pub struct DropIndex<'a, T> {
     name: Option<String>,
     options: Option<DropIndexOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> DropIndex<'a, T> {
@@ -326,6 +346,8 @@ impl<'a, T> DropIndex<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.drop_index(\"x_1\")");
+
+    timeout_setter!("coll: Collection<Document>" "coll.drop_index(\"x_1\")");
 
     /// Runs the `dropIndexes` command.
     ///
@@ -343,22 +365,25 @@ impl<'a, T> DropIndex<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let name = match self.name {
-            Some(name) if name == "*" => {
-                return Err(Error::invalid_argument(
-                    "drop_index(\"*\") would drop every index: call drop_indexes() for that",
-                ))
-            }
-            Some(name) => name,
-            None => "*".to_owned(),
-        };
-        let mut options = self.options.unwrap_or_default();
-        let write_concern = self
-            .coll
-            .concerns()
-            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
-        let op = operation::DropIndexes::new(self.coll.namespace(), &name, options, write_concern);
-        self.coll.client().execute_operation_in(op, self.session)
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let name =
+                match self.name {
+                    Some(name) if name == "*" => return Err(Error::invalid_argument(
+                        "drop_index(\"*\") would drop every index: call drop_indexes() for that",
+                    )),
+                    Some(name) => name,
+                    None => "*".to_owned(),
+                };
+            let mut options = self.options.unwrap_or_default();
+            let write_concern = self
+                .coll
+                .concerns()
+                .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
+            let op =
+                operation::DropIndexes::new(self.coll.namespace(), &name, options, write_concern);
+            self.coll.client().execute_operation_in(op, self.session)
+        })
     }
 }
 
@@ -382,9 +407,21 @@ pub struct ListIndexes<'a, T, S = ImplicitSession> {
     coll: &'a Collection<T>,
     options: Option<ListIndexesOptions>,
     session: S,
+    timeout: Option<std::time::Duration>,
+    timeout_mode: Option<crate::options::TimeoutMode>,
 }
 
 impl<T, S> ListIndexes<'_, T, S> {
+    /// The `timeoutMS` and `timeoutMode` the cursor is opened with.
+    fn timing(&self) -> crate::timeout::CursorTiming {
+        crate::timeout::CursorTiming {
+            timeout: self.timeout.or(self.coll.timeout()),
+            mode: self.timeout_mode,
+        }
+    }
+
+    cursor_timeout_setters!("coll: Collection<Document>" "coll.list_indexes()");
+
     option_setters!(ListIndexesOptions;
         example("coll: Collection<Document>") "coll.list_indexes()";
         max_time: (Duration),
@@ -418,6 +455,8 @@ impl<'a, T> ListIndexes<'a, T, ImplicitSession> {
             coll: self.coll,
             options: self.options,
             session: ExplicitSession(session.into()),
+            timeout: self.timeout,
+            timeout_mode: self.timeout_mode,
         }
     }
 
@@ -440,7 +479,8 @@ impl<'a, T> ListIndexes<'a, T, ImplicitSession> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Cursor<IndexModel>> {
-        list_indexes(self.coll, self.options.unwrap_or_default(), None)
+        let timing = self.timing();
+        list_indexes(self.coll, self.options.unwrap_or_default(), None, timing)
     }
 }
 
@@ -466,8 +506,14 @@ impl<'a, T> ListIndexes<'a, T, ExplicitSession<'a>> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<SessionCursor<IndexModel>> {
+        let timing = self.timing();
         let ExplicitSession(session) = self.session;
-        let cursor = list_indexes(self.coll, self.options.unwrap_or_default(), Some(session))?;
+        let cursor = list_indexes(
+            self.coll,
+            self.options.unwrap_or_default(),
+            Some(session),
+            timing,
+        )?;
         Ok(SessionCursor::new(cursor))
     }
 }
@@ -492,6 +538,7 @@ pub struct ListIndexNames<'a, T> {
     coll: &'a Collection<T>,
     options: Option<ListIndexesOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> ListIndexNames<'a, T> {
@@ -503,6 +550,8 @@ impl<'a, T> ListIndexNames<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.list_index_names()");
+
+    timeout_setter!("coll: Collection<Document>" "coll.list_index_names()");
 
     /// Runs `listIndexes` and collects the names.
     ///
@@ -520,9 +569,14 @@ impl<'a, T> ListIndexNames<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Vec<String>> {
+        // The cursor's budget (cursorLifetime) bounds the query and every fetch.
+        let timing = crate::timeout::CursorTiming {
+            timeout: self.timeout.or(self.coll.timeout()),
+            mode: None,
+        };
         let mut session = self.session;
         let options = self.options.unwrap_or_default();
-        let indexes = list_indexes(self.coll, options, session.as_deref_mut())?;
+        let indexes = list_indexes(self.coll, options, session.as_deref_mut(), timing)?;
         Ok(indexes
             .collect_in(session)?
             .iter()
@@ -536,8 +590,10 @@ fn list_indexes<T>(
     coll: &Collection<T>,
     options: ListIndexesOptions,
     session: Option<&mut crate::ClientSession>,
+    timing: crate::timeout::CursorTiming,
 ) -> Result<Cursor<IndexModel>> {
     let read_preference = coll.concerns().read_preference(None);
     let op = operation::ListIndexes::new(coll.namespace(), options, read_preference);
-    coll.client().execute_cursor_operation_in(op, session)
+    coll.client()
+        .execute_cursor_operation_in(op, session, timing)
 }

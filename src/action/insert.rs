@@ -35,6 +35,7 @@ impl<T: Serialize> Collection<T> {
             document: operation::raw_with_id(document.borrow()),
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -65,6 +66,7 @@ impl<T: Serialize> Collection<T> {
                 .collect(),
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -90,6 +92,7 @@ pub struct InsertOne<'a, T> {
     document: Result<(Bson, RawDocumentBuf)>,
     options: Option<InsertOneOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> InsertOne<'a, T> {
@@ -101,6 +104,8 @@ impl<'a, T> InsertOne<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.insert_one(doc! { \"x\": 1 })");
+
+    timeout_setter!("coll: Collection<Document>" "coll.insert_one(doc! { \"x\": 1 })");
 
     /// Runs the insert (retried once on a retryable error).
     ///
@@ -121,23 +126,26 @@ impl<'a, T> InsertOne<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<InsertOneResult> {
-        let (id, document) = self.document?;
-        let options = self.options.unwrap_or_default();
-        let op = operation::Insert::new(
-            self.coll.namespace(),
-            vec![document],
-            true,
-            options.bypass_document_validation,
-            options.comment,
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let (id, document) = self.document?;
+            let options = self.options.unwrap_or_default();
+            let op = operation::Insert::new(
+                self.coll.namespace(),
+                vec![document],
+                true,
+                options.bypass_document_validation,
+                options.comment,
+                self.coll
+                    .concerns()
+                    .write_concern_in(options.write_concern, self.session.as_deref())?,
+            );
             self.coll
-                .concerns()
-                .write_concern_in(options.write_concern, self.session.as_deref())?,
-        );
-        self.coll
-            .client()
-            .execute_operation_in(op, self.session)?
-            .into_single_result()?;
-        Ok(InsertOneResult { inserted_id: id })
+                .client()
+                .execute_operation_in(op, self.session)?
+                .into_single_result()?;
+            Ok(InsertOneResult { inserted_id: id })
+        })
     }
 }
 
@@ -161,6 +169,7 @@ pub struct InsertMany<'a, T> {
     documents: Result<Vec<(Bson, RawDocumentBuf)>>,
     options: Option<InsertManyOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> InsertMany<'a, T> {
@@ -173,6 +182,8 @@ impl<'a, T> InsertMany<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.insert_many([doc! { \"x\": 1 }])");
+
+    timeout_setter!("coll: Collection<Document>" "coll.insert_many([doc! { \"x\": 1 }])");
 
     /// Runs the inserts. Ordered (the default), they stop at the first error; unordered,
     /// every document that can be inserted is.
@@ -194,69 +205,73 @@ impl<'a, T> InsertMany<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<InsertManyResult> {
-        let mut session = self.session;
-        let prepared = self.documents?;
-        if prepared.is_empty() {
-            return Err(Error::invalid_argument(
-                "insert_many needs at least one document",
-            ));
-        }
-        let o = self.options.unwrap_or_default();
-        let ordered = o.ordered.unwrap_or(true);
-        let write_concern = self
-            .coll
-            .concerns()
-            .write_concern_in(o.write_concern, session.as_deref())?;
-        // Every document is checked before the first batch goes out.
-        let insert = |documents| {
-            operation::Insert::new(
-                self.coll.namespace(),
-                documents,
-                ordered,
-                o.bypass_document_validation,
-                o.comment.clone(),
-                write_concern.clone(),
-            )
-        };
-        let command_len = batch::document_len(&insert(Vec::new()).build()?.body)?;
-        let batches = operation::insert_batches(&prepared, &batch::server_limits(), command_len)?;
-        let mut pending = prepared.into_iter();
-        let mut inserted = HashMap::new();
-        let mut failures: Option<Error> = None;
-        for batch in batches {
-            let offset = batch.start;
-            let (ids, documents): (Vec<Bson>, Vec<RawDocumentBuf>) =
-                pending.by_ref().take(batch.len()).unzip();
-            let reply = self
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let mut session = self.session;
+            let prepared = self.documents?;
+            if prepared.is_empty() {
+                return Err(Error::invalid_argument(
+                    "insert_many needs at least one document",
+                ));
+            }
+            let o = self.options.unwrap_or_default();
+            let ordered = o.ordered.unwrap_or(true);
+            let write_concern = self
                 .coll
-                .client()
-                .execute_operation_in(insert(documents), session.as_deref_mut())?;
-            let had_errors = !reply.write_errors.is_empty();
-            match reply.into_insert_many_error(offset, &ids, &inserted) {
-                None => {
-                    inserted.extend(ids.into_iter().enumerate().map(|(i, id)| (offset + i, id)))
-                }
-                Some(error) => {
-                    if let ErrorKind::InsertMany(batch_error) = &*error.kind {
-                        inserted = batch_error.inserted_ids.clone();
+                .concerns()
+                .write_concern_in(o.write_concern, session.as_deref())?;
+            // Every document is checked before the first batch goes out.
+            let insert = |documents| {
+                operation::Insert::new(
+                    self.coll.namespace(),
+                    documents,
+                    ordered,
+                    o.bypass_document_validation,
+                    o.comment.clone(),
+                    write_concern.clone(),
+                )
+            };
+            let command_len = batch::document_len(&insert(Vec::new()).build()?.body)?;
+            let batches =
+                operation::insert_batches(&prepared, &batch::server_limits(), command_len)?;
+            let mut pending = prepared.into_iter();
+            let mut inserted = HashMap::new();
+            let mut failures: Option<Error> = None;
+            for batch in batches {
+                let offset = batch.start;
+                let (ids, documents): (Vec<Bson>, Vec<RawDocumentBuf>) =
+                    pending.by_ref().take(batch.len()).unzip();
+                let reply = self
+                    .coll
+                    .client()
+                    .execute_operation_in(insert(documents), session.as_deref_mut())?;
+                let had_errors = !reply.write_errors.is_empty();
+                match reply.into_insert_many_error(offset, &ids, &inserted) {
+                    None => {
+                        inserted.extend(ids.into_iter().enumerate().map(|(i, id)| (offset + i, id)))
                     }
-                    failures = Some(operation::merge_insert_errors(failures, error));
-                    if ordered && had_errors {
-                        break;
+                    Some(error) => {
+                        if let ErrorKind::InsertMany(batch_error) = &*error.kind {
+                            inserted = batch_error.inserted_ids.clone();
+                        }
+                        failures = Some(operation::merge_insert_errors(failures, error));
+                        if ordered && had_errors {
+                            break;
+                        }
                     }
                 }
             }
-        }
-        match failures {
-            Some(mut error) => {
-                if let ErrorKind::InsertMany(e) = &mut *error.kind {
-                    e.inserted_ids = inserted;
+            match failures {
+                Some(mut error) => {
+                    if let ErrorKind::InsertMany(e) = &mut *error.kind {
+                        e.inserted_ids = inserted;
+                    }
+                    Err(error)
                 }
-                Err(error)
+                None => Ok(InsertManyResult {
+                    inserted_ids: inserted,
+                }),
             }
-            None => Ok(InsertManyResult {
-                inserted_ids: inserted,
-            }),
-        }
+        })
     }
 }

@@ -33,6 +33,8 @@ impl Database {
             db: self,
             options: None,
             session: ImplicitSession,
+            timeout: None,
+            timeout_mode: None,
         }
     }
 
@@ -52,6 +54,7 @@ impl Database {
             db: self,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -75,6 +78,7 @@ impl Client {
             client: self,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -94,6 +98,7 @@ impl Client {
             client: self,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -115,9 +120,21 @@ pub struct ListCollections<'a, S = ImplicitSession> {
     db: &'a Database,
     options: Option<ListCollectionsOptions>,
     session: S,
+    timeout: Option<std::time::Duration>,
+    timeout_mode: Option<crate::options::TimeoutMode>,
 }
 
 impl<S> ListCollections<'_, S> {
+    /// The `timeoutMS` and `timeoutMode` the cursor is opened with.
+    fn timing(&self) -> crate::timeout::CursorTiming {
+        crate::timeout::CursorTiming {
+            timeout: self.timeout.or(self.db.timeout()),
+            mode: self.timeout_mode,
+        }
+    }
+
+    cursor_timeout_setters!("db: Database" "db.list_collections()");
+
     option_setters!(ListCollectionsOptions;
         example("db: Database") "db.list_collections()";
         filter: (Document),
@@ -149,12 +166,13 @@ impl ListCollections<'_, ImplicitSession> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Cursor<CollectionSpecification>> {
+        let timing = self.timing();
         let op = operation::ListCollections::new(
             self.db.name(),
             false,
             self.options.unwrap_or_default(),
         );
-        self.db.client().execute_cursor_operation(op)
+        self.db.client().execute_cursor_operation(op, timing)
     }
 }
 
@@ -180,6 +198,8 @@ impl<'a> ListCollections<'a, ImplicitSession> {
             db: self.db,
             options: self.options,
             session: ExplicitSession(session.into()),
+            timeout: self.timeout,
+            timeout_mode: self.timeout_mode,
         }
     }
 }
@@ -203,6 +223,7 @@ impl<'a> ListCollections<'a, ExplicitSession<'a>> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<SessionCursor<CollectionSpecification>> {
+        let timing = self.timing();
         let ExplicitSession(session) = self.session;
         let op = operation::ListCollections::new(
             self.db.name(),
@@ -212,7 +233,7 @@ impl<'a> ListCollections<'a, ExplicitSession<'a>> {
         let cursor = self
             .db
             .client()
-            .execute_cursor_operation_in(op, Some(session))?;
+            .execute_cursor_operation_in(op, Some(session), timing)?;
         Ok(SessionCursor::new(cursor))
     }
 }
@@ -236,6 +257,7 @@ pub struct ListCollectionNames<'a> {
     db: &'a Database,
     options: Option<ListCollectionsOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a> ListCollectionNames<'a> {
@@ -248,6 +270,8 @@ impl<'a> ListCollectionNames<'a> {
     );
 
     session_setter!("db: Database" "db.list_collection_names()");
+
+    timeout_setter!("db: Database" "db.list_collection_names()");
 
     /// Runs `listCollections` with `nameOnly` and collects the names.
     ///
@@ -263,13 +287,18 @@ impl<'a> ListCollectionNames<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Vec<String>> {
+        // The cursor's budget (cursorLifetime) bounds the query and every fetch.
+        let timing = crate::timeout::CursorTiming {
+            timeout: self.timeout.or(self.db.timeout()),
+            mode: None,
+        };
         let op =
             operation::ListCollections::new(self.db.name(), true, self.options.unwrap_or_default());
         let mut session = self.session;
-        let names: Cursor<Document> = self
-            .db
-            .client()
-            .execute_cursor_operation_in(op, session.as_deref_mut())?;
+        let names: Cursor<Document> =
+            self.db
+                .client()
+                .execute_cursor_operation_in(op, session.as_deref_mut(), timing)?;
         Ok(names
             .collect_in(session)?
             .iter()
@@ -295,6 +324,7 @@ pub struct ListDatabases<'a> {
     client: &'a Client,
     options: Option<ListDatabasesOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a> ListDatabases<'a> {
@@ -306,6 +336,8 @@ impl<'a> ListDatabases<'a> {
     );
 
     session_setter!("client: Client" "client.list_databases()");
+
+    timeout_setter!("client: Client" "client.list_databases()");
 
     /// Runs `listDatabases` (a retryable read, on the primary).
     ///
@@ -322,12 +354,15 @@ impl<'a> ListDatabases<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Vec<DatabaseSpecification>> {
-        let op = operation::ListDatabases::new(false, self.options.unwrap_or_default());
-        self.client
-            .execute_operation_in(op, self.session)?
-            .into_iter()
-            .map(|d| Ok(bson::deserialize_from_document(d)?))
-            .collect()
+        let timeout = self.timeout.or(self.client.timeout());
+        crate::timeout::scope(timeout, move || {
+            let op = operation::ListDatabases::new(false, self.options.unwrap_or_default());
+            self.client
+                .execute_operation_in(op, self.session)?
+                .into_iter()
+                .map(|d| Ok(bson::deserialize_from_document(d)?))
+                .collect()
+        })
     }
 }
 
@@ -348,6 +383,7 @@ pub struct ListDatabaseNames<'a> {
     client: &'a Client,
     options: Option<ListDatabasesOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a> ListDatabaseNames<'a> {
@@ -359,6 +395,8 @@ impl<'a> ListDatabaseNames<'a> {
     );
 
     session_setter!("client: Client" "client.list_database_names()");
+
+    timeout_setter!("client: Client" "client.list_database_names()");
 
     /// Runs `listDatabases` with `nameOnly` and collects the names.
     ///
@@ -373,12 +411,15 @@ impl<'a> ListDatabaseNames<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Vec<String>> {
-        let op = operation::ListDatabases::new(true, self.options.unwrap_or_default());
-        Ok(self
-            .client
-            .execute_operation_in(op, self.session)?
-            .iter()
-            .filter_map(|d| d.get_str("name").ok().map(str::to_owned))
-            .collect())
+        let timeout = self.timeout.or(self.client.timeout());
+        crate::timeout::scope(timeout, move || {
+            let op = operation::ListDatabases::new(true, self.options.unwrap_or_default());
+            Ok(self
+                .client
+                .execute_operation_in(op, self.session)?
+                .iter()
+                .filter_map(|d| d.get_str("name").ok().map(str::to_owned))
+                .collect())
+        })
     }
 }

@@ -10,6 +10,9 @@ use crate::{operation, options::*, Cursor, Database, Result, SessionCursor};
 impl Database {
     /// Runs a database command as given; by default on the primary, never retried.
     ///
+    /// Under a deadline (`timeoutMS`, or the caller's), the driver's `maxTimeMS` (the
+    /// time left) replaces one the command has; the command is not inspected otherwise.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -26,6 +29,7 @@ impl Database {
             command,
             selection_criteria: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -51,6 +55,8 @@ impl Database {
             command,
             options: None,
             session: ImplicitSession,
+            timeout: None,
+            timeout_mode: None,
         }
     }
 }
@@ -79,10 +85,13 @@ pub struct RunCommand<'a> {
     command: Document,
     selection_criteria: Option<SelectionCriteria>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a> RunCommand<'a> {
     session_setter!("db: Database" "db.run_command(doc! { \"ping\": 1 })");
+
+    timeout_setter!("db: Database" "db.run_command(doc! { \"ping\": 1 })");
 
     /// Where the command runs (default: the primary). A read preference other than
     /// primary is also sent as `$readPreference`, except to a standalone server.
@@ -120,44 +129,47 @@ impl<'a> RunCommand<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Document> {
-        if let Some(session) = self.session.as_deref() {
-            // In a transaction, runCommand reads from the primary only: neither its own
-            // read preference nor the transaction's may say otherwise.
-            let explicit = self
+        let timeout = self.timeout.or(self.db.timeout());
+        crate::timeout::scope(timeout, move || {
+            if let Some(session) = self.session.as_deref() {
+                // In a transaction, runCommand reads from the primary only: neither its own
+                // read preference nor the transaction's may say otherwise.
+                let explicit = self
+                    .selection_criteria
+                    .as_ref()
+                    .and_then(|c| c.as_read_pref());
+                let non_primary = |p: &ReadPreference| p.mode != ReadPreferenceMode::Primary;
+                let refused = explicit.is_some_and(non_primary)
+                    || session
+                        .transaction_read_preference()
+                        .is_some_and(non_primary);
+                if session.in_transaction() && refused {
+                    return Err(crate::Error::invalid_argument(
+                        "read preference in a transaction must be primary",
+                    ));
+                }
+            }
+            let client = self.db.client();
+            let op = match self
                 .selection_criteria
                 .as_ref()
-                .and_then(|c| c.as_read_pref());
-            let non_primary = |p: &ReadPreference| p.mode != ReadPreferenceMode::Primary;
-            let refused = explicit.is_some_and(non_primary)
-                || session
-                    .transaction_read_preference()
-                    .is_some_and(non_primary);
-            if session.in_transaction() && refused {
-                return Err(crate::Error::invalid_argument(
-                    "read preference in a transaction must be primary",
-                ));
-            }
-        }
-        let client = self.db.client();
-        let op = match self
-            .selection_criteria
-            .as_ref()
-            .and_then(|c| c.as_read_pref())
-        {
-            Some(pref) => {
-                // Selecting first tells whether the deployment is a standalone server,
-                // which must not be sent `$readPreference`.
-                let standalone = client.is_standalone(pref)?;
-                operation::RunCommand::with_read_preference(
-                    self.db.name(),
-                    self.command,
-                    pref.clone(),
-                    standalone,
-                )
-            }
-            None => operation::RunCommand::new(self.db.name(), self.command),
-        };
-        client.execute_operation_in(op, self.session)
+                .and_then(|c| c.as_read_pref())
+            {
+                Some(pref) => {
+                    // Selecting first tells whether the deployment is a standalone server,
+                    // which must not be sent `$readPreference`.
+                    let standalone = client.is_standalone(pref)?;
+                    operation::RunCommand::with_read_preference(
+                        self.db.name(),
+                        self.command,
+                        pref.clone(),
+                        standalone,
+                    )
+                }
+                None => operation::RunCommand::new(self.db.name(), self.command),
+            };
+            client.execute_operation_in(op, self.session)
+        })
     }
 }
 
@@ -188,9 +200,21 @@ pub struct RunCursorCommand<'a, S = ImplicitSession> {
     command: Document,
     options: Option<RunCursorCommandOptions>,
     session: S,
+    timeout: Option<std::time::Duration>,
+    timeout_mode: Option<crate::options::TimeoutMode>,
 }
 
 impl<S> RunCursorCommand<'_, S> {
+    /// The `timeoutMS` and `timeoutMode` the cursor is opened with.
+    fn timing(&self) -> crate::timeout::CursorTiming {
+        crate::timeout::CursorTiming {
+            timeout: self.timeout.or(self.db.timeout()),
+            mode: self.timeout_mode,
+        }
+    }
+
+    cursor_timeout_setters!("db: Database" "db.run_cursor_command(doc! { \"find\": \"items\" })");
+
     option_setters!(RunCursorCommandOptions;
         example("db: Database") "db.run_cursor_command(doc! { \"find\": \"c\" })";
         selection_criteria: (SelectionCriteria),
@@ -236,6 +260,8 @@ impl<'a> RunCursorCommand<'a, ImplicitSession> {
             command: self.command,
             options: self.options,
             session: ExplicitSession(session.into()),
+            timeout: self.timeout,
+            timeout_mode: self.timeout_mode,
         }
     }
 
@@ -256,8 +282,9 @@ impl<'a> RunCursorCommand<'a, ImplicitSession> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Cursor<Document>> {
+        let timing = self.timing();
         let client = self.db.client();
-        client.execute_cursor_operation(self.into_parts().0)
+        client.execute_cursor_operation(self.into_parts().0, timing)
     }
 }
 
@@ -283,9 +310,10 @@ impl<'a> RunCursorCommand<'a, ExplicitSession<'a>> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<SessionCursor<Document>> {
+        let timing = self.timing();
         let client = self.db.client();
         let (op, ExplicitSession(session)) = self.into_parts();
-        let cursor = client.execute_cursor_operation_in(op, Some(session))?;
+        let cursor = client.execute_cursor_operation_in(op, Some(session), timing)?;
         Ok(SessionCursor::new(cursor))
     }
 }

@@ -64,7 +64,10 @@ impl ClientSession {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn commit_transaction(&mut self) -> CommitTransaction<'_> {
-        CommitTransaction { session: self }
+        CommitTransaction {
+            session: self,
+            timeout: None,
+        }
     }
 
     /// Aborts the open transaction; `.run()` sends `abortTransaction` (retried once) and
@@ -84,7 +87,10 @@ impl ClientSession {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn abort_transaction(&mut self) -> AbortTransaction<'_> {
-        AbortTransaction { session: self }
+        AbortTransaction {
+            session: self,
+            timeout: None,
+        }
     }
 
     /// Runs `callback` in a transaction and commits it (the convenient API, as
@@ -173,6 +179,15 @@ impl StartTransaction<'_> {
     /// error from the callback itself aborts the transaction and is returned. In a
     /// coroutine, every wait (replies, backoff) parks the coroutine.
     ///
+    /// With a `timeoutMS` (the session's [`default_timeout`](crate::options::SessionOptions::default_timeout),
+    /// else the client's), that bounds the whole call instead of the 120 seconds: every
+    /// operation of the callback, retries, backoff and commit. Running out is an
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) whose source is the last error;
+    /// the abort that follows gets a fresh `timeoutMS`. Unlike the other drivers the
+    /// deadline also bounds operations of the callback that do not use the session (it
+    /// is the runtime's deadline); an operation's own `.timeout(d)` inside the callback
+    /// can only shorten it.
+    ///
     /// The callback may run more than once: keep its side effects in the transaction.
     ///
     /// # Examples
@@ -213,9 +228,29 @@ impl StartTransaction<'_> {
 #[derive(Debug)]
 pub struct CommitTransaction<'a> {
     session: &'a mut ClientSession,
+    timeout: Option<Duration>,
 }
 
 impl CommitTransaction<'_> {
+    /// Bounds the commit (with its retry) by `timeout` (its `timeoutMS`; zero: no
+    /// limit) instead of the session's default; `max_commit_time` is then ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let mut session = client.start_session().run()?;
+    /// session.start_transaction().run()?;
+    /// session.commit_transaction().timeout(Duration::from_secs(5)).run()?;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     /// Sends `commitTransaction`.
     ///
     /// # Errors
@@ -231,7 +266,8 @@ impl CommitTransaction<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        self.session.commit()
+        let timeout = self.timeout.or(self.session.default_timeout());
+        crate::timeout::scope(timeout, || self.session.commit())
     }
 }
 
@@ -251,9 +287,29 @@ impl CommitTransaction<'_> {
 #[derive(Debug)]
 pub struct AbortTransaction<'a> {
     session: &'a mut ClientSession,
+    timeout: Option<Duration>,
 }
 
 impl AbortTransaction<'_> {
+    /// Bounds the abort (with its retry) by `timeout` (its `timeoutMS`; zero: no
+    /// limit) instead of the session's default; `max_commit_time` is then ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let mut session = client.start_session().run()?;
+    /// session.start_transaction().run()?;
+    /// session.abort_transaction().timeout(Duration::from_secs(5)).run()?;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     /// Sends `abortTransaction`; its errors are ignored.
     ///
     /// # Errors
@@ -270,6 +326,7 @@ impl AbortTransaction<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        self.session.abort()
+        let timeout = self.timeout.or(self.session.default_timeout());
+        crate::timeout::scope(timeout, || self.session.abort())
     }
 }

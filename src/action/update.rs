@@ -40,6 +40,7 @@ impl<T> Collection<T> {
             multi: false,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 
@@ -68,6 +69,7 @@ impl<T> Collection<T> {
             multi: true,
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -93,6 +95,7 @@ impl<T: Serialize> Collection<T> {
             replacement: to_replacement(replacement.borrow()),
             options: None,
             session: None,
+            timeout: None,
         }
     }
 }
@@ -121,6 +124,7 @@ pub struct Update<'a, T> {
     multi: bool,
     options: Option<UpdateOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> Update<'a, T> {
@@ -138,6 +142,8 @@ impl<'a, T> Update<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.update_one(doc! {}, doc! { \"$set\": { \"x\": 1 } })");
+
+    timeout_setter!("coll: Collection<Document>" "coll.update_one(doc! {}, doc! { \"$set\": { \"x\": 1 } })");
 
     /// Runs the update. `update_one` is retried once on a retryable error;
     /// `update_many` is not (it may touch many documents).
@@ -158,26 +164,29 @@ impl<'a, T> Update<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<UpdateResult> {
-        let mut options = self.options.unwrap_or_default();
-        if self.multi && options.sort.is_some() {
-            return Err(crate::Error::invalid_argument(
-                "sort applies to update_one only: update_many updates every match",
-            ));
-        }
-        let update = checked_update(self.update)?;
-        let write_concern = self
-            .coll
-            .concerns()
-            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
-        let op = operation::Update::new(
-            self.coll.namespace(),
-            self.filter,
-            update,
-            self.multi,
-            options,
-            write_concern,
-        );
-        self.coll.client().execute_operation_in(op, self.session)
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let mut options = self.options.unwrap_or_default();
+            if self.multi && options.sort.is_some() {
+                return Err(crate::Error::invalid_argument(
+                    "sort applies to update_one only: update_many updates every match",
+                ));
+            }
+            let update = checked_update(self.update)?;
+            let write_concern = self
+                .coll
+                .concerns()
+                .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
+            let op = operation::Update::new(
+                self.coll.namespace(),
+                self.filter,
+                update,
+                self.multi,
+                options,
+                write_concern,
+            );
+            self.coll.client().execute_operation_in(op, self.session)
+        })
     }
 }
 
@@ -203,6 +212,7 @@ pub struct ReplaceOne<'a, T> {
     replacement: Result<Document>,
     options: Option<ReplaceOptions>,
     session: Option<&'a mut crate::ClientSession>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<'a, T> ReplaceOne<'a, T> {
@@ -219,6 +229,8 @@ impl<'a, T> ReplaceOne<'a, T> {
     );
 
     session_setter!("coll: Collection<Document>" "coll.replace_one(doc! {}, doc! { \"x\": 1 })");
+
+    timeout_setter!("coll: Collection<Document>" "coll.replace_one(doc! {}, doc! { \"x\": 1 })");
 
     /// Runs the replacement (retried once on a retryable error).
     ///
@@ -238,20 +250,23 @@ impl<'a, T> ReplaceOne<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<UpdateResult> {
-        let replacement = Bson::Document(self.replacement?);
-        let mut options = UpdateOptions::from(self.options.unwrap_or_default());
-        let write_concern = self
-            .coll
-            .concerns()
-            .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
-        let op = operation::Update::new(
-            self.coll.namespace(),
-            self.filter,
-            replacement,
-            false,
-            options,
-            write_concern,
-        );
-        self.coll.client().execute_operation_in(op, self.session)
+        let timeout = self.timeout.or(self.coll.timeout());
+        crate::timeout::scope(timeout, move || {
+            let replacement = Bson::Document(self.replacement?);
+            let mut options = UpdateOptions::from(self.options.unwrap_or_default());
+            let write_concern = self
+                .coll
+                .concerns()
+                .write_concern_in(options.write_concern.take(), self.session.as_deref())?;
+            let op = operation::Update::new(
+                self.coll.namespace(),
+                self.filter,
+                replacement,
+                false,
+                options,
+                write_concern,
+            );
+            self.coll.client().execute_operation_in(op, self.session)
+        })
     }
 }

@@ -39,6 +39,7 @@ impl<T> Collection<T> {
             self.client().clone(),
             WatchTarget::Collection(self.namespace()),
             self.concerns(),
+            self.timeout(),
         )
     }
 }
@@ -62,6 +63,7 @@ impl Database {
             self.client().clone(),
             WatchTarget::Database(self.name().to_owned()),
             self.concerns(),
+            self.timeout(),
         )
     }
 }
@@ -81,7 +83,7 @@ impl Client {
     /// ```
     pub fn watch(&self) -> Watch<'_> {
         let concerns = self.database("admin").concerns();
-        Watch::new(self.clone(), WatchTarget::Cluster, concerns)
+        Watch::new(self.clone(), WatchTarget::Cluster, concerns, self.timeout())
     }
 }
 
@@ -118,18 +120,26 @@ pub struct Watch<'a, T = Document> {
     concerns: Concerns,
     pipeline: Vec<Document>,
     options: Option<ChangeStreamOptions>,
+    /// Its `timeoutMS` (the handle's until `.timeout()` sets one).
+    timeout: Option<Duration>,
     _type: PhantomData<fn() -> T>,
     _borrow: PhantomData<&'a ()>,
 }
 
 impl<'a, T> Watch<'a, T> {
-    fn new(client: Client, target: WatchTarget, concerns: Concerns) -> Self {
+    fn new(
+        client: Client,
+        target: WatchTarget,
+        concerns: Concerns,
+        timeout: Option<Duration>,
+    ) -> Self {
         Watch {
             client,
             target,
             concerns,
             pipeline: Vec::new(),
             options: None,
+            timeout,
             _type: PhantomData,
             _borrow: PhantomData,
         }
@@ -152,6 +162,33 @@ impl<'a, T> Watch<'a, T> {
     /// ```
     pub fn pipeline(mut self, pipeline: impl IntoIterator<Item = Document>) -> Self {
         self.pipeline = pipeline.into_iter().collect();
+        self
+    }
+
+    /// Bounds the opening `aggregate`, then each iteration of the stream (each `next`
+    /// with the `getMore`s and any resume it takes) by `timeout` (its `timeoutMS`; zero:
+    /// no limit), in place of the collection's, database's or client's. An iteration
+    /// that times out leaves the stream usable: the next one resumes it. A timeout
+    /// before any event came suggests the server needs longer to scan the oplog: drop
+    /// the stream and open one with a longer timeout. `max_await_time` must be shorter.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use bson::Document;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut stream = items.watch().timeout(Duration::from_secs(5)).run()?;
+    /// match stream.next() {
+    ///     Some(Err(e)) if e.is_timeout() => println!("no change within 5 s"),
+    ///     other => println!("{other:?}"),
+    /// }
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -246,6 +283,7 @@ impl<'a, T> Watch<'a, T> {
             concerns: self.concerns,
             pipeline: self.pipeline,
             options: self.options,
+            timeout: self.timeout,
             _type: PhantomData,
             _borrow: PhantomData,
         }
@@ -279,6 +317,7 @@ impl<T: DeserializeOwned> Watch<'_, T> {
             self.pipeline,
             self.options.unwrap_or_default(),
             self.concerns,
+            self.timeout,
         )
     }
 }

@@ -16,6 +16,7 @@ use crate::{
     sdam::ErrorPhase,
     selection::Criteria,
     session::{ServerSession, TransactionPin},
+    timeout::CursorTiming,
     wire::DocumentSequence,
     ClientSession, ErrorKind, Result,
 };
@@ -45,6 +46,7 @@ impl Client {
             Request {
                 command: body,
                 sequences,
+                max_time: true,
             },
             Target::Select(op.criteria()),
             op.retry(),
@@ -60,22 +62,42 @@ impl Client {
     pub(crate) fn execute_cursor_operation<Op: CursorOperation, T>(
         &self,
         op: Op,
+        timing: CursorTiming,
     ) -> Result<Cursor<T>> {
-        self.execute_cursor_operation_in(op, None)
+        self.execute_cursor_operation_in(op, None, timing)
     }
 
     /// Like [`execute_cursor_operation`](Self::execute_cursor_operation) in `session`:
     /// an explicit session stays the caller's, who lends it to each `getMore`
     /// ([`SessionCursor`](crate::SessionCursor)).
+    /// `timing` bounds the opening command and, by its `timeoutMode`, the cursor's
+    /// fetches.
     pub(crate) fn execute_cursor_operation_in<Op: CursorOperation, T>(
         &self,
         mut op: Op,
         session: Option<&mut ClientSession>,
+        timing: CursorTiming,
     ) -> Result<Cursor<T>> {
         let spec = op.cursor_spec();
         let Command { db, body, .. } = op.build()?;
-        let opened = self.run_cursor_operation_in(&db, body, op.criteria(), op.retry(), session)?;
-        Cursor::open(self.clone(), spec, opened)
+        let (budget, max_time, kept) =
+            timing.plan(spec.tailable, spec.max_await_time, writes_output(&body))?;
+        let (criteria, retry) = (op.criteria(), op.retry());
+        budget.run(|| {
+            let opened = self.run_cursor_operation_in(
+                &db,
+                Request {
+                    max_time,
+                    ..Request::from(body)
+                },
+                criteria,
+                retry,
+                session,
+            )?;
+            let mut cursor = Cursor::open(self.clone(), spec, opened)?;
+            cursor.set_budget(kept);
+            Ok(cursor)
+        })
     }
 
     /// Runs a command as given on the primary (or whatever server a write would use), in
@@ -90,7 +112,7 @@ impl Client {
     fn run_cursor_operation_in(
         &self,
         db: &str,
-        command: Document,
+        request: Request,
         criteria: Criteria,
         retry: Retry,
         session: Option<&mut ClientSession>,
@@ -98,15 +120,8 @@ impl Client {
         // In a load-balanced transaction the connection is the transaction's.
         let pin = self.inner.topology.is_load_balanced()
             && !session.as_ref().is_some_and(|s| s.in_transaction());
-        let session = SessionSlot::for_command(session, &command);
-        let done = self.execute(
-            db,
-            Request::from(command),
-            Target::Select(criteria),
-            retry,
-            session,
-            pin,
-        )?;
+        let session = SessionSlot::for_command(session, &request.command);
+        let done = self.execute(db, request, Target::Select(criteria), retry, session, pin)?;
         Ok(OpenedCursor {
             reply: done.reply,
             address: done.address,
@@ -272,6 +287,7 @@ impl Client {
         let Request {
             mut command,
             mut sequences,
+            max_time: request_max_time,
         } = request;
         let options = &self.inner.config.options;
         // commitTransaction and abortTransaction are retried whatever retryWrites says,
@@ -286,6 +302,19 @@ impl Client {
         };
         let mut with_session = false;
         let topology = &self.inner.topology;
+        // Under a deadline (timeoutMS, or the caller's), the deprecated per-command limits
+        // give way to it: maxTimeMS is derived from the time left (never on a getMore,
+        // whose wait the cursor bounds) and wTimeoutMS is dropped.
+        let deadline = crate::runtime::time::deadline();
+        let max_time = deadline.is_some() && request_max_time && name != "getMore";
+        if deadline.is_some() {
+            if let Ok(write_concern) = command.get_document_mut("writeConcern") {
+                write_concern.remove("wtimeout");
+                if write_concern.is_empty() {
+                    command.remove("writeConcern");
+                }
+            }
+        }
         let mut retried = false;
         loop {
             // Gossip the highest cluster time seen (the sessions spec); a standalone
@@ -304,6 +333,13 @@ impl Client {
                     with_session = true;
                     session.apply(self, &mut command, &mut retry)?;
                     session.pin_mongos(topology, &server.address);
+                }
+                if max_time {
+                    // What is left of the operation's deadline, less a round trip, after
+                    // all blocking work (the CSOT spec); it replaces any maxTimeMS set.
+                    if let Some(ms) = crate::timeout::max_time_ms(server.min_rtt)? {
+                        command.insert("maxTimeMS", ms);
+                    }
                 }
                 let reply = self.send(&mut conn, db, &command, &mut sequences);
                 session.observe(&reply);
@@ -351,7 +387,8 @@ impl Client {
             if retry == Retry::Write && retryable && !error.contains_label(RETRYABLE_WRITE_ERROR) {
                 error.add_label(RETRYABLE_WRITE_ERROR);
             }
-            if retried || !retryable {
+            // Retried once; under a deadline, as often as it allows (the CSOT spec).
+            if !retryable || (retried && deadline.is_none()) || crate::timeout::expired() {
                 return Err(error);
             }
             tracing::debug!(%error, "retrying once");
@@ -361,6 +398,17 @@ impl Client {
             }
         }
     }
+}
+
+/// Whether `command` is an aggregate whose pipeline writes its output (`$out`, `$merge`).
+fn writes_output(command: &Document) -> bool {
+    command.contains_key("aggregate")
+        && command
+            .get_array("pipeline")
+            .ok()
+            .and_then(|stages| stages.last())
+            .and_then(Bson::as_document)
+            .is_some_and(|stage| stage.contains_key("$out") || stage.contains_key("$merge"))
 }
 
 /// The newer of the client's cluster time and the session's.
@@ -404,6 +452,9 @@ struct Request {
     command: Document,
     /// OP_MSG document sequences beside the command (an insert's `documents`).
     sequences: Vec<DocumentSequence>,
+    /// Whether a deadline in force reaches the server as `maxTimeMS` (not for a cursor
+    /// whose `timeoutMS` bounds each iteration rather than the command).
+    max_time: bool,
 }
 
 impl From<Document> for Request {
@@ -411,6 +462,7 @@ impl From<Document> for Request {
         Request {
             command,
             sequences: Vec::new(),
+            max_time: true,
         }
     }
 }

@@ -1,10 +1,19 @@
-//! The connection handshake, pure: the `hello` command a new connection sends (the
+//! The connection handshake: the `hello` command a new connection sends (the
 //! mongodb-handshake spec's client metadata, compression negotiation, speculative
-//! authentication) and what the driver keeps of the reply.
+//! authentication) and what the driver keeps of the reply, both pure; and the awaitable
+//! `hello` exchange of a streaming server monitor (the Server Monitoring spec), the one
+//! conversation on a connection that is not one request, one reply.
 
-use bson::{doc, oid::ObjectId, Bson, Document};
+use std::{io::Write, net::Shutdown, time::Duration};
 
-use crate::{options::Compressor, wire::SizeLimits, Error, Result};
+use bson::{doc, oid::ObjectId, Bson, Document, RawDocumentBuf};
+
+use super::{check_reply, stream::Stream, Connection, DEFAULT_CONNECT_TIMEOUT};
+use crate::{
+    options::Compressor,
+    wire::{self, Message, MessageFlags, SizeLimits},
+    Error, Result,
+};
 
 /// What goes into the first `hello`.
 #[derive(Debug, Default, Clone)]
@@ -118,6 +127,133 @@ impl HelloReply {
             sasl_supported_mechs: strings("saslSupportedMechs"),
             speculative_authenticate: reply.get_document("speculativeAuthenticate").ok().cloned(),
             service_id: reply.get_object_id("serviceId").ok(),
+        })
+    }
+}
+
+/// One reply of a streaming `hello`.
+#[derive(Debug)]
+pub(crate) struct StreamedHello {
+    /// The reply, `ok: 1` (an `ok: 0` reply is an error).
+    pub(crate) reply: Document,
+    /// The server will send another reply without being asked (OP_MSG `moreToCome`).
+    pub(crate) more_to_come: bool,
+}
+
+/// Shuts a monitor's socket down from another coroutine or thread: its blocked read
+/// returns at once (end of stream), which is how a check in progress is cancelled.
+pub(crate) type Interrupt = Box<dyn Fn() + Send + Sync>;
+
+impl Connection {
+    /// Starts the streaming `hello` of the Server Monitoring spec: an awaitable `hello`
+    /// (`topologyVersion` from the previous reply, `maxAwaitTimeMS`) with the OP_MSG
+    /// `exhaustAllowed` flag, and returns its first reply, which the server sends when
+    /// its topology version changes or `max_await` has passed.
+    ///
+    /// From here on the socket read timeout is `connectTimeoutMS + max_await` (unlimited
+    /// when `connectTimeoutMS` is 0): a server that misses a reply by more than
+    /// `connectTimeoutMS` is unresponsive.
+    ///
+    /// # Errors
+    /// Network errors and timeouts; a command error for an `ok: 0` reply; a reply to
+    /// another request. Any error leaves the connection broken.
+    pub(crate) fn start_streaming_hello(
+        &mut self,
+        topology_version: Document,
+        max_await: Duration,
+        connect_timeout: Option<Duration>,
+    ) -> Result<StreamedHello> {
+        let connect_timeout = connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let read_timeout = (!connect_timeout.is_zero()).then(|| connect_timeout + max_await);
+        let max_await_ms = i64::try_from(max_await.as_millis()).unwrap_or(i64::MAX);
+        let command = doc! {
+            "hello": 1,
+            "helloOk": true,
+            "topologyVersion": topology_version,
+            "maxAwaitTimeMS": max_await_ms,
+            "$db": "admin",
+        };
+        let result = (|| {
+            self.stream.get_ref().set_timeouts(read_timeout)?;
+            let mut body = RawDocumentBuf::try_from(&command)?;
+            // The Stable API covers monitoring's hello too (versioned-api spec).
+            self.append_api_fields(&command, &mut body)?;
+            let mut message = Message::new(body);
+            message.flags.insert(MessageFlags::EXHAUST_ALLOWED);
+            let bytes = message.encode(self.compressor.as_ref());
+            self.in_flight = true;
+            self.stream.get_mut().write_all(&bytes)?;
+            self.read_streamed(Some(message.request_id))
+        })();
+        self.settle_streamed(result)
+    }
+
+    /// Reads the next reply of a streaming `hello` after one that had `moreToCome`.
+    ///
+    /// # Errors
+    /// As [`start_streaming_hello`](Self::start_streaming_hello).
+    pub(crate) fn next_streamed_hello(&mut self) -> Result<StreamedHello> {
+        let result = self.read_streamed(None);
+        self.settle_streamed(result)
+    }
+
+    /// Reads one reply; `request_id`, for the first, is the request it must answer
+    /// (later ones follow the previous reply, OP_MSG's `moreToCome` rule).
+    fn read_streamed(&mut self, request_id: Option<i32>) -> Result<StreamedHello> {
+        if self.broken {
+            return Err(Error::internal(
+                "the connection is broken; it must not be reused",
+            ));
+        }
+        let message = wire::read_message(&mut self.stream, &self.hello.limits)?;
+        if let Some(id) = request_id.filter(|id| *id != message.response_to) {
+            return Err(Error::invalid_response(format!(
+                "reply to request {} arrived while waiting for {id}",
+                message.response_to
+            )));
+        }
+        let more_to_come = message.flags.contains(MessageFlags::MORE_TO_COME);
+        let reply = Document::try_from(check_reply(message.body)?)?;
+        Ok(StreamedHello {
+            reply,
+            more_to_come,
+        })
+    }
+
+    /// Keeps the connection's state in step with a streamed reply: any error breaks it;
+    /// a reply without `moreToCome` ends the stream (the next `hello` is a new request).
+    fn settle_streamed(&mut self, result: Result<StreamedHello>) -> Result<StreamedHello> {
+        match &result {
+            Ok(streamed) => self.in_flight = streamed.more_to_come,
+            Err(_) => self.broken = true,
+        }
+        result
+    }
+
+    /// A way to cancel this connection's blocked read from elsewhere (see [`Interrupt`]).
+    ///
+    /// # Errors
+    /// When the socket cannot be duplicated (out of file descriptors).
+    pub(crate) fn interrupter(&self) -> Result<Interrupt> {
+        Ok(match self.stream.get_ref() {
+            Stream::Tcp(s) => {
+                let socket = s.try_clone()?;
+                Box::new(move || {
+                    let _ = socket.shutdown(Shutdown::Both);
+                })
+            }
+            Stream::Unix(s) => {
+                let socket = s.try_clone()?;
+                Box::new(move || {
+                    let _ = socket.shutdown(Shutdown::Both);
+                })
+            }
+            Stream::Tls(s) => {
+                let socket = s.sock.try_clone()?;
+                Box::new(move || {
+                    let _ = socket.shutdown(Shutdown::Both);
+                })
+            }
         })
     }
 }

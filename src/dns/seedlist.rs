@@ -1,5 +1,5 @@
 //! Initial DNS Seedlist Discovery: turns a `mongodb+srv` connection string into a seed
-//! list.
+//! list, and the lookups SRV polling repeats.
 //!
 //! [`ClientOptions::resolve_srv`] asks DNS (through [`crate::dns`], on the runtime's
 //! blocking pool) for the SRV records `_{srvServiceName}._tcp.{host}` and the TXT record
@@ -8,11 +8,13 @@
 //! options) and merges them into the options. Priority and weight are ignored, as the
 //! spec says; so are CNAMEs.
 //!
-//! Not done here: SRV polling for sharded clusters (the "Polling SRV Records for Mongos
-//! Discovery" spec), which re-runs the SRV lookup every `rescanSRVIntervalMS` once the
-//! client monitors its topology; it can reuse [`lookup_srv`].
+//! [`rescan_srv`] is the SRV half again, with the records' TTL, for the Polling SRV
+//! Records for mongos Discovery spec: the client's poller
+//! ([`sdam::srv_polling`](crate::sdam::srv_polling)) calls it every
+//! `rescanSRVIntervalMS` while the topology is Unknown or Sharded. [`shuffle`] is the
+//! random choice both use for `srvMaxHosts`, as that spec requires.
 
-use std::panic;
+use std::{panic, time::Duration};
 
 use hickory_proto::rr::{RData, RecordType};
 
@@ -65,27 +67,75 @@ impl ClientOptions {
         })?;
         let config = self.resolver_config.clone();
         let srv_name = lookup.srv_name();
-        let joined = spawn_blocking(move || {
+        let (targets, txt) = off_worker(&srv_name, move || {
             let config = match config {
                 Some(config) => config,
                 None => ResolverConfig::system()?,
             };
             query_records(&config, &lookup)
-        })
-        .join();
-        let (targets, txt) = match joined {
-            Ok(records) => records?,
-            Err(e) => match e.try_into_panic() {
-                Ok(payload) => panic::resume_unwind(payload),
-                Err(e) => {
-                    return Err(Error::dns_resolve(format!(
-                        "the lookup of SRV record {srv_name} did not finish: {e}"
-                    )))
-                }
-            },
-        };
+        })?;
         self.apply_srv_records(&targets, &txt)
     }
+}
+
+/// The SRV records of `lookup` asked again, for SRV polling: the targets as DNS gave
+/// them (not checked against the domain yet) and their smallest TTL. The nameservers are
+/// `config`'s, or the system's as they are now (re-read each time, so a changed
+/// resolv.conf is picked up). Blocks like [`ClientOptions::resolve_srv`]: in a
+/// coroutine the lookup runs on the blocking pool.
+///
+/// # Errors
+///
+/// [`ErrorKind::DnsResolve`](crate::ErrorKind::DnsResolve) when the lookup fails or finds
+/// no SRV record; [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for a
+/// configuration without nameservers. SRV polling logs these and keeps its hosts.
+pub(crate) fn rescan_srv(
+    lookup: &SrvLookup,
+    config: Option<&ResolverConfig>,
+) -> Result<SrvRecords> {
+    let srv_name = lookup.srv_name();
+    let config = config.cloned();
+    let name = srv_name.clone();
+    off_worker(&srv_name, move || {
+        let config = match config {
+            Some(config) => config,
+            None => ResolverConfig::system()?,
+        };
+        if config.nameservers.is_empty() {
+            return Err(no_nameservers());
+        }
+        lookup_srv(&config, &name)
+    })
+}
+
+/// Runs the blocking `f` where blocking is allowed (the runtime's blocking pool, or right
+/// here on a plain thread) and waits for it; a panic in `f` goes on in the caller.
+fn off_worker<T: Send + 'static>(
+    srv_name: &str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    match spawn_blocking(f).join() {
+        Ok(result) => result,
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => panic::resume_unwind(payload),
+            Err(e) => Err(Error::dns_resolve(format!(
+                "the lookup of SRV record {srv_name} did not finish: {e}"
+            ))),
+        },
+    }
+}
+
+fn no_nameservers() -> Error {
+    Error::invalid_argument("the resolver configuration lists no nameservers")
+}
+
+/// What an SRV lookup found.
+#[derive(Debug)]
+pub(crate) struct SrvRecords {
+    /// `(target, port)` of each record, in the order DNS gave them.
+    pub(crate) targets: Vec<(String, u16)>,
+    /// The records' smallest TTL (`None` when the answer did not say).
+    pub(crate) ttl: Option<Duration>,
 }
 
 /// What DNS said about a `mongodb+srv` host: the SRV targets as `(host, port)` and the
@@ -95,24 +145,22 @@ type Records = (Vec<(String, u16)>, Vec<String>);
 /// The shuffled SRV targets and the TXT strings of `lookup`. Blocks.
 fn query_records(config: &ResolverConfig, lookup: &SrvLookup) -> Result<Records> {
     if config.nameservers.is_empty() {
-        return Err(Error::invalid_argument(
-            "the resolver configuration lists no nameservers",
-        ));
+        return Err(no_nameservers());
     }
-    let mut targets = lookup_srv(config, &lookup.srv_name())?;
+    let mut targets = lookup_srv(config, &lookup.srv_name())?.targets;
     // srvMaxHosts keeps the first few: the spec asks for a random choice (Fisher–Yates).
     shuffle(&mut targets)?;
     let txt = lookup_txt(config, lookup.txt_name())?;
     Ok((targets, txt))
 }
 
-/// The `(target, port)` of each SRV record of `name`. Blocks.
+/// The `(target, port)` of each SRV record of `name`, and their smallest TTL. Blocks.
 ///
 /// # Errors
 ///
 /// [`ErrorKind::DnsResolve`](crate::ErrorKind::DnsResolve) when the lookup fails or finds
 /// no SRV record.
-pub(crate) fn lookup_srv(config: &ResolverConfig, name: &str) -> Result<Vec<(String, u16)>> {
+fn lookup_srv(config: &ResolverConfig, name: &str) -> Result<SrvRecords> {
     let what = format!("SRV record {name}");
     let answer = dns::lookup(config, name, RecordType::SRV).map_err(|e| e.into_error(&what))?;
     let targets: Vec<(String, u16)> = answer
@@ -129,7 +177,10 @@ pub(crate) fn lookup_srv(config: &ResolverConfig, name: &str) -> Result<Vec<(Str
             answer.nameserver
         )));
     }
-    Ok(targets)
+    Ok(SrvRecords {
+        targets,
+        ttl: answer.ttl.map(|secs| Duration::from_secs(u64::from(secs))),
+    })
 }
 
 /// The TXT records of `name`, each one's strings joined, as the spec says. A name with no
@@ -166,7 +217,12 @@ fn lookup_txt(config: &ResolverConfig, name: &str) -> Result<Vec<String>> {
 
 /// Fisher–Yates with the OS's random numbers. The modulo bias of a 64-bit draw over a
 /// handful of hosts is negligible.
-fn shuffle<T>(items: &mut [T]) -> Result<()> {
+///
+/// # Errors
+///
+/// [`ErrorKind::Internal`](crate::ErrorKind::Internal) when the OS has no random numbers
+/// to give; `items` is then partly shuffled.
+pub(crate) fn shuffle<T>(items: &mut [T]) -> Result<()> {
     for i in (1..items.len()).rev() {
         let draw = getrandom::u64()
             .map_err(|e| Error::internal(format!("no random numbers to shuffle hosts: {e}")))?;
@@ -209,5 +265,9 @@ mod tests {
         let err = srv.resolve_srv().unwrap_err();
         assert!(err.to_string().contains("no nameservers"), "{err}");
         assert!(srv.needs_srv_resolution());
+
+        let lookup = srv.srv_lookup().unwrap();
+        let err = rescan_srv(&lookup, srv.resolver_config.as_ref()).unwrap_err();
+        assert!(err.to_string().contains("no nameservers"), "{err}");
     }
 }

@@ -53,6 +53,8 @@ pub struct GridFsDownloadStream {
     chunk: Option<(u64, RawDocumentBuf)>,
     /// The open cursor over the chunks and the `n` of the chunk it returns next.
     cursor: Option<(Cursor<RawDocumentBuf>, u64)>,
+    /// Its `timeoutMS` from when it was opened: every read must finish within it.
+    budget: crate::timeout::Budget,
 }
 
 impl fmt::Debug for GridFsDownloadStream {
@@ -66,7 +68,11 @@ impl fmt::Debug for GridFsDownloadStream {
 }
 
 impl GridFsDownloadStream {
-    pub(crate) fn new(bucket: &GridFsBucket, file: FilesCollectionDocument) -> Result<Self> {
+    pub(crate) fn new(
+        bucket: &GridFsBucket,
+        file: FilesCollectionDocument,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Self> {
         if file.chunk_size_bytes == 0 && file.length > 0 {
             return Err(Error::invalid_response(format!(
                 "files document {}: chunkSize 0 for a length of {}",
@@ -79,6 +85,7 @@ impl GridFsDownloadStream {
             pos: 0,
             chunk: None,
             cursor: None,
+            budget: crate::timeout::Budget::start(timeout),
         })
     }
 
@@ -144,6 +151,12 @@ impl GridFsDownloadStream {
     /// Chunk `n`, checked: from the open cursor if it is there, else from a new cursor
     /// starting at `n` (once more if the server timed the cursor out).
     fn fetch(&mut self, n: u64) -> Result<RawDocumentBuf> {
+        // Every read of the stream within its timeoutMS from when it was opened.
+        let budget = self.budget;
+        budget.run(|| self.fetch_within(n))
+    }
+
+    fn fetch_within(&mut self, n: u64) -> Result<RawDocumentBuf> {
         let mut reopened = false;
         loop {
             let mut cursor = match self.cursor.take() {

@@ -6,7 +6,7 @@ use std::{fmt, io, time::Duration};
 use bson::{doc, oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Document};
 
 use super::{error::into_io_error, FilesCollectionDocument, GridFsBucket, GridFsErrorKind};
-use crate::{runtime::time::with_timeout, Error, Result};
+use crate::{runtime::time::with_own_deadline, timeout::Budget, Error, Result};
 
 /// How long dropping an unclosed upload stream, or cleaning up after a failed write, may
 /// spend deleting its chunks (as a cursor's `killCursors` on drop: a dead server cannot
@@ -72,6 +72,9 @@ pub struct GridFsUploadStream {
     /// Bytes written so far, in chunks sent and in the buffer.
     length: u64,
     state: State,
+    /// Its `timeoutMS` from when it was opened: the whole stream (index check, chunk
+    /// writes, close or abort) must finish within it (the CSOT spec).
+    budget: Budget,
 }
 
 /// Where an upload stands.
@@ -105,11 +108,13 @@ impl GridFsUploadStream {
         filename: String,
         chunk_size: u32,
         metadata: Option<Document>,
+        timeout: Option<Duration>,
     ) -> Result<GridFsUploadStream> {
         if chunk_size == 0 {
             return Err(Error::invalid_argument("chunk_size_bytes must be positive"));
         }
-        bucket.ensure_indexes()?;
+        let budget = Budget::start(timeout);
+        budget.run(|| bucket.ensure_indexes())?;
         Ok(GridFsUploadStream {
             bucket,
             id,
@@ -120,6 +125,7 @@ impl GridFsUploadStream {
             n: 0,
             length: 0,
             state: State::Open,
+            budget,
         })
     }
 
@@ -162,6 +168,12 @@ impl GridFsUploadStream {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn close(&mut self) -> Result<()> {
+        let budget = self.budget;
+        budget.run(|| self.finish())
+    }
+
+    /// [`close`](Self::close) within the stream's budget.
+    fn finish(&mut self) -> Result<()> {
         self.check_open()?;
         if !self.buffer.is_empty() {
             self.write_chunk()?;
@@ -205,7 +217,8 @@ impl GridFsUploadStream {
         self.check_open()?;
         self.state = State::Aborted;
         self.buffer = Vec::new();
-        self.delete_chunks(self.n)
+        let budget = self.budget;
+        budget.run(|| self.delete_chunks(self.n))
     }
 
     fn check_open(&self) -> Result<()> {
@@ -251,7 +264,9 @@ impl GridFsUploadStream {
     fn fail(&mut self, error: Error) -> Error {
         self.state = State::Aborted;
         self.buffer = Vec::new();
-        let _ = with_timeout(CLEANUP_TIMEOUT, || self.delete_chunks(self.n));
+        // A budget of its own: the stream's may be what failed the write.
+        let cleanup = std::time::Instant::now() + CLEANUP_TIMEOUT;
+        let _ = with_own_deadline(Some(cleanup), || self.delete_chunks(self.n));
         error
     }
 
@@ -286,7 +301,10 @@ impl GridFsUploadStream {
 impl io::Write for GridFsUploadStream {
     /// Takes all of `buf`, sending every chunk it fills.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_bytes(buf).map_err(into_io_error)?;
+        let budget = self.budget;
+        budget
+            .run(|| self.write_bytes(buf))
+            .map_err(into_io_error)?;
         Ok(buf.len())
     }
 
@@ -303,7 +321,8 @@ impl Drop for GridFsUploadStream {
             return;
         }
         self.state = State::Aborted;
-        let _ = with_timeout(CLEANUP_TIMEOUT, || self.delete_chunks(self.n));
+        let cleanup = std::time::Instant::now() + CLEANUP_TIMEOUT;
+        let _ = with_own_deadline(Some(cleanup), || self.delete_chunks(self.n));
     }
 }
 

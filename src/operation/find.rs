@@ -139,6 +139,7 @@ impl CursorOperation for Find {
             comment: o.comment.clone(),
             stop_on_empty_batch: o.cursor_type.is_some_and(|t| t != CursorType::NonTailable)
                 && max_await_time.is_none(),
+            tailable: o.cursor_type.is_some_and(|t| t != CursorType::NonTailable),
         }
     }
 }

@@ -133,6 +133,7 @@ impl CursorOperation for RunCursorCommand {
             max_await_time: o.max_time,
             comment: o.comment.clone(),
             stop_on_empty_batch: o.cursor_type == Some(CursorType::Tailable),
+            tailable: o.cursor_type.is_some_and(|t| t != CursorType::NonTailable),
             ..Default::default()
         }
     }

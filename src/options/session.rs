@@ -38,13 +38,19 @@ pub struct SessionOptions {
     /// [`snapshot_time`](crate::ClientSession::snapshot_time), to read the same snapshot.
     /// Needs `snapshot: true`.
     pub snapshot_time: Option<Timestamp>,
+    /// The `timeoutMS` of the session's `commit_transaction`, `abort_transaction` and
+    /// `with_transaction` (which then bounds the whole call, retries and the callback's
+    /// operations in the session included, instead of its 120 s retry limit); default:
+    /// the client's.
+    pub default_timeout: Option<Duration>,
 }
 
 setters!(SessionOptions {
     causal_consistency: bool,
     default_transaction_options: TransactionOptions,
     snapshot: bool,
-    snapshot_time: bson::Timestamp
+    snapshot_time: bson::Timestamp,
+    default_timeout: Duration
 });
 
 /// The options of one transaction, given to

@@ -106,10 +106,14 @@ impl<C: PoolConnection> Inner<C> {
         receiver: mpsc::Receiver<Grant<C>>,
         started: Instant,
     ) -> std::result::Result<Grant<C>, (CheckOutFailedReason, Error)> {
-        let wait_queue_deadline = self
+        // An operation deadline (timeoutMS) replaces the deprecated waitQueueTimeoutMS
+        // (the CSOT spec).
+        let wait_queue_timeout = self
             .options
             .wait_queue_timeout()
-            .and_then(|timeout| started.checked_add(timeout));
+            .filter(|_| crate::runtime::time::deadline().is_none());
+        let wait_queue_deadline =
+            wait_queue_timeout.and_then(|timeout| started.checked_add(timeout));
         let mut queued = Queued {
             pool: self,
             ticket,
@@ -132,7 +136,7 @@ impl<C: PoolConnection> Inner<C> {
                     return Err((CheckOutFailedReason::ConnectionError, e.into()));
                 }
                 let elapsed = started.elapsed();
-                let error = match (self.options.wait_queue_timeout(), wait_queue_deadline) {
+                let error = match (wait_queue_timeout, wait_queue_deadline) {
                     (Some(timeout), Some(deadline)) if Instant::now() >= deadline => {
                         Error::new(ErrorKind::WaitQueueTimeout {
                             message: format!(

@@ -6,7 +6,7 @@
 //! [`close`](super::TopologyDescription::close); the client publishes them, in order,
 //! tagged with its topology id. `ServerOpening` and `ServerClosed` are also the monitor's cue
 //! to start and stop checking a server. Heartbeat events belong to the monitor, which
-//! publishes them around each check.
+//! publishes them around each check; a streaming monitor's are `awaited`.
 
 use std::time::Duration;
 
@@ -65,20 +65,27 @@ pub enum SdamEvent {
     },
     /// The topology was closed (last event of a client).
     TopologyClosed,
-    /// A monitor is about to check a server with `hello` (monitors poll, so never
-    /// awaited).
+    /// A monitor is about to check a server with `hello`: it sends one (polling, or the
+    /// first check on a connection), or it waits for the next reply of a streaming
+    /// `hello` (`awaited`).
     ServerHeartbeatStarted {
         /// The server.
         address: ServerAddress,
+        /// The check waits for the server to report a change (or `heartbeatFrequencyMS`
+        /// to pass): the streaming protocol of `serverMonitoringMode=stream`.
+        awaited: bool,
     },
     /// A monitor's check succeeded.
     ServerHeartbeatSucceeded {
         /// The server.
         address: ServerAddress,
-        /// How long the check took (including connecting, for a monitor's first check).
+        /// How long the check took (including connecting, for a monitor's first check;
+        /// including the server's wait, for an awaited one).
         duration: Duration,
         /// The server's `hello` reply.
         reply: Document,
+        /// The reply came from a streaming `hello` (see `ServerHeartbeatStarted`).
+        awaited: bool,
     },
     /// A monitor's check failed: the server is marked Unknown.
     ServerHeartbeatFailed {
@@ -88,6 +95,8 @@ pub enum SdamEvent {
         duration: Duration,
         /// Why it failed (the driver's error, as text).
         failure: String,
+        /// The check was waiting for a streaming `hello` reply.
+        awaited: bool,
     },
 }
 

@@ -8,7 +8,7 @@ use std::{cmp::Ordering, collections::BTreeMap, fmt, str::FromStr, time::Duratio
 
 use bson::oid::ObjectId;
 
-use super::{SdamEvent, ServerDescription, ServerType, TopologyVersion};
+use super::{RoundTripTimes, SdamEvent, ServerDescription, ServerType, TopologyVersion};
 use crate::{options::ServerAddress, ClientOptions, Error, Result};
 
 /// The kind of deployment (SDAM spec, "TopologyType").
@@ -539,6 +539,35 @@ impl TopologyDescription {
         }
         outcome.events = events;
         outcome
+    }
+
+    /// Records a server's latest round-trip times (a streaming monitor's RTT task
+    /// measures them between the server's own reports). Not a description change: no
+    /// events, and nothing happens while the server is Unknown (it has no RTT then).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use bson::doc;
+    /// use greenmongo::{options::ServerAddress, sdam::{RoundTripTimes, ServerDescription, TopologyDescription}, ClientOptions};
+    ///
+    /// let (mut topology, _) = TopologyDescription::new(&ClientOptions::parse("mongodb://a")?);
+    /// let a = ServerAddress::tcp("a", 27017);
+    /// let reply = doc! { "ok": 1, "isWritablePrimary": true, "maxWireVersion": 21 };
+    /// topology.update(ServerDescription::from_hello(a.clone(), &reply, RoundTripTimes::default(), Instant::now()));
+    /// let ms = Duration::from_millis;
+    /// topology.set_round_trip_times(&a, RoundTripTimes { average: ms(4), minimum: ms(3) });
+    /// assert_eq!(topology.server(&a).unwrap().min_rtt, Some(ms(3)));
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn set_round_trip_times(&mut self, address: &ServerAddress, times: RoundTripTimes) {
+        if let Some(server) = self.servers.get_mut(address) {
+            if server.server_type != ServerType::Unknown {
+                server.average_rtt = Some(times.average);
+                server.min_rtt = Some(times.minimum);
+            }
+        }
     }
 
     /// Removes every server and makes the topology Unknown, as a closing client should,

@@ -102,14 +102,49 @@ impl ClientSession {
     pub(crate) fn run_transaction<R>(
         &mut self,
         options: Option<TransactionOptions>,
+        callback: impl FnMut(&mut ClientSession) -> Result<R>,
+    ) -> Result<R> {
+        // With a timeoutMS (the session's, else the client's) the whole call is bounded
+        // by it instead of the 120 s retry limit (the CSOT spec), and so is every
+        // operation of the callback run in the session.
+        let timeout = self.default_timeout().filter(|t| !t.is_zero());
+        let limit = timeout.unwrap_or(WITH_TRANSACTION_TIMEOUT);
+        crate::timeout::scope(timeout, || {
+            self.retry_transaction(options, callback, limit, timeout)
+        })
+    }
+
+    /// [`run_transaction`](Self::run_transaction)'s loop: retries until `limit` has
+    /// passed since it started.
+    fn retry_transaction<R>(
+        &mut self,
+        options: Option<TransactionOptions>,
         mut callback: impl FnMut(&mut ClientSession) -> Result<R>,
+        limit: Duration,
+        timeout: Option<Duration>,
     ) -> Result<R> {
         let session = self;
         let started = Instant::now();
+        // Out of time with a transient error in hand: with a timeoutMS that is a timeout
+        // whose cause is the last error (the CSOT spec); otherwise the error itself.
+        let give_up = |error: Error| match timeout {
+            Some(t) => crate::timeout::timeout_error(
+                format!(
+                    "timeoutMS={} ran out after {:?} retrying the transaction",
+                    t.as_millis(),
+                    started.elapsed()
+                ),
+                Some(error),
+            ),
+            None => error,
+        };
         let mut attempt = 0u32;
+        let mut last_error = None;
         'callback: loop {
-            if attempt > 0 {
-                backoff(attempt, started)?;
+            if let Some(error) = last_error.take() {
+                if !backoff(attempt, started, limit)? {
+                    return Err(give_up(error));
+                }
             }
             attempt += 1;
             session.start(options.clone())?;
@@ -117,14 +152,16 @@ impl ClientSession {
                 Ok(value) => value,
                 Err(error) => {
                     if session.transaction.state.is_open() {
-                        abort_after_error(session);
+                        abort_after_error(session, timeout);
                     }
-                    if error.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                        && started.elapsed() < WITH_TRANSACTION_TIMEOUT
-                    {
-                        continue 'callback;
+                    if !error.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+                        return Err(error);
                     }
-                    return Err(error);
+                    if started.elapsed() >= limit {
+                        return Err(give_up(error));
+                    }
+                    last_error = Some(error);
+                    continue 'callback;
                 }
             };
             if !session.transaction.state.is_open() {
@@ -135,17 +172,19 @@ impl ClientSession {
                 let Err(error) = session.commit() else {
                     return Ok(value);
                 };
-                let in_time = started.elapsed() < WITH_TRANSACTION_TIMEOUT;
-                if in_time
-                    && error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
-                    && error.code() != Some(50)
-                {
-                    continue; // commit again (with w: majority)
+                let in_time = started.elapsed() < limit;
+                let unknown = error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                    && error.code() != Some(50);
+                let transient = error.contains_label(TRANSIENT_TRANSACTION_ERROR);
+                match (in_time, unknown, transient) {
+                    (true, true, _) => continue, // commit again (with w: majority)
+                    (true, false, true) => {
+                        last_error = Some(error);
+                        continue 'callback;
+                    }
+                    (false, true, _) | (false, _, true) => return Err(give_up(error)),
+                    _ => return Err(error),
                 }
-                if in_time && error.contains_label(TRANSIENT_TRANSACTION_ERROR) {
-                    continue 'callback;
-                }
-                return Err(error);
             }
         }
     }
@@ -339,18 +378,17 @@ fn commit_outcome_unknown(error: &Error) -> bool {
 }
 
 /// Waits before running a transaction's callback again: a random share of 5 ms ×
-/// 1.5^attempt, at most 500 ms, so conflicting transactions spread out. Gives up
-/// (with an error) rather than wait past the retry limit.
-fn backoff(attempt: u32, started: Instant) -> Result<()> {
+/// 1.5^attempt, at most 500 ms, so conflicting transactions spread out. Returns false,
+/// without waiting, when the wait would end past the retry limit.
+fn backoff(attempt: u32, started: Instant, limit: Duration) -> Result<bool> {
     let ceiling = (5.0 * 1.5f64.powi(attempt.min(20) as i32 - 1)).min(500.0);
     let jitter = f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / f64::from(u32::MAX);
     let wait = Duration::from_secs_f64(ceiling * jitter / 1000.0);
-    if started.elapsed() + wait >= WITH_TRANSACTION_TIMEOUT {
-        return Err(Error::internal(
-            "with_transaction gave up: retries did not succeed within 120 seconds",
-        ));
+    if started.elapsed() + wait >= limit {
+        return Ok(false);
     }
-    crate::runtime::sleep(wait).map_err(Error::from)
+    crate::runtime::sleep(wait).map_err(Error::from)?;
+    Ok(true)
 }
 
 /// Aborts the transaction of a session being dropped, waiting at most
@@ -362,7 +400,11 @@ pub(super) fn abort_on_drop(session: &mut ClientSession) {
 /// Aborts a transaction that failed. Under a deadline (which may be what failed it)
 /// the abort gets at least [`ABORT_TIMEOUT`] of its own, so that a deadline never
 /// leaves a transaction open on the server; otherwise the ordinary timeouts apply.
-fn abort_after_error(session: &mut ClientSession) {
-    let own = deadline().map(|d| d.max(Instant::now() + ABORT_TIMEOUT));
+fn abort_after_error(session: &mut ClientSession, timeout: Option<Duration>) {
+    // With a timeoutMS, the abort gets it afresh (the CSOT spec).
+    let own = match timeout {
+        Some(timeout) => Some(Instant::now() + timeout),
+        None => deadline().map(|d| d.max(Instant::now() + ABORT_TIMEOUT)),
+    };
     let _ = with_own_deadline(own, || session.abort());
 }

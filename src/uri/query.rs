@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// Every key the parser knows, lower-cased.
-const KNOWN_KEYS: &[&str] = &[
+pub(super) const KNOWN_KEYS: &[&str] = &[
     "appname",
     "authmechanism",
     "authmechanismproperties",

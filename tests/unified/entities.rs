@@ -1,8 +1,7 @@
 //! The entity map of one test (unified-test-format spec, "Entity Map"): clients with their
 //! event logs, databases, collections, cursors and saved BSON results.
 //!
-//! Entities the driver cannot provide yet (client-side encryption, Stable API
-//! clients...) are stored as
+//! Entities the driver cannot provide yet (client-side encryption...) are stored as
 //! [`Entity::Unsupported`] with the reason: a test that never touches one still runs, and
 //! the first operation that does skips the test with that reason.
 
@@ -256,9 +255,6 @@ impl EntityMap {
 
 fn client(c: &ClientDescription, base_uri: &str) -> Step<Entity> {
     let unsupported = |why: &str| Ok(Entity::Unsupported(why.to_owned()));
-    if c.server_api.is_some() {
-        return unsupported("missing client option: serverApi (Stable API)");
-    }
     if c.auto_encrypt_opts.is_some() {
         return unsupported("client-side encryption not supported");
     }
@@ -274,11 +270,36 @@ fn client(c: &ClientDescription, base_uri: &str) -> Step<Entity> {
     };
     let mut options = ClientOptions::parse(&uri)
         .map_err(|e| super::outcome::Stop::Fail(format!("{uri}: {e}")))?;
+    if let Some(spec) = &c.server_api {
+        options.server_api =
+            Some(super::server_api::parse(spec).map_err(super::outcome::Stop::Fail)?);
+    }
     let log = EventLog::new(c);
     options.command_event_handler = Some(log.handler());
     options.sdam_event_handler = Some(log.sdam_handler());
+    let (hosts, min_pool_size) = (options.hosts.clone(), options.min_pool_size.unwrap_or(0));
     let client = Client::with_cmap_event_handler(options, log.cmap_handler())
         .map_err(|e| super::outcome::Stop::Fail(format!("client {}: {e}", c.id)))?;
+    if let Some(ms) = c.await_min_pool_size_ms {
+        // The format: wait until every pool holds minPoolSize established connections.
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        let filled = || {
+            hosts.iter().all(|host| {
+                client.pool_counts(host).is_some_and(|n| {
+                    (n.available + n.checked_out) as u64 >= u64::from(min_pool_size)
+                })
+            })
+        };
+        while !filled() {
+            if std::time::Instant::now() >= until {
+                return fail!(
+                    "client {}: pools did not reach minPoolSize within {ms} ms",
+                    c.id
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
     Ok(Entity::Client(ClientEntity { client, log }))
 }
 
@@ -341,12 +362,10 @@ fn percent_encode(s: &str) -> String {
 }
 
 fn with_options(coll: Collection<Document>, o: &CollectionOrDatabaseOptions) -> Step<Entity> {
-    if o.timeout_ms.is_some() {
-        return Ok(Entity::Unsupported(
-            "missing option: timeoutMS (CSOT)".into(),
-        ));
-    }
     let mut coll = coll;
+    if let Some(ms) = o.timeout_ms {
+        coll = coll.with_timeout(std::time::Duration::from_millis(ms.max(0) as u64));
+    }
     if let Some(wc) = &o.write_concern {
         coll = coll.with_write_concern(write_concern(wc)?);
     }
@@ -363,12 +382,10 @@ fn with_options(coll: Collection<Document>, o: &CollectionOrDatabaseOptions) -> 
 }
 
 fn database_with_options(db: Database, o: &CollectionOrDatabaseOptions) -> Step<Entity> {
-    if o.timeout_ms.is_some() {
-        return Ok(Entity::Unsupported(
-            "missing option: timeoutMS (CSOT)".into(),
-        ));
-    }
     let mut db = db;
+    if let Some(ms) = o.timeout_ms {
+        db = db.with_timeout(std::time::Duration::from_millis(ms.max(0) as u64));
+    }
     if let Some(wc) = &o.write_concern {
         db = db.with_write_concern(write_concern(wc)?);
     }

@@ -13,7 +13,7 @@ use super::{
     format::ExpectedError,
     matching::{matches, EntityLookup},
     operations::insert_many_result,
-    outcome::{fail, skip, Step, Stop},
+    outcome::{fail, Step, Stop},
 };
 
 /// The server errors an [`Error`] carries: (code, codeName, message).
@@ -76,8 +76,13 @@ fn response(error: &Error) -> Option<Document> {
 
 /// Checks every assertion of `expected` against `error`.
 pub fn check(expected: &ExpectedError, error: &Error, entities: EntityLookup<'_>) -> Step {
-    if expected.is_timeout_error == Some(true) {
-        return skip!("missing: timeoutMS (client-side operation timeouts)");
+    if let Some(timeout) = expected.is_timeout_error {
+        if timeout != error.is_timeout() {
+            return fail!(
+                "expected {}a timeout error, got {error:?}",
+                if timeout { "" } else { "not " }
+            );
+        }
     }
     let servers = server_errors(error);
     if let Some(client) = expected.is_client_error {

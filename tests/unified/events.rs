@@ -3,8 +3,7 @@
 //! `expectEvents` / `waitForEvent` / `assertEventCount` assertions against it.
 //!
 //! Command, CMAP (connection pool) and SDAM (topology and heartbeat) events are recorded
-//! and matched; expectations of awaited heartbeats (the streaming protocol, which the
-//! driver's polling monitors do not use) are skipped with a reason.
+//! and matched, heartbeats with whether they were `awaited` (the streaming protocol).
 
 use std::{
     collections::HashSet,
@@ -397,9 +396,14 @@ fn check_sdam(want: &Document, got: &SdamEvent) -> Step<Result<(), String>> {
     }
     for (key, value) in fields {
         if key == "awaited" {
-            // Monitors poll: no heartbeat is awaited (streaming protocol).
-            if value.as_bool() == Some(true) {
-                return skip!("missing: the streaming hello protocol (awaited heartbeats)");
+            let awaited = match got {
+                SdamEvent::ServerHeartbeatStarted { awaited, .. }
+                | SdamEvent::ServerHeartbeatSucceeded { awaited, .. }
+                | SdamEvent::ServerHeartbeatFailed { awaited, .. } => *awaited,
+                _ => return fail!("{name}: cannot check {key}"),
+            };
+            if value.as_bool() != Some(awaited) {
+                return Ok(Err(format!("{name}: awaited is not {value}")));
             }
             continue;
         }

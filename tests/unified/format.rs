@@ -18,7 +18,7 @@ use serde::{
 use serde_json::Value;
 
 /// The newest schema version this runner understands (1.x files up to this minor run).
-pub const SUPPORTED_SCHEMA: Version = Version([1, 23, 0]);
+pub const SUPPORTED_SCHEMA: Version = Version([1, 26, 0]);
 
 /// A `major.minor.patch` version (missing components are zero, extra ones are ignored), as
 /// `schemaVersion`, `minServerVersion` and `maxServerVersion` spell them.
@@ -112,6 +112,8 @@ pub struct ClientDescription {
     pub observe_log_messages: Option<Document>,
     pub server_api: Option<Document>,
     pub auto_encrypt_opts: Option<Document>,
+    #[serde(rename = "awaitMinPoolSizeMS")]
+    pub await_min_pool_size_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

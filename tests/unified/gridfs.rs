@@ -5,7 +5,7 @@
 //! Kept out of `entities.rs` and `operations.rs` so that those files carry one hook line
 //! each (marked `// gridfs`).
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use bson::{spec::BinarySubtype, Binary, Bson, Document};
 use greenmongo::{
@@ -65,7 +65,8 @@ pub fn run(name: &str, id: &str, entities: &mut EntityMap, mut a: Args) -> OpRes
         "upload" => {
             let filename = a.string("filename")?.unwrap_or_default();
             let source = hex_bytes(a.doc("source")?)?;
-            let mut upload = bucket.open_upload_stream(&filename);
+            // The spec's upload_from_stream: one operation (and one timeoutMS) as a whole.
+            let mut upload = bucket.upload_from_reader(&filename, &source[..]);
             if let Some(id) = a.take("id") {
                 upload = upload.id(id);
             }
@@ -76,11 +77,7 @@ pub fn run(name: &str, id: &str, entities: &mut EntityMap, mut a: Args) -> OpRes
                 upload = upload.metadata(metadata);
             }
             a.done()?;
-            upload.run().and_then(|mut stream| {
-                stream.write_all(&source).map_err(io_error)?;
-                stream.close()?;
-                Ok(Value::Bson(stream.id().clone()))
-            })
+            upload.run().map(Value::Bson)
         }
         "download" => {
             let Some(id) = a.take("id") else {

@@ -110,11 +110,26 @@ pub fn run_in(
         (Some(id), Some((lent_id, session))) if id == lent_id => Some(session),
         (Some(id), _) => Some(entities.session(&id)?),
     };
+    // An operation's own timeoutMS overrides its collection's or database's, as a
+    // handle with that timeout does.
+    let timeout = args.millis("timeoutMS")?;
     if let Some(coll) = coll {
+        let coll = match timeout {
+            Some(t) => coll.with_timeout(t),
+            None => coll,
+        };
         return collection_op(name, coll, args, session);
     }
     if let Some(db) = db {
+        let db = match timeout {
+            Some(t) => db.with_timeout(t),
+            None => db,
+        };
         return database_op(name, db, args, session);
+    }
+    let client_timeout = timeout;
+    if let Some(t) = timeout.filter(|_| kind != "client") {
+        args.put("timeoutMS", t.as_millis() as i64);
     }
     match kind {
         "client" => {
@@ -123,7 +138,11 @@ pub fn run_in(
             match name {
                 "listDatabaseNames" => {
                     args.done()?;
-                    Ok(in_session!(session, client.list_database_names()).map(strings))
+                    let mut list = client.list_database_names();
+                    if let Some(t) = client_timeout {
+                        list = list.timeout(t);
+                    }
+                    Ok(in_session!(session, list).map(strings))
                 }
                 "listDatabases" | "listDatabaseObjects" => {
                     let filter = args.doc("filter")?;
@@ -132,8 +151,12 @@ pub fn run_in(
                     if let Some(filter) = filter {
                         list = list.filter(filter);
                     }
+                    if let Some(t) = client_timeout {
+                        list = list.timeout(t);
+                    }
                     Ok(in_session!(session, list).and_then(documents))
                 }
+                _ if client_timeout.is_some() => skip!("missing option: {name}.timeoutMS"),
                 "clientBulkWrite" => bulk::client_bulk_write(&client, args, session),
                 "createChangeStream" => super::change_streams::create(
                     super::change_streams::Target::Client(&client),
@@ -195,7 +218,13 @@ fn collection_op(
         "find" | "createFindCursor" | "findOne" => {
             let filter = a.doc("filter")?.unwrap_or_default();
             let options = find_options(&mut a)?;
+            let mode = a.timeout_mode()?;
             a.done()?;
+            let find = coll.find(filter.clone()).with_options(options.clone());
+            let find = match mode {
+                Some(mode) => find.timeout_mode(mode),
+                None => find,
+            };
             match name {
                 "findOne" => in_session!(
                     session,
@@ -203,22 +232,24 @@ fn collection_op(
                         .with_options(find_one_options(options)?)
                 )
                 .map(|d| Value::Bson(d.map_or(Bson::Null, Bson::Document))),
-                "find" => all_in_session!(session, coll.find(filter).with_options(options)),
+                "find" => all_in_session!(session, find),
                 _ if session.is_some() => {
                     return skip!("missing: cursor entities in a session (createFindCursor)")
                 }
-                _ => coll
-                    .find(filter)
-                    .with_options(options)
-                    .run()
-                    .map(|c| Value::Cursor(Box::new(c))),
+                _ => find.run().map(|c| Value::Cursor(Box::new(c))),
             }
         }
         "aggregate" => {
             let pipeline = a.docs("pipeline")?.unwrap_or_default();
             let options = aggregate_options(&mut a)?;
+            let mode = a.timeout_mode()?;
             a.done()?;
-            all_in_session!(session, coll.aggregate(pipeline).with_options(options))
+            let aggregate = coll.aggregate(pipeline).with_options(options);
+            let aggregate = match mode {
+                Some(mode) => aggregate.timeout_mode(mode),
+                None => aggregate,
+            };
+            all_in_session!(session, aggregate)
         }
         "bulkWrite" => return bulk::collection_bulk_write(&coll, a, session),
         "rename" => {
@@ -243,9 +274,13 @@ fn collection_op(
                 .map(|n| Value::Bson(Bson::Int64(n as i64)))
         }
         "estimatedDocumentCount" => {
+            let max_time = a.millis("maxTimeMS")?;
             a.done()?;
-            in_session!(session, coll.estimated_document_count())
-                .map(|n| Value::Bson(Bson::Int64(n as i64)))
+            let mut count = coll.estimated_document_count();
+            if let Some(max_time) = max_time {
+                count = count.max_time(max_time);
+            }
+            in_session!(session, count).map(|n| Value::Bson(Bson::Int64(n as i64)))
         }
         "distinct" => {
             let field = a.string("fieldName")?.unwrap_or_default();
@@ -362,7 +397,8 @@ fn collection_op(
         }
         "createIndex" => {
             let keys = a.req_doc("keys")?;
-            a.reject(&["maxTimeMS", "commitQuorum", "comment", "rawData"])?;
+            let max_time = a.millis("maxTimeMS")?;
+            a.reject(&["commitQuorum", "comment", "rawData"])?;
             let fields = std::mem::take(&mut a.doc);
             if let Some(unknown) = IndexOptions::unknown_fields(&fields).first() {
                 return skip!("missing option: createIndex.{unknown}");
@@ -373,17 +409,30 @@ fn collection_op(
                 .keys(keys)
                 .options((!fields.is_empty()).then_some(options))
                 .build();
-            in_session!(session, coll.create_index(model))
-                .map(|r| Value::Bson(Bson::String(r.index_name)))
+            let mut create = coll.create_index(model);
+            if let Some(max_time) = max_time {
+                create = create.max_time(max_time);
+            }
+            in_session!(session, create).map(|r| Value::Bson(Bson::String(r.index_name)))
         }
         "dropIndex" => {
             let index = a.string("name")?.unwrap_or_default();
+            let max_time = a.millis("maxTimeMS")?;
             a.done()?;
-            in_session!(session, coll.drop_index(&index)).map(|()| Value::Nothing)
+            let mut drop = coll.drop_index(&index);
+            if let Some(max_time) = max_time {
+                drop = drop.max_time(max_time);
+            }
+            in_session!(session, drop).map(|()| Value::Nothing)
         }
         "dropIndexes" => {
+            let max_time = a.millis("maxTimeMS")?;
             a.done()?;
-            in_session!(session, coll.drop_indexes()).map(|()| Value::Nothing)
+            let mut drop = coll.drop_indexes();
+            if let Some(max_time) = max_time {
+                drop = drop.max_time(max_time);
+            }
+            in_session!(session, drop).map(|()| Value::Nothing)
         }
         "listIndexes" => {
             a.done()?;
@@ -455,8 +504,13 @@ fn database_op(
                 comment: a.take("comment"),
                 ..Default::default()
             };
+            let mode = a.timeout_mode()?;
             a.done()?;
             let action = db.run_cursor_command(command).with_options(options);
+            let action = match mode {
+                Some(mode) => action.timeout_mode(mode),
+                None => action,
+            };
             match name {
                 "runCursorCommand" => all_in_session!(session, action),
                 _ if session.is_some() => {
@@ -562,6 +616,13 @@ fn find_options(a: &mut Args) -> Step<FindOptions> {
         show_record_id: a.boolean("showRecordId")?,
         min: a.doc("min")?,
         max: a.doc("max")?,
+        cursor_type: match a.string("cursorType")?.as_deref() {
+            None | Some("nonTailable") => None,
+            Some("tailable") => Some(CursorType::Tailable),
+            Some("tailableAwait") => Some(CursorType::TailableAwait),
+            Some(other) => return fail!("find.cursorType {other:?} is unknown"),
+        },
+        max_await_time: a.millis("maxAwaitTimeMS")?,
         ..Default::default()
     })
 }
@@ -765,6 +826,22 @@ impl Args {
     /// The arguments `doc` of operation `op` (named in errors and skip reasons).
     pub fn new(op: String, doc: Document) -> Args {
         Args { op, doc }
+    }
+
+    /// Puts an argument back, for a later step to use (or report as unsupported).
+    pub fn put(&mut self, key: &str, value: impl Into<Bson>) {
+        self.doc.insert(key, value);
+    }
+
+    /// `timeoutMode`, as the typed [`TimeoutMode`].
+    pub fn timeout_mode(&mut self) -> Step<Option<greenmongo::options::TimeoutMode>> {
+        use greenmongo::options::TimeoutMode;
+        match self.string("timeoutMode")?.as_deref() {
+            None => Ok(None),
+            Some("cursorLifetime") => Ok(Some(TimeoutMode::CursorLifetime)),
+            Some("iteration") => Ok(Some(TimeoutMode::Iteration)),
+            Some(other) => fail!("{}: timeoutMode {other:?} is unknown", self.op),
+        }
     }
 
     pub fn take(&mut self, key: &str) -> Option<Bson> {

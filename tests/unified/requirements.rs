@@ -141,7 +141,10 @@ impl ServerInfo {
             }
         }
         for (name, want) in r.server_parameters.iter().flatten() {
-            match self.parameter(internal, name) {
+            match self
+                .parameter(internal, name)
+                .or_else(|| super::server_api::absent_parameter(name))
+            {
                 Some(got) if scalars_equal(want, &got) => {}
                 _ => return Some(format!("needs server parameter {name}: {want}")),
             }

@@ -381,10 +381,16 @@ fn special(
                 return fail!("failPoint needs a failPoint document");
             };
             let name = command.get_str("configureFailPoint").unwrap_or_default();
-            client
-                .database("admin")
+            // Setting a fail point is idempotent: one more try after a pooled connection
+            // the server closed meanwhile (runCommand itself is never retried).
+            let admin = client.database("admin");
+            admin
                 .run_command(command.clone())
                 .run()
+                .or_else(|e| match e.is_network_error() {
+                    true => admin.run_command(command.clone()).run(),
+                    false => Err(e),
+                })
                 .map_err(failed("failPoint"))?;
             fail_points.names.push(name.to_owned());
             Ok(())

@@ -49,6 +49,7 @@ pub fn create(
             other => return fail!("snapshotTime {id:?} is {other:?}, not a timestamp"),
         },
     };
+    options.default_timeout = a.millis("defaultTimeoutMS")?;
     if let Some(defaults) = a.doc("defaultTransactionOptions")? {
         let mut t = Args::new("defaultTransactionOptions".to_owned(), defaults);
         options.default_transaction_options = Some(transaction_options(&mut t)?);
@@ -119,12 +120,22 @@ pub fn session_op(
             session.start_transaction().with_options(options).run()
         }
         "commitTransaction" => {
+            let timeout = a.millis("timeoutMS")?;
             a.done()?;
-            session.commit_transaction().run()
+            let commit = session.commit_transaction();
+            match timeout {
+                Some(t) => commit.timeout(t).run(),
+                None => commit.run(),
+            }
         }
         "abortTransaction" => {
+            let timeout = a.millis("timeoutMS")?;
             a.done()?;
-            session.abort_transaction().run()
+            let abort = session.abort_transaction();
+            match timeout {
+                Some(t) => abort.timeout(t).run(),
+                None => abort.run(),
+            }
         }
         "getSnapshotTime" => {
             a.done()?;

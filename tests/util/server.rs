@@ -6,9 +6,10 @@
 
 use std::sync::{
     atomic::{AtomicUsize, Ordering},
-    Arc, Mutex,
+    Arc, Mutex, MutexGuard,
 };
 
+use bson::Bson;
 use greenmongo::{pool::CmapEvent, Client, ClientOptions};
 
 /// The URI in `var`, or `None` after saying why the test skips.
@@ -83,4 +84,56 @@ pub fn recording_client(options: ClientOptions) -> (Client, Arc<Mutex<Vec<CmapEv
     )
     .unwrap();
     (client, events)
+}
+
+/// A `failCommand` fail point blocking `commands` for `block_ms` on connections of
+/// `app_name` (`mode`: `"alwaysOn"` or `{ times: n }`), turned off on drop. The tests of
+/// one binary that set one take turns (a lock, held until the drop): the server has one
+/// `failCommand` setting.
+pub struct FailPoint {
+    admin: Client,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl FailPoint {
+    /// # Panics
+    /// Without a test server, or one that refuses the fail point.
+    pub fn block(
+        app_name: &str,
+        commands: &[&str],
+        block_ms: i32,
+        mode: impl Into<Bson>,
+    ) -> FailPoint {
+        static SERIAL: Mutex<()> = Mutex::new(());
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let admin = client().expect("the server is there");
+        admin
+            .database("admin")
+            .run_command(bson::doc! {
+                "configureFailPoint": "failCommand",
+                "mode": mode.into(),
+                "data": {
+                    "failCommands": commands,
+                    "blockConnection": true,
+                    "blockTimeMS": block_ms,
+                    "appName": app_name,
+                },
+            })
+            .run()
+            .expect("configureFailPoint (the server needs --enable-test-commands)");
+        FailPoint {
+            admin,
+            _serial: serial,
+        }
+    }
+}
+
+impl Drop for FailPoint {
+    fn drop(&mut self) {
+        let _ = self
+            .admin
+            .database("admin")
+            .run_command(bson::doc! { "configureFailPoint": "failCommand", "mode": "off" })
+            .run();
+    }
 }

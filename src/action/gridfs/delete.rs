@@ -25,7 +25,11 @@ impl GridFsBucket {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn delete(&self, id: Bson) -> Delete<'_> {
-        Delete { bucket: self, id }
+        Delete {
+            bucket: self,
+            id,
+            timeout: None,
+        }
     }
 
     /// Deletes every revision of a file (the spec's `deleteByName`): their files
@@ -42,6 +46,7 @@ impl GridFsBucket {
     pub fn delete_by_name(&self, filename: impl Into<String>) -> DeleteByName<'_> {
         DeleteByName {
             bucket: self,
+            timeout: None,
             filename: filename.into(),
         }
     }
@@ -56,7 +61,10 @@ impl GridFsBucket {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn drop(&self) -> Drop<'_> {
-        Drop { bucket: self }
+        Drop {
+            bucket: self,
+            timeout: None,
+        }
     }
 }
 
@@ -76,10 +84,14 @@ impl GridFsBucket {
 #[derive(Debug)]
 pub struct Delete<'a> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     id: Bson,
 }
 
 impl Delete<'_> {
+    gridfs_timeout_setter!("delete(Bson::from(\"a\"))");
+
     /// Deletes the files document, then the chunks (also when there was no files
     /// document: orphaned chunks go too).
     ///
@@ -100,20 +112,23 @@ impl Delete<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let deleted = self
-            .bucket
-            .files()
-            .delete_one(doc! { "_id": self.id.clone() })
-            .run()?
-            .deleted_count;
-        self.bucket
-            .chunks()
-            .delete_many(doc! { "files_id": self.id.clone() })
-            .run()?;
-        match deleted {
-            0 => Err(not_found(GridFsFileIdentifier::Id(self.id))),
-            _ => Ok(()),
-        }
+        let timeout = self.timeout.or(self.bucket.timeout());
+        crate::timeout::scope(timeout, move || {
+            let deleted = self
+                .bucket
+                .files()
+                .delete_one(doc! { "_id": self.id.clone() })
+                .run()?
+                .deleted_count;
+            self.bucket
+                .chunks()
+                .delete_many(doc! { "files_id": self.id.clone() })
+                .run()?;
+            match deleted {
+                0 => Err(not_found(GridFsFileIdentifier::Id(self.id))),
+                _ => Ok(()),
+            }
+        })
     }
 }
 
@@ -132,10 +147,14 @@ impl Delete<'_> {
 #[derive(Debug)]
 pub struct DeleteByName<'a> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     filename: String,
 }
 
 impl DeleteByName<'_> {
+    gridfs_timeout_setter!("delete_by_name(\"a.txt\")");
+
     /// Finds the ids of the files with that name, deletes their files documents, then
     /// their chunks.
     ///
@@ -152,24 +171,27 @@ impl DeleteByName<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let files = self.bucket.files().clone_with_type::<Document>();
-        let ids = files
-            .find(doc! { "filename": self.filename.as_str() })
-            .projection(doc! { "_id": 1 })
-            .run()?
-            .map(|file| Ok(file?.get("_id").cloned().unwrap_or(Bson::Null)))
-            .collect::<Result<Vec<Bson>>>()?;
-        if ids.is_empty() {
-            return Err(not_found(GridFsFileIdentifier::Filename(self.filename)));
-        }
-        files
-            .delete_many(doc! { "_id": { "$in": ids.clone() } })
-            .run()?;
-        self.bucket
-            .chunks()
-            .delete_many(doc! { "files_id": { "$in": ids } })
-            .run()?;
-        Ok(())
+        let timeout = self.timeout.or(self.bucket.timeout());
+        crate::timeout::scope(timeout, move || {
+            let files = self.bucket.files().clone_with_type::<Document>();
+            let ids = files
+                .find(doc! { "filename": self.filename.as_str() })
+                .projection(doc! { "_id": 1 })
+                .run()?
+                .map(|file| Ok(file?.get("_id").cloned().unwrap_or(Bson::Null)))
+                .collect::<Result<Vec<Bson>>>()?;
+            if ids.is_empty() {
+                return Err(not_found(GridFsFileIdentifier::Filename(self.filename)));
+            }
+            files
+                .delete_many(doc! { "_id": { "$in": ids.clone() } })
+                .run()?;
+            self.bucket
+                .chunks()
+                .delete_many(doc! { "files_id": { "$in": ids } })
+                .run()?;
+            Ok(())
+        })
     }
 }
 
@@ -186,9 +208,13 @@ impl DeleteByName<'_> {
 #[derive(Debug)]
 pub struct Drop<'a> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
 }
 
 impl Drop<'_> {
+    gridfs_timeout_setter!("drop()");
+
     /// Drops the files collection, then the chunks collection; the next upload checks
     /// the indexes again.
     ///
@@ -203,8 +229,11 @@ impl Drop<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        self.bucket.files().drop().run()?;
-        self.bucket.chunks().drop().run()?;
-        self.bucket.forget_indexes()
+        let timeout = self.timeout.or(self.bucket.timeout());
+        crate::timeout::scope(timeout, move || {
+            self.bucket.files().drop().run()?;
+            self.bucket.chunks().drop().run()?;
+            self.bucket.forget_indexes()
+        })
     }
 }

@@ -30,7 +30,11 @@ impl GridFsBucket {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open_download_stream(&self, id: Bson) -> OpenDownloadStream<'_> {
-        OpenDownloadStream { bucket: self, id }
+        OpenDownloadStream {
+            bucket: self,
+            id,
+            timeout: None,
+        }
     }
 
     /// Opens a file by name for reading: the latest upload with that name, or the
@@ -54,6 +58,7 @@ impl GridFsBucket {
     ) -> OpenDownloadStreamByName<'_> {
         OpenDownloadStreamByName {
             bucket: self,
+            timeout: None,
             filename: filename.into(),
             options: None,
         }
@@ -81,6 +86,7 @@ impl GridFsBucket {
     ) -> DownloadToWriter<'_, W> {
         DownloadToWriter {
             bucket: self,
+            timeout: None,
             id,
             destination,
         }
@@ -105,10 +111,14 @@ impl GridFsBucket {
 #[derive(Debug)]
 pub struct OpenDownloadStream<'a> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     id: Bson,
 }
 
 impl OpenDownloadStream<'_> {
+    gridfs_timeout_setter!("open_download_stream(Bson::from(\"a\"))");
+
     /// Reads the files document and returns the stream (chunks are fetched as it is
     /// read).
     ///
@@ -128,8 +138,9 @@ impl OpenDownloadStream<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<GridFsDownloadStream> {
-        let file = self.bucket.file_by_id(&self.id)?;
-        GridFsDownloadStream::new(self.bucket, file)
+        let timeout = self.timeout.or(self.bucket.timeout());
+        let file = crate::timeout::scope(timeout, || self.bucket.file_by_id(&self.id))?;
+        GridFsDownloadStream::new(self.bucket, file, timeout)
     }
 }
 
@@ -149,11 +160,15 @@ impl OpenDownloadStream<'_> {
 #[derive(Debug)]
 pub struct OpenDownloadStreamByName<'a> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     filename: String,
     options: Option<GridFsDownloadByNameOptions>,
 }
 
 impl OpenDownloadStreamByName<'_> {
+    gridfs_timeout_setter!("open_download_stream_by_name(\"a.txt\")");
+
     gridfs_setters!(GridFsDownloadByNameOptions; "open_download_stream_by_name(\"a.txt\")";
         revision: i32,
     );
@@ -178,8 +193,11 @@ impl OpenDownloadStreamByName<'_> {
     /// ```
     pub fn run(self) -> Result<GridFsDownloadStream> {
         let revision = self.options.and_then(|o| o.revision).unwrap_or(-1);
-        let file = self.bucket.file_by_name(&self.filename, revision)?;
-        GridFsDownloadStream::new(self.bucket, file)
+        let timeout = self.timeout.or(self.bucket.timeout());
+        let file = crate::timeout::scope(timeout, || {
+            self.bucket.file_by_name(&self.filename, revision)
+        })?;
+        GridFsDownloadStream::new(self.bucket, file, timeout)
     }
 }
 
@@ -201,11 +219,15 @@ impl OpenDownloadStreamByName<'_> {
 #[derive(Debug)]
 pub struct DownloadToWriter<'a, W> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     id: Bson,
     destination: W,
 }
 
 impl<W: io::Write> DownloadToWriter<'_, W> {
+    gridfs_timeout_setter!("download_to_writer(Bson::from(\"a\"), std::io::sink())");
+
     /// Writes the whole file, chunk by chunk, and flushes the writer; returns the bytes
     /// written.
     ///
@@ -227,20 +249,23 @@ impl<W: io::Write> DownloadToWriter<'_, W> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(mut self) -> Result<u64> {
-        let file = self.bucket.file_by_id(&self.id)?;
-        let mut stream = GridFsDownloadStream::new(self.bucket, file)?;
-        let mut written = 0;
-        loop {
-            let bytes = stream.fill()?;
-            if bytes.is_empty() {
-                break;
+        let timeout = self.timeout.or(self.bucket.timeout());
+        crate::timeout::scope(timeout, move || {
+            let file = self.bucket.file_by_id(&self.id)?;
+            let mut stream = GridFsDownloadStream::new(self.bucket, file, timeout)?;
+            let mut written = 0;
+            loop {
+                let bytes = stream.fill()?;
+                if bytes.is_empty() {
+                    break;
+                }
+                self.destination.write_all(bytes)?;
+                let amount = bytes.len();
+                stream.advance(amount);
+                written += amount as u64;
             }
-            self.destination.write_all(bytes)?;
-            let amount = bytes.len();
-            stream.advance(amount);
-            written += amount as u64;
-        }
-        self.destination.flush()?;
-        Ok(written)
+            self.destination.flush()?;
+            Ok(written)
+        })
     }
 }

@@ -27,6 +27,7 @@ impl GridFsBucket {
     pub fn find(&self, filter: Document) -> Find<'_> {
         Find {
             bucket: self,
+            timeout: None,
             filter,
             options: None,
         }
@@ -49,6 +50,7 @@ impl GridFsBucket {
     pub fn find_one(&self, filter: Document) -> FindOne<'_> {
         FindOne {
             bucket: self,
+            timeout: None,
             filter,
             options: None,
         }
@@ -73,11 +75,15 @@ impl GridFsBucket {
 #[derive(Debug)]
 pub struct Find<'a> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     filter: Document,
     options: Option<GridFsFindOptions>,
 }
 
 impl Find<'_> {
+    gridfs_timeout_setter!("find(doc! {})");
+
     gridfs_setters!(GridFsFindOptions; "find(doc! {})";
         allow_disk_use: bool,
         batch_size: u32,
@@ -106,11 +112,15 @@ impl Find<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Cursor<FilesCollectionDocument>> {
-        self.bucket
+        let find = self
+            .bucket
             .files()
             .find(self.filter)
-            .with_options(self.options.map(FindOptions::from))
-            .run()
+            .with_options(self.options.map(FindOptions::from));
+        match self.timeout {
+            Some(t) => find.timeout(t).run(),
+            None => find.run(),
+        }
     }
 }
 
@@ -132,11 +142,15 @@ impl Find<'_> {
 #[derive(Debug)]
 pub struct FindOne<'a> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     filter: Document,
     options: Option<GridFsFindOneOptions>,
 }
 
 impl FindOne<'_> {
+    gridfs_timeout_setter!("find_one(doc! {})");
+
     gridfs_setters!(GridFsFindOneOptions; "find_one(doc! {})";
         max_time: Duration,
         skip: u64,
@@ -160,10 +174,14 @@ impl FindOne<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Option<FilesCollectionDocument>> {
-        self.bucket
+        let find = self
+            .bucket
             .files()
             .find_one(self.filter)
-            .with_options(self.options.map(FindOneOptions::from))
-            .run()
+            .with_options(self.options.map(FindOneOptions::from));
+        match self.timeout {
+            Some(t) => find.timeout(t).run(),
+            None => find.run(),
+        }
     }
 }

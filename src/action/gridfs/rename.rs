@@ -26,6 +26,7 @@ impl GridFsBucket {
     pub fn rename(&self, id: Bson, new_filename: impl Into<String>) -> Rename<'_> {
         Rename {
             bucket: self,
+            timeout: None,
             id,
             new_filename: new_filename.into(),
         }
@@ -48,6 +49,7 @@ impl GridFsBucket {
     ) -> RenameByName<'_> {
         RenameByName {
             bucket: self,
+            timeout: None,
             filename: filename.into(),
             new_filename: new_filename.into(),
         }
@@ -70,11 +72,15 @@ impl GridFsBucket {
 #[derive(Debug)]
 pub struct Rename<'a> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     id: Bson,
     new_filename: String,
 }
 
 impl Rename<'_> {
+    gridfs_timeout_setter!("rename(Bson::from(\"a\"), \"b.txt\")");
+
     /// Sets the files document's `filename`.
     ///
     /// # Errors
@@ -92,19 +98,22 @@ impl Rename<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let matched = self
-            .bucket
-            .files()
-            .update_one(
-                doc! { "_id": self.id.clone() },
-                doc! { "$set": { "filename": self.new_filename } },
-            )
-            .run()?
-            .matched_count;
-        match matched {
-            0 => Err(not_found(GridFsFileIdentifier::Id(self.id))),
-            _ => Ok(()),
-        }
+        let timeout = self.timeout.or(self.bucket.timeout());
+        crate::timeout::scope(timeout, move || {
+            let matched = self
+                .bucket
+                .files()
+                .update_one(
+                    doc! { "_id": self.id.clone() },
+                    doc! { "$set": { "filename": self.new_filename } },
+                )
+                .run()?
+                .matched_count;
+            match matched {
+                0 => Err(not_found(GridFsFileIdentifier::Id(self.id))),
+                _ => Ok(()),
+            }
+        })
     }
 }
 
@@ -123,11 +132,15 @@ impl Rename<'_> {
 #[derive(Debug)]
 pub struct RenameByName<'a> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     filename: String,
     new_filename: String,
 }
 
 impl RenameByName<'_> {
+    gridfs_timeout_setter!("rename_by_name(\"a.txt\", \"b.txt\")");
+
     /// Sets `filename` on every files document that has the old one.
     ///
     /// # Errors
@@ -143,18 +156,21 @@ impl RenameByName<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let matched = self
-            .bucket
-            .files()
-            .update_many(
-                doc! { "filename": self.filename.as_str() },
-                doc! { "$set": { "filename": self.new_filename } },
-            )
-            .run()?
-            .matched_count;
-        match matched {
-            0 => Err(not_found(GridFsFileIdentifier::Filename(self.filename))),
-            _ => Ok(()),
-        }
+        let timeout = self.timeout.or(self.bucket.timeout());
+        crate::timeout::scope(timeout, move || {
+            let matched = self
+                .bucket
+                .files()
+                .update_many(
+                    doc! { "filename": self.filename.as_str() },
+                    doc! { "$set": { "filename": self.new_filename } },
+                )
+                .run()?
+                .matched_count;
+            match matched {
+                0 => Err(not_found(GridFsFileIdentifier::Filename(self.filename))),
+                _ => Ok(()),
+            }
+        })
     }
 }

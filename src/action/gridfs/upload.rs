@@ -30,6 +30,7 @@ impl GridFsBucket {
     pub fn open_upload_stream(&self, filename: impl AsRef<str>) -> OpenUploadStream<'_> {
         OpenUploadStream {
             bucket: self,
+            timeout: None,
             filename: filename.as_ref().to_owned(),
             id: None,
             options: None,
@@ -57,6 +58,7 @@ impl GridFsBucket {
     ) -> UploadFromReader<'_, R> {
         UploadFromReader {
             bucket: self,
+            timeout: None,
             filename: filename.as_ref().to_owned(),
             source,
             id: None,
@@ -88,12 +90,16 @@ impl GridFsBucket {
 #[derive(Debug)]
 pub struct OpenUploadStream<'a> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     filename: String,
     id: Option<Bson>,
     options: Option<GridFsUploadOptions>,
 }
 
 impl OpenUploadStream<'_> {
+    gridfs_timeout_setter!("open_upload_stream(\"a.txt\")");
+
     /// The file's id (`_id` of its files document, `files_id` of its chunks); a new
     /// ObjectId if not given.
     ///
@@ -145,6 +151,7 @@ impl OpenUploadStream<'_> {
                 .chunk_size_bytes
                 .unwrap_or_else(|| self.bucket.chunk_size_bytes()),
             options.metadata,
+            self.timeout.or(self.bucket.timeout()),
         )
     }
 }
@@ -171,6 +178,8 @@ impl OpenUploadStream<'_> {
 #[derive(Debug)]
 pub struct UploadFromReader<'a, R> {
     bucket: &'a GridFsBucket,
+    /// Its `timeoutMS`, else the bucket's.
+    timeout: Option<std::time::Duration>,
     filename: String,
     source: R,
     id: Option<Bson>,
@@ -178,6 +187,8 @@ pub struct UploadFromReader<'a, R> {
 }
 
 impl<R: io::Read> UploadFromReader<'_, R> {
+    gridfs_timeout_setter!("upload_from_reader(\"a.txt\", &b\"abc\"[..])");
+
     /// The file's id; a new ObjectId if not given.
     ///
     /// # Examples
@@ -220,13 +231,17 @@ impl<R: io::Read> UploadFromReader<'_, R> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Bson> {
-        let upload = OpenUploadStream {
-            bucket: self.bucket,
-            filename: self.filename,
-            id: self.id,
-            options: self.options,
-        }
-        .run()?;
-        upload_from_reader(upload, self.source)
+        let timeout = self.timeout.or(self.bucket.timeout());
+        crate::timeout::scope(timeout, move || {
+            let upload = OpenUploadStream {
+                bucket: self.bucket,
+                timeout: self.timeout,
+                filename: self.filename,
+                id: self.id,
+                options: self.options,
+            }
+            .run()?;
+            upload_from_reader(upload, self.source)
+        })
     }
 }
