@@ -204,7 +204,12 @@ impl Topology {
                     });
                 }
             }
-            for server in state.servers.values() {
+            for (address, server) in state.servers.iter_mut() {
+                if server.check_now.is_closed() && !self.shared.load_balanced {
+                    // Its monitor is gone without being stopped: it ran in a runtime
+                    // since dropped, or could not be spawned. Start it again here.
+                    self.restart_monitor(address, server);
+                }
                 let _ = server.check_now.try_send(());
             }
             state = match self.shared.changed.wait_deadline(state, Some(deadline)) {
@@ -645,22 +650,37 @@ impl Topology {
                 monitor,
             };
         }
-        let streaming =
-            monitor::streaming_enabled(self.shared.config.options.server_monitoring_mode, |name| {
-                std::env::var(name).ok()
-            });
-        let monitor = MonitorHandle::start(
-            address,
-            self.downgrade(),
-            streaming,
-            self.shared.handle.clone(),
-            wake,
-        );
+        let handle = Handle::try_current().or_else(|| self.shared.handle.clone());
+        let monitor = self.start_monitor(address, handle, wake);
         Server {
             pool,
             check_now,
             monitor,
         }
+    }
+
+    /// Starts the monitor of `address` on `handle`'s runtime (else on a thread).
+    fn start_monitor(
+        &self,
+        address: &ServerAddress,
+        handle: Option<Handle>,
+        wake: mpsc::Receiver<()>,
+    ) -> MonitorHandle {
+        let streaming =
+            monitor::streaming_enabled(self.shared.config.options.server_monitoring_mode, |name| {
+                std::env::var(name).ok()
+            });
+        MonitorHandle::start(address, self.downgrade(), streaming, handle, wake)
+    }
+
+    /// Replaces the monitor of `server`, which ended without being stopped, by one
+    /// running where the caller runs: the client then never depends on a runtime that
+    /// is gone (issue 17: a client outliving the runtime it was created in).
+    fn restart_monitor(&self, address: &ServerAddress, server: &mut Server) {
+        tracing::debug!(%address, "the server's monitor has ended; starting it again");
+        let (check_now, wake) = mpsc::bounded(1);
+        server.monitor = self.start_monitor(address, Handle::try_current(), wake);
+        server.check_now = check_now;
     }
 }
 

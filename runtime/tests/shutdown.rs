@@ -93,3 +93,46 @@ fn a_never_started_coroutine_drops_its_closure() {
     drop(rt);
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
+
+/// A socket first waited on in a runtime since dropped still works in another: its
+/// registration with the dead worker's reactor is replaced by one with the worker that
+/// waits now (a driver's pooled connection outliving the runtime it was made in).
+#[test]
+fn a_socket_outlives_the_runtime_it_was_first_waited_in() {
+    use std::io::{Read, Write};
+
+    use greenmongo_runtime::net::TcpStream;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let echo = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4];
+        for _ in 0..2 {
+            peer.read_exact(&mut buf).unwrap();
+            peer.write_all(&buf).unwrap();
+        }
+    });
+    let round_trip = |stream: &mut TcpStream, msg: &[u8; 4]| {
+        stream.write_all(msg).unwrap();
+        let mut got = [0u8; 4];
+        stream.read_exact(&mut got).unwrap(); // waits: registers with this worker
+        assert_eq!(&got, msg);
+    };
+    let first = util::runtime(1);
+    let mut stream = first.block_on(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        round_trip(&mut stream, b"ping");
+        stream
+    });
+    drop(first);
+    let second = util::runtime(1);
+    let done = second.block_on(move || {
+        greenmongo_runtime::time::with_timeout(Duration::from_secs(5), || {
+            round_trip(&mut stream, b"pong");
+        });
+        true
+    });
+    assert!(done);
+    echo.join().unwrap();
+}

@@ -5,7 +5,7 @@ use std::{
     os::fd::{AsRawFd, RawFd},
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, OnceLock,
+        Arc, Mutex, OnceLock,
     },
     time::{Duration, Instant},
 };
@@ -15,6 +15,7 @@ use mio::Token;
 use crate::park;
 use crate::reactor::{self, Direction, IoState};
 use crate::scheduler::worker::{self, WorkerShared};
+use crate::sync::lock;
 
 /// `Read` and `Write` on `&$stream` and `$stream`, plus `AsRawFd`/`AsFd`, for a type with
 /// a `source: IoSource<_>` field: every call runs non-blocking and waits through the
@@ -100,6 +101,10 @@ macro_rules! stream_io {
 pub(crate) struct IoSource<S: AsRawFd> {
     io: S,
     registration: OnceLock<Registration>,
+    /// The registration that replaces the first once that one's worker has shut down
+    /// (a socket outliving the runtime it was first waited in, e.g. a driver's pooled
+    /// connection): only touched after that, so the common path takes no lock.
+    moved: Mutex<Option<Registration>>,
     /// Read and write timeouts in nanoseconds; 0 means none.
     timeouts: [AtomicU64; 2],
 }
@@ -115,6 +120,7 @@ impl<S: AsRawFd> IoSource<S> {
         IoSource {
             io,
             registration: OnceLock::new(),
+            moved: Mutex::new(None),
             timeouts: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
@@ -164,7 +170,7 @@ impl<S: AsRawFd> IoSource<S> {
     ) -> io::Result<R> {
         loop {
             // The tick is read *before* the call: an event after it moves the tick.
-            let observed = self.registration.get().map(|r| r.state.tick(dir));
+            let observed = self.tick(dir);
             match op(&self.io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -188,15 +194,49 @@ impl<S: AsRawFd> IoSource<S> {
             }
             return reactor::wait_fd_blocking(fd, dir, deadline);
         }
-        let registration = match self.registration.get() {
-            Some(registration) => registration,
-            None => self.register(fd)?,
-        };
         // A registration made just now starts at tick 0 and reports current readiness
         // as its first event, so 0 is the right "observed" value for it.
-        registration
-            .state
-            .wait(dir, observed.unwrap_or(0), deadline, fd)
+        let observed = observed.unwrap_or(0);
+        match self.registration.get() {
+            Some(r) if !r.worker.is_shut_down() => r.state.wait(dir, observed, deadline, fd),
+            Some(_) => {
+                let state = self.moved_state(fd)?;
+                state.wait(dir, observed, deadline, fd)
+            }
+            None => self.register(fd)?.state.wait(dir, observed, deadline, fd),
+        }
+    }
+
+    /// The readiness tick of the live registration, if any.
+    fn tick(&self, dir: Direction) -> Option<u32> {
+        let first = self.registration.get()?;
+        if !first.worker.is_shut_down() {
+            return Some(first.state.tick(dir));
+        }
+        lock(&self.moved)
+            .as_ref()
+            .filter(|r| !r.worker.is_shut_down())
+            .map(|r| r.state.tick(dir))
+    }
+
+    /// The state of the registration with the current worker that replaces one whose
+    /// worker has shut down (registering now if there is none, or it is dead too).
+    fn moved_state(&self, fd: RawFd) -> io::Result<Arc<IoState>> {
+        let mut moved = lock(&self.moved);
+        if let Some(r) = moved.as_ref().filter(|r| !r.worker.is_shut_down()) {
+            return Ok(r.state.clone());
+        }
+        if let Some(dead) = moved.take() {
+            dead.worker.reactor.deregister(fd, dead.token);
+        }
+        let worker = worker::with_worker(|w| w.shared.clone()).expect("in a coroutine");
+        let (token, state) = worker.reactor.register(fd)?;
+        *moved = Some(Registration {
+            worker,
+            token,
+            state: state.clone(),
+        });
+        Ok(state)
     }
 
     fn register(&self, fd: RawFd) -> io::Result<&Registration> {
@@ -218,6 +258,9 @@ impl<S: AsRawFd> IoSource<S> {
 impl<S: AsRawFd> Drop for IoSource<S> {
     fn drop(&mut self) {
         if let Some(r) = self.registration.get() {
+            r.worker.reactor.deregister(self.io.as_raw_fd(), r.token);
+        }
+        if let Some(r) = lock(&self.moved).take() {
             r.worker.reactor.deregister(self.io.as_raw_fd(), r.token);
         }
     }

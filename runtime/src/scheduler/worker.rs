@@ -65,6 +65,12 @@ pub(crate) struct WorkerShared {
 const WAKER_TOKEN: Token = Token(usize::MAX);
 
 impl WorkerShared {
+    /// Whether the worker has shut down (its runtime was dropped): its reactor delivers
+    /// no more events.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
     pub(crate) fn new(index: usize, poll: &Poll) -> io::Result<WorkerShared> {
         Ok(WorkerShared {
             index,

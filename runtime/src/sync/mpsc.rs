@@ -276,6 +276,24 @@ impl<T> Sender<T> {
         s.receivers_waiting.notify_one();
         Ok(())
     }
+
+    /// Whether the receiver is gone (nothing sent can be received any more): a sender
+    /// can tell that the task it feeds has ended, even when it ended by being dropped
+    /// (its runtime shut down).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenmongo_runtime::sync::mpsc;
+    ///
+    /// let (tx, rx) = mpsc::bounded::<()>(1);
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        !lock(&self.state).receiver_alive
+    }
 }
 
 impl<T> Clone for Sender<T> {
