@@ -33,11 +33,16 @@ pub(crate) fn scope<R>(timeout: Option<Duration>, body: impl FnOnce() -> Result<
 }
 
 /// An operation's time budget, fixed when it starts; a cursor keeps its own to bound its
-/// `getMore`s (`timeoutMode: cursorLifetime`).
+/// `getMore`s (`timeoutMode: cursorLifetime`). Without a timeout of its own or of the
+/// caller's it is unbounded and costs nothing (not even a clock read).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Budget {
+pub(crate) struct Budget(Option<Bound>);
+
+/// A bounded budget: when it started, when it runs out, and which deadline that is.
+#[derive(Clone, Copy, Debug)]
+struct Bound {
     started: Instant,
-    at: Option<Instant>,
+    at: Instant,
     origin: Origin,
 }
 
@@ -45,32 +50,47 @@ impl Budget {
     /// The budget of an operation starting now with `timeout` (`None` or zero: none of its
     /// own), within the caller's deadline.
     pub(crate) fn start(timeout: Option<Duration>) -> Budget {
+        let own = timeout.filter(|t| !t.is_zero());
+        let caller = deadline();
+        if own.is_none() && caller.is_none() {
+            return Budget(None);
+        }
         let started = Instant::now();
-        let own = timeout
-            .filter(|t| !t.is_zero())
-            .and_then(|t| started.checked_add(t));
-        let (at, origin) = match (own, deadline()) {
-            (Some(own), Some(caller)) if caller < own => (Some(caller), Origin::Caller),
-            (Some(own), _) => (Some(own), Origin::TimeoutMs(timeout.unwrap_or_default())),
-            (None, caller) => (caller, Origin::Caller),
+        let own_at = own.and_then(|t| started.checked_add(t));
+        let (at, origin) = match (own_at, caller) {
+            (Some(own_at), Some(caller)) if caller < own_at => (caller, Origin::Caller),
+            (Some(own_at), _) => (own_at, Origin::TimeoutMs(own.unwrap_or_default())),
+            (None, Some(caller)) => (caller, Origin::Caller),
+            // Only an own timeout too long to represent: no bound in practice.
+            (None, None) => return Budget(None),
         };
-        Budget {
+        Budget(Some(Bound {
             started,
             at,
             origin,
-        }
+        }))
     }
 
     /// Runs `body` under the budget's deadline; see [`scope`].
     pub(crate) fn run<R>(&self, body: impl FnOnce() -> Result<R>) -> Result<R> {
-        let Some(at) = self.at else {
-            return body();
-        };
-        with_deadline(at, body).map_err(|e| self.explain(e, at))
+        match self.0 {
+            None => body(),
+            Some(bound) => with_deadline(bound.at, body).map_err(|e| bound.explain(e)),
+        }
     }
 
+    /// The `timeoutMS` the budget was made from, if it was (not the caller's deadline).
+    fn timeout_ms(&self) -> Option<Duration> {
+        match self.0?.origin {
+            Origin::TimeoutMs(t) => Some(t),
+            Origin::Caller => None,
+        }
+    }
+}
+
+impl Bound {
     /// `error`, or a timeout error wrapping it when the budget caused it.
-    fn explain(&self, error: Error, at: Instant) -> Error {
+    fn explain(&self, error: Error) -> Error {
         // A timeout from an inner budget already says what ran out; one found before
         // sending (no source) gets this budget's account around it.
         if matches!(
@@ -83,7 +103,7 @@ impl Budget {
             return error;
         }
         let now = Instant::now();
-        if now < at
+        if now < self.at
             && !error.is_timeout()
             && !is_max_time_expired(&error)
             && !selection_timed_out(&error)
@@ -173,10 +193,7 @@ impl CursorBudget {
     pub(crate) fn timeout(&self) -> Option<Duration> {
         match self {
             CursorBudget::Unbounded => None,
-            CursorBudget::Lifetime(budget) => match budget.origin {
-                Origin::TimeoutMs(t) => Some(t),
-                Origin::Caller => None,
-            },
+            CursorBudget::Lifetime(budget) => budget.timeout_ms(),
             CursorBudget::Iteration(timeout) => Some(*timeout),
         }
     }

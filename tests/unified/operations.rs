@@ -127,7 +127,6 @@ pub fn run_in(
         };
         return database_op(name, db, args, session);
     }
-    let client_timeout = timeout;
     if let Some(t) = timeout.filter(|_| kind != "client") {
         args.put("timeoutMS", t.as_millis() as i64);
     }
@@ -139,7 +138,7 @@ pub fn run_in(
                 "listDatabaseNames" => {
                     args.done()?;
                     let mut list = client.list_database_names();
-                    if let Some(t) = client_timeout {
+                    if let Some(t) = timeout {
                         list = list.timeout(t);
                     }
                     Ok(in_session!(session, list).map(strings))
@@ -151,12 +150,12 @@ pub fn run_in(
                     if let Some(filter) = filter {
                         list = list.filter(filter);
                     }
-                    if let Some(t) = client_timeout {
+                    if let Some(t) = timeout {
                         list = list.timeout(t);
                     }
                     Ok(in_session!(session, list).and_then(documents))
                 }
-                _ if client_timeout.is_some() => skip!("missing option: {name}.timeoutMS"),
+                _ if timeout.is_some() => skip!("missing option: {name}.timeoutMS"),
                 "clientBulkWrite" => bulk::client_bulk_write(&client, args, session),
                 "createChangeStream" => super::change_streams::create(
                     super::change_streams::Target::Client(&client),
