@@ -47,8 +47,8 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// The scenario: 1,000 coroutines, `timeoutMS=50`, 100 connections, every
-/// `find` blocked for 2 s on the server. Each returns a timeout error, none before its
-/// 50 ms are up; afterwards nothing is checked out and every connection the pool created
+/// `find` blocked for 2 s on the server. Each returns a timeout error, none sooner than a
+/// round trip before its 50 ms are up; afterwards nothing is checked out and every connection the pool created
 /// is either closed or back in the pool (none leaked). How late after its deadline each
 /// returns is printed, not asserted (a figure, not a test: alone on this 2-core machine
 /// all 1,000 return within 5 ms of it; while the rest of the suite runs, the p99 was
@@ -94,9 +94,12 @@ fn a_thousand_coroutines_under_timeout_ms_time_out_and_leave_the_pool_clean() {
         let err = result.as_ref().expect_err("a blocked find must time out");
         assert!(err.is_timeout(), "not a timeout error: {err}");
         assert!(err.to_string().contains("timeoutMS=50 ran out"), "{err}");
+        // A command is not sent with less than the server's minimum round trip left
+        // (the CSOT spec), so a timeout may come that much early; on this loopback
+        // server that is well under 10 ms.
         assert!(
-            *elapsed >= Duration::from_millis(50),
-            "returned before its deadline: {elapsed:?}"
+            *elapsed >= Duration::from_millis(40),
+            "returned long before its deadline: {elapsed:?}"
         );
         lateness.push(elapsed.saturating_sub(Duration::from_millis(50)));
     }
@@ -121,7 +124,9 @@ fn a_thousand_coroutines_under_timeout_ms_time_out_and_leave_the_pool_clean() {
         .iter()
         .filter(|e| matches!(e, CmapEvent::ConnectionClosed { .. }))
         .count();
-    assert!(created <= 100, "{created} connections for maxPoolSize=100");
+    // Interrupted connections are closed and replaced, so more than 100 may be created
+    // over the run; never more than 100 at once.
+    assert!(counts.total <= 100, "{counts:?} for maxPoolSize=100");
     assert_eq!(
         created - closed,
         counts.total,
