@@ -322,7 +322,7 @@ impl<T: DeserializeOwned> Iterator for ChangeStream<T> {
 }
 
 fn deserialize<T: DeserializeOwned>(raw: &RawDocumentBuf) -> Result<T> {
-    bson::deserialize_from_slice(raw.as_bytes()).map_err(Into::into)
+    crate::nesting::deserialize(raw)
 }
 
 /// The stream's own session: every `aggregate` and `getMore` of it runs in one session,

@@ -256,7 +256,7 @@ impl Connection {
     /// broken).
     pub(crate) fn command(&mut self, db: &str, command: &Document) -> Result<Document> {
         self.command_raw(db, command, &mut Vec::new())
-            .and_then(|reply| Ok(Document::try_from(reply)?))
+            .and_then(|reply| crate::nesting::to_document(&reply))
     }
 
     /// [`command`](Self::command) with OP_MSG document sequences beside the command
@@ -284,7 +284,7 @@ impl Connection {
             self.stream.get_ref().set_timeouts(timeout)?;
             self.socket_timeout_lifted = lift;
         }
-        let mut body = bson::RawDocumentBuf::try_from(command)?;
+        let mut body = crate::nesting::encode(command)?;
         body.append(bson::raw::cstr!("$db"), db);
         let api_fields = self.append_api_fields(command, &mut body)?;
         let mut message = Message::new(body);
@@ -421,14 +421,17 @@ impl Monitor {
                         let documents = sequence
                             .documents()
                             .iter()
-                            .map(|d| Document::try_from(d.as_ref()).map_or(Bson::Null, Bson::from))
+                            .map(|d| {
+                                crate::nesting::to_document(d.as_ref())
+                                    .map_or(Bson::Null, Bson::from)
+                            })
                             .collect::<Vec<_>>();
                         command.insert(sequence.identifier(), documents);
                     }
                     command.insert("$db", db);
                     // As sent: the API fields are part of the command on the wire.
                     if let Some(fields) =
-                        api_fields.and_then(|f| Document::try_from(f.as_ref()).ok())
+                        api_fields.and_then(|f| crate::nesting::to_document(f.as_ref()).ok())
                     {
                         command.extend(fields);
                     }
@@ -467,7 +470,7 @@ impl Monitor {
                 reply: if self.sensitive {
                     Document::new()
                 } else {
-                    Document::try_from(reply.as_ref()).unwrap_or_default()
+                    crate::nesting::to_document(reply.as_ref()).unwrap_or_default()
                 },
                 database_name: self.db,
                 command_name: self.name,
@@ -498,7 +501,7 @@ impl crate::pool::PoolConnection for Connection {
 }
 
 /// Turns `ok: 0` into [`ErrorKind::Command`], keeping the server's words.
-fn check_reply(raw: RawDocumentBuf) -> Result<RawDocumentBuf> {
+pub(crate) fn check_reply(raw: RawDocumentBuf) -> Result<RawDocumentBuf> {
     let ok = match raw.get("ok") {
         Ok(Some(RawBsonRef::Double(v))) => v == 1.0,
         Ok(Some(RawBsonRef::Int32(v))) => v == 1,
@@ -509,7 +512,7 @@ fn check_reply(raw: RawDocumentBuf) -> Result<RawDocumentBuf> {
     if ok {
         return Ok(raw);
     }
-    let reply = Document::try_from(raw)?;
+    let reply = crate::nesting::to_document(&raw)?;
     let code = match reply.get("code") {
         Some(Bson::Int32(c)) => *c,
         Some(Bson::Int64(c)) => *c as i32,

@@ -209,7 +209,7 @@ impl<T> Cursor<T> {
         let reply = match at {
             Location::Pinned(conn, session) => client.run_pinned(conn, &db, body, session)?,
             Location::Server(address, session) => client.run_on(address, &db, body, session)?,
-            Location::Anywhere => RawDocumentBuf::try_from(&client.run_command(&db, body)?)?,
+            Location::Anywhere => crate::nesting::encode(&client.run_command(&db, body)?)?,
         };
         op.handle_response(reply)
     }
@@ -398,7 +398,7 @@ impl<T: DeserializeOwned> Cursor<T> {
         if let Some(remaining) = &mut self.remaining {
             *remaining -= 1;
         }
-        Some(bson::deserialize_from_slice(raw.as_bytes()).map_err(Into::into))
+        Some(crate::nesting::deserialize(&raw))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bson::{Document, RawDocumentBuf};
+use bson::Document;
 
 use crate::{
     operation::{Concerns, CursorReply, CursorSpec},
@@ -224,7 +224,7 @@ impl Database {
         Ok(Cursor::new(
             self.client.clone(),
             spec,
-            CursorReply::parse(&RawDocumentBuf::try_from(reply)?)?,
+            CursorReply::parse(&crate::nesting::encode(reply)?)?,
             None,
             None,
             None,

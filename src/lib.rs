@@ -19,6 +19,7 @@ pub mod error;
 pub mod event;
 pub mod gridfs;
 mod namespace;
+mod nesting;
 mod operation;
 pub mod options;
 pub mod pool;
@@ -38,6 +39,7 @@ pub use cursor::{Cursor, SessionCursor, SessionCursorIter};
 pub use database::Database;
 pub use error::{CommandError, Error, ErrorKind, Result};
 pub use namespace::Namespace;
+pub use nesting::MAX_DOCUMENT_DEPTH;
 pub use options::{ClientOptions, UpdateModifications};
 pub use session::{ClientSession, TransactionState};
 

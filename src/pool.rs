@@ -246,8 +246,8 @@ pub struct PoolCounts {
 pub struct Pool<C: PoolConnection> {
     inner: Arc<Inner<C>>,
     /// Wakes the maintenance task, if there is one; dropping it (with the pool) ends the
-    /// task.
-    maintenance: Option<mpsc::Sender<()>>,
+    /// task. Replaced when the task ended with the runtime it ran in.
+    maintenance: Option<std::sync::Mutex<mpsc::Sender<()>>>,
 }
 
 impl<C: PoolConnection> Pool<C> {
@@ -278,7 +278,7 @@ impl<C: PoolConnection> Pool<C> {
         let maintenance = inner
             .options
             .needs_maintenance()
-            .then(|| maintenance::start(&inner));
+            .then(|| std::sync::Mutex::new(maintenance::start(&inner)));
         Pool { inner, maintenance }
     }
 
@@ -591,7 +591,24 @@ impl<C: PoolConnection> Pool<C> {
 
     fn wake_maintenance(&self) {
         if let Some(wake) = &self.maintenance {
+            let wake = wake
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let _ = wake.try_send(()); // full: a wake-up is already pending
+        }
+    }
+
+    /// Starts the maintenance task again, here, if it ended while the pool is open: it
+    /// ran in a runtime since dropped, or could not be spawned.
+    pub(crate) fn restart_maintenance(&self) {
+        let Some(wake) = &self.maintenance else {
+            return;
+        };
+        let mut wake = wake
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if wake.is_closed() && self.inner.lock().status != PoolState::Closed {
+            *wake = maintenance::start(&self.inner);
         }
     }
 }

@@ -436,7 +436,7 @@ impl ClientSession {
             self.advance_operation_time(time);
         }
         if let Ok(cluster_time) = reply.get_document("$clusterTime") {
-            if let Ok(cluster_time) = Document::try_from(cluster_time) {
+            if let Ok(cluster_time) = crate::nesting::to_document(cluster_time) {
                 self.advance_cluster_time(&cluster_time);
             }
         }
@@ -450,7 +450,7 @@ impl ClientSession {
         }
         if self.transaction.state.is_open() {
             if let Ok(token) = reply.get_document("recoveryToken") {
-                self.transaction.recovery_token = Document::try_from(token).ok();
+                self.transaction.recovery_token = crate::nesting::to_document(token).ok();
             }
         }
     }

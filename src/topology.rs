@@ -181,6 +181,15 @@ impl Topology {
                     message: "the client was shut down".to_owned(),
                 }));
             }
+            for (address, server) in state.servers.iter_mut() {
+                if server.check_now.is_closed() && !self.shared.load_balanced {
+                    // Its monitor is gone without being stopped: it ran in a runtime
+                    // since dropped, or could not be spawned. Start it (and the pool's
+                    // maintenance, gone the same way) again here.
+                    self.restart_monitor(address, server);
+                    server.pool.restart_maintenance();
+                }
+            }
             let servers = &state.servers;
             let chosen = select_server(
                 &state.description,
@@ -204,12 +213,7 @@ impl Topology {
                     });
                 }
             }
-            for (address, server) in state.servers.iter_mut() {
-                if server.check_now.is_closed() && !self.shared.load_balanced {
-                    // Its monitor is gone without being stopped: it ran in a runtime
-                    // since dropped, or could not be spawned. Start it again here.
-                    self.restart_monitor(address, server);
-                }
+            for server in state.servers.values() {
                 let _ = server.check_now.try_send(());
             }
             state = match self.shared.changed.wait_deadline(state, Some(deadline)) {
@@ -446,7 +450,7 @@ impl Topology {
             .as_ref()
             .is_none_or(|c| (time.time, time.increment) > (c.time.time, c.time.increment));
         if newer {
-            if let Ok(document) = Document::try_from(document) {
+            if let Ok(document) = crate::nesting::to_document(document) {
                 *seen = Some(ClusterTime { time, document });
             }
         }

@@ -7,12 +7,13 @@ mod util {
     pub mod server;
 }
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bson::doc;
 use greenmongo::{
-    runtime::{time::with_timeout, Runtime},
-    Client,
+    pool::{CmapEvent, ConnectionClosedReason},
+    runtime::{sleep, time::with_timeout, Runtime},
+    Client, ClientOptions,
 };
 use util::server;
 
@@ -69,4 +70,49 @@ fn a_client_works_on_a_thread_after_its_runtime_is_dropped() {
             .unwrap_or_else(|e| panic!("first operation on a thread (used before: {used}): {e}"));
         ping(&client).unwrap();
     }
+}
+
+#[test]
+fn the_pools_maintenance_runs_again_after_its_runtime_is_dropped() {
+    let Some(uri) = server::uri() else {
+        return;
+    };
+    let mut options = ClientOptions::parse(&uri).unwrap();
+    // Maintenance closes a connection idle for 300 ms (it runs every 500 ms); a checkout
+    // would close it too, so after the ping nothing checks out.
+    options.max_idle_time = Some(Duration::from_millis(300));
+    let first = Runtime::builder().worker_threads(1).build().unwrap();
+    let (client, events) = first.block_on(move || {
+        let (client, events) = server::recording_client(options);
+        ping(&client).unwrap();
+        (client, events)
+    });
+    drop(first);
+
+    let second = Runtime::builder().worker_threads(1).build().unwrap();
+    second.block_on(move || {
+        ping(&client).unwrap();
+        let pinged = events.lock().unwrap().len();
+        let started = Instant::now();
+        loop {
+            let pruned = events.lock().unwrap()[pinged..].iter().any(|e| {
+                matches!(
+                    e,
+                    CmapEvent::ConnectionClosed {
+                        reason: ConnectionClosedReason::Idle,
+                        ..
+                    }
+                )
+            });
+            if pruned {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no idle connection closed in 10 s: the pool's maintenance ended with the \
+                 first runtime and was not started again"
+            );
+            sleep(Duration::from_millis(50)).unwrap();
+        }
+    });
 }

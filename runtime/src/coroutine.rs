@@ -7,6 +7,7 @@
 
 pub(crate) mod overflow;
 pub(crate) mod stack;
+pub use stack::on_stack;
 
 use std::{
     any::Any,

@@ -66,7 +66,8 @@
 //!   worker, which run in between.
 //! - **Stack size.** The default is 256 KiB of address space per coroutine ([`Builder::stack_size`],
 //!   [`coroutine::Builder::stack_size`]); only touched pages cost memory. Deep recursion
-//!   or large stack arrays need more.
+//!   or large stack arrays need more, or a side stack for that one call
+//!   ([`coroutine::on_stack`]: the driver decodes deeply nested documents there).
 //! - **`vm.max_map_count`.** Each guarded stack takes two memory mappings, and Linux's
 //!   default limit of 65,530 mappings caps a process near 32,000 live coroutines. Past it,
 //!   spawning fails with an error naming the sysctl; raise it with

@@ -360,7 +360,7 @@ impl<'a> ListDatabases<'a> {
             self.client
                 .execute_operation_in(op, self.session)?
                 .into_iter()
-                .map(|d| Ok(bson::deserialize_from_document(d)?))
+                .map(crate::nesting::from_document)
                 .collect()
         })
     }

@@ -165,7 +165,7 @@ impl Client {
             }
             Err(e) => {
                 if let crate::ErrorKind::Command(failure) = &*e.kind {
-                    if let Ok(reply) = RawDocumentBuf::try_from(&failure.reply) {
+                    if let Ok(reply) = crate::nesting::encode(&failure.reply) {
                         topology.advance_cluster_time(&reply);
                     }
                 }
@@ -573,7 +573,7 @@ impl<'a> SessionSlot<'a> {
             Ok(reply) => session.observe(reply),
             Err(e) => {
                 if let ErrorKind::Command(failure) = &*e.kind {
-                    if let Ok(reply) = RawDocumentBuf::try_from(&failure.reply) {
+                    if let Ok(reply) = crate::nesting::encode(&failure.reply) {
                         session.observe(&reply);
                     }
                 }

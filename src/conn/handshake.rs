@@ -6,7 +6,7 @@
 
 use std::{io::Write, net::Shutdown, time::Duration};
 
-use bson::{doc, oid::ObjectId, Bson, Document, RawDocumentBuf};
+use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::{check_reply, stream::Stream, Connection, DEFAULT_CONNECT_TIMEOUT};
 use crate::{
@@ -175,7 +175,7 @@ impl Connection {
         };
         let result = (|| {
             self.stream.get_ref().set_timeouts(read_timeout)?;
-            let mut body = RawDocumentBuf::try_from(&command)?;
+            let mut body = crate::nesting::encode(&command)?;
             // The Stable API covers monitoring's hello too (versioned-api spec).
             self.append_api_fields(&command, &mut body)?;
             let mut message = Message::new(body);
@@ -213,7 +213,7 @@ impl Connection {
             )));
         }
         let more_to_come = message.flags.contains(MessageFlags::MORE_TO_COME);
-        let reply = Document::try_from(check_reply(message.body)?)?;
+        let reply = crate::nesting::to_document(&check_reply(message.body)?)?;
         Ok(StreamedHello {
             reply,
             more_to_come,

@@ -190,7 +190,9 @@ impl Operation for BulkWriteCommand {
         if !self.acknowledged {
             return Ok(WriteReply::default());
         }
-        Ok(WriteReply::parse(&Document::try_from(reply.as_ref())?))
+        Ok(WriteReply::parse(&crate::nesting::to_document(
+            reply.as_ref(),
+        )?))
     }
 }
 
@@ -401,7 +403,7 @@ fn statement(request: CollectionWriteModel) -> Result<Statement> {
     };
     Ok(Statement {
         kind,
-        document: RawDocumentBuf::try_from(&document)?,
+        document: crate::nesting::encode(&document)?,
         id: None,
         multi,
     })

@@ -180,7 +180,7 @@ impl Operation for ClientBulkWriteCommand {
     }
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<Document> {
-        Ok(Document::try_from(reply.as_ref())?)
+        crate::nesting::to_document(reply.as_ref())
     }
 }
 
@@ -314,7 +314,7 @@ fn plan(
 fn op_bytes(document: &mut Document, key: &str, index: i32) -> Result<RawDocumentBuf> {
     // Replacing the value keeps the field first, where the server looks for it.
     document.insert(key, index);
-    Ok(RawDocumentBuf::try_from(&*document)?)
+    crate::nesting::encode(document)
 }
 
 /// Bytes the `nsInfo` entry of `namespace` takes as element `index` of the command's

@@ -85,7 +85,7 @@ impl Operation for CountDocuments {
         match cursor.batch.front() {
             None => Ok(0),
             Some(result) => {
-                let result = Document::try_from(result.as_ref())?;
+                let result = crate::nesting::to_document(result.as_ref())?;
                 Ok(get_int(&result, "n").unwrap_or(0).max(0) as u64)
             }
         }
@@ -138,7 +138,7 @@ impl Operation for Count {
     }
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<u64> {
-        let reply = Document::try_from(reply.as_ref())?;
+        let reply = crate::nesting::to_document(reply.as_ref())?;
         Ok(get_int(&reply, "n").unwrap_or(0).max(0) as u64)
     }
 }

@@ -64,7 +64,7 @@ impl Operation for Distinct {
     }
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<Vec<Bson>> {
-        let reply = Document::try_from(reply.as_ref())?;
+        let reply = crate::nesting::to_document(reply.as_ref())?;
         Ok(reply.get_array("values").cloned().unwrap_or_default())
     }
 }

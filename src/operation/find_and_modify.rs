@@ -98,7 +98,7 @@ impl<T: DeserializeOwned> Operation for FindAndModify<T> {
         if !is_acknowledged(self.write_concern.as_ref()) {
             return Ok(None);
         }
-        let reply = Document::try_from(reply.as_ref())?;
+        let mut reply = crate::nesting::to_document(reply.as_ref())?;
         let written = WriteReply::parse(&reply);
         if let Some(error) = written.write_concern_error {
             return Err(
@@ -106,9 +106,10 @@ impl<T: DeserializeOwned> Operation for FindAndModify<T> {
                     .with_labels(written.labels),
             );
         }
-        match reply.get("value") {
+        // Taken, not cloned: a clone of a deep document recurses on the caller's stack.
+        match reply.remove("value") {
             None | Some(Bson::Null) => Ok(None),
-            Some(Bson::Document(d)) => Ok(Some(bson::deserialize_from_document(d.clone())?)),
+            Some(Bson::Document(d)) => Ok(Some(crate::nesting::from_document(d)?)),
             Some(other) => Err(Error::invalid_response(format!(
                 "findAndModify returned a {:?} value",
                 other.element_type()

@@ -79,7 +79,7 @@ impl Operation for Insert {
         if !is_acknowledged(self.write_concern.as_ref()) {
             return Ok(WriteReply::default());
         }
-        Ok(WriteReply::parse(&bson::Document::try_from(
+        Ok(WriteReply::parse(&crate::nesting::to_document(
             reply.as_ref(),
         )?))
     }
@@ -88,7 +88,7 @@ impl Operation for Insert {
 /// Serializes a document straight to BSON bytes, with a generated `_id` (an
 /// [`ObjectId`]) first when it has none; returns the `_id` too.
 pub(crate) fn raw_with_id<T: Serialize>(document: &T) -> Result<(Bson, RawDocumentBuf)> {
-    let raw = bson::serialize_to_raw_document_buf(document)?;
+    let raw = crate::nesting::serialize(document)?;
     if let Some(id) = raw.get("_id")? {
         let id = Bson::try_from(id)?;
         return Ok((id, raw));
@@ -110,7 +110,7 @@ pub(crate) fn raw_with_id<T: Serialize>(document: &T) -> Result<(Bson, RawDocume
 
 /// Serializes a document, putting a generated `_id` first when it has none.
 pub(crate) fn with_id<T: Serialize>(document: &T) -> Result<(Bson, Document)> {
-    let mut document = bson::serialize_to_document(document)?;
+    let mut document = crate::nesting::serialize_to_document(document)?;
     match document.get("_id") {
         Some(id) => Ok((id.clone(), document)),
         None => {

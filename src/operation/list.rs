@@ -116,7 +116,7 @@ impl Operation for ListDatabases {
     }
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<Vec<Document>> {
-        let mut reply = Document::try_from(reply.as_ref())?;
+        let mut reply = crate::nesting::to_document(reply.as_ref())?;
         match reply.remove("databases") {
             Some(Bson::Array(databases)) => Ok(databases
                 .into_iter()

@@ -166,8 +166,8 @@ impl CursorReply {
         let cursor = match reply.get_document("cursor") {
             Ok(cursor) => cursor,
             Err(_) => {
-                let shown =
-                    Document::try_from(reply).map_or_else(|e| e.to_string(), |d| d.to_string());
+                let shown = crate::nesting::to_document(reply)
+                    .map_or_else(|e| e.to_string(), |d| d.to_string());
                 return Err(Error::invalid_response(format!(
                     "reply has no cursor document: {shown}"
                 )));

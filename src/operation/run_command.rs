@@ -71,7 +71,7 @@ impl Operation for RunCommand {
     }
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<Document> {
-        Ok(Document::try_from(reply.as_ref())?)
+        crate::nesting::to_document(reply.as_ref())
     }
 }
 

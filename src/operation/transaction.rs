@@ -30,7 +30,7 @@ impl Operation for EndTransaction {
     }
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<()> {
-        WriteReply::parse(&Document::try_from(reply.as_ref())?)
+        WriteReply::parse(&crate::nesting::to_document(reply.as_ref())?)
             .into_single_result()
             .map(drop)
     }

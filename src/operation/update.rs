@@ -88,7 +88,7 @@ impl Operation for Update {
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<UpdateResult> {
         let reply = if is_acknowledged(self.write_concern.as_ref()) {
-            WriteReply::parse(&Document::try_from(reply.as_ref())?).into_single_result()?
+            WriteReply::parse(&crate::nesting::to_document(reply.as_ref())?).into_single_result()?
         } else {
             WriteReply::default()
         };
@@ -119,7 +119,7 @@ pub(crate) fn checked_update(update: UpdateModifications) -> Result<Bson> {
 }
 
 pub(crate) fn to_replacement<T: Serialize>(replacement: &T) -> Result<Document> {
-    let document = bson::serialize_to_document(replacement)?;
+    let document = crate::nesting::serialize_to_document(replacement)?;
     if document.keys().next().is_some_and(|k| k.starts_with('$')) {
         return Err(Error::invalid_argument(
             "a replacement document must not use update operators; use update_one to apply them",

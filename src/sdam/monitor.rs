@@ -34,7 +34,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{doc, Document, RawDocumentBuf};
+use bson::{doc, Document};
 use greenmongo_runtime::{sync::mpsc, Handle};
 
 use super::{RttStats, SdamEvent, ServerDescription, ServerType, MIN_HEARTBEAT_FREQUENCY};
@@ -281,7 +281,7 @@ impl Monitor {
                         }
                         rtt.times().unwrap_or_default()
                     };
-                    if let Ok(raw) = RawDocumentBuf::try_from(&reply) {
+                    if let Ok(raw) = crate::nesting::encode(&reply) {
                         topology.advance_cluster_time(&raw);
                     }
                     let description = ServerDescription::from_hello(

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use bson::{Document, RawDocumentBuf};
+use bson::Document;
 
 use super::SizeLimits;
 use crate::{Error, Result};
@@ -142,7 +142,7 @@ pub(crate) fn server_limits() -> SizeLimits {
 
 /// The encoded length of a command document, for [`BatchLimits::new`].
 pub(crate) fn document_len(command: &Document) -> Result<usize> {
-    Ok(RawDocumentBuf::try_from(command)?.as_bytes().len())
+    Ok(crate::nesting::encode(command)?.as_bytes().len())
 }
 
 /// Refuses a document larger than the server's `maxBsonObjectSize`, naming it `what`

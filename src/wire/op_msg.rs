@@ -103,7 +103,7 @@ impl Message {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn from_document(body: &Document) -> Result<Message> {
-        Ok(Message::new(RawDocumentBuf::try_from(body)?))
+        Ok(Message::new(crate::nesting::encode(body)?))
     }
 
     /// The command name: the body's first key, or `None` if the body is empty or its first
@@ -144,7 +144,7 @@ impl Message {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn body_document(&self) -> Result<Document> {
-        Document::try_from(self.body.as_ref())
+        crate::nesting::to_document(self.body.as_ref())
             .map_err(|e| Error::invalid_response(format!("OP_MSG body is not valid BSON: {e}")))
     }
 
