@@ -71,6 +71,9 @@ pub struct ClientSession {
     /// A snapshot session's read time, fixed by its first read.
     snapshot_time: Option<Timestamp>,
     pub(crate) transaction: transaction::Transaction,
+    /// Whether a `with_transaction` callback with a `timeoutMS` is running in this
+    /// session: its operations may not set timeouts of their own.
+    pub(crate) in_timed_callback: bool,
 }
 
 impl fmt::Debug for ClientSession {
@@ -97,6 +100,7 @@ impl ClientSession {
             cluster_time: None,
             operation_time: None,
             transaction: transaction::Transaction::default(),
+            in_timed_callback: false,
         }
     }
 

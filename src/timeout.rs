@@ -32,6 +32,26 @@ pub(crate) fn scope<R>(timeout: Option<Duration>, body: impl FnOnce() -> Result<
     Budget::start(timeout).run(body)
 }
 
+/// An operation's timeout: its own (`.timeout(d)`), else the one it inherits from its
+/// collection, database, bucket or client.
+///
+/// # Errors
+/// Its own inside a `with_transaction` callback that has a timeout: the callback's
+/// operations share the transaction's (the CSOT spec refuses an override there).
+pub(crate) fn of_operation(
+    own: Option<Duration>,
+    inherited: Option<Duration>,
+    session: Option<&crate::ClientSession>,
+) -> Result<Option<Duration>> {
+    if own.is_some() && session.is_some_and(|s| s.in_timed_callback) {
+        return Err(Error::invalid_argument(
+            "an operation in a with_transaction callback cannot set its own timeout when the \
+             transaction has one (timeoutMS): the callback's operations share it",
+        ));
+    }
+    Ok(own.or(inherited))
+}
+
 /// An operation's time budget, fixed when it starts; a cursor keeps its own to bound its
 /// `getMore`s (`timeoutMode: cursorLifetime`). Without a timeout of its own or of the
 /// caller's it is unbounded and costs nothing (not even a clock read).

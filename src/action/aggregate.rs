@@ -247,6 +247,7 @@ impl<'a, T> Aggregate<'a, T, ExplicitSession<'a>> {
     /// ```
     pub fn run(self) -> Result<SessionCursor<T>> {
         let timing = self.timing();
+        crate::timeout::of_operation(self.timeout, None, Some(&*self.session.0))?;
         let (client, op, ExplicitSession(session)) = self.into_parts();
         let cursor = client.execute_cursor_operation_in(op, Some(session), timing)?;
         Ok(SessionCursor::new(cursor))

@@ -211,7 +211,11 @@ impl<'a, R: BulkWriteReport> BulkWrite<'a, R> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<R> {
-        let timeout = self.timeout.or(self.client.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.client.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let mut session = self.session;
             let o = self.options.unwrap_or_default();
@@ -310,7 +314,11 @@ impl<'a, T> CollectionBulkWrite<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<BulkWriteResult> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let mut session = self.session;
             let o = self.options.unwrap_or_default();

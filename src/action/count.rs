@@ -111,7 +111,11 @@ impl<'a, T> CountDocuments<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<u64> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let op = operation::CountDocuments::new(
                 self.coll.namespace(),
@@ -177,7 +181,11 @@ impl<'a, T> EstimatedDocumentCount<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<u64> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let op = operation::Count::new(
                 self.coll.namespace(),

@@ -97,7 +97,8 @@ impl<'a> CreateCollection<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let timeout = self.timeout.or(self.db.timeout());
+        let timeout =
+            crate::timeout::of_operation(self.timeout, self.db.timeout(), self.session.as_deref())?;
         crate::timeout::scope(timeout, move || {
             let mut options = self.options.unwrap_or_default();
             let write_concern = self

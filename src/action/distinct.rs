@@ -90,7 +90,11 @@ impl<'a, T> Distinct<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Vec<Bson>> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let op = operation::Distinct::new(
                 self.coll.namespace(),

@@ -118,7 +118,11 @@ impl<'a, T> DropCollection<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let mut options = self.options.unwrap_or_default();
             let write_concern = self
@@ -179,7 +183,8 @@ impl<'a> DropDatabase<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let timeout = self.timeout.or(self.db.timeout());
+        let timeout =
+            crate::timeout::of_operation(self.timeout, self.db.timeout(), self.session.as_deref())?;
         crate::timeout::scope(timeout, move || {
             let mut options = self.options.unwrap_or_default();
             let write_concern = self
@@ -253,7 +258,11 @@ impl<'a, T> RenameCollection<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let write_concern = self
                 .coll

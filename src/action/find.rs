@@ -200,6 +200,7 @@ impl<'a, T> Find<'a, T, ExplicitSession<'a>> {
     /// ```
     pub fn run(self) -> Result<SessionCursor<T>> {
         let timing = self.timing();
+        crate::timeout::of_operation(self.timeout, None, Some(&*self.session.0))?;
         let client = self.coll.client();
         let (op, ExplicitSession(session)) = self.into_parts();
         let cursor = client.execute_cursor_operation_in(op, Some(session), timing)?;

@@ -163,7 +163,11 @@ impl<'a, T: DeserializeOwned> FindOneAndDelete<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Option<T>> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let options = self.options.unwrap_or_default();
             find_and_modify(
@@ -246,7 +250,11 @@ impl<'a, T: DeserializeOwned> FindOneAndUpdate<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Option<T>> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let update = Modification::Update(crate::operation::checked_update(self.update)?);
             find_and_modify(
@@ -328,7 +336,11 @@ impl<'a, T: DeserializeOwned> FindOneAndReplace<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Option<T>> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let replacement = Modification::Update(Bson::Document(self.replacement?));
             let options = self.options.unwrap_or_default();

@@ -211,7 +211,11 @@ impl<'a, T> CreateIndex<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<CreateIndexResult> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let mut options = self.options.unwrap_or_default();
             let write_concern = self
@@ -288,7 +292,11 @@ impl<'a, T> CreateIndexes<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<CreateIndexesResult> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             if self.indexes.is_empty() {
                 return Err(Error::invalid_argument(
@@ -365,7 +373,11 @@ impl<'a, T> DropIndex<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let name =
                 match self.name {
@@ -507,6 +519,7 @@ impl<'a, T> ListIndexes<'a, T, ExplicitSession<'a>> {
     /// ```
     pub fn run(self) -> Result<SessionCursor<IndexModel>> {
         let timing = self.timing();
+        crate::timeout::of_operation(self.timeout, None, Some(&*self.session.0))?;
         let ExplicitSession(session) = self.session;
         let cursor = list_indexes(
             self.coll,

@@ -224,6 +224,7 @@ impl<'a> ListCollections<'a, ExplicitSession<'a>> {
     /// ```
     pub fn run(self) -> Result<SessionCursor<CollectionSpecification>> {
         let timing = self.timing();
+        crate::timeout::of_operation(self.timeout, None, Some(&*self.session.0))?;
         let ExplicitSession(session) = self.session;
         let op = operation::ListCollections::new(
             self.db.name(),
@@ -354,7 +355,11 @@ impl<'a> ListDatabases<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Vec<DatabaseSpecification>> {
-        let timeout = self.timeout.or(self.client.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.client.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let op = operation::ListDatabases::new(false, self.options.unwrap_or_default());
             self.client
@@ -411,7 +416,11 @@ impl<'a> ListDatabaseNames<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Vec<String>> {
-        let timeout = self.timeout.or(self.client.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.client.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let op = operation::ListDatabases::new(true, self.options.unwrap_or_default());
             Ok(self

@@ -129,7 +129,8 @@ impl<'a> RunCommand<'a> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<Document> {
-        let timeout = self.timeout.or(self.db.timeout());
+        let timeout =
+            crate::timeout::of_operation(self.timeout, self.db.timeout(), self.session.as_deref())?;
         crate::timeout::scope(timeout, move || {
             if let Some(session) = self.session.as_deref() {
                 // In a transaction, runCommand reads from the primary only: neither its own
@@ -311,6 +312,7 @@ impl<'a> RunCursorCommand<'a, ExplicitSession<'a>> {
     /// ```
     pub fn run(self) -> Result<SessionCursor<Document>> {
         let timing = self.timing();
+        crate::timeout::of_operation(self.timeout, None, Some(&*self.session.0))?;
         let client = self.db.client();
         let (op, ExplicitSession(session)) = self.into_parts();
         let cursor = client.execute_cursor_operation_in(op, Some(session), timing)?;

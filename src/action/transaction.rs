@@ -185,8 +185,10 @@ impl StartTransaction<'_> {
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) whose source is the last error;
     /// the abort that follows gets a fresh `timeoutMS`. Unlike the other drivers the
     /// deadline also bounds operations of the callback that do not use the session (it
-    /// is the runtime's deadline); an operation's own `.timeout(d)` inside the callback
-    /// can only shorten it.
+    /// is the runtime's deadline). An operation of the callback that runs in the session
+    /// with a `.timeout(d)` of its own is refused with
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument): it shares the
+    /// transaction's timeout (the CSOT spec).
     ///
     /// The callback may run more than once: keep its side effects in the transaction.
     ///

@@ -164,7 +164,11 @@ impl<'a, T> Update<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<UpdateResult> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let mut options = self.options.unwrap_or_default();
             if self.multi && options.sort.is_some() {
@@ -250,7 +254,11 @@ impl<'a, T> ReplaceOne<'a, T> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<UpdateResult> {
-        let timeout = self.timeout.or(self.coll.timeout());
+        let timeout = crate::timeout::of_operation(
+            self.timeout,
+            self.coll.timeout(),
+            self.session.as_deref(),
+        )?;
         crate::timeout::scope(timeout, move || {
             let replacement = Bson::Document(self.replacement?);
             let mut options = UpdateOptions::from(self.options.unwrap_or_default());

@@ -148,7 +148,10 @@ impl ClientSession {
             }
             attempt += 1;
             session.start(options.clone())?;
-            let value = match callback(session) {
+            session.in_timed_callback = timeout.is_some();
+            let outcome = callback(session);
+            session.in_timed_callback = false;
+            let value = match outcome {
                 Ok(value) => value,
                 Err(error) => {
                     if session.transaction.state.is_open() {

@@ -127,26 +127,6 @@ pub const KNOWN_FAILURES: &[Known] = &[
     todo("transactions/tests/unified/backpressure-retryable-writes.json", "*", CLIENT_BACKPRESSURE),
     // Client-side operation timeouts: what is not built yet, or reads the spec otherwise.
     todo(
-        "client-side-operations-timeout/tests/convenient-transactions.json",
-        "withTransaction raises a client-side error if timeoutMS is overridden inside the callback",
-        "an operation-level timeout inside with_transaction's callback is not refused yet (the runner maps it to a collection timeout, which the driver cannot tell apart)",
-    ),
-    todo(
-        "client-side-operations-timeout/tests/convenient-transactions.json",
-        "timeoutMS is not refreshed for each operation in the callback",
-        CSOT_CALLBACK_ABORT,
-    ),
-    todo(
-        "client-side-operations-timeout/tests/convenient-transactions.json",
-        "withTransaction surfaces a timeout after exhausting transient transaction retries, retaining the last transient error as the timeout cause.",
-        CSOT_CALLBACK_ABORT,
-    ),
-    todo(
-        "client-side-operations-timeout/tests/sessions-override-timeoutMS.json",
-        "timeoutMS applied to withTransaction",
-        CSOT_CALLBACK_ABORT,
-    ),
-    todo(
         "client-side-operations-timeout/tests/command-execution.json",
         "short-circuit is not enabled with only 1 RTT measurement",
         "greenmongo has two RTT samples by then (the monitor's and the RTT task's first check), so its minimum RTT is known and the 90 ms operation is short-circuited",
@@ -168,8 +148,6 @@ pub const KNOWN_FAILURES: &[Known] = &[
         "SecantusDB accepts apiStrict without apiVersion (mongod refuses it)",
     ),
 ];
-
-const CSOT_CALLBACK_ABORT: &str = "with_transaction does not abort (it commits, or sends nothing) after a callback operation timed out and the runner swallowed the expected error";
 
 const CSOT_ITERATION_BUDGET: &str = "the test expects a getMore blocked 60 ms to time out under a 100 ms per-iteration timeoutMS; greenmongo gives each iteration its whole timeoutMS, as the spec prose says";
 

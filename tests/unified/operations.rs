@@ -51,11 +51,19 @@ pub type OpResult = Step<Result<Value, Error>>;
 /// gives one.
 macro_rules! in_session {
     ($session:ident, $action:expr) => {
-        match $session.as_deref_mut() {
-            Some(s) => $action.session(s).run(),
-            None => $action.run(),
+        match ($session.as_deref_mut(), OWN_TIMEOUT.take()) {
+            (Some(s), Some(t)) => $action.timeout(t).session(s).run(),
+            (Some(s), None) => $action.session(s).run(),
+            (None, _) => $action.run(),
         }
     };
+}
+
+thread_local! {
+    /// The `timeoutMS` of an operation run in a session, set as the action's own
+    /// (`.timeout(d)`) by [`in_session!`]: the driver refuses one inside a timed
+    /// `withTransaction` callback. Without a session it is the handle's instead.
+    static OWN_TIMEOUT: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
 }
 
 /// Like [`in_session!`] for an action that returns a cursor: every document, read in
@@ -63,10 +71,13 @@ macro_rules! in_session {
 macro_rules! all_in_session {
     ($session:ident, $action:expr) => {
         match $session.as_deref_mut() {
-            Some(s) => $action
-                .session(&mut *s)
-                .run()
-                .and_then(|mut cursor| collect_iter(cursor.iter(s))),
+            Some(s) => match OWN_TIMEOUT.take() {
+                Some(t) => $action.timeout(t),
+                None => $action,
+            }
+            .session(&mut *s)
+            .run()
+            .and_then(|mut cursor| collect_iter(cursor.iter(s))),
             None => $action.run().and_then(collect),
         }
     };
@@ -111,8 +122,12 @@ pub fn run_in(
         (Some(id), _) => Some(entities.session(&id)?),
     };
     // An operation's own timeoutMS overrides its collection's or database's, as a
-    // handle with that timeout does.
-    let timeout = args.millis("timeoutMS")?;
+    // handle with that timeout does; in a session it is the action's own.
+    let mut timeout = args.millis("timeoutMS")?;
+    OWN_TIMEOUT.set(None);
+    if session.is_some() && (coll.is_some() || db.is_some()) {
+        OWN_TIMEOUT.set(timeout.take());
+    }
     if let Some(coll) = coll {
         let coll = match timeout {
             Some(t) => coll.with_timeout(t),

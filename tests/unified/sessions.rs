@@ -174,15 +174,19 @@ fn with_transaction(id: &str, entities: &mut EntityMap, mut a: Args) -> OpResult
                     Ok(outcome) => outcome,
                     Err(stop) => return Err(stop_here(&mut stopped, stop)),
                 };
-                let error = match &outcome {
-                    Err(e) if op.expect_error.is_none() => Some(e.clone()),
-                    _ => None,
-                };
-                if let Err(stop) = runner::check_operation_outcome(op, outcome, entities) {
-                    if let Some(error) = error {
-                        return Err(error); // the driver's error: the driver decides
+                // The format: any error of a callback operation reaches withTransaction,
+                // expected or not (the driver decides what to do with it).
+                let error = outcome.as_ref().err().cloned();
+                match runner::check_operation_outcome(op, outcome, entities) {
+                    Err(_) if error.is_some() && op.expect_error.is_none() => {
+                        return Err(error.expect("checked"));
                     }
-                    return Err(stop_here(&mut stopped, stop));
+                    Err(stop) => return Err(stop_here(&mut stopped, stop)),
+                    Ok(()) => {
+                        if let Some(error) = error {
+                            return Err(error);
+                        }
+                    }
                 }
             }
             Ok(())
