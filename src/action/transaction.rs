@@ -33,6 +33,7 @@ impl ClientSession {
         StartTransaction {
             session: self,
             options: None,
+            timeout: None,
         }
     }
 
@@ -141,6 +142,7 @@ impl ClientSession {
 pub struct StartTransaction<'a> {
     session: &'a mut ClientSession,
     options: Option<TransactionOptions>,
+    timeout: Option<Duration>,
 }
 
 impl StartTransaction<'_> {
@@ -168,7 +170,37 @@ impl StartTransaction<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn run(self) -> Result<()> {
+        if self.timeout.is_some() {
+            return Err(crate::Error::invalid_argument(
+                "start_transaction().timeout(..) bounds and_run; a transaction started with \
+                 run() takes timeouts on its operations and on commit_transaction",
+            ));
+        }
         self.session.start(self.options)
+    }
+
+    /// Bounds [`and_run`](Self::and_run) by `timeout` (its `timeoutMS`; zero: no limit)
+    /// instead of the session's [`default_timeout`](crate::options::SessionOptions::default_timeout)
+    /// or the client's: the callback's operations, the retries and the commit. With
+    /// [`run`](Self::run) it is refused: set timeouts on the operations instead.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost/?replicaSet=rs0")?;
+    /// let mut session = client.start_session().run()?;
+    /// let done = session
+    ///     .start_transaction()
+    ///     .timeout(Duration::from_secs(2))
+    ///     .and_run(|_session| Ok("nothing to write"))?;
+    /// # let _ = done;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Runs `callback` in the transaction and commits it (the convenient-transactions
@@ -179,8 +211,9 @@ impl StartTransaction<'_> {
     /// error from the callback itself aborts the transaction and is returned. In a
     /// coroutine, every wait (replies, backoff) parks the coroutine.
     ///
-    /// With a `timeoutMS` (the session's [`default_timeout`](crate::options::SessionOptions::default_timeout),
-    /// else the client's), that bounds the whole call instead of the 120 seconds: every
+    /// With a `timeoutMS` ([`timeout`](Self::timeout), else the session's
+    /// [`default_timeout`](crate::options::SessionOptions::default_timeout), else the
+    /// client's), that bounds the whole call instead of the 120 seconds: every
     /// operation of the callback, retries, backoff and commit. Running out is an
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) whose source is the last error;
     /// the abort that follows gets a fresh `timeoutMS`. Unlike the other drivers the
@@ -209,8 +242,12 @@ impl StartTransaction<'_> {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn and_run<R>(self, callback: impl FnMut(&mut ClientSession) -> Result<R>) -> Result<R> {
-        let StartTransaction { session, options } = self;
-        session.run_transaction(options, callback)
+        let StartTransaction {
+            session,
+            options,
+            timeout,
+        } = self;
+        session.run_transaction(options, timeout, callback)
     }
 }
 

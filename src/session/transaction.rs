@@ -102,12 +102,15 @@ impl ClientSession {
     pub(crate) fn run_transaction<R>(
         &mut self,
         options: Option<TransactionOptions>,
+        timeout: Option<Duration>,
         callback: impl FnMut(&mut ClientSession) -> Result<R>,
     ) -> Result<R> {
-        // With a timeoutMS (the session's, else the client's) the whole call is bounded
-        // by it instead of the 120 s retry limit (the CSOT spec), and so is every
-        // operation of the callback run in the session.
-        let timeout = self.default_timeout().filter(|t| !t.is_zero());
+        // With a timeoutMS (the call's, else the session's, else the client's) the whole
+        // call is bounded by it instead of the 120 s retry limit (the CSOT spec), and so
+        // is every operation of the callback run in the session.
+        let timeout = timeout
+            .or_else(|| self.default_timeout())
+            .filter(|t| !t.is_zero());
         let limit = timeout.unwrap_or(WITH_TRANSACTION_TIMEOUT);
         crate::timeout::scope(timeout, || {
             self.retry_transaction(options, callback, limit, timeout)

@@ -158,6 +158,7 @@ fn with_transaction(id: &str, entities: &mut EntityMap, mut a: Args) -> OpResult
         _ => return fail!("withTransaction needs a callback array"),
     };
     let options = transaction_options(&mut a)?;
+    let timeout = a.millis("timeoutMS")?;
     a.done()?;
     let Some(mut session) = entities.session_entity(id)?.session.take() else {
         return fail!("session {id:?} was ended");
@@ -165,32 +166,33 @@ fn with_transaction(id: &str, entities: &mut EntityMap, mut a: Args) -> OpResult
     // A test expectation that failed inside the callback stops the test, whatever the
     // driver does with the error that carries it out.
     let mut stopped: Option<Stop> = None;
-    let result = session
-        .start_transaction()
-        .with_options(options)
-        .and_run(|session| {
-            for op in &callback {
-                let outcome = match operations::run_in(op, entities, Some((id, &mut *session))) {
-                    Ok(outcome) => outcome,
-                    Err(stop) => return Err(stop_here(&mut stopped, stop)),
-                };
-                // The format: any error of a callback operation reaches withTransaction,
-                // expected or not (the driver decides what to do with it).
-                let error = outcome.as_ref().err().cloned();
-                match runner::check_operation_outcome(op, outcome, entities) {
-                    Err(_) if error.is_some() && op.expect_error.is_none() => {
-                        return Err(error.expect("checked"));
-                    }
-                    Err(stop) => return Err(stop_here(&mut stopped, stop)),
-                    Ok(()) => {
-                        if let Some(error) = error {
-                            return Err(error);
-                        }
+    let mut start = session.start_transaction().with_options(options);
+    if let Some(timeout) = timeout {
+        start = start.timeout(timeout);
+    }
+    let result = start.and_run(|session| {
+        for op in &callback {
+            let outcome = match operations::run_in(op, entities, Some((id, &mut *session))) {
+                Ok(outcome) => outcome,
+                Err(stop) => return Err(stop_here(&mut stopped, stop)),
+            };
+            // The format: any error of a callback operation reaches withTransaction,
+            // expected or not (the driver decides what to do with it).
+            let error = outcome.as_ref().err().cloned();
+            match runner::check_operation_outcome(op, outcome, entities) {
+                Err(_) if error.is_some() && op.expect_error.is_none() => {
+                    return Err(error.expect("checked"));
+                }
+                Err(stop) => return Err(stop_here(&mut stopped, stop)),
+                Ok(()) => {
+                    if let Some(error) = error {
+                        return Err(error);
                     }
                 }
             }
-            Ok(())
-        });
+        }
+        Ok(())
+    });
     entities.session_entity(id)?.session = Some(session);
     if let Some(stop) = stopped {
         return Err(stop);
