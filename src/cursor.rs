@@ -337,6 +337,11 @@ impl<T> Cursor<T> {
     /// `killCursors` now, in `explicit` or the cursor's session, waiting at most a second
     /// and ignoring errors; the cursor is done after it.
     pub(crate) fn kill_in(&mut self, explicit: Option<&mut ClientSession>) {
+        self.kill_within(explicit, None);
+    }
+
+    /// [`kill_in`](Self::kill_in), waiting at most `timeout` when given.
+    fn kill_within(&mut self, explicit: Option<&mut ClientSession>, timeout: Option<Duration>) {
         if self.id != 0 {
             let op = KillCursors {
                 db: &self.db,
@@ -351,7 +356,9 @@ impl<T> Cursor<T> {
             );
             // A budget of its own: the deadline in force may be what ended the work. With
             // a timeoutMS, that refreshed (the CSOT spec).
-            let budget = self.budget.timeout().unwrap_or(KILL_CURSORS_TIMEOUT);
+            let budget = timeout
+                .or(self.budget.timeout())
+                .unwrap_or(KILL_CURSORS_TIMEOUT);
             let until = std::time::Instant::now() + budget;
             let _ = with_own_deadline(Some(until), || Self::run(&self.client, at, op));
         }
@@ -403,6 +410,29 @@ impl<T: DeserializeOwned> Cursor<T> {
 }
 
 impl<T> Cursor<T> {
+    /// Closes the cursor now rather than when it is dropped: sends `killCursors` if the
+    /// server still holds it, waiting at most `timeout` (else the cursor's `timeoutMS`,
+    /// refreshed as the CSOT spec says, else a second). Errors are ignored, as at drop:
+    /// the server also times idle cursors out.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use bson::{doc, Document};
+    ///
+    /// let client = greenmongo::Client::with_uri_str("mongodb://localhost")?;
+    /// let items = client.database("shop").collection::<Document>("items");
+    /// let mut cursor = items.find(doc! {}).batch_size(10).run()?;
+    /// let first = cursor.next();
+    /// cursor.close(Some(Duration::from_millis(500)));
+    /// # let _ = first;
+    /// # Ok::<(), greenmongo::Error>(())
+    /// ```
+    pub fn close(mut self, timeout: Option<Duration>) {
+        self.kill_within(None, timeout);
+    }
+
     /// Fetches until a batch has documents, the cursor is done, or (tailable) the server
     /// has nothing new.
     fn fetch(&mut self, mut explicit: Option<&mut ClientSession>) -> Result<()> {

@@ -39,7 +39,7 @@ mod error;
 mod options;
 mod upload;
 
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
 use bson::{doc, Bson, DateTime, Document, RawDocumentBuf};
 use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
@@ -231,6 +231,8 @@ struct Inner {
     /// Whether this bucket has checked the indexes (spec: before the first upload).
     /// Uploads wait here while one of them checks, so 100 uploads check once.
     indexes_checked: Mutex<bool>,
+    /// The `timeoutMS` of its actions and streams: the database's.
+    timeout: Option<Duration>,
 }
 
 impl fmt::Debug for GridFsBucket {
@@ -259,7 +261,12 @@ impl GridFsBucket {
             .as_deref()
             .unwrap_or(DEFAULT_BUCKET_NAME);
         let collection = |suffix: &str| {
-            let mut coll = db.collection::<()>(&format!("{name}.{suffix}"));
+            // No timeout of their own (zero: none, not even the database's): every
+            // operation on them is part of a bucket action or stream, whose timeout
+            // bounds it as a whole (the CSOT spec).
+            let mut coll = db
+                .collection::<()>(&format!("{name}.{suffix}"))
+                .with_timeout(Duration::ZERO);
             if let Some(rc) = &options.read_concern {
                 coll = coll.with_read_concern(rc.clone());
             }
@@ -283,6 +290,7 @@ impl GridFsBucket {
                 files,
                 chunks,
                 indexes_checked: Mutex::new(false),
+                timeout: db.timeout(),
             }),
         }
     }
@@ -371,13 +379,13 @@ impl GridFsBucket {
             .unwrap_or(DEFAULT_CHUNK_SIZE_BYTES)
     }
 
-    /// The files collection.
     /// The bucket's `timeoutMS` (its database's), which bounds each of its operations
     /// as a whole.
-    pub(crate) fn timeout(&self) -> Option<std::time::Duration> {
-        self.inner.files.timeout()
+    pub(crate) fn timeout(&self) -> Option<Duration> {
+        self.inner.timeout
     }
 
+    /// The files collection.
     pub(crate) fn files(&self) -> &Collection<FilesCollectionDocument> {
         &self.inner.files
     }

@@ -434,20 +434,25 @@ impl RttTask {
             };
             let heartbeat = topology.heartbeat_frequency();
             let started = Instant::now();
+            // A sample is a `hello` on the established connection: connecting (TCP, TLS,
+            // the handshake) is not a round trip, and counting it would give the minimum
+            // RTT its second sample at once (the CSOT spec's short-circuit waits for two).
             let sampled = match connection.as_mut() {
                 Some(conn) => conn
                     .command("admin", &doc! { "hello": 1, "helloOk": true })
-                    .map(drop),
+                    .map(|_| true),
                 None => {
                     Connection::connect_for_monitoring(&self.address, topology.connection_config())
                         .map(|(conn, _)| {
                             self.control.install(&self.control.rtt, Some(&conn));
                             connection = Some(conn);
+                            false
                         })
                 }
             };
             match sampled {
-                Ok(()) => {
+                Ok(false) => {}
+                Ok(true) => {
                     let times = {
                         let mut rtt = lock(&self.rtt);
                         rtt.add_sample(started.elapsed());

@@ -72,6 +72,9 @@ fn configure<'a, T>(mut watch: Watch<'a, T>, a: &mut Args) -> Step<Watch<'a, T>>
     if let Some(show) = a.boolean("showExpandedEvents")? {
         watch = watch.show_expanded_events(show);
     }
+    if let Some(timeout) = a.millis("timeoutMS")? {
+        watch = watch.timeout(timeout);
+    }
     if let Some(wait) = a.millis("maxAwaitTimeMS")? {
         watch = watch.max_await_time(wait);
     }

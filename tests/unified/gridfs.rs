@@ -61,6 +61,16 @@ pub fn bucket(entities: &EntityMap, description: &BucketDescription) -> Step<Ent
 /// Runs operation `name` on bucket entity `id`.
 pub fn run(name: &str, id: &str, entities: &mut EntityMap, mut a: Args) -> OpResult {
     let bucket = bucket_entity(entities, id)?;
+    // The operation's own timeoutMS, on any bucket action.
+    let timeout = a.millis("timeoutMS")?;
+    macro_rules! timed {
+        ($action:expr) => {
+            match timeout {
+                Some(t) => $action.timeout(t),
+                None => $action,
+            }
+        };
+    }
     let result = match name {
         "upload" => {
             let filename = a.string("filename")?.unwrap_or_default();
@@ -77,14 +87,16 @@ pub fn run(name: &str, id: &str, entities: &mut EntityMap, mut a: Args) -> OpRes
                 upload = upload.metadata(metadata);
             }
             a.done()?;
-            upload.run().map(Value::Bson)
+            timed!(upload).run().map(Value::Bson)
         }
         "download" => {
             let Some(id) = a.take("id") else {
                 return fail!("download needs an id");
             };
             a.done()?;
-            bucket.open_download_stream(id).run().and_then(read_all)
+            timed!(bucket.open_download_stream(id))
+                .run()
+                .and_then(read_all)
         }
         "downloadByName" => {
             let filename = a.string("filename")?.unwrap_or_default();
@@ -93,20 +105,19 @@ pub fn run(name: &str, id: &str, entities: &mut EntityMap, mut a: Args) -> OpRes
                 download = download.revision(revision as i32);
             }
             a.done()?;
-            download.run().and_then(read_all)
+            timed!(download).run().and_then(read_all)
         }
         "delete" => {
             let Some(id) = a.take("id") else {
                 return fail!("delete needs an id");
             };
             a.done()?;
-            bucket.delete(id).run().map(|()| Value::Nothing)
+            timed!(bucket.delete(id)).run().map(|()| Value::Nothing)
         }
         "deleteByName" => {
             let filename = a.string("filename")?.unwrap_or_default();
             a.done()?;
-            bucket
-                .delete_by_name(filename)
+            timed!(bucket.delete_by_name(filename))
                 .run()
                 .map(|()| Value::Nothing)
         }
@@ -116,8 +127,7 @@ pub fn run(name: &str, id: &str, entities: &mut EntityMap, mut a: Args) -> OpRes
             };
             let new_filename = a.string("newFilename")?.unwrap_or_default();
             a.done()?;
-            bucket
-                .rename(id, new_filename)
+            timed!(bucket.rename(id, new_filename))
                 .run()
                 .map(|()| Value::Nothing)
         }
@@ -125,14 +135,13 @@ pub fn run(name: &str, id: &str, entities: &mut EntityMap, mut a: Args) -> OpRes
             let filename = a.string("filename")?.unwrap_or_default();
             let new_filename = a.string("newFilename")?.unwrap_or_default();
             a.done()?;
-            bucket
-                .rename_by_name(filename, new_filename)
+            timed!(bucket.rename_by_name(filename, new_filename))
                 .run()
                 .map(|()| Value::Nothing)
         }
         "drop" => {
             a.done()?;
-            bucket.drop().run().map(|()| Value::Nothing)
+            timed!(bucket.drop()).run().map(|()| Value::Nothing)
         }
         "find" => {
             let filter = a.doc("filter")?.unwrap_or_default();
@@ -146,9 +155,7 @@ pub fn run(name: &str, id: &str, entities: &mut EntityMap, mut a: Args) -> OpRes
                 sort: a.doc("sort")?,
             };
             a.done()?;
-            bucket
-                .find(filter)
-                .with_options(options)
+            timed!(bucket.find(filter).with_options(options))
                 .run()
                 .and_then(|cursor| {
                     cursor

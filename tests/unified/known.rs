@@ -126,16 +126,6 @@ pub const KNOWN_FAILURES: &[Known] = &[
     todo("transactions/tests/unified/backpressure-retryable-reads.json", "*", CLIENT_BACKPRESSURE),
     todo("transactions/tests/unified/backpressure-retryable-writes.json", "*", CLIENT_BACKPRESSURE),
     // Client-side operation timeouts: what is not built yet, or reads the spec otherwise.
-    todo(
-        "client-side-operations-timeout/tests/command-execution.json",
-        "short-circuit is not enabled with only 1 RTT measurement",
-        "greenmongo has two RTT samples by then (the monitor's and the RTT task's first check), so its minimum RTT is known and the 90 ms operation is short-circuited",
-    ),
-    todo(
-        "client-side-operations-timeout/tests/gridfs-upload.json",
-        "timeoutMS applied to upload as a whole, not individual parts",
-        "a bucket checks its indexes once (its first upload); the file's earlier tests used the same bucket, so this upload sends no blocked find or listIndexes",
-    ),
     todo("client-side-operations-timeout/tests/runCursorCommand.json", "Non-tailable cursor iteration timeoutMS is refreshed for getMore if timeoutMode is iteration - failure", CSOT_ITERATION_BUDGET),
     todo("client-side-operations-timeout/tests/runCursorCommand.json", "Tailable cursor iteration timeoutMS is refreshed for getMore - failure", CSOT_ITERATION_BUDGET),
     todo("client-side-operations-timeout/tests/runCursorCommand.json", "Tailable cursor awaitData iteration timeoutMS is refreshed for getMore - failure", CSOT_ITERATION_BUDGET),

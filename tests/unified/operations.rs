@@ -170,13 +170,18 @@ pub fn run_in(
                     }
                     Ok(in_session!(session, list).and_then(documents))
                 }
+                "createChangeStream" => {
+                    if let Some(t) = timeout {
+                        args.put("timeoutMS", t.as_millis() as i64);
+                    }
+                    super::change_streams::create(
+                        super::change_streams::Target::Client(&client),
+                        args,
+                        session,
+                    )
+                } // change streams
                 _ if timeout.is_some() => skip!("missing option: {name}.timeoutMS"),
                 "clientBulkWrite" => bulk::client_bulk_write(&client, args, session),
-                "createChangeStream" => super::change_streams::create(
-                    super::change_streams::Target::Client(&client),
-                    args,
-                    session,
-                ), // change streams
                 _ => skip!("missing operation: {name}"),
             }
         }
@@ -206,6 +211,12 @@ fn collection_op(
                 session,
             )
         } // change streams
+        "count" => {
+            return skip!(
+                "count is deprecated: greenmongo, like the official crate 3.x, has \
+             count_documents and estimated_document_count instead"
+            )
+        }
         "insertOne" => {
             let document = a.req_doc("document")?;
             let options = InsertOneOptions {
@@ -582,7 +593,13 @@ fn database_op(
     Ok(result)
 }
 
-fn cursor_op(name: &str, id: &str, entities: &mut EntityMap, a: Args) -> OpResult {
+fn cursor_op(name: &str, id: &str, entities: &mut EntityMap, mut a: Args) -> OpResult {
+    // close's own timeoutMS (the CSOT spec lets it override the cursor's).
+    let timeout = if name == "close" {
+        a.millis("timeoutMS")?
+    } else {
+        None
+    };
     a.done()?;
     match name {
         "iterateUntilDocumentOrError" => {
@@ -604,7 +621,9 @@ fn cursor_op(name: &str, id: &str, entities: &mut EntityMap, a: Args) -> OpResul
         },
         "close" => {
             entities.cursor(id)?;
-            drop(entities.remove(id)); // kills the server cursor; errors are suppressed
+            if let Some(super::entities::Entity::Cursor(cursor)) = entities.remove(id) {
+                cursor.close(timeout); // errors are suppressed
+            }
             Ok(Ok(Value::Nothing))
         }
         _ => skip!("missing operation: {name} on a cursor"),

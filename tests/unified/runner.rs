@@ -149,6 +149,7 @@ fn run_test(ctx: &Context, file: &TestFile, test: &TestCase) -> Step {
     let mut fail_points = FailPoints {
         internal: &ctx.internal,
         names: Vec::new(),
+        blocked: Duration::ZERO,
     };
     let result = test
         .operations
@@ -244,6 +245,8 @@ fn check_outcome(internal: &Client, data: &CollectionData) -> Step {
 struct FailPoints<'a> {
     internal: &'a Client,
     names: Vec<String>,
+    /// The longest `blockTimeMS` of a `blockConnection` fail point the test set.
+    blocked: Duration,
 }
 
 impl Drop for FailPoints<'_> {
@@ -254,6 +257,11 @@ impl Drop for FailPoints<'_> {
                 eprintln!("could not turn fail point {name} off: {e}");
             }
         }
+        // A command the test gave up on (a timeout) still runs on the server once its
+        // block ends: let it finish before the next test's initial data, or it lands
+        // there (an abandoned GridFS files insert made the next test's collection
+        // non-empty).
+        std::thread::sleep(self.blocked);
     }
 }
 
@@ -393,6 +401,18 @@ fn special(
                 })
                 .map_err(failed("failPoint"))?;
             fail_points.names.push(name.to_owned());
+            if let Ok(data) = command.get_document("data") {
+                if data.get_bool("blockConnection").unwrap_or(false) {
+                    let block = match data.get("blockTimeMS") {
+                        Some(Bson::Int32(ms)) => u64::try_from(*ms).unwrap_or(0),
+                        Some(Bson::Int64(ms)) => u64::try_from(*ms).unwrap_or(0),
+                        Some(Bson::Double(ms)) if *ms > 0.0 => *ms as u64,
+                        _ => 0,
+                    };
+                    let block = Duration::from_millis(block);
+                    fail_points.blocked = fail_points.blocked.max(block);
+                }
+            }
             Ok(())
         }
         "createEntities" => {

@@ -117,7 +117,7 @@ impl Find<'_> {
             .files()
             .find(self.filter)
             .with_options(self.options.map(FindOptions::from));
-        match self.timeout {
+        match self.timeout.or(self.bucket.timeout()) {
             Some(t) => find.timeout(t).run(),
             None => find.run(),
         }
@@ -179,7 +179,7 @@ impl FindOne<'_> {
             .files()
             .find_one(self.filter)
             .with_options(self.options.map(FindOneOptions::from));
-        match self.timeout {
+        match self.timeout.or(self.bucket.timeout()) {
             Some(t) => find.timeout(t).run(),
             None => find.run(),
         }
