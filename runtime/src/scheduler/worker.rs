@@ -65,8 +65,8 @@ pub(crate) struct WorkerShared {
 const WAKER_TOKEN: Token = Token(usize::MAX);
 
 impl WorkerShared {
-    /// Whether the worker has shut down (its runtime was dropped): its reactor delivers
-    /// no more events.
+    /// Whether the worker has shut down (its runtime was dropped, or its thread ended
+    /// in a panic): its reactor delivers no more events.
     pub(crate) fn is_shut_down(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
     }
@@ -178,7 +178,17 @@ pub(crate) fn cancel_timer(key: TimerKey) {
 const BUDGET: usize = 128;
 
 impl Worker {
-    /// The worker loop; returns at shutdown after unwinding all its coroutines.
+    /// The worker thread; returns at shutdown after unwinding all its coroutines.
+    ///
+    /// A panic out of the loop (a value a coroutine returns, or a destructor it runs
+    /// after the catch around its closure, panicking; a failed poll) ends this worker the
+    /// way a shutdown does, with the worker still whole: marked shut down (so spawns and
+    /// wake-ups sent to it are dropped and their joiners see "cancelled", and sockets
+    /// registered with its reactor move to the worker that next waits on them), then
+    /// every suspended coroutine unwound as cancelled, then `WORKER` cleared; only then
+    /// does the panic go on and end the thread. Unwinding with the worker's fields being
+    /// dropped instead let coroutine destructors (a lock guard waking a waiter) reach
+    /// the freed run queue through `WORKER`.
     pub(crate) fn run(shared: Arc<WorkerShared>, runtime: Arc<RuntimeShared>, mut poll: Poll) {
         let _alt_stack = overflow::AltStack::ensure();
         let worker = Worker {
@@ -191,33 +201,46 @@ impl Worker {
             timers: RefCell::new(Timers::default()),
         };
         WORKER.with(|w| w.set(&worker));
+        let looped = panic::catch_unwind(AssertUnwindSafe(|| worker.event_loop(&mut poll)));
+        if looped.is_err() {
+            // The coroutine that panicked out of `resume` did not clear CURRENT, and
+            // its stack is gone.
+            park::set_current(ptr::null());
+            worker.shared.shutdown.store(true, Ordering::Release);
+        }
+        worker.shut_down();
+        WORKER.with(|w| w.set(ptr::null()));
+        if let Err(payload) = looped {
+            panic::resume_unwind(payload);
+        }
+    }
+
+    /// Runs coroutines, timers and the reactor until the shutdown flag is set.
+    fn event_loop(&self, poll: &mut Poll) {
         let mut events = Events::with_capacity(1024);
-        while !worker.shared.shutdown.load(Ordering::Acquire) {
-            worker.drain_inbox();
+        while !self.shared.shutdown.load(Ordering::Acquire) {
+            self.drain_inbox();
             for _ in 0..BUDGET {
-                let next = worker.run_queue.borrow_mut().pop_front();
+                let next = self.run_queue.borrow_mut().pop_front();
                 match next {
-                    Some(slot) => worker.resume(slot),
+                    Some(slot) => self.resume(slot),
                     None => break,
                 }
             }
-            worker.fire_timers();
-            let timeout = worker.poll_timeout();
+            self.fire_timers();
+            let timeout = self.poll_timeout();
             if let Err(e) = poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     panic!(
                         "greenmongo-runtime: worker {} cannot poll: {e}",
-                        worker.shared.index
+                        self.shared.index
                     );
                 }
             }
-            worker
-                .shared
+            self.shared
                 .reactor
                 .dispatch(events.iter().filter(|e| e.token() != WAKER_TOKEN));
         }
-        worker.shut_down();
-        WORKER.with(|w| w.set(ptr::null()));
     }
 
     fn drain_inbox(&self) {
