@@ -751,8 +751,9 @@ fn options(prefix: &str, extra: &str) -> Option<ClientOptions> {
     Some(options)
 }
 
-/// Asserts that every `ConnectionCheckedOut` has its `ConnectionCheckedIn`; prints how
-/// the checkouts started ended.
+/// Asserts that every `ConnectionCheckedOut` has its `ConnectionCheckedIn`, and that
+/// every checkout started ended in `ConnectionCheckedOut` or `ConnectionCheckOutFailed`
+/// (one unwound while queued too).
 fn assert_every_checkout_checked_in(label: &str, events: &[CmapEvent]) {
     let mut held: HashMap<u64, i64> = HashMap::new();
     let (mut started, mut ended) = (0, 0);
@@ -775,9 +776,13 @@ fn assert_every_checkout_checked_in(label: &str, events: &[CmapEvent]) {
         unbalanced.is_empty(),
         "{label}: connections checked out and never checked in (id, count): {unbalanced:?}"
     );
+    assert_eq!(
+        started, ended,
+        "{label}: {started} checkouts started, {ended} ended in CheckedOut or CheckOutFailed"
+    );
     println!(
-        "{label}: {} connections, every checkout checked in; {started} checkouts started, \
-         {ended} ended in CheckedOut or CheckOutFailed",
+        "{label}: {} connections, every checkout checked in; {started} checkouts started \
+         and ended",
         held.len()
     );
 }

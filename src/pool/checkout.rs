@@ -117,6 +117,7 @@ impl<C: PoolConnection> Inner<C> {
         let mut queued = Queued {
             pool: self,
             ticket,
+            started,
             receiver: Some(receiver),
         };
         let received = queued
@@ -177,6 +178,7 @@ impl<C: PoolConnection> Inner<C> {
 struct Queued<'a, C: PoolConnection> {
     pool: &'a Inner<C>,
     ticket: u64,
+    started: Instant,
     /// `None` once the grant was received.
     receiver: Option<mpsc::Receiver<Grant<C>>>,
 }
@@ -203,6 +205,16 @@ impl<C: PoolConnection> Queued<'_, C> {
 
 impl<C: PoolConnection> Drop for Queued<'_, C> {
     fn drop(&mut self) {
+        let abandoned = self.receiver.is_some();
         self.leave();
+        if abandoned && std::thread::panicking() {
+            // Unwound while queued (its coroutine cancelled, its worker gone): the
+            // checkout ends all the same, and the CMAP spec has every one end in an event.
+            self.pool.emit(|| CmapEvent::ConnectionCheckOutFailed {
+                address: self.pool.address.clone(),
+                reason: CheckOutFailedReason::ConnectionError,
+                duration: self.started.elapsed(),
+            });
+        }
     }
 }
