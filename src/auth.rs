@@ -48,7 +48,7 @@ use crate::{Error, Result};
 
 mod plain;
 mod saslprep;
-mod scram;
+pub(crate) mod scram;
 mod x509;
 
 pub use plain::PlainConversation;

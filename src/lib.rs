@@ -17,6 +17,8 @@ mod database;
 mod dns;
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gridfs;
 mod namespace;
 mod nesting;

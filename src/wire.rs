@@ -44,7 +44,7 @@ use crate::{Error, Result};
 
 pub(crate) mod batch;
 mod checksum;
-mod compression;
+pub(crate) mod compression;
 mod header;
 mod op_msg;
 

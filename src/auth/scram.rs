@@ -431,25 +431,14 @@ impl ScramConversation {
     /// Builds the client-final message from the server-first message; returns it with the
     /// server signature to expect.
     fn client_final(&self, server_first: &[u8]) -> Result<(String, Vec<u8>)> {
-        let name = self.version.mechanism_name();
-        let err = |m: String| Error::authentication(format!("{name}: {m}"));
-        let server_first = std::str::from_utf8(server_first)
-            .map_err(|_| err("server-first-message is not UTF-8".into()))?;
-        let ServerFirst {
-            nonce,
-            salt,
-            iterations,
-        } = ServerFirst::parse(server_first).map_err(err)?;
-        if !nonce.starts_with(&self.client_nonce) {
-            return Err(err(
-                "server nonce does not start with the client nonce".into()
-            ));
-        }
-        if iterations < MIN_ITERATIONS {
-            return Err(err(format!(
-                "server asked for {iterations} iterations, fewer than the minimum of {MIN_ITERATIONS}"
-            )));
-        }
+        let (
+            server_first,
+            ServerFirst {
+                nonce,
+                salt,
+                iterations,
+            },
+        ) = self.check_server_first(server_first)?;
 
         let v = self.version;
         let password = self.prepared_password.expose().as_bytes();
@@ -481,6 +470,28 @@ impl ScramConversation {
         let server_signature = v.hmac(&server_key, auth_message.as_bytes());
         let client_final = format!("{without_proof},p={}", BASE64.encode(proof));
         Ok((client_final, server_signature))
+    }
+
+    /// Parses the server-first message and checks what can be checked before PBKDF2: the
+    /// nonce extends ours, and the iteration count is at least [`MIN_ITERATIONS`].
+    fn check_server_first<'m>(&self, server_first: &'m [u8]) -> Result<(&'m str, ServerFirst<'m>)> {
+        let name = self.version.mechanism_name();
+        let err = |m: String| Error::authentication(format!("{name}: {m}"));
+        let server_first = std::str::from_utf8(server_first)
+            .map_err(|_| err("server-first-message is not UTF-8".into()))?;
+        let parsed = ServerFirst::parse(server_first).map_err(err)?;
+        if !parsed.nonce.starts_with(&self.client_nonce) {
+            return Err(err(
+                "server nonce does not start with the client nonce".into()
+            ));
+        }
+        if parsed.iterations < MIN_ITERATIONS {
+            return Err(err(format!(
+                "server asked for {} iterations, fewer than the minimum of {MIN_ITERATIONS}",
+                parsed.iterations
+            )));
+        }
+        Ok((server_first, parsed))
     }
 
     fn verify_server_final(&self, payload: &[u8], expected: &[u8]) -> Result<()> {
@@ -545,6 +556,28 @@ impl<'a> ServerFirst<'a> {
             iterations,
         })
     }
+}
+
+/// The client nonce of [`parse_server_messages`]'s conversation: a server-first message
+/// must start its nonce with it to get past the nonce check.
+pub(crate) const FUZZ_CLIENT_NONCE: &str = "rOprNGfwEbeRWgbNEkqO";
+
+/// Feeds `data` to the parsers of the server's SCRAM messages, for
+/// [`crate::fuzzing::scram_server_messages`]: as a server-first message, checked as a
+/// SCRAM-SHA-256 conversation with the client nonce [`FUZZ_CLIENT_NONCE`] would check it
+/// (everything up to the PBKDF2 that follows), and as a server-final message. Returns
+/// whether either accepted it.
+pub(crate) fn parse_server_messages(data: &[u8]) -> bool {
+    let conversation = ScramConversation::with_prepared_password(
+        ScramVersion::Sha256,
+        "user",
+        Password::new("pencil"),
+        "admin",
+        FUZZ_CLIENT_NONCE.to_owned(),
+    );
+    let first = conversation.check_server_first(data).is_ok();
+    let last = conversation.verify_server_final(data, &[0; 32]).is_ok();
+    first || last
 }
 
 /// Compares in time independent of where the inputs differ.

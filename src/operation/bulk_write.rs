@@ -281,12 +281,14 @@ impl Merged {
         let result = &mut self.result;
         match kind {
             Kind::Insert => {
-                result.inserted_count += reply.n;
+                // Counts saturate: a server's word is no reason to overflow.
+                result.inserted_count = result.inserted_count.saturating_add(reply.n);
                 // An ordered command stops at its first failure: later inserts never ran.
+                // The index is the server's: one past this command's writes is no index.
                 let failed: std::collections::HashSet<usize> =
                     reply.write_errors.iter().map(|e| e.index).collect();
                 let ran = match failed.iter().min() {
-                    Some(first) if ordered => *first,
+                    Some(first) if ordered => (*first).min(statements.len()),
                     _ => statements.len(),
                 };
                 for (i, statement) in statements[..ran].iter().enumerate() {
@@ -297,14 +299,16 @@ impl Merged {
             }
             Kind::Update => {
                 let upserted = reply.upserted.len() as u64;
-                result.matched_count += reply.n.saturating_sub(upserted);
-                result.modified_count += reply.n_modified;
-                result.upserted_count += upserted;
+                result.matched_count = result
+                    .matched_count
+                    .saturating_add(reply.n.saturating_sub(upserted));
+                result.modified_count = result.modified_count.saturating_add(reply.n_modified);
+                result.upserted_count = result.upserted_count.saturating_add(upserted);
                 for (i, id) in reply.upserted {
                     result.upserted_ids.insert(offset + i, id);
                 }
             }
-            Kind::Delete => result.deleted_count += reply.n,
+            Kind::Delete => result.deleted_count = result.deleted_count.saturating_add(reply.n),
         }
         let had_errors = !reply.write_errors.is_empty();
         self.write_errors
@@ -625,6 +629,26 @@ mod tests {
             panic!("{err:?}")
         };
         assert_eq!(failure.partial_result.inserted_count, 3);
+    }
+
+    /// Found by the fuzzer (`fuzz/`, target `write`): an ordered insert's reply naming a
+    /// write error past the command's writes sliced out of range and panicked.
+    #[test]
+    fn a_write_error_index_past_the_command_and_huge_counts_do_not_panic() {
+        let models = vec![insert(0), insert(1)];
+        let statements = statements(models, &SizeLimits::default()).unwrap();
+        let mut merged = Merged::default();
+        let reply = || WriteReply {
+            n: i64::MAX as u64,
+            write_errors: vec![write_error(5)],
+            ..WriteReply::default()
+        };
+        assert!(merged.add(Kind::Insert, &statements, 0, reply(), true));
+        assert!(merged.add(Kind::Insert, &statements, 0, reply(), true));
+        assert!(merged.add(Kind::Insert, &statements, 0, reply(), true));
+        assert_eq!(merged.result.inserted_count, u64::MAX);
+        assert_eq!(merged.result.inserted_ids.len(), 2);
+        assert_eq!(merged.write_errors[0].index, 5);
     }
 
     #[test]

@@ -353,11 +353,16 @@ impl Merged {
     ) -> bool {
         let result = &mut self.result;
         let summary = &mut result.summary;
-        summary.inserted_count += count(reply, "nInserted");
-        summary.upserted_count += count(reply, "nUpserted");
-        summary.matched_count += count(reply, "nMatched");
-        summary.modified_count += count(reply, "nModified");
-        summary.deleted_count += count(reply, "nDeleted");
+        // Counts saturate: a server's word is no reason to overflow.
+        for (total, key) in [
+            (&mut summary.inserted_count, "nInserted"),
+            (&mut summary.upserted_count, "nUpserted"),
+            (&mut summary.matched_count, "nMatched"),
+            (&mut summary.modified_count, "nModified"),
+            (&mut summary.deleted_count, "nDeleted"),
+        ] {
+            *total = total.saturating_add(count(reply, key));
+        }
         let mut errors = 0;
         let mut first_error = None;
         for entry in entries {
@@ -801,6 +806,23 @@ mod tests {
         // One write concern error per command, collected across commands.
         assert_eq!(failure.write_concern_errors.len(), 2);
         assert!(failure.partial_result.is_some());
+    }
+
+    /// Two commands' replies with huge counts overflowed (a panic in a debug build, a
+    /// wrapped count in release); the fuzzer's `write` target (`fuzz/`) adds each reply
+    /// twice to reach this.
+    #[test]
+    fn huge_counts_in_several_replies_saturate() {
+        let kinds = vec![OpKind::Delete; 2];
+        let mut merged = Merged::default();
+        let reply = doc! { "nDeleted": i64::MAX, "nInserted": i64::MAX, "nErrors": 0 };
+        assert!(!merged.add(&reply, &[], 0..1, &kinds, true, false));
+        assert!(!merged.add(&reply, &[], 1..2, &kinds, true, false));
+        let summary = &merged.result.summary;
+        assert_eq!(
+            (summary.deleted_count, summary.inserted_count),
+            (i64::MAX, i64::MAX)
+        );
     }
 
     #[test]
