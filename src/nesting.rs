@@ -256,14 +256,23 @@ pub(crate) fn raw_depth(bytes: &[u8]) -> Option<usize> {
 
 /// The depth of a [`Document`] (1 for a flat one), without recursion.
 pub(crate) fn document_depth(document: &Document) -> usize {
-    // One iterator per open level, each over the values of a document or an array.
-    let mut open: Vec<Box<dyn Iterator<Item = &Bson> + '_>> = vec![Box::new(document.values())];
+    /// The values of an open document or array (no allocation per level: this runs on
+    /// every command sent).
+    enum Level<'a> {
+        Document(bson::document::Values<'a>),
+        Array(std::slice::Iter<'a, Bson>),
+    }
+    let mut open = vec![Level::Document(document.values())];
     let mut deepest = 1;
     while let Some(level) = open.last_mut() {
-        match level.next() {
-            Some(Bson::Document(d)) => open.push(Box::new(d.values())),
-            Some(Bson::Array(a)) => open.push(Box::new(a.iter())),
-            Some(Bson::JavaScriptCodeWithScope(c)) => open.push(Box::new(c.scope.values())),
+        let next = match level {
+            Level::Document(values) => values.next(),
+            Level::Array(values) => values.next(),
+        };
+        match next {
+            Some(Bson::Document(d)) => open.push(Level::Document(d.values())),
+            Some(Bson::Array(a)) => open.push(Level::Array(a.iter())),
+            Some(Bson::JavaScriptCodeWithScope(c)) => open.push(Level::Document(c.scope.values())),
             Some(_) => continue,
             None => {
                 open.pop();
