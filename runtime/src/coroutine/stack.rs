@@ -10,7 +10,7 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-use corosensei::stack::{DefaultStack, Stack};
+use corosensei::stack::{DefaultStack, Stack as _};
 
 /// The default stack size: 256 KiB of address space (about 4 KiB resident when idle). The
 /// driver's deepest path (TCP connect, TLS handshake through rustls, a typed insert and
@@ -18,6 +18,9 @@ use corosensei::stack::{DefaultStack, Stack};
 /// it on every run), so the default leaves more than 2x headroom; optimised builds need
 /// less.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// A coroutine's stack.
+pub(crate) type Stack = DefaultStack;
 
 /// How many idle stacks a worker keeps for reuse.
 const POOL_LIMIT: usize = 1024;

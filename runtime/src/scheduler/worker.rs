@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use corosensei::{stack::DefaultStack, Coroutine, CoroutineResult};
+use corosensei::{Coroutine, CoroutineResult};
 use mio::{Events, Poll, Token};
 
 use super::RuntimeShared;
@@ -111,7 +111,7 @@ impl WorkerShared {
 
 struct Entry {
     /// `None` while the coroutine runs (the worker holds it then).
-    coroutine: Option<Coroutine<(), (), (), DefaultStack>>,
+    coroutine: Option<Coroutine<(), (), (), stack::Stack>>,
     task: Arc<Task>,
 }
 
