@@ -1,4 +1,4 @@
-//! Resident memory per idle coroutine: 10,000 and 30,000 coroutines (tasks) sleeping,
+//! Resident memory per idle coroutine: 10,000, 30,000 and 1,000,000 coroutines (tasks) sleeping,
 //! for greenmongo-runtime (default 256 KiB and 16 KiB stacks), `may` (its default
 //! 32 KiB and 16 KiB stacks) and tokio (multi-thread), each on two workers.
 //!
@@ -7,9 +7,11 @@
 //! by the allocator, does not shrink the next one's figure. A case reads `VmRSS` (and
 //! `VmPTE`, the page tables, which `VmRSS` leaves out) from `/proc/self/status` once the
 //! runtime is up and warm, spawns the sleepers, waits until every one has parked, reads
-//! again, and divides the difference by the count. A spawn that fails (30,000 guarded
-//! stacks need 60,000 memory mappings, against `vm.max_map_count` = 65,530 here) is
-//! reported with its error message instead of a number.
+//! again, and divides the difference by the count. It also times the spawns, from the
+//! first `spawn` call on the main thread until every sleeper has started. A spawn that
+//! fails (a stack per mapping pair, against `vm.max_map_count` = 65,530 here: `may`, and
+//! ours on kernels without guard markers) is reported with its error message instead of a
+//! number.
 //!
 //! Run it with `cargo bench -p greenmongo-runtime --bench memory`.
 
@@ -24,7 +26,7 @@ use std::{
 
 const KIB: usize = 1024;
 const SLEEP: Duration = Duration::from_secs(3600);
-const COUNTS: [usize; 2] = [10_000, 30_000];
+const COUNTS: [usize; 3] = [10_000, 30_000, 1_000_000];
 
 /// (case name, stack size in bytes or 0 for the runtime's default)
 const RUNTIMES: [(&str, usize); 5] = [
@@ -40,6 +42,8 @@ struct Outcome {
     spawned: usize,
     rss_kib: (usize, usize),
     pte_kib: (usize, usize),
+    /// From the first spawn until every sleeper had started.
+    spawn_time: Duration,
     error: Option<String>,
 }
 
@@ -60,7 +64,7 @@ fn snapshot() -> (usize, usize) {
 fn wait_for(n: usize, started: &AtomicUsize, failed: impl Fn() -> usize) {
     let until = Instant::now() + Duration::from_secs(60);
     while started.load(Ordering::Acquire) + failed() < n && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -78,6 +82,7 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
     }
     let before = snapshot();
     let started = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
     let handles: Vec<_> = (0..n)
         .map(|_| {
             let started = started.clone();
@@ -88,8 +93,13 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
         })
         .collect();
     wait_for(n, &started, || {
-        handles.iter().filter(|h| h.is_finished()).count()
+        if started.load(Ordering::Acquire) < n {
+            handles.iter().filter(|h| h.is_finished()).count()
+        } else {
+            0
+        }
     });
+    let spawn_time = t0.elapsed();
     // Every sleeper has run; let the workers finish parking them.
     while rt.metrics().workers.iter().any(|w| w.runnable > 0) {
         std::thread::sleep(Duration::from_millis(5));
@@ -106,6 +116,7 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
         spawned,
         rss_kib: (before.0, after.0),
         pte_kib: (before.1, after.1),
+        spawn_time,
         error,
     }
 }
@@ -123,6 +134,7 @@ fn may(n: usize, stack: usize) -> Outcome {
     }
     let before = snapshot();
     let started = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
     let mut handles = Vec::with_capacity(n);
     let mut error = None;
     for _ in 0..n {
@@ -153,6 +165,7 @@ fn may(n: usize, stack: usize) -> Outcome {
     }
     let spawned = handles.len();
     wait_for(spawned, &started, || 0);
+    let spawn_time = t0.elapsed();
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     std::mem::forget(handles); // the process exits; nothing to join
@@ -160,6 +173,7 @@ fn may(n: usize, stack: usize) -> Outcome {
         spawned: started.load(Ordering::Acquire),
         rss_kib: (before.0, after.0),
         pte_kib: (before.1, after.1),
+        spawn_time,
         error,
     }
 }
@@ -175,6 +189,7 @@ fn tokio(n: usize) -> Outcome {
     }
     let before = snapshot();
     let started = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
     let handles: Vec<_> = (0..n)
         .map(|_| {
             let started = started.clone();
@@ -185,6 +200,7 @@ fn tokio(n: usize) -> Outcome {
         })
         .collect();
     wait_for(n, &started, || 0);
+    let spawn_time = t0.elapsed();
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     drop(handles);
@@ -192,6 +208,7 @@ fn tokio(n: usize) -> Outcome {
         spawned: started.load(Ordering::Acquire),
         rss_kib: (before.0, after.0),
         pte_kib: (before.1, after.1),
+        spawn_time,
         error: None,
     }
 }
@@ -212,7 +229,12 @@ fn child(case: &str) {
     };
     println!(
         "RESULT {} {} {} {} {} {}",
-        o.spawned, o.rss_kib.0, o.rss_kib.1, o.pte_kib.0, o.pte_kib.1, n
+        o.spawned,
+        o.rss_kib.0,
+        o.rss_kib.1,
+        o.pte_kib.0,
+        o.pte_kib.1,
+        o.spawn_time.as_micros()
     );
     if let Some(e) = o.error {
         println!("ERROR {e}");
@@ -245,8 +267,8 @@ fn main() {
         max_maps.trim()
     );
     println!(
-        "{:<11} {:<18} {:>7} {:>10} {:>14} {:>14}  note",
-        "runtime", "stack", "count", "spawned", "RSS/coroutine", "PTE/coroutine"
+        "{:<11} {:<18} {:>9} {:>10} {:>14} {:>14} {:>12}  note",
+        "runtime", "stack", "count", "spawned", "RSS/coroutine", "PTE/coroutine", "spawns/s"
     );
     for (name, stack) in RUNTIMES {
         for n in COUNTS {
@@ -267,8 +289,8 @@ fn main() {
                     .unwrap_or("no output")
                     .to_owned();
                 println!(
-                    "{name:<11} {label:<18} {n:>7} {:>10} {:>14} {:>14}  crashed ({}): {last}",
-                    "-", "-", "-", out.status
+                    "{name:<11} {label:<18} {n:>9} {:>10} {:>14} {:>14} {:>12}  crashed ({}): {last}",
+                    "-", "-", "-", "-", out.status
                 );
                 continue;
             };
@@ -276,7 +298,12 @@ fn main() {
                 .split_whitespace()
                 .map(|x| x.parse().expect("number"))
                 .collect();
-            let (spawned, rss0, rss1, pte0, pte1) = (v[0], v[1], v[2], v[3], v[4]);
+            let (spawned, rss0, rss1, pte0, pte1, micros) = (v[0], v[1], v[2], v[3], v[4], v[5]);
+            let rate = if micros == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.0}", spawned as f64 * 1e6 / micros as f64)
+            };
             let per = |a: usize, b: usize| {
                 if spawned == 0 {
                     "-".to_owned()
@@ -285,7 +312,7 @@ fn main() {
                 }
             };
             println!(
-                "{name:<11} {label:<18} {n:>7} {spawned:>10} {:>14} {:>14}  {}",
+                "{name:<11} {label:<18} {n:>9} {spawned:>10} {:>14} {:>14} {rate:>12}  {}",
                 per(rss0, rss1),
                 per(pte0, pte1),
                 error.map_or_else(String::new, |e| format!("spawn failed: {e}"))

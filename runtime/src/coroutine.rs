@@ -7,7 +7,7 @@
 
 pub(crate) mod overflow;
 pub(crate) mod stack;
-pub use stack::on_stack;
+pub use stack::{guard_pages_are_markers, on_stack};
 
 use std::{
     any::Any,

@@ -1,16 +1,27 @@
-//! Coroutine stacks: mmap'd, with a guard page below, pooled per worker for reuse.
+//! Coroutine stacks: guarded slots in large per-worker arenas, reused in place.
 //!
-//! A fresh stack costs an `mmap` and an `mprotect` (about 10 µs with the page faults that
-//! follow); a pooled one costs a `Vec::pop`. Memory is reserved, not committed: an idle
-//! coroutine holds only the pages it touched.
+//! A worker maps its stacks in regions of [`SLOTS_PER_REGION`] slots, each slot a guard
+//! page below a stack. Where the kernel has `MADV_GUARD_INSTALL` (Linux 6.13+, detected at
+//! the first stack, not at compile time), a guard page is a marker in the page tables, so a
+//! whole region is one memory mapping and `vm.max_map_count` (65,530 by default) no longer
+//! caps the coroutine count near 32,000. Older kernels get an `mprotect`ed guard page per
+//! slot, which splits the region into two mappings per stack, as before.
+//!
+//! Memory is reserved, not committed: an idle coroutine holds only the pages it touched. A
+//! finished coroutine's slot goes back to its region. The first [`WARM_LIMIT`] idle slots
+//! of a worker keep their pages for the next coroutine; past that, a freed slot's pages are
+//! given back to the kernel (`MADV_DONTNEED`, which keeps guard markers), and a region whose
+//! slots are all free is unmapped (its page tables with it), except one kept for the next
+//! spawn. Stacks of another size than the runtime's get a mapping of their own.
 
 use std::{
-    cell::Cell,
-    io,
-    sync::atomic::{AtomicUsize, Ordering},
+    cell::{Cell, RefCell},
+    io, ptr,
+    rc::Rc,
+    sync::atomic::{AtomicU8, AtomicUsize, Ordering},
 };
 
-use corosensei::stack::{DefaultStack, Stack as _};
+use corosensei::stack::{StackPointer, MIN_STACK_SIZE};
 
 /// The default stack size: 256 KiB of address space (about 4 KiB resident when idle). The
 /// driver's deepest path (TCP connect, TLS handshake through rustls, a typed insert and
@@ -19,56 +30,300 @@ use corosensei::stack::{DefaultStack, Stack as _};
 /// less.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
-/// A coroutine's stack.
-pub(crate) type Stack = DefaultStack;
+/// Slots per arena region: 64 default stacks are 16.3 MiB of address space. Small enough
+/// that a worker with a few coroutines reserves little; regions map as one range each
+/// (and adjacent ones usually merge), so even a million stacks stay far from the mapping
+/// limit.
+const SLOTS_PER_REGION: u32 = 64;
 
-/// How many idle stacks a worker keeps for reuse.
-const POOL_LIMIT: usize = 1024;
+/// How many idle slots a worker keeps resident for reuse (a stack's touched pages).
+const WARM_LIMIT: usize = 1024;
 
-/// A worker's pool of stacks of its runtime's default size.
+/// `madvise` advice that installs guard markers (Linux 6.13; not yet in the `libc` crate).
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// A coroutine's stack: `[limit, base)`, the guard page at the bottom.
+pub(crate) struct Stack {
+    base: usize,
+    limit: usize,
+    home: Home,
+}
+
+enum Home {
+    /// A slot of an arena region, given back to it on drop.
+    Slot(Rc<RefCell<Arena>>, u32),
+    /// A mapping of its own, unmapped on drop.
+    Own,
+}
+
+// SAFETY: `[limit, base)` is a readable, writable mapping of at least MIN_STACK_SIZE bytes
+// above a guard page (an mprotect'ed page or a guard marker) at `limit`, owned by this
+// value until it drops; both ends are page-aligned, hence STACK_ALIGNMENT-aligned.
+unsafe impl corosensei::stack::Stack for Stack {
+    fn base(&self) -> StackPointer {
+        StackPointer::new(self.base).expect("a mapped stack is not at address 0")
+    }
+
+    fn limit(&self) -> StackPointer {
+        StackPointer::new(self.limit).expect("a mapped stack is not at address 0")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        match &self.home {
+            Home::Slot(arena, region) => arena.borrow_mut().give(*region, self.limit),
+            // SAFETY: the mapping was made for this stack alone, and the coroutine that ran
+            // on it has ended (corosensei drops the stack after unwinding it).
+            Home::Own => unsafe {
+                libc::munmap(self.limit as *mut libc::c_void, self.base - self.limit);
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("limit", &format_args!("{:#x}", self.limit))
+            .field("base", &format_args!("{:#x}", self.base))
+            .finish()
+    }
+}
+
+/// A worker's stacks of its runtime's default size.
 pub(crate) struct StackPool {
     size: usize,
-    idle: Vec<DefaultStack>,
+    arena: Rc<RefCell<Arena>>,
 }
 
 impl std::fmt::Debug for StackPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let arena = self.arena.borrow();
         f.debug_struct("StackPool")
             .field("size", &self.size)
-            .field("idle", &self.idle.len())
+            .field("regions", &arena.regions.iter().flatten().count())
+            .field("warm", &arena.warm)
             .finish()
     }
 }
 
 impl StackPool {
     pub(crate) fn new(size: usize) -> StackPool {
+        let size = rounded(size.max(MIN_STACK_SIZE));
         StackPool {
             size,
-            idle: Vec::new(),
+            arena: Rc::new(RefCell::new(Arena {
+                slot_size: size + page_size(),
+                regions: Vec::new(),
+                free_ids: Vec::new(),
+                with_room: Vec::new(),
+                current: None,
+                empty_kept: None,
+                warm: 0,
+            })),
         }
     }
 
     /// A stack of at least `size` bytes (the pool's size when `None`).
-    pub(crate) fn take(&mut self, size: Option<usize>) -> io::Result<DefaultStack> {
+    pub(crate) fn take(&mut self, size: Option<usize>) -> io::Result<Stack> {
         match size {
-            None | Some(0) => match self.idle.pop() {
-                Some(stack) => Ok(stack),
-                None => allocate(self.size),
-            },
-            Some(size) => allocate(size),
+            Some(size) if size != 0 && rounded(size.max(MIN_STACK_SIZE)) != self.size => {
+                allocate(size)
+            }
+            _ => {
+                let (region, limit) = self.arena.borrow_mut().take()?;
+                Ok(Stack {
+                    base: limit + self.arena.borrow().slot_size,
+                    limit,
+                    home: Home::Slot(self.arena.clone(), region),
+                })
+            }
         }
     }
 
-    /// Returns a stack; kept if it has the pool's size and the pool is not full.
-    pub(crate) fn give(&mut self, stack: DefaultStack) {
-        if self.idle.len() < POOL_LIMIT && usable_size(&stack) == rounded(self.size) {
-            self.idle.push(stack);
+    /// Returns a stack: a slot goes back to its region, a stack of its own is unmapped
+    /// (the same as dropping it).
+    pub(crate) fn give(&mut self, stack: Stack) {
+        drop(stack);
+    }
+}
+
+/// The regions of one worker. Thread-confined: only the worker and the stacks of its
+/// coroutines (which never leave it) reach it.
+struct Arena {
+    /// Guard page plus stack.
+    slot_size: usize,
+    /// By id; `None` once unmapped (the id is reused).
+    regions: Vec<Option<Region>>,
+    free_ids: Vec<u32>,
+    /// Ids of regions that got a free slot while not current (stale ids are skipped).
+    with_room: Vec<u32>,
+    /// The region stacks are taken from while it has room.
+    current: Option<u32>,
+    /// The one region with no live stack that is kept mapped for the next spawns.
+    empty_kept: Option<u32>,
+    /// Idle slots whose pages are resident, over all regions.
+    warm: usize,
+}
+
+struct Region {
+    base: usize,
+    /// Slots handed out at least once (their guard is installed); the rest are untouched.
+    fresh: u32,
+    /// Freed slots, reused last-in first-out: (slot index, pages still resident).
+    free: Vec<(u32, bool)>,
+    live: u32,
+}
+
+impl Region {
+    fn has_room(&self) -> bool {
+        !self.free.is_empty() || self.fresh < SLOTS_PER_REGION
+    }
+}
+
+impl Arena {
+    /// A free slot: `(region id, its lowest address)`.
+    fn take(&mut self) -> io::Result<(u32, usize)> {
+        loop {
+            if let Some(id) = self.current {
+                if let Some(region) = self.regions[id as usize].as_mut() {
+                    if let Some(slot) = Self::take_from(region, self.slot_size, &mut self.warm)? {
+                        if self.empty_kept == Some(id) {
+                            self.empty_kept = None;
+                        }
+                        return Ok((id, slot));
+                    }
+                }
+            }
+            self.current = Some(loop {
+                match self.with_room.pop() {
+                    Some(id)
+                        if self.regions[id as usize]
+                            .as_ref()
+                            .is_some_and(Region::has_room) =>
+                    {
+                        break id
+                    }
+                    Some(_) => continue,
+                    None => break self.map_region()?,
+                }
+            });
+        }
+    }
+
+    fn take_from(
+        region: &mut Region,
+        slot_size: usize,
+        warm: &mut usize,
+    ) -> io::Result<Option<usize>> {
+        let index = match region.free.pop() {
+            Some((index, resident)) => {
+                *warm -= resident as usize;
+                index
+            }
+            None if region.fresh < SLOTS_PER_REGION => {
+                let index = region.fresh;
+                install_guard(region.base + index as usize * slot_size)?;
+                region.fresh += 1;
+                index
+            }
+            None => return Ok(None),
+        };
+        region.live += 1;
+        Ok(Some(region.base + index as usize * slot_size))
+    }
+
+    fn map_region(&mut self) -> io::Result<u32> {
+        let len = self.slot_size * SLOTS_PER_REGION as usize;
+        let base = map(len)?;
+        let region = Some(Region {
+            base,
+            fresh: 0,
+            free: Vec::new(),
+            live: 0,
+        });
+        Ok(match self.free_ids.pop() {
+            Some(id) => {
+                self.regions[id as usize] = region;
+                id
+            }
+            None => {
+                self.regions.push(region);
+                (self.regions.len() - 1) as u32
+            }
+        })
+    }
+
+    fn give(&mut self, id: u32, slot: usize) {
+        let slot_size = self.slot_size;
+        let region = self.regions[id as usize]
+            .as_mut()
+            .expect("a live stack's region is mapped");
+        let index = ((slot - region.base) / slot_size) as u32;
+        let had_room = region.has_room();
+        let resident = self.warm < WARM_LIMIT;
+        if resident {
+            self.warm += 1;
+        } else {
+            // SAFETY: the slot's stack (above its guard page) belongs to the coroutine
+            // that just ended; nothing else uses it. Guard markers survive MADV_DONTNEED.
+            unsafe {
+                libc::madvise(
+                    (slot + page_size()) as *mut libc::c_void,
+                    slot_size - page_size(),
+                    libc::MADV_DONTNEED,
+                );
+            }
+        }
+        region.free.push((index, resident));
+        region.live -= 1;
+        if region.live == 0 {
+            match self.empty_kept {
+                None => self.empty_kept = Some(id),
+                Some(kept) if kept != id => return self.unmap_region(id),
+                Some(_) => {}
+            }
+        }
+        if !had_room && self.current != Some(id) {
+            self.with_room.push(id);
+        }
+    }
+
+    fn unmap_region(&mut self, id: u32) {
+        let region = self.regions[id as usize].take().expect("mapped");
+        self.warm -= region.free.iter().filter(|(_, resident)| *resident).count();
+        if self.current == Some(id) {
+            self.current = None;
+        }
+        self.free_ids.push(id);
+        // SAFETY: no stack of the region is live, so nothing runs on or points into it.
+        unsafe {
+            libc::munmap(
+                region.base as *mut libc::c_void,
+                self.slot_size * SLOTS_PER_REGION as usize,
+            );
+        }
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        // Every stack holds the arena, so none is live any more.
+        for region in self.regions.iter().flatten() {
+            // SAFETY: as in `unmap_region`.
+            unsafe {
+                libc::munmap(
+                    region.base as *mut libc::c_void,
+                    self.slot_size * SLOTS_PER_REGION as usize,
+                );
+            }
         }
     }
 }
 
 /// The page size, read once: `sysconf` costs about 50 instructions, and every spawn and
-/// every pooled stack asks for it (four times per spawn and join).
+/// every pooled stack asks for it.
 fn page_size() -> usize {
     static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
     match PAGE_SIZE.load(Ordering::Relaxed) {
@@ -87,34 +342,132 @@ fn rounded(size: usize) -> usize {
     size.max(page).div_ceil(page) * page
 }
 
-/// The usable bytes of a stack (its mapping minus the guard page).
-pub(crate) fn usable_size(stack: &DefaultStack) -> usize {
-    stack.base().get() - stack.limit().get() - page_size()
+/// The usable bytes of a stack (above its guard page).
+pub(crate) fn usable_size(stack: &Stack) -> usize {
+    stack.base - stack.limit - page_size()
 }
 
 /// The guard page of a stack: `[start, end)`.
-pub(crate) fn guard_range(stack: &DefaultStack) -> (usize, usize) {
-    // corosensei maps the stack as one region whose lowest page is PROT_NONE.
-    let low = stack.limit().get();
-    (low, low + page_size())
+pub(crate) fn guard_range(stack: &Stack) -> (usize, usize) {
+    (stack.limit, stack.limit + page_size())
 }
 
-fn allocate(size: usize) -> io::Result<DefaultStack> {
-    DefaultStack::new(rounded(size)).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ENOMEM) {
-            io::Error::new(
-                io::ErrorKind::OutOfMemory,
-                format!(
-                    "cannot map a coroutine stack ({e}): each guarded stack takes two memory \
-                     mappings and Linux caps a process at vm.max_map_count ({} here); raise it \
-                     with `sysctl -w vm.max_map_count=262144`, or run fewer coroutines",
-                    max_map_count().map_or_else(|| "unknown".to_owned(), |n| n.to_string())
-                ),
-            )
-        } else {
-            io::Error::new(e.kind(), format!("cannot map a coroutine stack: {e}"))
+/// Whether coroutine stacks' guard pages are markers in the page tables
+/// (`MADV_GUARD_INSTALL`, Linux 6.13 and later) rather than `mprotect`ed pages.
+///
+/// With markers a stack takes no memory mapping of its own, so the number of coroutines is
+/// bounded by memory (about 5 KiB resident per idle coroutine), not by
+/// `vm.max_map_count`. On older kernels each stack takes two mappings and the default
+/// limit of 65,530 caps a process near 32,000 coroutines. Either way an overflow hits the
+/// guard page and is reported naming the coroutine. Detected at run time (the first call
+/// maps and unmaps a probe stack when no stack exists yet).
+///
+/// ```
+/// let markers = greenmongo_runtime::coroutine::guard_pages_are_markers();
+/// println!("a million coroutines need no sysctl: {markers}");
+/// ```
+pub fn guard_pages_are_markers() -> bool {
+    if GUARD_KIND.load(Ordering::Relaxed) == GUARD_UNKNOWN {
+        drop(allocate(MIN_STACK_SIZE));
+    }
+    guards_are_markers()
+}
+
+fn guards_are_markers() -> bool {
+    GUARD_KIND.load(Ordering::Relaxed) == GUARD_MARKER
+}
+
+static GUARD_KIND: AtomicU8 = AtomicU8::new(GUARD_UNKNOWN);
+const GUARD_UNKNOWN: u8 = 0;
+const GUARD_MARKER: u8 = 1;
+const GUARD_MPROTECT: u8 = 2;
+
+/// Makes the page at `addr` a guard page: a guard marker where the kernel has them (tried
+/// once per process), else `mprotect(PROT_NONE)`.
+fn install_guard(addr: usize) -> io::Result<()> {
+    let page = page_size();
+    if GUARD_KIND.load(Ordering::Relaxed) != GUARD_MPROTECT {
+        // SAFETY: `addr` is the first page of a slot of a mapping this module made and
+        // still owns; nothing uses that page.
+        if unsafe { libc::madvise(addr as *mut libc::c_void, page, MADV_GUARD_INSTALL) } == 0 {
+            GUARD_KIND.store(GUARD_MARKER, Ordering::Relaxed);
+            return Ok(());
         }
+        let err = io::Error::last_os_error();
+        // EINVAL: a kernel older than 6.13 does not know the advice.
+        if err.raw_os_error() != Some(libc::EINVAL) || guards_are_markers() {
+            return Err(mapping_error(err));
+        }
+        GUARD_KIND.store(GUARD_MPROTECT, Ordering::Relaxed);
+    }
+    // SAFETY: as above.
+    if unsafe { libc::mprotect(addr as *mut libc::c_void, page, libc::PROT_NONE) } != 0 {
+        return Err(mapping_error(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Reserves `len` bytes of readable, writable stack memory (committed on first touch).
+fn map(len: usize) -> io::Result<usize> {
+    // SAFETY: an anonymous private mapping with no address hint has no preconditions.
+    let mem = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if mem == libc::MAP_FAILED {
+        return Err(mapping_error(io::Error::last_os_error()));
+    }
+    // No transparent huge pages: one touched page of an idle stack must not become 2 MiB
+    // (MAP_STACK implies this since Linux 6.7; the advice covers older kernels).
+    // SAFETY: the range is the mapping just made.
+    unsafe { libc::madvise(mem, len, libc::MADV_NOHUGEPAGE) };
+    Ok(mem as usize)
+}
+
+/// A stack with a mapping of its own, of at least `size` usable bytes.
+fn allocate(size: usize) -> io::Result<Stack> {
+    let size = rounded(size.max(MIN_STACK_SIZE));
+    let len = size
+        .checked_add(page_size())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "stack size overflows"))?;
+    let limit = map(len)?;
+    if let Err(e) = install_guard(limit) {
+        // SAFETY: the mapping was just made and is not in use.
+        unsafe { libc::munmap(limit as *mut libc::c_void, len) };
+        return Err(e);
+    }
+    Ok(Stack {
+        base: limit + len,
+        limit,
+        home: Home::Own,
     })
+}
+
+fn mapping_error(e: io::Error) -> io::Error {
+    if e.raw_os_error() == Some(libc::ENOMEM) {
+        let why = if guards_are_markers() {
+            "address space or memory is exhausted".to_owned()
+        } else {
+            format!(
+                "this kernel has no guard markers (Linux 6.13+), so each guarded stack takes \
+                 two memory mappings and Linux caps a process at vm.max_map_count ({} here); \
+                 raise it with `sysctl -w vm.max_map_count=262144`, or run fewer coroutines",
+                max_map_count().map_or_else(|| "unknown".to_owned(), |n| n.to_string())
+            )
+        };
+        io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!("cannot map a coroutine stack ({e}): {why}"),
+        )
+    } else {
+        io::Error::new(e.kind(), format!("cannot map a coroutine stack: {e}"))
+    }
 }
 
 fn max_map_count() -> Option<u64> {
@@ -148,7 +501,7 @@ fn max_map_count() -> Option<u64> {
 /// When the stack cannot be mapped (address space or `vm.max_map_count` exhausted).
 pub fn on_stack<R>(size: usize, f: impl FnOnce() -> R) -> R {
     thread_local! {
-        static SPARE: Cell<Option<DefaultStack>> = const { Cell::new(None) };
+        static SPARE: Cell<Option<Stack>> = const { Cell::new(None) };
     }
     let spare = SPARE.with(Cell::take).filter(|s| usable_size(s) >= size);
     let mut stack = match spare {
@@ -169,14 +522,80 @@ pub fn on_stack<R>(size: usize, f: impl FnOnce() -> R) -> R {
 mod tests {
     use super::*;
 
+    fn resident(addr: usize) -> bool {
+        let mut vec = 0u8;
+        // SAFETY: `addr` is page-aligned and inside a mapping of the test's; mincore
+        // writes one byte for one page.
+        let rc = unsafe { libc::mincore(addr as *mut libc::c_void, page_size(), &mut vec) };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        vec & 1 == 1
+    }
+
     #[test]
     fn pooled_stacks_are_reused() {
         let mut pool = StackPool::new(DEFAULT_STACK_SIZE);
         let stack = pool.take(None).unwrap();
-        let base = stack.base();
+        let base = stack.base;
         assert_eq!(usable_size(&stack), DEFAULT_STACK_SIZE);
         pool.give(stack);
-        assert_eq!(pool.take(None).unwrap().base(), base);
+        assert_eq!(pool.take(None).unwrap().base, base);
+        assert_eq!(pool.take(Some(DEFAULT_STACK_SIZE)).unwrap().base, base);
+    }
+
+    #[test]
+    fn slots_share_a_region_and_idle_ones_past_the_warm_limit_give_their_pages_back() {
+        let mut pool = StackPool::new(16 * 1024);
+        let stacks: Vec<Stack> = (0..WARM_LIMIT + 100)
+            .map(|_| {
+                let stack = pool.take(None).unwrap();
+                // Touch the top page, as a running coroutine does.
+                // SAFETY: the page is the stack's own, readable and writable.
+                unsafe { ptr::write_volatile((stack.base - 8) as *mut u64, 7) };
+                stack
+            })
+            .collect();
+        assert_eq!(
+            stacks[1].limit, stacks[0].base,
+            "slots of a region are adjacent"
+        );
+        let regions = (WARM_LIMIT + 100).div_ceil(SLOTS_PER_REGION as usize);
+        assert_eq!(
+            pool.arena.borrow().regions.iter().flatten().count(),
+            regions
+        );
+        // End all but the first stack of each region (so no region empties).
+        let (firsts, freed): (Vec<_>, Vec<_>) = stacks
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| i % SLOTS_PER_REGION as usize == 0);
+        let tops: Vec<usize> = freed.iter().map(|(_, s)| s.base - page_size()).collect();
+        drop(freed);
+        assert_eq!(pool.arena.borrow().warm, WARM_LIMIT);
+        let resident_tops = tops.iter().filter(|&&top| resident(top)).count();
+        assert_eq!(resident_tops, WARM_LIMIT);
+        // Once empty, every region but one is unmapped, page tables and all.
+        drop(firsts);
+        let arena = pool.arena.borrow();
+        assert_eq!(arena.regions.iter().flatten().count(), 1);
+        assert!(arena.warm <= SLOTS_PER_REGION as usize);
+    }
+
+    #[test]
+    fn a_full_region_gets_stacks_again_once_one_ends() {
+        let mut pool = StackPool::new(16 * 1024);
+        let mut stacks: Vec<Stack> = (0..3 * SLOTS_PER_REGION)
+            .map(|_| pool.take(None).unwrap())
+            .collect();
+        // Free one slot of the first (full, not current) region: the next stack reuses it
+        // rather than mapping a region.
+        let freed = stacks.swap_remove(5);
+        let (limit, regions) = (freed.limit, pool.arena.borrow().regions.len());
+        drop(freed);
+        let fill: Vec<Stack> = (0..SLOTS_PER_REGION)
+            .map(|_| pool.take(None).unwrap())
+            .collect();
+        assert!(fill.iter().any(|s| s.limit == limit));
+        assert_eq!(pool.arena.borrow().regions.len(), regions + 1);
     }
 
     #[test]
@@ -204,12 +623,12 @@ mod tests {
     }
 
     #[test]
-    fn odd_sizes_round_up_to_pages_and_are_not_pooled() {
+    fn odd_sizes_round_up_to_pages_and_get_their_own_mapping() {
         let mut pool = StackPool::new(DEFAULT_STACK_SIZE);
         let stack = pool.take(Some(10_000)).unwrap();
         assert_eq!(usable_size(&stack), rounded(10_000));
+        assert!(matches!(stack.home, Home::Own));
         pool.give(stack);
-        assert!(pool.idle.is_empty());
         let (lo, hi) = guard_range(&pool.take(None).unwrap());
         assert_eq!(hi - lo, page_size());
     }
