@@ -15,11 +15,13 @@ use std::{
         Arc,
     },
     thread,
+    time::{Duration, Instant},
 };
 
 use crate::blocking::BlockingPool;
 use crate::coroutine::{self, overflow, state, Builder as CoroutineBuilder, JoinHandle, WaitKind};
-use crate::sync::lock;
+use crate::sync::{lock, oneshot};
+use crate::time;
 use worker::{Body, Message, Worker, WorkerShared};
 
 /// State shared by the runtime, its handles and its workers.
@@ -461,6 +463,7 @@ impl Handle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn dump(&self) -> Vec<CoroutineInfo> {
+        self.refresh_registries();
         let mut out = Vec::new();
         for worker in &self.shared.workers {
             for task in lock(&worker.tasks).iter().flatten() {
@@ -481,6 +484,33 @@ impl Handle {
         out
     }
 
+    /// Has every worker bring its dump registry up to date (workers update it once per
+    /// round of their loop, not at every spawn and exit). Waits at most 100 ms: a worker
+    /// stuck in a coroutine that never yields (what a dump is often for) shows its last
+    /// published state instead.
+    fn refresh_registries(&self) {
+        let here = worker::with_worker(|w| {
+            w.publish();
+            w.shared.clone()
+        });
+        let replies: Vec<_> = self
+            .shared
+            .workers
+            .iter()
+            .filter(|w| !here.as_ref().is_some_and(|here| Arc::ptr_eq(here, w)))
+            .map(|w| {
+                let (tx, rx) = oneshot::channel();
+                w.send(Message::Publish(tx));
+                rx
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_millis(100);
+        for reply in replies {
+            // Disconnected: the worker has shut down; timed out: it is busy.
+            let _ = time::with_own_deadline(Some(deadline), || reply.recv());
+        }
+    }
+
     /// See [`Runtime::metrics`].
     ///
     /// # Examples
@@ -493,6 +523,7 @@ impl Handle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn metrics(&self) -> Metrics {
+        self.refresh_registries();
         let workers = self
             .shared
             .workers
