@@ -681,6 +681,7 @@ where
 ///     assert!(other.is_finished());
 /// });
 /// ```
+#[inline] // see `park::suspend`
 pub fn yield_now() {
     let done = park::with_current(|ctx| {
         let Some(ctx) = ctx else { return false };

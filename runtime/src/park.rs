@@ -75,6 +75,7 @@ pub(crate) unsafe fn set_worker(worker: *const Worker) {
 }
 
 /// The worker this thread runs, or `None` off the runtime.
+#[inline]
 pub(crate) fn worker<'a>() -> Option<&'a Worker> {
     let worker = THREAD.with(|t| t.worker.get());
     // SAFETY: by `set_worker`'s contract the pointer is null or names a live worker of
@@ -85,6 +86,7 @@ pub(crate) fn worker<'a>() -> Option<&'a Worker> {
 }
 
 /// Runs `f` with the running coroutine's context, or `None` on a plain thread.
+#[inline(always)] // on the yield path: see `suspend`
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&CoroutineContext>) -> R) -> R {
     let ctx = THREAD.with(|t| t.current.get());
     // SAFETY: `current` is either null or points at the context of the coroutine running
@@ -246,6 +248,11 @@ fn park_coroutine(
 /// Suspends the running coroutine, whose context `ctx` must be (checked), back to its
 /// worker. The caller has already arranged to be rescheduled (state PARKED with a waker
 /// registered, or queued); if not, the coroutine sleeps until shutdown.
+///
+/// Inlined, like its callers on the yield path: after a stack switch the CPU's return
+/// predictor is out of step, so every return to a frame made before the switch
+/// mispredicts; fewer frames, fewer mispredictions.
+#[inline(always)]
 pub(crate) fn suspend(ctx: &CoroutineContext) {
     /// Restores `current` when the coroutine resumes, also when it resumes to unwind (a
     /// runtime shutdown), so destructors further up still know where they run.

@@ -176,6 +176,7 @@ pub(crate) fn schedule(task: &Arc<Task>) {
 }
 
 /// Queues a slot of the current worker (a yield).
+#[inline]
 pub(crate) fn push_local(slot: usize) {
     if let Some(w) = park::worker() {
         w.push_local(slot);
@@ -277,6 +278,7 @@ impl Worker {
         }
     }
 
+    #[inline]
     fn push_local(&self, slot: usize) {
         // SAFETY: pushing runs no user code.
         unsafe { self.run_queue.with(|q| q.push_back(slot)) }
