@@ -53,10 +53,20 @@ struct Inbox {
     closed: bool,
 }
 
+/// Spawns queued on a worker that have not started yet. Any idle worker may take them:
+/// a closure that has not started is `Send`, and the coroutine is created where it first
+/// runs, so a started coroutine still never moves.
+struct Pending {
+    spawns: VecDeque<(Builder, Box<dyn Body + Send>)>,
+    /// Set at shutdown, like `Inbox::closed`.
+    closed: bool,
+}
+
 /// The part of a worker that other threads use.
 pub(crate) struct WorkerShared {
     pub(crate) index: usize,
     inbox: Mutex<Inbox>,
+    pending: Mutex<Pending>,
     waker: mio::Waker,
     pub(crate) reactor: Reactor,
     /// Live coroutines by slot, for dumps and metrics.
@@ -79,6 +89,10 @@ impl WorkerShared {
             inbox: Mutex::new(Inbox {
                 messages: Vec::new(),
                 sleeping: false,
+                closed: false,
+            }),
+            pending: Mutex::new(Pending {
+                spawns: VecDeque::new(),
                 closed: false,
             }),
             waker: mio::Waker::new(poll.registry(), WAKER_TOKEN)?,
@@ -203,6 +217,10 @@ pub(crate) fn cancel_timer(key: TimerKey) {
     }
 }
 
+/// A run-queue entry that starts the oldest of the worker's pending spawns, if no idle
+/// worker has taken it meanwhile; it keeps a spawn's place in the run order.
+const START_PENDING: usize = usize::MAX;
+
 /// How many coroutines a worker runs before it checks its inbox and the reactor again.
 const BUDGET: usize = 128;
 
@@ -257,9 +275,14 @@ impl Worker {
             for _ in 0..BUDGET {
                 // SAFETY: popping runs no user code.
                 match unsafe { self.run_queue.with(VecDeque::pop_front) } {
+                    Some(START_PENDING) => self.start_pending(),
                     Some(slot) => self.resume(slot),
                     None => break,
                 }
+            }
+            // SAFETY: reading the length runs no user code.
+            if unsafe { self.run_queue.with(|q| q.is_empty()) } {
+                self.steal();
             }
             self.fire_timers();
             self.publish();
@@ -337,14 +360,88 @@ impl Worker {
         unsafe { self.slab.with(|slab| slab[index].as_ptr()) }
     }
 
-    pub(crate) fn spawn(&self, builder: Builder, body: Box<dyn Body>) {
-        if self.shared.shutdown.load(Ordering::Acquire) {
+    /// Queues a `Send` spawn on this worker, where idle workers may take it until it
+    /// starts; wakes a sleeping worker when spawns pile up.
+    pub(crate) fn spawn_shared(&self, builder: Builder, body: Box<dyn Body + Send>) {
+        let mut pending = lock(&self.shared.pending);
+        if pending.closed {
+            drop(pending);
             return body.fail(io::Error::other("the runtime is shutting down"));
+        }
+        let backlog = !pending.spawns.is_empty();
+        pending.spawns.push_back((builder, body));
+        drop(pending);
+        self.push_local(START_PENDING);
+        if backlog {
+            self.wake_a_sleeper();
+        }
+    }
+
+    /// Pokes one other worker that sleeps in `poll`, so that it takes pending spawns.
+    fn wake_a_sleeper(&self) {
+        for other in &self.runtime.workers {
+            if Arc::ptr_eq(other, &self.shared) {
+                continue;
+            }
+            let mut inbox = lock(&other.inbox);
+            if mem::take(&mut inbox.sleeping) {
+                drop(inbox);
+                let _ = other.waker.wake();
+                return;
+            }
+        }
+    }
+
+    fn start_pending(&self) {
+        let next = lock(&self.shared.pending).spawns.pop_front();
+        if let Some((builder, body)) = next {
+            if let Some(index) = self.create(builder, body) {
+                self.resume(index);
+            }
+        }
+    }
+
+    /// Takes half of the pending spawns of the first other worker that has some.
+    fn steal(&self) {
+        let workers = &self.runtime.workers;
+        for k in 1..workers.len() {
+            let victim = &workers[(self.shared.index + k) % workers.len()];
+            let Ok(mut pending) = victim.pending.try_lock() else {
+                continue;
+            };
+            let n = pending.spawns.len().div_ceil(2);
+            if n == 0 {
+                continue;
+            }
+            let taken: Vec<_> = pending.spawns.drain(..n).collect();
+            drop(pending);
+            for (builder, body) in taken {
+                self.spawn(builder, body);
+            }
+            return;
+        }
+    }
+
+    pub(crate) fn spawn(&self, builder: Builder, body: Box<dyn Body>) {
+        if let Some(index) = self.create(builder, body) {
+            self.push_local(index);
+        }
+    }
+
+    /// Creates a coroutine in a free slot, not yet queued; `None` if it failed (its
+    /// joiner is told).
+    fn create(&self, builder: Builder, body: Box<dyn Body>) -> Option<usize> {
+        if self.shared.shutdown.load(Ordering::Acquire) {
+            body.fail(io::Error::other("the runtime is shutting down"));
+            return None;
         }
         // SAFETY: the pool maps or reuses a stack; no user code.
         let stack = match unsafe { self.stacks.with(|p| p.take(builder.stack_size)) } {
             Ok(stack) => stack,
-            Err(e) => return body.fail(e),
+            Err(e) => {
+                body.fail(e);
+                return None;
+            }
         };
         // SAFETY: popping and pushing run no user code.
         let index = unsafe { self.free_slots.with(Vec::pop) }.unwrap_or_else(|| {
@@ -389,7 +486,7 @@ impl Worker {
         }
         // SAFETY: pushing runs no user code.
         unsafe { self.dirty.with(|d| d.push(index)) };
-        self.push_local(index);
+        Some(index)
     }
 
     fn resume(&self, index: usize) {
@@ -479,7 +576,13 @@ impl Worker {
             mem::take(&mut inbox.messages)
         };
         drop(pending);
-        // SAFETY: cloning the pointers runs no user code.
+        let spawns = {
+            let mut pending = lock(&self.shared.pending);
+            pending.closed = true;
+            mem::take(&mut pending.spawns)
+        };
+        drop(spawns); // joiners see "cancelled"
+                      // SAFETY: cloning the pointers runs no user code.
         let slots: Vec<NonNull<Slot>> = unsafe { self.slab.with(|slab| slab.clone()) };
         let mut live = Vec::new();
         for slot in &slots {
