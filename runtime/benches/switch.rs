@@ -269,9 +269,9 @@ fn ours_mpsc_ping_pong(iters: u64, spread: bool) -> Duration {
         }
     };
     let ponger = if spread {
-        // `coroutine::spawn` keeps a child on its parent's worker; a spawn from a plain
-        // thread goes to the workers in turn, so right after this `block_on` coroutine's
-        // it lands on the other worker.
+        // Spawned from a plain thread, which goes to the workers in turn: right after
+        // this `block_on` coroutine's spawn, it lands on the other worker, whatever
+        // `coroutine::spawn`'s placement.
         let handle = Handle::try_current().expect("in the runtime");
         std::thread::scope(|s| s.spawn(|| handle.spawn(pong)).join().expect("spawner"))
     } else {

@@ -1,9 +1,9 @@
 //! Coroutines: spawning, joining, yielding, and the task record each one carries.
 //!
 //! A coroutine is a closure running on its own mmap'd stack (with a guard page below it,
-//! see `stack.rs`) on one worker thread, which it never leaves. [`spawn`] queues the closure
-//! on the current worker, where an idle worker may take it before it starts (the
-//! coroutine is created where it first runs); the returned
+//! see `stack.rs`) on one worker thread, which it never leaves. [`spawn`] hands the closure
+//! to a worker (round-robin) that creates the coroutine there when it first runs (an
+//! idle worker may take a closure that has not started); the returned
 //! [`JoinHandle`] yields the closure's value, or its panic as a [`JoinError`].
 
 pub(crate) mod overflow;
@@ -556,8 +556,7 @@ impl Builder {
         self
     }
 
-    /// Spawns on the current runtime: queued on this worker, where an idle worker may
-    /// take it before it starts.
+    /// Spawns on the current runtime (round-robin over its workers).
     ///
     /// # Panics
     /// Outside a coroutine of a runtime; use [`Runtime::spawn`](crate::Runtime::spawn).
@@ -620,8 +619,7 @@ fn current_handle(what: &str) -> Handle {
     })
 }
 
-/// Spawns a coroutine on the current runtime: queued on this worker, where an idle
-/// worker may take it before it starts.
+/// Spawns a coroutine on the current runtime, on its workers in turn.
 ///
 /// # Panics
 /// Outside a coroutine of a runtime; use [`Runtime::spawn`](crate::Runtime::spawn) there.

@@ -42,9 +42,8 @@
 //!   run queue, its timers and its coroutines. A coroutine is created on the worker that
 //!   runs it and never moves: thread-locals stay sound (the flaw of `may`, whose
 //!   coroutines migrate), which is why corosensei's `Coroutine` is `!Send`.
-//! - [`spawn`] in a coroutine queues the closure on the current worker, where idle
-//!   workers may take it before it starts; from a plain thread ([`Runtime::spawn`]) it
-//!   goes to the workers in turn. [`coroutine::spawn_local`] keeps it on the current
+//! - [`spawn`] hands the closure to the workers in turn (a closure that has not started
+//!   may be taken by an idle worker); [`coroutine::spawn_local`] keeps it on the current
 //!   worker. Wake-ups from other threads go through the worker's inbox
 //!   and a mio `Waker`.
 //! - Every wait ([`net`] sockets, [`sync`] primitives, [`sleep`], [`JoinHandle::join`])
