@@ -17,7 +17,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use greenmongo_runtime::{
     coroutine,
     sync::{mpsc, oneshot},
-    Runtime,
+    Handle, Runtime,
 };
 
 fn ours(workers: usize) -> Runtime {
@@ -258,8 +258,8 @@ fn ping_pong(c: &mut Criterion) {
     g.finish();
 }
 
-/// Ping-pong over two unbounded `mpsc` channels; `spread` puts the ponger on another
-/// worker (round-robin `spawn`) instead of this one.
+/// Ping-pong over two unbounded `mpsc` channels; `spread` puts the ponger on the other
+/// worker instead of this one.
 fn ours_mpsc_ping_pong(iters: u64, spread: bool) -> Duration {
     let (ping_tx, ping_rx) = mpsc::channel::<u64>();
     let (pong_tx, pong_rx) = mpsc::channel::<u64>();
@@ -269,7 +269,11 @@ fn ours_mpsc_ping_pong(iters: u64, spread: bool) -> Duration {
         }
     };
     let ponger = if spread {
-        coroutine::spawn(pong)
+        // Spawned from a plain thread, which goes to the workers in turn: right after
+        // this `block_on` coroutine's spawn, it lands on the other worker, whatever
+        // `coroutine::spawn`'s placement.
+        let handle = Handle::try_current().expect("in the runtime");
+        std::thread::scope(|s| s.spawn(|| handle.spawn(pong)).join().expect("spawner"))
     } else {
         coroutine::spawn_local(pong)
     };

@@ -2,12 +2,15 @@
 //!
 //! A coroutine is a closure running on its own mmap'd stack (with a guard page below it,
 //! see `stack.rs`) on one worker thread, which it never leaves. [`spawn`] hands the closure
-//! to a worker (round-robin) that creates the coroutine there; the returned
+//! to a worker (round-robin) that creates the coroutine there when it first runs (an
+//! idle worker may take a closure that has not started); the returned
 //! [`JoinHandle`] yields the closure's value, or its panic as a [`JoinError`].
 
 pub(crate) mod overflow;
 pub(crate) mod stack;
 pub use stack::{guard_pages_are_markers, on_stack};
+// Re-exported here for the paths that name it `coroutine::sleep`.
+pub use crate::time::sleep;
 
 use std::{
     any::Any,
@@ -17,7 +20,6 @@ use std::{
         atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
         Arc,
     },
-    time::{Duration, Instant},
 };
 
 use crate::park;
@@ -681,6 +683,7 @@ where
 ///     assert!(other.is_finished());
 /// });
 /// ```
+#[inline] // see `park::suspend`
 pub fn yield_now() {
     let done = park::with_current(|ctx| {
         let Some(ctx) = ctx else { return false };
@@ -733,38 +736,6 @@ pub fn current_id() -> Option<u64> {
 /// ```
 pub fn current_name() -> Option<String> {
     park::with_current(|ctx| ctx.and_then(|c| c.task.name.as_deref().map(str::to_owned)))
-}
-
-/// Sleeps for `dur`: the coroutine parks on a timer; a plain thread sleeps.
-///
-/// # Errors
-/// `TimedOut` if an enclosing [`with_timeout`](crate::time::with_timeout) deadline
-/// passes first (the sleep is cut short there).
-///
-/// # Examples
-/// ```
-/// use std::time::{Duration, Instant};
-/// let t = Instant::now();
-/// greenmongo_runtime::sleep(Duration::from_millis(5)).unwrap();
-/// assert!(t.elapsed() >= Duration::from_millis(5));
-/// ```
-pub fn sleep(dur: Duration) -> io::Result<()> {
-    let until = Instant::now() + dur;
-    loop {
-        match park::park(WaitKind::Timer, Some(until)) {
-            // Our own timer firing is a normal end; only an outer deadline is an error.
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                let outer = park::current_deadline();
-                return match outer {
-                    Some(d) if d <= Instant::now() && d <= until => Err(e),
-                    _ => Ok(()),
-                };
-            }
-            Err(e) => return Err(e),
-            Ok(()) if Instant::now() >= until => return Ok(()),
-            Ok(()) => {}
-        }
-    }
 }
 
 #[cfg(test)]

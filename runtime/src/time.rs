@@ -7,12 +7,15 @@
 
 use std::{
     collections::BTreeMap,
+    io,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-pub use crate::coroutine::sleep;
-use crate::{coroutine::Task, park};
+use crate::{
+    coroutine::{Task, WaitKind},
+    park,
+};
 
 /// Runs `f` with a deadline `dur` from now (or the enclosing one, if earlier).
 ///
@@ -97,6 +100,38 @@ pub fn with_own_deadline<R>(at: Option<Instant>, f: impl FnOnce() -> R) -> R {
 /// ```
 pub fn deadline() -> Option<Instant> {
     park::current_deadline()
+}
+
+/// Sleeps for `dur`: the coroutine parks on a timer; a plain thread sleeps.
+///
+/// # Errors
+/// `TimedOut` if an enclosing [`with_timeout`](crate::time::with_timeout) deadline
+/// passes first (the sleep is cut short there).
+///
+/// # Examples
+/// ```
+/// use std::time::{Duration, Instant};
+/// let t = Instant::now();
+/// greenmongo_runtime::sleep(Duration::from_millis(5)).unwrap();
+/// assert!(t.elapsed() >= Duration::from_millis(5));
+/// ```
+pub fn sleep(dur: Duration) -> io::Result<()> {
+    let until = Instant::now() + dur;
+    loop {
+        match park::park(WaitKind::Timer, Some(until)) {
+            // Our own timer firing is a normal end; only an outer deadline is an error.
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                let outer = park::current_deadline();
+                return match outer {
+                    Some(d) if d <= Instant::now() && d <= until => Err(e),
+                    _ => Ok(()),
+                };
+            }
+            Err(e) => return Err(e),
+            Ok(()) if Instant::now() >= until => return Ok(()),
+            Ok(()) => {}
+        }
+    }
 }
 
 /// Identifies an armed timer, to cancel it.

@@ -7,11 +7,11 @@
 //! its reactor slots.
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::{Cell, UnsafeCell},
     collections::VecDeque,
     io, mem,
     panic::{self, AssertUnwindSafe},
-    ptr,
+    ptr::{self, NonNull},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
@@ -26,7 +26,7 @@ use super::RuntimeShared;
 use crate::coroutine::{overflow, stack, state, Builder, Task};
 use crate::park::{self, CoroutineContext};
 use crate::reactor::Reactor;
-use crate::sync::lock;
+use crate::sync::{lock, oneshot};
 use crate::time::{TimerKey, Timers};
 
 /// The closure of a coroutine with the channel its result goes to.
@@ -40,6 +40,8 @@ pub(crate) trait Body {
 pub(crate) enum Message {
     Spawn(Builder, Box<dyn Body + Send>),
     Wake(Arc<Task>),
+    /// Update the dump registry, then reply (a dump from another thread asks).
+    Publish(oneshot::Sender<()>),
 }
 
 struct Inbox {
@@ -51,10 +53,20 @@ struct Inbox {
     closed: bool,
 }
 
+/// Spawns queued on a worker that have not started yet. Any idle worker may take them:
+/// a closure that has not started is `Send`, and the coroutine is created where it first
+/// runs, so a started coroutine still never moves.
+struct Pending {
+    spawns: VecDeque<(Builder, Box<dyn Body + Send>)>,
+    /// Set at shutdown, like `Inbox::closed`.
+    closed: bool,
+}
+
 /// The part of a worker that other threads use.
 pub(crate) struct WorkerShared {
     pub(crate) index: usize,
     inbox: Mutex<Inbox>,
+    pending: Mutex<Pending>,
     waker: mio::Waker,
     pub(crate) reactor: Reactor,
     /// Live coroutines by slot, for dumps and metrics.
@@ -77,6 +89,10 @@ impl WorkerShared {
             inbox: Mutex::new(Inbox {
                 messages: Vec::new(),
                 sleeping: false,
+                closed: false,
+            }),
+            pending: Mutex::new(Pending {
+                spawns: VecDeque::new(),
                 closed: false,
             }),
             waker: mio::Waker::new(poll.registry(), WAKER_TOKEN)?,
@@ -109,54 +125,76 @@ impl WorkerShared {
     }
 }
 
-struct Entry {
-    /// `None` while the coroutine runs (the worker holds it then).
+/// Worker-only state that coroutines of the worker reach again while the worker runs one
+/// of them (a coroutine that spawns, wakes a neighbour or arms a timer calls back into
+/// its worker from inside `resume`). A `RefCell` would pay a borrow flag on every access
+/// for what is a single-threaded discipline; this cell hands out `&mut` for the length
+/// of a closure that must not reach the same cell again.
+struct Local<T>(UnsafeCell<T>);
+
+impl<T> Local<T> {
+    fn new(value: T) -> Local<T> {
+        Local(UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with the value.
+    ///
+    /// # Safety
+    /// `f` must not reach this cell again (directly, or through code that can: user
+    /// code, destructors of user values, `Task::unpark`, the worker's own functions),
+    /// so that the `&mut` it gets is the only reference to the value while it runs.
+    /// The cell is `!Sync` and the worker `!Send`, so no other thread can reach it.
+    unsafe fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: exclusive for the duration of `f`, by this function's contract.
+        f(unsafe { &mut *self.0.get() })
+    }
+}
+
+/// One coroutine's place on its worker. Slots are boxed and never freed before the
+/// worker, so a coroutine is resumed in place, through a pointer that stays valid while
+/// the slab grows (a coroutine spawning from inside `resume` may reallocate the slab,
+/// which only moves the pointers).
+struct Slot {
+    /// `None` when the slot is free.
     coroutine: Option<Coroutine<(), (), (), stack::Stack>>,
-    task: Arc<Task>,
+    task: Option<Arc<Task>>,
 }
 
 /// The worker-thread-only state.
 pub(crate) struct Worker {
     pub(crate) shared: Arc<WorkerShared>,
     pub(crate) runtime: Arc<RuntimeShared>,
-    run_queue: RefCell<VecDeque<usize>>,
-    slab: RefCell<Vec<Option<Entry>>>,
-    free_slots: RefCell<Vec<usize>>,
-    timers: RefCell<Timers>,
-    stacks: RefCell<stack::StackPool>,
-}
-
-thread_local! {
-    /// The worker this thread runs, or null. Set for the whole worker loop.
-    static WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
+    run_queue: Local<VecDeque<usize>>,
+    /// Slot pointers from `Box::into_raw`, freed when the worker drops. Raw, not `Box`,
+    /// so that moving them (the `Vec` growing) asserts nothing about the slot a running
+    /// coroutine is resumed through.
+    slab: Local<Vec<NonNull<Slot>>>,
+    free_slots: Local<Vec<usize>>,
+    /// Slots whose coroutine came or went since the dump registry was last updated.
+    dirty: Local<Vec<usize>>,
+    timers: Local<Timers>,
+    stacks: Local<stack::StackPool>,
 }
 
 /// Runs `f` with this thread's worker, or returns `None` off the runtime.
 pub(crate) fn with_worker<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
-    let worker = WORKER.with(Cell::get);
-    // SAFETY: WORKER is non-null only while `run` executes on this thread, and `run` keeps
-    // the worker alive (on its stack) for that whole time.
-    unsafe { worker.as_ref() }.map(f)
+    park::worker().map(f)
 }
 
 /// Queues a task whose state just went PARKED -> SCHEDULED.
 pub(crate) fn schedule(task: &Arc<Task>) {
-    let local = with_worker(|w| {
-        if Arc::ptr_eq(&w.shared, &task.worker) {
-            w.run_queue.borrow_mut().push_back(task.slot);
-            true
-        } else {
-            false
-        }
-    });
-    if local != Some(true) {
-        task.worker.send(Message::Wake(task.clone()));
+    match park::worker() {
+        Some(w) if Arc::ptr_eq(&w.shared, &task.worker) => w.push_local(task.slot),
+        _ => task.worker.send(Message::Wake(task.clone())),
     }
 }
 
 /// Queues a slot of the current worker (a yield).
+#[inline]
 pub(crate) fn push_local(slot: usize) {
-    with_worker(|w| w.run_queue.borrow_mut().push_back(slot));
+    if let Some(w) = park::worker() {
+        w.push_local(slot);
+    }
 }
 
 /// Spawns on the current worker; `false` off the runtime.
@@ -166,13 +204,22 @@ pub(crate) fn spawn_here(builder: Builder, body: Box<dyn Body>) -> bool {
 
 /// Arms a timer of the current worker that unparks `task` at `deadline`.
 pub(crate) fn add_timer(deadline: Instant, task: Arc<Task>) -> TimerKey {
-    with_worker(|w| w.timers.borrow_mut().add(deadline, task))
-        .expect("a coroutine always runs on a worker")
+    let w = park::worker().expect("a coroutine always runs on a worker");
+    // SAFETY: inserting into the timer map runs no user code.
+    unsafe { w.timers.with(|t| t.add(deadline, task)) }
 }
 
 pub(crate) fn cancel_timer(key: TimerKey) {
-    with_worker(|w| w.timers.borrow_mut().cancel(key));
+    if let Some(w) = park::worker() {
+        // SAFETY: removing from the timer map runs no user code (dropping a task's `Arc`
+        // frees its name at most: the worker keeps the task's `WorkerShared` alive).
+        unsafe { w.timers.with(|t| t.cancel(key)) }
+    }
 }
+
+/// A run-queue entry that starts the oldest of the worker's pending spawns, if no idle
+/// worker has taken it meanwhile; it keeps a spawn's place in the run order.
+const START_PENDING: usize = usize::MAX;
 
 /// How many coroutines a worker runs before it checks its inbox and the reactor again.
 const BUDGET: usize = 128;
@@ -185,31 +232,36 @@ impl Worker {
     /// way a shutdown does, with the worker still whole: marked shut down (so spawns and
     /// wake-ups sent to it are dropped and their joiners see "cancelled", and sockets
     /// registered with its reactor move to the worker that next waits on them), then
-    /// every suspended coroutine unwound as cancelled, then `WORKER` cleared; only then
-    /// does the panic go on and end the thread. Unwinding with the worker's fields being
-    /// dropped instead let coroutine destructors (a lock guard waking a waiter) reach
-    /// the freed run queue through `WORKER`.
+    /// every suspended coroutine unwound as cancelled, then the thread's worker cleared;
+    /// only then does the panic go on and end the thread. Unwinding with the worker's
+    /// fields being dropped instead let coroutine destructors (a lock guard waking a
+    /// waiter) reach the freed run queue through the thread-local.
     pub(crate) fn run(shared: Arc<WorkerShared>, runtime: Arc<RuntimeShared>, mut poll: Poll) {
         let _alt_stack = overflow::AltStack::ensure();
         let worker = Worker {
-            stacks: RefCell::new(stack::StackPool::new(runtime.stack_size)),
+            stacks: Local::new(stack::StackPool::new(runtime.stack_size)),
             shared,
             runtime,
-            run_queue: RefCell::new(VecDeque::new()),
-            slab: RefCell::new(Vec::new()),
-            free_slots: RefCell::new(Vec::new()),
-            timers: RefCell::new(Timers::default()),
+            run_queue: Local::new(VecDeque::new()),
+            slab: Local::new(Vec::new()),
+            free_slots: Local::new(Vec::new()),
+            dirty: Local::new(Vec::new()),
+            timers: Local::new(Timers::default()),
         };
-        WORKER.with(|w| w.set(&worker));
+        // SAFETY: `worker` lives on this stack frame until after the pointer is cleared
+        // below, on every path (the loop's panic is caught).
+        unsafe { park::set_worker(&worker) };
         let looped = panic::catch_unwind(AssertUnwindSafe(|| worker.event_loop(&mut poll)));
         if looped.is_err() {
-            // The coroutine that panicked out of `resume` did not clear CURRENT, and
+            // The coroutine that panicked out of `resume` did not clear `current`, and
             // its stack is gone.
-            park::set_current(ptr::null());
+            // SAFETY: null is always allowed.
+            unsafe { park::set_current(ptr::null()) };
             worker.shared.shutdown.store(true, Ordering::Release);
         }
         worker.shut_down();
-        WORKER.with(|w| w.set(ptr::null()));
+        // SAFETY: null is always allowed.
+        unsafe { park::set_worker(ptr::null()) };
         if let Err(payload) = looped {
             panic::resume_unwind(payload);
         }
@@ -221,13 +273,19 @@ impl Worker {
         while !self.shared.shutdown.load(Ordering::Acquire) {
             self.drain_inbox();
             for _ in 0..BUDGET {
-                let next = self.run_queue.borrow_mut().pop_front();
-                match next {
+                // SAFETY: popping runs no user code.
+                match unsafe { self.run_queue.with(VecDeque::pop_front) } {
+                    Some(START_PENDING) => self.start_pending(),
                     Some(slot) => self.resume(slot),
                     None => break,
                 }
             }
+            // SAFETY: reading the length runs no user code.
+            if unsafe { self.run_queue.with(|q| q.is_empty()) } {
+                self.steal();
+            }
             self.fire_timers();
+            self.publish();
             let timeout = self.poll_timeout();
             if let Err(e) = poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -243,23 +301,38 @@ impl Worker {
         }
     }
 
+    #[inline]
+    fn push_local(&self, slot: usize) {
+        // SAFETY: pushing runs no user code.
+        unsafe { self.run_queue.with(|q| q.push_back(slot)) }
+    }
+
     fn drain_inbox(&self) {
         let messages = {
             let mut inbox = lock(&self.shared.inbox);
             inbox.sleeping = false;
             mem::take(&mut inbox.messages)
         };
+        let mut publish = Vec::new();
         for message in messages {
             match message {
                 Message::Spawn(builder, body) => self.spawn(builder, body),
-                Message::Wake(task) => self.run_queue.borrow_mut().push_back(task.slot),
+                Message::Wake(task) => self.push_local(task.slot),
+                Message::Publish(reply) => publish.push(reply),
+            }
+        }
+        if !publish.is_empty() {
+            self.publish();
+            for reply in publish {
+                let _ = reply.send(());
             }
         }
     }
 
     /// Zero when there is work; else until the next timer, announcing sleep in the inbox.
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.run_queue.borrow().is_empty() {
+        // SAFETY: reading the length runs no user code.
+        if unsafe { !self.run_queue.with(|q| q.is_empty()) } {
             return Some(Duration::ZERO);
         }
         let mut inbox = lock(&self.shared.inbox);
@@ -268,37 +341,124 @@ impl Worker {
         }
         inbox.sleeping = true;
         drop(inbox);
-        self.timers
-            .borrow()
-            .next_deadline()
+        // SAFETY: reading the first key runs no user code.
+        unsafe { self.timers.with(|t| t.next_deadline()) }
             .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     fn fire_timers(&self) {
         let now = Instant::now();
-        loop {
-            let due = self.timers.borrow_mut().pop_due(now);
-            match due {
-                Some(task) => task.unpark(),
-                None => break,
+        // SAFETY: popping runs no user code; the task is unparked after `with` returns.
+        while let Some(task) = unsafe { self.timers.with(|t| t.pop_due(now)) } {
+            task.unpark();
+        }
+    }
+
+    /// The slot at `index`.
+    fn slot(&self, index: usize) -> *mut Slot {
+        // SAFETY: indexing runs no user code.
+        unsafe { self.slab.with(|slab| slab[index].as_ptr()) }
+    }
+
+    /// Queues a `Send` spawn on this worker, where idle workers may take it until it
+    /// starts; wakes a sleeping worker when spawns pile up.
+    pub(crate) fn spawn_shared(&self, builder: Builder, body: Box<dyn Body + Send>) {
+        let mut pending = lock(&self.shared.pending);
+        if pending.closed {
+            drop(pending);
+            return body.fail(io::Error::other("the runtime is shutting down"));
+        }
+        let backlog = !pending.spawns.is_empty();
+        pending.spawns.push_back((builder, body));
+        drop(pending);
+        self.push_local(START_PENDING);
+        if backlog {
+            self.wake_a_sleeper();
+        }
+    }
+
+    /// Pokes one other worker that sleeps in `poll`, so that it takes pending spawns.
+    fn wake_a_sleeper(&self) {
+        for other in &self.runtime.workers {
+            if Arc::ptr_eq(other, &self.shared) {
+                continue;
+            }
+            let mut inbox = lock(&other.inbox);
+            if mem::take(&mut inbox.sleeping) {
+                drop(inbox);
+                let _ = other.waker.wake();
+                return;
             }
         }
     }
 
-    pub(crate) fn spawn(&self, builder: Builder, body: Box<dyn Body>) {
-        if self.shared.shutdown.load(Ordering::Acquire) {
-            return body.fail(io::Error::other("the runtime is shutting down"));
+    fn start_pending(&self) {
+        let next = lock(&self.shared.pending).spawns.pop_front();
+        if let Some((builder, body)) = next {
+            if let Some(index) = self.create(builder, body) {
+                self.resume(index);
+            }
         }
-        let stack = match self.stacks.borrow_mut().take(builder.stack_size) {
+    }
+
+    /// Takes half of the pending spawns of the first other worker that has some.
+    fn steal(&self) {
+        let workers = &self.runtime.workers;
+        for k in 1..workers.len() {
+            let victim = &workers[(self.shared.index + k) % workers.len()];
+            let Ok(mut pending) = victim.pending.try_lock() else {
+                continue;
+            };
+            let n = pending.spawns.len().div_ceil(2);
+            if n == 0 {
+                continue;
+            }
+            let taken: Vec<_> = pending.spawns.drain(..n).collect();
+            drop(pending);
+            for (builder, body) in taken {
+                self.spawn(builder, body);
+            }
+            return;
+        }
+    }
+
+    pub(crate) fn spawn(&self, builder: Builder, body: Box<dyn Body>) {
+        if let Some(index) = self.create(builder, body) {
+            self.push_local(index);
+        }
+    }
+
+    /// Creates a coroutine in a free slot, not yet queued; `None` if it failed (its
+    /// joiner is told).
+    fn create(&self, builder: Builder, body: Box<dyn Body>) -> Option<usize> {
+        if self.shared.shutdown.load(Ordering::Acquire) {
+            body.fail(io::Error::other("the runtime is shutting down"));
+            return None;
+        }
+        // SAFETY: the pool maps or reuses a stack; no user code.
+        let stack = match unsafe { self.stacks.with(|p| p.take(builder.stack_size)) } {
             Ok(stack) => stack,
-            Err(e) => return body.fail(e),
+            Err(e) => {
+                body.fail(e);
+                return None;
+            }
         };
-        let slot = self
-            .free_slots
-            .borrow_mut()
-            .pop()
-            .unwrap_or_else(|| self.slab.borrow().len());
-        let task = Arc::new(Task::new(builder.name, self.shared.clone(), slot));
+        // SAFETY: popping and pushing run no user code.
+        let index = unsafe { self.free_slots.with(Vec::pop) }.unwrap_or_else(|| {
+            let slot = Box::new(Slot {
+                coroutine: None,
+                task: None,
+            });
+            let slot = NonNull::from(Box::leak(slot));
+            // SAFETY: as above.
+            unsafe {
+                self.slab.with(|slab| {
+                    slab.push(slot);
+                    slab.len() - 1
+                })
+            }
+        });
+        let task = Arc::new(Task::new(builder.name, self.shared.clone(), index));
         let guard = stack::guard_range(&stack);
         let stack_size = stack::usable_size(&stack);
         let context_task = task.clone();
@@ -310,62 +470,101 @@ impl Worker {
                 guard,
                 stack_size,
             };
-            park::set_current(&context);
+            // SAFETY: `context` lives on this coroutine's stack until the closure
+            // returns, after which the worker clears `current` before running anything
+            // else (`resume`); until then this coroutine is the one running here.
+            unsafe { park::set_current(&context) };
             body.run();
         });
-        {
-            let mut tasks = lock(&self.shared.tasks);
-            if tasks.len() <= slot {
-                tasks.resize(slot + 1, None);
-            }
-            tasks[slot] = Some(task.clone());
+        let slot = self.slot(index);
+        // SAFETY: the slot is free (it came from the free list or was just made), so no
+        // coroutine runs from it and nothing else refers to its fields; the values
+        // overwritten are `None`s, whose drop runs nothing.
+        unsafe {
+            (*slot).coroutine = Some(coroutine);
+            (*slot).task = Some(task);
         }
-        let entry = Entry {
-            coroutine: Some(coroutine),
-            task,
-        };
-        let mut slab = self.slab.borrow_mut();
-        if slot == slab.len() {
-            slab.push(Some(entry));
-        } else {
-            slab[slot] = Some(entry);
-        }
-        self.run_queue.borrow_mut().push_back(slot);
+        // SAFETY: pushing runs no user code.
+        unsafe { self.dirty.with(|d| d.push(index)) };
+        Some(index)
     }
 
-    fn resume(&self, slot: usize) {
-        let mut coroutine = {
-            let mut slab = self.slab.borrow_mut();
-            let entry = slab[slot].as_mut().expect("queued slots hold a coroutine");
-            entry.task.state.store(state::RUNNING, Ordering::Release);
-            entry
+    fn resume(&self, index: usize) {
+        let slot = self.slot(index);
+        // SAFETY: a queued slot holds a suspended coroutine (a task is queued only once,
+        // see `state`, and only while its coroutine lives). The slot stays allocated and
+        // in place until the worker drops, and its `coroutine` field is reached only from
+        // here and from `release`/`shut_down`, which never run while it is resumed: so
+        // the `&mut` below is unique for the length of `resume`, whatever the coroutine
+        // calls into meanwhile (spawns grow the slab, which moves only pointers).
+        let result = unsafe {
+            let task = (*slot).task.as_ref().expect("queued slots hold a task");
+            task.state.store(state::RUNNING, Ordering::Release);
+            let coroutine = (*slot)
                 .coroutine
-                .take()
-                .expect("a queued coroutine is not running")
+                .as_mut()
+                .expect("queued slots hold a coroutine");
+            coroutine.resume(())
         };
-        let result = coroutine.resume(());
-        park::set_current(ptr::null());
-        match result {
-            CoroutineResult::Yield(()) => {
-                self.slab.borrow_mut()[slot]
-                    .as_mut()
-                    .expect("a running coroutine keeps its slot")
-                    .coroutine = Some(coroutine);
-            }
-            CoroutineResult::Return(()) => {
-                self.stacks.borrow_mut().give(coroutine.into_stack());
-                self.release_slot(slot);
-            }
+        // SAFETY: null is always allowed; the coroutine is suspended or done.
+        unsafe { park::set_current(ptr::null()) };
+        if let CoroutineResult::Return(()) = result {
+            self.release(index);
         }
     }
 
-    fn release_slot(&self, slot: usize) {
-        let entry = self.slab.borrow_mut()[slot].take();
-        if let Some(entry) = entry {
-            entry.task.state.store(state::DONE, Ordering::Release);
+    /// Frees the slot of a coroutine that has returned, keeping its stack for reuse.
+    fn release(&self, index: usize) {
+        let slot = self.slot(index);
+        // SAFETY: the coroutine has returned, so nothing runs from the slot; see `resume`.
+        let (coroutine, task) = unsafe { ((*slot).coroutine.take(), (*slot).task.take()) };
+        if let Some(coroutine) = coroutine {
+            // SAFETY: giving a stack back runs no user code.
+            unsafe { self.stacks.with(|p| p.give(coroutine.into_stack())) };
         }
-        lock(&self.shared.tasks)[slot] = None;
-        self.free_slots.borrow_mut().push(slot);
+        if let Some(task) = task {
+            task.state.store(state::DONE, Ordering::Release);
+        }
+        // SAFETY: pushing runs no user code.
+        unsafe {
+            self.free_slots.with(|f| f.push(index));
+            self.dirty.with(|d| d.push(index));
+        }
+    }
+
+    /// Brings the dump registry (`WorkerShared::tasks`) up to date: one lock per event
+    /// loop round instead of two per coroutine. A dump misses at most the coroutines
+    /// that came and went within the current round of the worker.
+    pub(crate) fn publish(&self) {
+        // SAFETY: taking the vector runs no user code.
+        let dirty = unsafe { self.dirty.with(mem::take) };
+        if dirty.is_empty() {
+            return;
+        }
+        let mut tasks = lock(&self.shared.tasks);
+        for &index in &dirty {
+            let slot = self.slot(index);
+            // SAFETY: reading the `task` field of a slot: it is written only by
+            // `spawn`/`release`/`shut_down`, none of which is running now (this is the
+            // worker loop or a coroutine of it calling `publish`), and a resumed
+            // coroutine's `&mut` covers the `coroutine` field only.
+            let task = unsafe { (*slot).task.clone() };
+            if tasks.len() <= index {
+                tasks.resize(index + 1, None);
+            }
+            tasks[index] = task;
+        }
+        drop(tasks);
+        // Keep the allocation.
+        // SAFETY: as above.
+        unsafe {
+            self.dirty.with(|d| {
+                if d.is_empty() {
+                    *d = dirty;
+                    d.clear();
+                }
+            })
+        };
     }
 
     /// Closes the inbox and unwinds every coroutine, running its destructors. Waits inside
@@ -377,25 +576,50 @@ impl Worker {
             mem::take(&mut inbox.messages)
         };
         drop(pending);
-        let entries: Vec<Entry> = self
-            .slab
-            .borrow_mut()
-            .iter_mut()
-            .filter_map(Option::take)
-            .collect();
-        for entry in &entries {
-            entry.task.cancel();
+        let spawns = {
+            let mut pending = lock(&self.shared.pending);
+            pending.closed = true;
+            mem::take(&mut pending.spawns)
+        };
+        drop(spawns); // joiners see "cancelled"
+                      // SAFETY: cloning the pointers runs no user code.
+        let slots: Vec<NonNull<Slot>> = unsafe { self.slab.with(|slab| slab.clone()) };
+        let mut live = Vec::new();
+        for slot in &slots {
+            let slot = slot.as_ptr();
+            // SAFETY: no coroutine is running (this is the worker's own frame, after its
+            // loop), so nothing else refers to the slots' fields.
+            if let Some(coroutine) = unsafe { (*slot).coroutine.take() } {
+                // SAFETY: as above.
+                let task = unsafe { (*slot).task.take() }.expect("a live slot has a task");
+                task.cancel();
+                live.push((coroutine, task));
+            }
         }
-        for entry in entries {
-            let slot = entry.task.slot;
+        for (coroutine, task) in live {
             // A destructor that panics while unwinding must not take the worker down
             // before the other coroutines are unwound.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(entry.coroutine)));
-            park::set_current(ptr::null());
-            entry.task.state.store(state::DONE, Ordering::Release);
-            lock(&self.shared.tasks)[slot] = None;
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(coroutine)));
+            // SAFETY: null is always allowed.
+            unsafe { park::set_current(ptr::null()) };
+            task.state.store(state::DONE, Ordering::Release);
         }
-        self.run_queue.borrow_mut().clear();
-        self.timers.borrow_mut().clear();
+        lock(&self.shared.tasks).clear();
+        // SAFETY: clearing drops slot numbers and tasks' `Arc`s (no user code: see
+        // `cancel_timer`).
+        unsafe {
+            self.run_queue.with(VecDeque::clear);
+            self.timers.with(Timers::clear);
+            self.dirty.with(Vec::clear);
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        for slot in self.slab.0.get_mut().drain(..) {
+            // SAFETY: the pointer came from `Box::leak` in `spawn` and is freed only here.
+            drop(unsafe { Box::from_raw(slot.as_ptr()) });
+        }
     }
 }

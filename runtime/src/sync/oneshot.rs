@@ -49,6 +49,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     (
         Sender {
             state: state.clone(),
+            sent: false,
         },
         Receiver { state },
     )
@@ -67,6 +68,8 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 /// ```
 pub struct Sender<T> {
     state: Arc<Mutex<State<T>>>,
+    /// `send` has done what `drop` would do (one lock per send instead of two).
+    sent: bool,
 }
 
 /// Receives the one value.
@@ -116,8 +119,11 @@ impl<T> Sender<T> {
     /// drop(rx);
     /// assert_eq!(tx.send("unwanted"), Err("unwanted")); // the receiver is gone
     /// ```
-    pub fn send(self, value: T) -> Result<(), T> {
+    pub fn send(mut self, value: T) -> Result<(), T> {
+        self.sent = true;
         let mut state = lock(&self.state);
+        // The receiver takes a value before it looks at `sender_alive`.
+        state.sender_alive = false;
         if !state.receiver_alive {
             return Err(value);
         }
@@ -129,6 +135,9 @@ impl<T> Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        if self.sent {
+            return;
+        }
         let mut state = lock(&self.state);
         state.sender_alive = false;
         state.waiters.notify_all();

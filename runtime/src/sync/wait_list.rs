@@ -8,40 +8,53 @@ use crate::park::{self, Unparker};
 
 /// Waiters in arrival order. A notifier *removes* the waiter it wakes, so a waiter that
 /// finds itself gone from the list knows it was chosen (and owns whatever was handed to
-/// it). O(log n) push, pop and removal: fine with ten thousand waiters.
+/// it). The oldest waiter sits inline when there is no other, so the common single
+/// waiter (a join, a oneshot, an uncontended lock) allocates nothing; more go to a
+/// `BTreeMap`: O(log n) push, pop and removal, fine with ten thousand waiters.
 #[derive(Default, Debug)]
 pub(crate) struct WaitList {
-    waiters: BTreeMap<u64, Unparker>,
+    /// When `Some`, older than every waiter in `rest`.
+    first: Option<(u64, Unparker)>,
+    rest: BTreeMap<u64, Unparker>,
     next_id: u64,
 }
 
 impl WaitList {
     pub(crate) fn push(&mut self, unparker: Unparker) -> u64 {
         self.next_id += 1;
-        self.waiters.insert(self.next_id, unparker);
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some((self.next_id, unparker));
+        } else {
+            // Ids only grow, so `first` (if any) stays the oldest.
+            self.rest.insert(self.next_id, unparker);
+        }
         self.next_id
     }
 
     /// Removes a waiter; `true` if it was still waiting (not yet notified).
     pub(crate) fn remove(&mut self, id: u64) -> bool {
-        self.waiters.remove(&id).is_some()
+        if self.first.as_ref().is_some_and(|(first, _)| *first == id) {
+            self.first = None;
+            return true;
+        }
+        self.rest.remove(&id).is_some()
     }
 
     pub(crate) fn contains(&self, id: u64) -> bool {
-        self.waiters.contains_key(&id)
+        self.first.as_ref().is_some_and(|(first, _)| *first == id) || self.rest.contains_key(&id)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.waiters.is_empty()
+        self.first.is_none() && self.rest.is_empty()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.waiters.len()
+        usize::from(self.first.is_some()) + self.rest.len()
     }
 
     /// Wakes the oldest waiter; `false` if there was none.
     pub(crate) fn notify_one(&mut self) -> bool {
-        match self.waiters.pop_first() {
+        match self.first.take().or_else(|| self.rest.pop_first()) {
             Some((_, unparker)) => {
                 unparker.unpark();
                 true
@@ -51,7 +64,10 @@ impl WaitList {
     }
 
     pub(crate) fn notify_all(&mut self) {
-        for (_, unparker) in std::mem::take(&mut self.waiters) {
+        if let Some((_, unparker)) = self.first.take() {
+            unparker.unpark();
+        }
+        for (_, unparker) in std::mem::take(&mut self.rest) {
             unparker.unpark();
         }
     }
