@@ -6,6 +6,11 @@
 //! *before* its non-blocking call; if the tick moved by the time it registers as a waiter,
 //! an event arrived in between and it retries instead of parking: no lost wake-ups.
 //!
+//! A read that returns fewer bytes than asked for has emptied the receive queue, so the
+//! next read would only fail with `EAGAIN`: the source records the tick observed before
+//! that read as "drained", and while the tick has not moved the next read parks without
+//! the syscall (see `IoSource::do_read`).
+//!
 //! Tokens carry a generation in their high 32 bits, so an event still queued for a
 //! deregistered socket whose slot was reused is recognised as stale and dropped.
 
@@ -55,6 +60,12 @@ pub(crate) struct IoState {
 #[derive(Default)]
 struct IoInner {
     ticks: [u32; 2],
+    /// Per direction, the tick at which a short read found the socket empty.
+    drained: [Option<u32>; 2],
+    /// Per direction, whether an event reported the peer closed it (or an error): then a
+    /// short read may have stopped at the end-of-stream mark with no later edge to come,
+    /// so "drained" is never trusted again (tokio keeps its closed readiness too).
+    closed: [bool; 2],
     waiters: [Vec<(u64, Unparker)>; 2],
     next_waiter: u64,
 }
@@ -132,17 +143,19 @@ impl Reactor {
                     continue; // stale: the socket was deregistered and the slot reused
                 }
                 let error = event.is_error();
-                let read = error || event.is_readable() || event.is_read_closed();
-                let write = error || event.is_writable() || event.is_write_closed();
-                ready.push((io.clone(), read, write));
+                let read_closed = error || event.is_read_closed();
+                let write_closed = error || event.is_write_closed();
+                let read = read_closed || event.is_readable();
+                let write = write_closed || event.is_writable();
+                ready.push((io.clone(), read, write, read_closed, write_closed));
             }
         }
-        for (io, read, write) in ready {
+        for (io, read, write, read_closed, write_closed) in ready {
             if read {
-                io.wake(Direction::Read);
+                io.wake(Direction::Read, read_closed);
             }
             if write {
-                io.wake(Direction::Write);
+                io.wake(Direction::Write, write_closed);
             }
         }
     }
@@ -154,9 +167,26 @@ impl IoState {
         lock(&self.inner).ticks[dir as usize]
     }
 
-    fn wake(&self, dir: Direction) {
+    /// The current tick of `dir`, and whether the socket is known empty at that tick
+    /// (a short read saw it empty and no event came since).
+    pub(crate) fn tick_drained(&self, dir: Direction) -> (u32, bool) {
+        let inner = lock(&self.inner);
+        let tick = inner.ticks[dir as usize];
+        let drained = inner.drained[dir as usize] == Some(tick) && !inner.closed[dir as usize];
+        (tick, drained)
+    }
+
+    /// Records that a read which began at tick `observed` emptied the socket. If an
+    /// event arrived meanwhile the tick has moved past `observed`, so the mark never
+    /// matches and the next read still makes the syscall: no edge can be lost.
+    pub(crate) fn set_drained(&self, dir: Direction, observed: u32) {
+        lock(&self.inner).drained[dir as usize] = Some(observed);
+    }
+
+    fn wake(&self, dir: Direction, closed: bool) {
         let waiters = {
             let mut inner = lock(&self.inner);
+            inner.closed[dir as usize] |= closed;
             inner.ticks[dir as usize] = inner.ticks[dir as usize].wrapping_add(1);
             std::mem::take(&mut inner.waiters[dir as usize])
         };

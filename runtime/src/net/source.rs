@@ -24,17 +24,18 @@ macro_rules! stream_io {
     ($stream:ty) => {
         impl std::io::Read for &$stream {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let len = buf.len();
                 self.source
-                    .do_io(Direction::Read, |mut s| std::io::Read::read(&mut s, buf))
+                    .do_read(len, |mut s| std::io::Read::read(&mut s, buf))
             }
 
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                self.source.do_io(Direction::Read, |mut s| {
-                    std::io::Read::read_vectored(&mut s, bufs)
-                })
+                let len = bufs.iter().map(|b| b.len()).sum();
+                self.source
+                    .do_read(len, |mut s| std::io::Read::read_vectored(&mut s, bufs))
             }
         }
 
@@ -180,6 +181,63 @@ impl<S: AsRawFd> IoSource<S> {
         }
     }
 
+    /// Reads with `op` into `len` bytes of buffer, like `do_io(Direction::Read, op)`,
+    /// but skips the syscall that would fail with `EAGAIN`: after a short read (fewer
+    /// than `len` bytes, and not end of stream) emptied the socket, the next read parks
+    /// straight away until a new readable edge. Only for reads that consume data from a
+    /// stream socket: a short `peek` leaves the bytes queued.
+    ///
+    /// Why no data is missed: the tick is read before the syscall, and a short read on a
+    /// stream socket takes everything queued at that instant. Bytes arriving after it
+    /// raise a new edge, which moves the tick past the one recorded, so the "drained"
+    /// mark stops matching (an edge already pending when the read ran moves it too).
+    /// One exception: a read stops short at the peer's FIN with end of stream still to
+    /// report and no edge to come, so once an event has reported the read side closed
+    /// the mark is ignored. (TCP urgent data can also stop a read short; like tokio, we
+    /// do not support it.)
+    pub(crate) fn do_read(
+        &self,
+        len: usize,
+        mut op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let dir = Direction::Read;
+        // On plain threads `wait` polls level-triggered and no reactor moves the tick,
+        // so skipping reads there would spin: the shortcut is for coroutines only.
+        if len == 0 || !park::in_coroutine() {
+            return self.do_io(dir, op);
+        }
+        let deadline = self.timeout(dir).map(|t| Instant::now() + t);
+        loop {
+            // The mark is set on the registration whose tick was read (a socket can
+            // re-register on another worker), so a tick is never compared across two.
+            let state = self.state();
+            let (observed, drained) = match &state {
+                Some(state) => {
+                    let (tick, drained) = state.tick_drained(dir);
+                    (Some(tick), drained)
+                }
+                None => (None, false),
+            };
+            if !drained {
+                match op(&self.io) {
+                    Ok(n) => {
+                        // n == 0 is end of stream: every later read returns it at once.
+                        if n > 0 && n < len {
+                            if let (Some(state), Some(tick)) = (state, observed) {
+                                state.set_drained(dir, tick);
+                            }
+                        }
+                        return Ok(n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            self.wait(dir, observed, deadline)?;
+        }
+    }
+
     fn wait(
         &self,
         dir: Direction,
@@ -209,14 +267,19 @@ impl<S: AsRawFd> IoSource<S> {
 
     /// The readiness tick of the live registration, if any.
     fn tick(&self, dir: Direction) -> Option<u32> {
+        self.state().map(|s| s.tick(dir))
+    }
+
+    /// The state of the live registration, if any.
+    fn state(&self) -> Option<Arc<IoState>> {
         let first = self.registration.get()?;
         if !first.worker.is_shut_down() {
-            return Some(first.state.tick(dir));
+            return Some(first.state.clone());
         }
         lock(&self.moved)
             .as_ref()
             .filter(|r| !r.worker.is_shut_down())
-            .map(|r| r.state.tick(dir))
+            .map(|r| r.state.clone())
     }
 
     /// The state of the registration with the current worker that replaces one whose
