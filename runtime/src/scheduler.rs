@@ -281,7 +281,9 @@ impl Runtime {
         }
     }
 
-    /// Spawns a coroutine on the runtime's workers in turn.
+    /// Spawns a coroutine: from a plain thread on the runtime's workers in turn, from
+    /// one of its coroutines on that coroutine's worker (idle workers may take it before
+    /// it starts).
     ///
     /// # Examples
     /// ```
@@ -436,20 +438,17 @@ impl Handle {
     {
         let (tx, handle) = JoinHandle::new();
         let body: Box<dyn Body + Send> = Box::new(Job { f, tx });
-        // To the workers in turn. Keeping every spawn of a coroutine on its own worker
-        // (idle workers would take what piles up) makes a spawn + join on two workers
-        // ~200 ns instead of a thread wake-up, but it breaks code that blocks its worker
-        // thread while a coroutine it spawned must run: the driver's test
-        // `happy_eyeballs_skips_a_black_hole_in_a_coroutine` does. Until that is settled,
-        // only a spawn that lands on the current worker stays queued here, where idle
-        // workers may take it before it starts.
-        let n = self.shared.workers.len();
-        let target =
-            &self.shared.workers[self.shared.next_worker.fetch_add(1, Ordering::Relaxed) % n];
-        if let Some(w) = park::worker().filter(|w| Arc::ptr_eq(&w.shared, target)) {
+        // On a worker of this runtime: queue it here, where idle workers may take it
+        // before it starts (a wake-up of a sleeping worker costs tens of microseconds,
+        // a spawn a few hundred nanoseconds).
+        if let Some(w) = park::worker().filter(|w| Arc::ptr_eq(&w.runtime, &self.shared)) {
             w.spawn_shared(builder, body);
             return handle;
         }
+        // From elsewhere: to the workers in turn.
+        let n = self.shared.workers.len();
+        let target =
+            &self.shared.workers[self.shared.next_worker.fetch_add(1, Ordering::Relaxed) % n];
         target.send(Message::Spawn(builder, body));
         handle
     }

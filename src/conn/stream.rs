@@ -777,24 +777,34 @@ mod tests {
             match hole.listener.accept() {
                 Ok((conn, from)) if !fillers.contains(&from) => loser = Some(conn),
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    thread::sleep(Duration::from_millis(20))
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => pause(),
                 Err(e) => panic!("accept: {e}"),
             }
         }
         let mut loser = loser.expect("the losing attempt connected once there was room");
-        loser.set_nonblocking(false).unwrap();
-        loser
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
+        // The losing attempt may be a coroutine on this very worker: poll, never block
+        // the thread it needs to run on to close its stream.
+        loser.set_nonblocking(true).unwrap();
+        let give_up = Instant::now() + Duration::from_secs(30);
         let mut buf = [0; 1];
-        assert_eq!(
-            loser
-                .read(&mut buf)
-                .expect("EOF, not a timeout: the loser was closed"),
-            0
-        );
+        loop {
+            match loser.read(&mut buf) {
+                Ok(n) => {
+                    assert_eq!(n, 0, "EOF: the loser was closed without a byte");
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < give_up, "the loser was never closed");
+                    pause();
+                }
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// 20 ms: a coroutine parks on a timer (its worker runs the others), a thread sleeps.
+    fn pause() {
+        greenmongo_runtime::sleep(Duration::from_millis(20)).unwrap();
     }
 
     #[test]

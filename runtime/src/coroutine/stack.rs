@@ -452,7 +452,13 @@ fn allocate(size: usize) -> io::Result<Stack> {
 fn mapping_error(e: io::Error) -> io::Error {
     if e.raw_os_error() == Some(libc::ENOMEM) {
         let why = if guards_are_markers() {
-            "address space or memory is exhausted".to_owned()
+            // One mapping per region, but other code may have used up the rest.
+            format!(
+                "memory, address space or memory mappings are exhausted (this process has \
+                 {} mappings, vm.max_map_count is {})",
+                mappings_in_use().map_or_else(|| "unknown".to_owned(), |n| n.to_string()),
+                max_map_count().map_or_else(|| "unknown".to_owned(), |n| n.to_string())
+            )
         } else {
             format!(
                 "this kernel has no guard markers (Linux 6.13+), so each guarded stack takes \
@@ -468,6 +474,12 @@ fn mapping_error(e: io::Error) -> io::Error {
     } else {
         io::Error::new(e.kind(), format!("cannot map a coroutine stack: {e}"))
     }
+}
+
+/// Lines of `/proc/self/maps`: read only to explain a failure.
+fn mappings_in_use() -> Option<usize> {
+    let maps = std::fs::read("/proc/self/maps").ok()?;
+    Some(maps.iter().filter(|&&b| b == b'\n').count())
 }
 
 fn max_map_count() -> Option<u64> {
