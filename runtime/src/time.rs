@@ -105,7 +105,7 @@ pub fn deadline() -> Option<Instant> {
 /// Sleeps for `dur`: the coroutine parks on a timer; a plain thread sleeps.
 ///
 /// # Errors
-/// `TimedOut` if an enclosing [`with_timeout`](crate::time::with_timeout) deadline
+/// `TimedOut` if an enclosing [`with_timeout`] deadline
 /// passes first (the sleep is cut short there).
 ///
 /// # Examples
