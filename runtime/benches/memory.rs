@@ -13,7 +13,15 @@
 //! ours on kernels without guard markers) is reported with its error message instead of a
 //! number.
 //!
-//! Run it with `cargo bench -p greenmongo-runtime --bench memory`.
+//! Two spawn shapes: the plain rows spawn every sleeper from the main thread (a plain
+//! thread, so each spawn crosses to a worker); the `-in` rows spawn from one coroutine
+//! (task) on each worker, half the sleepers each, as a server's accept loops do. The
+//! timing of an `-in` row starts before the two spawners are spawned.
+//!
+//! Run it with `cargo bench -p greenmongo-runtime --bench memory`; arguments that are not
+//! flags select the cases whose `runtime/stack/count` key contains one of them, e.g.
+//! `cargo bench -p greenmongo-runtime --bench memory -- greenmongo/default/1000000
+//! greenmongo-in/default/1000000`.
 
 use std::{
     process::Command,
@@ -29,12 +37,14 @@ const SLEEP: Duration = Duration::from_secs(3600);
 const COUNTS: [usize; 3] = [10_000, 30_000, 1_000_000];
 
 /// (case name, stack size in bytes or 0 for the runtime's default)
-const RUNTIMES: [(&str, usize); 5] = [
+const RUNTIMES: [(&str, usize); 7] = [
     ("greenmongo", 0),
+    ("greenmongo-in", 0),
     ("greenmongo", 16 * KIB),
     ("may", 0),
     ("may", 16 * KIB),
     ("tokio-mt", 0),
+    ("tokio-mt-in", 0),
 ];
 
 /// What one child process found.
@@ -60,10 +70,23 @@ fn snapshot() -> (usize, usize) {
     (status_kib("VmRSS"), status_kib("VmPTE"))
 }
 
-/// Waits until `started + failed` reaches `n`, or 60 s.
+/// Waits until `started + failed` reaches `n`, or 60 s. `failed` (a scan of every
+/// handle) runs only once `started` has stalled for 50 ms: scanning a million handles
+/// each millisecond kept one of the two cores busy while the workers spawned.
 fn wait_for(n: usize, started: &AtomicUsize, failed: impl Fn() -> usize) {
     let until = Instant::now() + Duration::from_secs(60);
-    while started.load(Ordering::Acquire) + failed() < n && Instant::now() < until {
+    let (mut last, mut last_change) = (0, Instant::now());
+    loop {
+        let now_started = started.load(Ordering::Acquire);
+        if now_started >= n || Instant::now() >= until {
+            return;
+        }
+        if now_started != last {
+            (last, last_change) = (now_started, Instant::now());
+        } else if last_change.elapsed() >= Duration::from_millis(50) && now_started + failed() >= n
+        {
+            return;
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -112,6 +135,75 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
         .filter(|h| h.is_finished())
         .find_map(|h| h.join().err())
         .map(|e| e.to_string());
+    // The process exits after the report: unwinding the sleepers is not measured.
+    std::mem::forget(rt);
+    Outcome {
+        spawned,
+        rss_kib: (before.0, after.0),
+        pte_kib: (before.1, after.1),
+        spawn_time,
+        error,
+    }
+}
+
+/// Like [`greenmongo`], but the sleepers are spawned by one coroutine on each worker.
+fn greenmongo_in(n: usize, stack: usize) -> Outcome {
+    use greenmongo_runtime::{coroutine, sleep, JoinHandle, Runtime};
+
+    let mut builder = Runtime::builder().worker_threads(2);
+    if stack != 0 {
+        builder = builder.stack_size(stack);
+    }
+    let rt = builder.build().expect("greenmongo runtime");
+    for _ in 0..4 {
+        rt.spawn(|| ()).join().expect("warm-up");
+    }
+    let before = snapshot();
+    let started = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
+    // From a plain thread, spawns go to the workers in turn: one spawner each.
+    let spawners: Vec<_> = [n / 2, n - n / 2]
+        .into_iter()
+        .map(|count| {
+            let started = started.clone();
+            rt.spawn(move || -> Vec<JoinHandle<()>> {
+                (0..count)
+                    .map(|_| {
+                        let started = started.clone();
+                        coroutine::spawn(move || {
+                            started.fetch_add(1, Ordering::Release);
+                            let _ = sleep(SLEEP);
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let handles: Vec<_> = spawners
+        .into_iter()
+        .flat_map(|s| s.join().expect("spawner"))
+        .collect();
+    wait_for(n, &started, || {
+        if started.load(Ordering::Acquire) < n {
+            handles.iter().filter(|h| h.is_finished()).count()
+        } else {
+            0
+        }
+    });
+    let spawn_time = t0.elapsed();
+    while rt.metrics().workers.iter().any(|w| w.runnable > 0) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let after = snapshot();
+    let spawned = started.load(Ordering::Acquire);
+    let error = handles
+        .into_iter()
+        .filter(|h| h.is_finished())
+        .find_map(|h| h.join().err())
+        .map(|e| e.to_string());
+    // The process exits after the report: unwinding the sleepers is not measured.
+    std::mem::forget(rt);
     Outcome {
         spawned,
         rss_kib: (before.0, after.0),
@@ -204,6 +296,58 @@ fn tokio(n: usize) -> Outcome {
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     drop(handles);
+    // The process exits after the report: unwinding the sleepers is not measured.
+    std::mem::forget(rt);
+    Outcome {
+        spawned: started.load(Ordering::Acquire),
+        rss_kib: (before.0, after.0),
+        pte_kib: (before.1, after.1),
+        spawn_time,
+        error: None,
+    }
+}
+
+/// Like [`tokio`], but the tasks are spawned by one task on each worker.
+fn tokio_in(n: usize) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    for _ in 0..4 {
+        rt.block_on(rt.spawn(async {})).expect("warm-up");
+    }
+    let before = snapshot();
+    let started = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let spawners: Vec<_> = [n / 2, n - n / 2]
+        .into_iter()
+        .map(|count| {
+            let started = started.clone();
+            rt.spawn(async move {
+                (0..count)
+                    .map(|_| {
+                        let started = started.clone();
+                        tokio::spawn(async move {
+                            started.fetch_add(1, Ordering::Release);
+                            tokio::time::sleep(SLEEP).await;
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let handles: Vec<_> = spawners
+        .into_iter()
+        .flat_map(|s| rt.block_on(s).expect("spawner"))
+        .collect();
+    wait_for(n, &started, || 0);
+    let spawn_time = t0.elapsed();
+    std::thread::sleep(Duration::from_millis(100));
+    let after = snapshot();
+    drop(handles);
+    // The process exits after the report: unwinding the sleepers is not measured.
+    std::mem::forget(rt);
     Outcome {
         spawned: started.load(Ordering::Acquire),
         rss_kib: (before.0, after.0),
@@ -223,8 +367,10 @@ fn child(case: &str) {
     );
     let o = match name {
         "greenmongo" => greenmongo(n, stack),
+        "greenmongo-in" => greenmongo_in(n, stack),
         "may" => may(n, stack),
         "tokio-mt" => tokio(n),
+        "tokio-mt-in" => tokio_in(n),
         other => panic!("unknown case {other}"),
     };
     println!(
@@ -239,16 +385,25 @@ fn child(case: &str) {
     if let Some(e) = o.error {
         println!("ERROR {e}");
     }
+    std::io::Write::flush(&mut std::io::stdout()).expect("flush");
     // Exit without dropping the runtimes: unwinding 30,000 sleepers is not measured.
     std::process::exit(0);
 }
 
 fn stack_label(name: &str, stack: usize) -> String {
     match (name, stack) {
-        ("greenmongo", 0) => "256 KiB (default)".to_owned(),
+        ("greenmongo" | "greenmongo-in", 0) => "256 KiB (default)".to_owned(),
         ("may", 0) => "32 KiB (default)".to_owned(),
-        ("tokio-mt", _) => "- (stackless)".to_owned(),
+        ("tokio-mt" | "tokio-mt-in", _) => "- (stackless)".to_owned(),
         (_, s) => format!("{} KiB", s / KIB),
+    }
+}
+
+/// The stack part of a case's key: `default` or the size in KiB (`16KiB`).
+fn case_stack(stack: usize) -> String {
+    match stack {
+        0 => "default".to_owned(),
+        s => format!("{}KiB", s / KIB),
     }
 }
 
@@ -260,6 +415,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let exe = std::env::current_exe().expect("current exe");
     let max_maps = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap_or_default();
     println!(
@@ -267,11 +426,15 @@ fn main() {
         max_maps.trim()
     );
     println!(
-        "{:<11} {:<18} {:>9} {:>10} {:>14} {:>14} {:>12}  note",
+        "{:<13} {:<18} {:>9} {:>10} {:>14} {:>14} {:>12}  note",
         "runtime", "stack", "count", "spawned", "RSS/coroutine", "PTE/coroutine", "spawns/s"
     );
     for (name, stack) in RUNTIMES {
         for n in COUNTS {
+            let key = format!("{name}/{}/{n}", case_stack(stack));
+            if !filters.is_empty() && !filters.iter().any(|f| key.contains(f.as_str())) {
+                continue;
+            }
             let out = Command::new(&exe)
                 .env("GM_MEMORY_CASE", format!("{name},{stack},{n}"))
                 .output()
@@ -289,7 +452,7 @@ fn main() {
                     .unwrap_or("no output")
                     .to_owned();
                 println!(
-                    "{name:<11} {label:<18} {n:>9} {:>10} {:>14} {:>14} {:>12}  crashed ({}): {last}",
+                    "{name:<13} {label:<18} {n:>9} {:>10} {:>14} {:>14} {:>12}  crashed ({}): {last}",
                     "-", "-", "-", "-", out.status
                 );
                 continue;
@@ -312,7 +475,7 @@ fn main() {
                 }
             };
             println!(
-                "{name:<11} {label:<18} {n:>9} {spawned:>10} {:>14} {:>14} {rate:>12}  {}",
+                "{name:<13} {label:<18} {n:>9} {spawned:>10} {:>14} {:>14} {rate:>12}  {}",
                 per(rss0, rss1),
                 per(pte0, pte1),
                 error.map_or_else(String::new, |e| format!("spawn failed: {e}"))

@@ -14,6 +14,7 @@ pub use crate::time::sleep;
 
 use std::{
     any::Any,
+    cell::UnsafeCell,
     fmt, io,
     panic::{self, AssertUnwindSafe},
     sync::{
@@ -23,7 +24,8 @@ use std::{
 };
 
 use crate::park;
-use crate::scheduler::{worker, Handle, Job};
+use crate::scheduler::worker::{self, Body, BodyRef, LocalBody};
+use crate::scheduler::Handle;
 use crate::sync::oneshot;
 
 /// Task states. Transitions: SCHEDULED -> RUNNING (worker resumes it); RUNNING -> PARKED
@@ -463,18 +465,97 @@ impl<T> ResultSender<T> {
 
     /// Runs `f`, catching its panic, and sends the outcome.
     pub(crate) fn run(self, f: impl FnOnce() -> T) {
-        match panic::catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => self.send(Ok(value)),
-            Err(payload) => {
-                // A shutdown unwinds suspended coroutines with a panic of corosensei's;
-                // it must reach the coroutine's root, where corosensei stops it.
-                if park::with_current(|ctx| ctx.is_some_and(|c| c.task.is_cancelled())) {
-                    panic::resume_unwind(payload);
-                }
-                self.send(Err(JoinError::panicked(payload)))
-            }
+        self.send(outcome(f))
+    }
+}
+
+/// Runs `f`, catching its panic.
+fn outcome<T>(f: impl FnOnce() -> T) -> Result<T, JoinError> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        // A shutdown unwinds suspended coroutines with a panic of corosensei's; it must
+        // reach the coroutine's root, where corosensei stops it.
+        if park::with_current(|ctx| ctx.is_some_and(|c| c.task.is_cancelled())) {
+            panic::resume_unwind(payload);
+        }
+        JoinError::panicked(payload)
+    })
+}
+
+/// A spawned coroutine's closure, kept in the allocation of its join channel, so that a
+/// spawn allocates once for both.
+///
+/// Only the [`BodyRef`] of the spawn reaches the cell (to take the closure out, once),
+/// never the [`JoinHandle`] that shares the allocation; and the body empties it before it
+/// lets go of the allocation (run, failed or cancelled). So the closure is only ever
+/// touched, moved and dropped on the thread that holds the body, whatever threads the
+/// join handle goes to: the cell is `Send` and `Sync` whatever `F` is, and whether the
+/// closure may leave its worker is decided by the body's type, `BodyRef` (made only from
+/// a `Send` closure, in [`spawn_body`]) or [`LocalBody`].
+pub(crate) struct Closure<F>(UnsafeCell<Option<F>>);
+
+// SAFETY: see the type's docs: the `F` inside is reached only by the one body handle, on
+// the thread that holds it, and is gone before the last other reference can drop the
+// (then empty) cell elsewhere.
+unsafe impl<F> Send for Closure<F> {}
+// SAFETY: as above; shared references from other threads (the join handle's) never
+// read the cell.
+unsafe impl<F> Sync for Closure<F> {}
+
+impl<F> Closure<F> {
+    /// Takes the closure out (`None` once taken).
+    ///
+    /// # Safety
+    /// Only the spawn's body calls this, on the thread that holds it, and never while
+    /// another call runs (the body is not reentrant: nothing the closure does reaches it).
+    unsafe fn take(&self) -> Option<F> {
+        // SAFETY: unique access, by the contract above.
+        unsafe { (*self.0.get()).take() }
+    }
+}
+
+/// The allocation of one spawn: its join channel and its closure.
+type Spawned<F, T> = oneshot::Shared<Result<T, JoinError>, Closure<F>>;
+
+impl<F: FnOnce() -> T, T> Body for Spawned<F, T> {
+    fn run(&self) {
+        // SAFETY: this is the body, run once by its `BodyRef` on the thread holding it.
+        let f = unsafe { self.extra.take() }.expect("a coroutine's body runs once");
+        // The joiner may be gone (detached): then nobody wants the value.
+        let _ = self.send(outcome(f));
+    }
+
+    fn cancel(&self, error: Option<io::Error>) {
+        // SAFETY: as in `run`; `BodyRef` calls `cancel` only after `run` unwound or
+        // instead of it.
+        drop(unsafe { self.extra.take() });
+        match error {
+            Some(error) => drop(self.send(Err(JoinError::spawn_failed(error)))),
+            None => self.close(),
         }
     }
+}
+
+/// A spawn's body (which any worker may run) and its join handle, in one allocation.
+pub(crate) fn spawn_body<F, T>(f: F) -> (BodyRef, JoinHandle<T>)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let shared = oneshot::Shared::with_extra(Closure(UnsafeCell::new(Some(f))));
+    let rx = oneshot::Receiver::of(shared.clone());
+    (BodyRef::new(shared), JoinHandle { rx })
+}
+
+/// A `spawn_local`'s body (which stays on this worker) and its join handle, in one
+/// allocation.
+fn local_body<F, T>(f: F) -> (LocalBody, JoinHandle<T>)
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    let shared = oneshot::Shared::with_extra(Closure(UnsafeCell::new(Some(f))));
+    let rx = oneshot::Receiver::of(shared.clone());
+    (LocalBody::new(shared), JoinHandle { rx })
 }
 
 /// Options for one coroutine: name and stack size.
@@ -606,8 +687,8 @@ impl Builder {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        let (tx, handle) = JoinHandle::new();
-        if !worker::spawn_here(self, Box::new(Job { f, tx })) {
+        let (body, handle) = local_body(f);
+        if !worker::spawn_here(self, body) {
             panic!("spawn_local called outside a greenmongo runtime coroutine");
         }
         handle

@@ -23,7 +23,7 @@ use crate::coroutine::{self, overflow, state, Builder as CoroutineBuilder, JoinH
 use crate::park;
 use crate::sync::{lock, oneshot};
 use crate::time;
-use worker::{Body, Message, Worker, WorkerShared};
+use worker::{Message, Worker, WorkerShared};
 
 /// State shared by the runtime, its handles and its workers.
 pub(crate) struct RuntimeShared {
@@ -436,8 +436,7 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (tx, handle) = JoinHandle::new();
-        let body: Box<dyn Body + Send> = Box::new(Job { f, tx });
+        let (body, handle) = coroutine::spawn_body(f);
         // On a worker of this runtime: queue it here, where idle workers may take it
         // before it starts (a wake-up of a sleeping worker costs tens of microseconds,
         // a spawn a few hundred nanoseconds).
@@ -549,23 +548,6 @@ impl Handle {
             workers,
             blocking_threads: self.shared.blocking.threads(),
         }
-    }
-}
-
-/// The closure of a spawned coroutine and where its result goes.
-pub(crate) struct Job<F, T> {
-    pub(crate) f: F,
-    pub(crate) tx: coroutine::ResultSender<T>,
-}
-
-impl<F: FnOnce() -> T, T> Body for Job<F, T> {
-    fn run(self: Box<Self>) {
-        let Job { f, tx } = *self;
-        tx.run(f);
-    }
-
-    fn fail(self: Box<Self>, error: io::Error) {
-        self.tx.send(Err(coroutine::JoinError::spawn_failed(error)));
     }
 }
 

@@ -31,14 +31,68 @@ use crate::time::{TimerKey, Timers};
 
 /// The closure of a coroutine with the channel its result goes to.
 pub(crate) trait Body {
-    /// Runs the closure and sends its outcome to the joiner.
-    fn run(self: Box<Self>);
+    /// Runs the closure and sends its outcome to the joiner. Called at most once.
+    fn run(&self);
+    /// Drops the closure unrun (if it has not run) and tells the joiner: `error` when the
+    /// coroutine could not be created, "cancelled" when `None`. After [`Body::run`] has
+    /// returned, it does nothing the joiner can see.
+    fn cancel(&self, error: Option<io::Error>);
+}
+
+/// Owns a spawn's [`Body`] until it runs. Dropped before it ran, or while it runs
+/// (a runtime shutdown unwinding the coroutine), it cancels the body, so the joiner
+/// sees "cancelled" rather than waiting forever.
+///
+/// `B` is `dyn Body + Send + Sync` for a spawn that any worker may run, `dyn Body` for
+/// one that stays on its worker (`spawn_local`, whose closure or value may be `!Send`).
+pub(crate) struct BodyRef<B: Body + ?Sized = dyn Body + Send + Sync>(Option<Arc<B>>);
+
+/// The body of a `spawn_local`: it stays on the worker that made it.
+pub(crate) type LocalBody = BodyRef<dyn Body>;
+
+impl<B: Body + ?Sized> BodyRef<B> {
+    pub(crate) fn new(body: Arc<B>) -> BodyRef<B> {
+        BodyRef(Some(body))
+    }
+
+    /// Runs the body (see [`Body::run`]).
+    pub(crate) fn run(mut self) {
+        if let Some(body) = &self.0 {
+            body.run();
+        }
+        // Ran to the end: nothing left to cancel. (An unwind out of `run` drops `self`
+        // with the body still in it.)
+        self.0 = None;
+    }
+
     /// Tells the joiner the coroutine could not be created.
-    fn fail(self: Box<Self>, error: io::Error);
+    pub(crate) fn fail(mut self, error: io::Error) {
+        if let Some(body) = self.0.take() {
+            body.cancel(Some(error));
+        }
+    }
+}
+
+impl BodyRef {
+    /// The same body, as one that stays on this worker.
+    pub(crate) fn local(mut self) -> LocalBody {
+        match self.0.take() {
+            Some(body) => BodyRef(Some(body)),
+            None => BodyRef(None),
+        }
+    }
+}
+
+impl<B: Body + ?Sized> Drop for BodyRef<B> {
+    fn drop(&mut self) {
+        if let Some(body) = self.0.take() {
+            body.cancel(None);
+        }
+    }
 }
 
 pub(crate) enum Message {
-    Spawn(Builder, Box<dyn Body + Send>),
+    Spawn(Builder, BodyRef),
     Wake(Arc<Task>),
     /// Update the dump registry, then reply (a dump from another thread asks).
     Publish(oneshot::Sender<()>),
@@ -57,7 +111,7 @@ struct Inbox {
 /// a closure that has not started is `Send`, and the coroutine is created where it first
 /// runs, so a started coroutine still never moves.
 struct Pending {
-    spawns: VecDeque<(Builder, Box<dyn Body + Send>)>,
+    spawns: VecDeque<(Builder, BodyRef)>,
     /// Set at shutdown, like `Inbox::closed`.
     closed: bool,
 }
@@ -72,6 +126,10 @@ pub(crate) struct WorkerShared {
     /// Live coroutines by slot, for dumps and metrics.
     pub(crate) tasks: Mutex<Vec<Option<Arc<Task>>>>,
     shutdown: AtomicBool,
+    /// A copy of `Inbox::sleeping` that other workers read without the lock before they
+    /// take it to wake this one for its pending spawns (a local spawn behind another
+    /// asks at every spawn); a stale `false` only delays a steal until the next spawn.
+    sleeping_hint: AtomicBool,
 }
 
 const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -99,6 +157,7 @@ impl WorkerShared {
             reactor: Reactor::new(poll.registry().try_clone()?),
             tasks: Mutex::new(Vec::new()),
             shutdown: AtomicBool::new(false),
+            sleeping_hint: AtomicBool::new(false),
         })
     }
 
@@ -112,6 +171,9 @@ impl WorkerShared {
         }
         inbox.messages.push(message);
         let wake = mem::take(&mut inbox.sleeping);
+        if wake {
+            self.sleeping_hint.store(false, Ordering::Relaxed);
+        }
         drop(inbox);
         if wake {
             // A failed poke can only mean the poll is gone, i.e. the worker has exited.
@@ -150,10 +212,10 @@ impl<T> Local<T> {
     }
 }
 
-/// One coroutine's place on its worker. Slots are boxed and never freed before the
-/// worker, so a coroutine is resumed in place, through a pointer that stays valid while
-/// the slab grows (a coroutine spawning from inside `resume` may reallocate the slab,
-/// which only moves the pointers).
+/// One coroutine's place on its worker. Slots are allocated in chunks of
+/// [`SLOTS_PER_CHUNK`] and never freed before the worker, so a coroutine is resumed in
+/// place, through a pointer that stays valid while the slab grows (a coroutine spawning
+/// from inside `resume` may reallocate the slab, which only moves the pointers).
 struct Slot {
     /// `None` when the slot is free.
     coroutine: Option<Coroutine<(), (), (), stack::Stack>>,
@@ -165,10 +227,12 @@ pub(crate) struct Worker {
     pub(crate) shared: Arc<WorkerShared>,
     pub(crate) runtime: Arc<RuntimeShared>,
     run_queue: Local<VecDeque<usize>>,
-    /// Slot pointers from `Box::into_raw`, freed when the worker drops. Raw, not `Box`,
-    /// so that moving them (the `Vec` growing) asserts nothing about the slot a running
-    /// coroutine is resumed through.
+    /// Pointers to the slots, into the chunks. Raw, not references, so that moving them
+    /// (the `Vec` growing) asserts nothing about the slot a running coroutine is resumed
+    /// through.
     slab: Local<Vec<NonNull<Slot>>>,
+    /// The chunks of slots, from `Box::into_raw`, freed when the worker drops.
+    chunks: Local<Vec<NonNull<[Slot]>>>,
     free_slots: Local<Vec<usize>>,
     /// Slots whose coroutine came or went since the dump registry was last updated.
     dirty: Local<Vec<usize>>,
@@ -198,7 +262,7 @@ pub(crate) fn push_local(slot: usize) {
 }
 
 /// Spawns on the current worker; `false` off the runtime.
-pub(crate) fn spawn_here(builder: Builder, body: Box<dyn Body>) -> bool {
+pub(crate) fn spawn_here(builder: Builder, body: LocalBody) -> bool {
     with_worker(|w| w.spawn(builder, body)).is_some()
 }
 
@@ -220,6 +284,9 @@ pub(crate) fn cancel_timer(key: TimerKey) {
 /// A run-queue entry that starts the oldest of the worker's pending spawns, if no idle
 /// worker has taken it meanwhile; it keeps a spawn's place in the run order.
 const START_PENDING: usize = usize::MAX;
+
+/// Slots allocated at once when a worker runs out of them.
+const SLOTS_PER_CHUNK: usize = 64;
 
 /// How many coroutines a worker runs before it checks its inbox and the reactor again.
 const BUDGET: usize = 128;
@@ -244,6 +311,7 @@ impl Worker {
             runtime,
             run_queue: Local::new(VecDeque::new()),
             slab: Local::new(Vec::new()),
+            chunks: Local::new(Vec::new()),
             free_slots: Local::new(Vec::new()),
             dirty: Local::new(Vec::new()),
             timers: Local::new(Timers::default()),
@@ -311,12 +379,13 @@ impl Worker {
         let messages = {
             let mut inbox = lock(&self.shared.inbox);
             inbox.sleeping = false;
+            self.shared.sleeping_hint.store(false, Ordering::Relaxed);
             mem::take(&mut inbox.messages)
         };
         let mut publish = Vec::new();
         for message in messages {
             match message {
-                Message::Spawn(builder, body) => self.spawn(builder, body),
+                Message::Spawn(builder, body) => self.spawn(builder, body.local()),
                 Message::Wake(task) => self.push_local(task.slot),
                 Message::Publish(reply) => publish.push(reply),
             }
@@ -340,6 +409,7 @@ impl Worker {
             return Some(Duration::ZERO);
         }
         inbox.sleeping = true;
+        self.shared.sleeping_hint.store(true, Ordering::Relaxed);
         drop(inbox);
         // SAFETY: reading the first key runs no user code.
         unsafe { self.timers.with(|t| t.next_deadline()) }
@@ -362,7 +432,7 @@ impl Worker {
 
     /// Queues a `Send` spawn on this worker, where idle workers may take it until it
     /// starts; wakes a sleeping worker when spawns pile up.
-    pub(crate) fn spawn_shared(&self, builder: Builder, body: Box<dyn Body + Send>) {
+    pub(crate) fn spawn_shared(&self, builder: Builder, body: BodyRef) {
         let mut pending = lock(&self.shared.pending);
         if pending.closed {
             drop(pending);
@@ -380,11 +450,12 @@ impl Worker {
     /// Pokes one other worker that sleeps in `poll`, so that it takes pending spawns.
     fn wake_a_sleeper(&self) {
         for other in &self.runtime.workers {
-            if Arc::ptr_eq(other, &self.shared) {
+            if Arc::ptr_eq(other, &self.shared) || !other.sleeping_hint.load(Ordering::Relaxed) {
                 continue;
             }
             let mut inbox = lock(&other.inbox);
             if mem::take(&mut inbox.sleeping) {
+                other.sleeping_hint.store(false, Ordering::Relaxed);
                 drop(inbox);
                 let _ = other.waker.wake();
                 return;
@@ -395,7 +466,7 @@ impl Worker {
     fn start_pending(&self) {
         let next = lock(&self.shared.pending).spawns.pop_front();
         if let Some((builder, body)) = next {
-            if let Some(index) = self.create(builder, body) {
+            if let Some(index) = self.create(builder, body.local()) {
                 self.resume(index);
             }
         }
@@ -416,13 +487,13 @@ impl Worker {
             let taken: Vec<_> = pending.spawns.drain(..n).collect();
             drop(pending);
             for (builder, body) in taken {
-                self.spawn(builder, body);
+                self.spawn(builder, body.local());
             }
             return;
         }
     }
 
-    pub(crate) fn spawn(&self, builder: Builder, body: Box<dyn Body>) {
+    pub(crate) fn spawn(&self, builder: Builder, body: LocalBody) {
         if let Some(index) = self.create(builder, body) {
             self.push_local(index);
         }
@@ -430,7 +501,7 @@ impl Worker {
 
     /// Creates a coroutine in a free slot, not yet queued; `None` if it failed (its
     /// joiner is told).
-    fn create(&self, builder: Builder, body: Box<dyn Body>) -> Option<usize> {
+    fn create(&self, builder: Builder, body: LocalBody) -> Option<usize> {
         if self.shared.shutdown.load(Ordering::Acquire) {
             body.fail(io::Error::other("the runtime is shutting down"));
             return None;
@@ -444,20 +515,7 @@ impl Worker {
             }
         };
         // SAFETY: popping and pushing run no user code.
-        let index = unsafe { self.free_slots.with(Vec::pop) }.unwrap_or_else(|| {
-            let slot = Box::new(Slot {
-                coroutine: None,
-                task: None,
-            });
-            let slot = NonNull::from(Box::leak(slot));
-            // SAFETY: as above.
-            unsafe {
-                self.slab.with(|slab| {
-                    slab.push(slot);
-                    slab.len() - 1
-                })
-            }
-        });
+        let index = unsafe { self.free_slots.with(Vec::pop) }.unwrap_or_else(|| self.add_chunk());
         let task = Arc::new(Task::new(builder.name, self.shared.clone(), index));
         let guard = stack::guard_range(&stack);
         let stack_size = stack::usable_size(&stack);
@@ -487,6 +545,36 @@ impl Worker {
         // SAFETY: pushing runs no user code.
         unsafe { self.dirty.with(|d| d.push(index)) };
         Some(index)
+    }
+
+    /// Adds a chunk of free slots (one allocation for [`SLOTS_PER_CHUNK`] coroutines);
+    /// returns the index of one of them, the others go to the free list.
+    #[cold]
+    fn add_chunk(&self) -> usize {
+        let chunk: Box<[Slot]> = (0..SLOTS_PER_CHUNK)
+            .map(|_| Slot {
+                coroutine: None,
+                task: None,
+            })
+            .collect();
+        let chunk = Box::into_raw(chunk);
+        // SAFETY: pushing runs no user code. The pointers are into the chunk just made,
+        // freed only when the worker drops.
+        unsafe {
+            self.chunks.with(|c| c.push(NonNull::new_unchecked(chunk)));
+            let first = self.slab.with(|slab| {
+                let first = slab.len();
+                slab.extend(
+                    (0..SLOTS_PER_CHUNK)
+                        .map(|i| NonNull::new_unchecked(chunk.cast::<Slot>().add(i))),
+                );
+                first
+            });
+            // Lowest index first off the free list.
+            self.free_slots
+                .with(|f| f.extend((first + 1..first + SLOTS_PER_CHUNK).rev()));
+            first
+        }
     }
 
     fn resume(&self, index: usize) {
@@ -617,9 +705,11 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        for slot in self.slab.0.get_mut().drain(..) {
-            // SAFETY: the pointer came from `Box::leak` in `spawn` and is freed only here.
-            drop(unsafe { Box::from_raw(slot.as_ptr()) });
+        self.slab.0.get_mut().clear();
+        for chunk in self.chunks.0.get_mut().drain(..) {
+            // SAFETY: the pointer came from `Box::into_raw` in `add_chunk` and is freed
+            // only here; the slab's pointers into it are gone.
+            drop(unsafe { Box::from_raw(chunk.as_ptr()) });
         }
     }
 }

@@ -26,6 +26,75 @@ struct State<T> {
     waiters: WaitList,
 }
 
+/// The allocation a channel's two ends share, with room for a value of the creator's
+/// (`extra`) in the same allocation: a spawned coroutine keeps its closure there, so a
+/// spawn allocates once for the closure and its join channel.
+pub(crate) struct Shared<T, X: ?Sized> {
+    state: Mutex<State<T>>,
+    pub(crate) extra: X,
+}
+
+/// What a [`Receiver`] knows of its channel's `extra`: nothing (it never reaches it).
+pub(crate) trait Extra: Send + Sync {}
+
+impl<X: Send + Sync + ?Sized> Extra for X {}
+
+impl<T> Shared<T, ()> {
+    fn new() -> Arc<Shared<T, ()>> {
+        Shared::with_extra(())
+    }
+}
+
+impl<T, X> Shared<T, X> {
+    /// A channel with no value yet whose allocation also holds `extra`.
+    pub(crate) fn with_extra(extra: X) -> Arc<Shared<T, X>> {
+        Arc::new(Shared {
+            state: Mutex::new(State {
+                value: None,
+                sender_alive: true,
+                receiver_alive: true,
+                waiters: WaitList::default(),
+            }),
+            extra,
+        })
+    }
+}
+
+impl<T, X: ?Sized> Shared<T, X> {
+    /// The sender's `send`: stores the value and wakes the receiver. Called at most once,
+    /// and then not followed by [`Shared::close`]'s wake-up.
+    ///
+    /// # Errors
+    /// Returns the value if the receiver is gone.
+    pub(crate) fn send(&self, value: T) -> Result<(), T> {
+        let mut state = lock(&self.state);
+        // The receiver takes a value before it looks at `sender_alive`.
+        state.sender_alive = false;
+        if !state.receiver_alive {
+            return Err(value);
+        }
+        state.value = Some(value);
+        state.waiters.notify_all();
+        Ok(())
+    }
+
+    /// The sender's drop: the receiver sees `Disconnected` unless a value was sent.
+    pub(crate) fn close(&self) {
+        let mut state = lock(&self.state);
+        if state.sender_alive {
+            state.sender_alive = false;
+            state.waiters.notify_all();
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The receiving end of a channel made with [`Shared::with_extra`].
+    pub(crate) fn of<X: Extra + 'static>(shared: Arc<Shared<T, X>>) -> Receiver<T> {
+        Receiver { state: shared }
+    }
+}
+
 /// Creates a one-value channel.
 ///
 /// # Examples
@@ -40,12 +109,7 @@ struct State<T> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
-    let state = Arc::new(Mutex::new(State {
-        value: None,
-        sender_alive: true,
-        receiver_alive: true,
-        waiters: WaitList::default(),
-    }));
+    let state = Shared::new();
     (
         Sender {
             state: state.clone(),
@@ -67,7 +131,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 /// assert!(matches!(rx.recv(), Err(oneshot::RecvError::Disconnected)));
 /// ```
 pub struct Sender<T> {
-    state: Arc<Mutex<State<T>>>,
+    state: Arc<Shared<T, ()>>,
     /// `send` has done what `drop` would do (one lock per send instead of two).
     sent: bool,
 }
@@ -89,7 +153,9 @@ pub struct Sender<T> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Receiver<T> {
-    state: Arc<Mutex<State<T>>>,
+    /// `dyn Extra`: the receiver of a spawned coroutine's join channel does not name the
+    /// type of the closure sharing its allocation.
+    state: Arc<Shared<T, dyn Extra>>,
 }
 
 impl<T> fmt::Debug for Sender<T> {
@@ -121,26 +187,15 @@ impl<T> Sender<T> {
     /// ```
     pub fn send(mut self, value: T) -> Result<(), T> {
         self.sent = true;
-        let mut state = lock(&self.state);
-        // The receiver takes a value before it looks at `sender_alive`.
-        state.sender_alive = false;
-        if !state.receiver_alive {
-            return Err(value);
-        }
-        state.value = Some(value);
-        state.waiters.notify_all();
-        Ok(())
+        self.state.send(value)
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        if self.sent {
-            return;
+        if !self.sent {
+            self.state.close();
         }
-        let mut state = lock(&self.state);
-        state.sender_alive = false;
-        state.waiters.notify_all();
     }
 }
 
@@ -165,7 +220,7 @@ impl<T> Receiver<T> {
 
     pub(crate) fn recv_kind(&self, kind: WaitKind) -> Result<T, RecvError> {
         wait_until(
-            &self.state,
+            &self.state.state,
             kind,
             None,
             |s| &mut s.waiters,
@@ -193,7 +248,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
     pub fn try_recv(&self) -> Result<T, bool> {
-        let mut state = lock(&self.state);
+        let mut state = lock(&self.state.state);
         state.value.take().ok_or(!state.sender_alive)
     }
 
@@ -210,7 +265,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.is_ready()); // `recv` would return Disconnected at once
     /// ```
     pub fn is_ready(&self) -> bool {
-        let state = lock(&self.state);
+        let state = lock(&self.state.state);
         state.value.is_some() || !state.sender_alive
     }
 }
@@ -218,7 +273,7 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let value = {
-            let mut state = lock(&self.state);
+            let mut state = lock(&self.state.state);
             state.receiver_alive = false;
             state.value.take()
         };
