@@ -18,13 +18,25 @@
 //! mark it Unknown, and a failure that calls for a pool clear clears only the
 //! connections to the failing service behind it. Cursors keep their connection
 //! until they are exhausted or dropped (`Client::run_cursor_operation`).
+//!
+//! The state lives behind the runtime's coroutine mutex, which writers (monitors, SDAM
+//! error handling, SRV polling, shutdown) and selection's slow path take. That mutex is
+//! fair, handing the lock to the first waiter, so with many runnable coroutines taking it
+//! several times an operation it becomes a convoy (100,000 coroutines on two workers:
+//! most of them queued on it). The hot path therefore reads a [`Snapshot`] instead: an
+//! immutable copy of what selection and the per-operation lookups need, behind a std
+//! mutex held only to clone or swap an `Arc` (never across a wait, so it never parks a
+//! coroutine). Writers publish a new snapshot under the state lock as soon as they
+//! change the description, before any consequence others can observe (a pool cleared,
+//! an event handed to the application, waiters woken), so a reader of the snapshot sees
+//! a description at least as fresh as one that took the lock would have.
 
 use std::{
     collections::HashMap,
     fmt::Write as _,
     sync::{
         atomic::{AtomicI32, Ordering},
-        Arc, PoisonError, Weak,
+        Arc, MutexGuard, PoisonError, Weak,
     },
     time::{Duration, Instant},
 };
@@ -91,8 +103,43 @@ struct Shared {
     /// with every operation. A std mutex, held for a comparison or a clone.
     cluster_time: std::sync::Mutex<Option<ClusterTime>>,
     state: Mutex<State>,
-    /// Notified whenever the description changes.
+    /// Notified whenever the description changes, after `snapshot` shows the change.
     changed: Condvar,
+    /// What the hot path reads without `state`'s lock: replaced (under `state`'s lock,
+    /// so snapshots are published in the order of the changes) whenever the description,
+    /// the servers or `closed` change. A std mutex, held only to clone or swap the `Arc`.
+    snapshot: std::sync::Mutex<Arc<Snapshot>>,
+}
+
+/// An immutable copy of the state for the lock-free hot path: server selection when a
+/// suitable server is known, and the per-operation lookups (session timeout, a server's
+/// pool and wire version). Anything it cannot answer goes to the locked slow path.
+struct Snapshot {
+    description: TopologyDescription,
+    /// The servers' pools, with a way to tell whether each one's monitor still runs.
+    /// A server new in `description` may not be here yet (its pool is created after the
+    /// snapshot that shows it): selection then takes the slow path.
+    servers: HashMap<ServerAddress, SnapshotServer>,
+    /// `State::closed`.
+    closed: bool,
+}
+
+struct SnapshotServer {
+    pool: Arc<Pool<Connection>>,
+    /// `Server::check_now`, weak so that a snapshot never keeps a monitor running (it
+    /// ends when the last sender is dropped). Dead when the server has left or its
+    /// monitor was restarted since: a newer snapshot says more.
+    check_now: Weak<mpsc::Sender<()>>,
+}
+
+impl SnapshotServer {
+    /// Whether the monitor may have ended without being stopped (see `select`), or the
+    /// snapshot no longer matches the server: either way, ask the slow path.
+    fn monitor_gone(&self) -> bool {
+        self.check_now
+            .upgrade()
+            .is_none_or(|sender| sender.is_closed())
+    }
 }
 
 struct State {
@@ -107,8 +154,9 @@ struct State {
 
 struct Server {
     pool: Arc<Pool<Connection>>,
-    /// Wakes the monitor for an immediate check; dropping it ends the monitor.
-    check_now: mpsc::Sender<()>,
+    /// Wakes the monitor for an immediate check; dropping it ends the monitor. In an
+    /// `Arc` only so that snapshots can hold it weakly.
+    check_now: Arc<mpsc::Sender<()>>,
     /// Cancels the monitor's check in progress; dropping it stops the monitor at once,
     /// even one blocked on a streaming reply.
     monitor: MonitorHandle,
@@ -121,6 +169,11 @@ impl Topology {
         pool_events: Option<crate::event::EventHandler<crate::pool::CmapEvent>>,
     ) -> Result<Topology> {
         let (description, events) = TopologyDescription::new(&config.options);
+        let snapshot = Snapshot {
+            description: description.clone(),
+            servers: HashMap::new(),
+            closed: false,
+        };
         let shared = Arc::new(Shared {
             settings: SelectionSettings::from_options(&config.options),
             pool_events,
@@ -135,6 +188,7 @@ impl Topology {
                 srv_poller: None,
             }),
             changed: Condvar::new(),
+            snapshot: std::sync::Mutex::new(Arc::new(snapshot)),
             config,
         });
         let topology = Topology { shared };
@@ -159,6 +213,44 @@ impl Topology {
         Ok(self.shared.state.lock()?)
     }
 
+    /// The latest published snapshot (see the module docs): an `Arc` clone under a std
+    /// lock that is never held across a wait.
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot_slot().clone()
+    }
+
+    fn snapshot_slot(&self) -> MutexGuard<'_, Arc<Snapshot>> {
+        self.shared
+            .snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes `state` for the hot path. Called with the state lock held, right after
+    /// the description, the servers or `closed` change and before anything follows from
+    /// the change (pools cleared, events, waiters woken).
+    fn publish_snapshot(&self, state: &State) {
+        let snapshot = Arc::new(Snapshot {
+            description: state.description.clone(),
+            servers: state
+                .servers
+                .iter()
+                .map(|(address, server)| {
+                    let server = SnapshotServer {
+                        pool: server.pool.clone(),
+                        check_now: Arc::downgrade(&server.check_now),
+                    };
+                    (address.clone(), server)
+                })
+                .collect(),
+            closed: state.closed,
+        });
+        let previous = std::mem::replace(&mut *self.snapshot_slot(), snapshot);
+        // Dropped after the std lock is released: it may hold the last handle of a
+        // removed server's pool.
+        drop(previous);
+    }
+
     /// Finds a server for `criteria`, waiting (and asking the monitors to check now) until
     /// one is suitable or `serverSelectionTimeoutMS` passes.
     ///
@@ -174,6 +266,13 @@ impl Topology {
             .unwrap_or(DEFAULT_SERVER_SELECTION_TIMEOUT);
         let started = Instant::now();
         let deadline = started + timeout;
+        // The first pass of the selection loop, on the snapshot: it needs no lock, and
+        // answers most selections. Whatever it cannot settle (no suitable server yet, a
+        // monitor to restart, an error to report) goes to the loop below, which starts
+        // over under the lock.
+        if let Some(selected) = self.select_in_snapshot(criteria) {
+            return Ok(selected);
+        }
         let mut state = self.lock()?;
         loop {
             if state.closed {
@@ -181,6 +280,7 @@ impl Topology {
                     message: "the client was shut down".to_owned(),
                 }));
             }
+            let mut restarted = false;
             for (address, server) in state.servers.iter_mut() {
                 if server.check_now.is_closed() && !self.shared.load_balanced {
                     // Its monitor is gone without being stopped: it ran in a runtime
@@ -188,7 +288,13 @@ impl Topology {
                     // maintenance, gone the same way) again here.
                     self.restart_monitor(address, server);
                     server.pool.restart_maintenance();
+                    restarted = true;
                 }
+            }
+            if restarted {
+                // The snapshot's monitors are the ended ones: until it is replaced,
+                // every selection would come here.
+                self.publish_snapshot(&state);
             }
             let servers = &state.servers;
             let chosen = select_server(
@@ -237,6 +343,42 @@ impl Topology {
                 Err(e) => return Err(e.into()),
             };
         }
+    }
+
+    /// [`select`](Self::select)'s lock-free first pass: the server the selection
+    /// algorithm chooses in the latest snapshot, if it chooses one and the snapshot has
+    /// its pool. `None` sends the caller to the locked loop, which also reports a closed
+    /// client or an incompatible deployment and restarts ended monitors (so none may
+    /// have ended here).
+    fn select_in_snapshot(&self, criteria: &Criteria) -> Option<SelectedServer> {
+        let snapshot = self.snapshot();
+        if snapshot.closed
+            || (!self.shared.load_balanced
+                && snapshot.servers.values().any(SnapshotServer::monitor_gone))
+        {
+            return None;
+        }
+        let servers = &snapshot.servers;
+        let description = select_server(
+            &snapshot.description,
+            criteria,
+            &self.shared.settings,
+            &[],
+            |address| {
+                servers
+                    .get(address)
+                    .map_or(0, |s| s.pool.counts().checked_out)
+            },
+            random_below,
+        )
+        .ok()??;
+        let server = servers.get(&description.address)?;
+        Some(SelectedServer {
+            address: description.address.clone(),
+            pool: server.pool.clone(),
+            max_wire_version: self.max_wire_version(description),
+            min_rtt: description.min_rtt.unwrap_or_default(),
+        })
     }
 
     /// Checks out a connection from `server`'s pool (a failure to establish one has been
@@ -326,6 +468,9 @@ impl Topology {
             state
                 .description
                 .handle_application_error(address, &app_error, as_u32(current));
+        // The server marked Unknown is published before its pool is cleared, so no
+        // selection on the snapshot chooses it with its pool paused.
+        self.publish_snapshot(&state);
         if outcome.decision.clear_pool {
             match service_id {
                 Some(service) => pool.clear_service(service),
@@ -352,31 +497,40 @@ impl Topology {
     /// # Errors
     /// When the server has left the topology.
     pub(crate) fn server(&self, address: &ServerAddress) -> Result<SelectedServer> {
+        let snapshot = self.snapshot();
+        if let Some(server) = snapshot.servers.get(address) {
+            return Ok(self.selected(address, &server.pool, &snapshot.description));
+        }
+        // Not in the snapshot: gone, or (briefly) a new server whose pool a writer holding
+        // the lock is creating. The lock tells which.
         let state = self.lock()?;
         let server = state.servers.get(address).ok_or_else(|| {
             Error::new(ErrorKind::ServerSelection {
                 message: format!("{address} is no longer part of the deployment"),
             })
         })?;
-        Ok(SelectedServer {
+        Ok(self.selected(address, &server.pool, &state.description))
+    }
+
+    /// `address` with `pool`, as `description` shows it.
+    fn selected(
+        &self,
+        address: &ServerAddress,
+        pool: &Arc<Pool<Connection>>,
+        description: &TopologyDescription,
+    ) -> SelectedServer {
+        let server = description.server(address);
+        SelectedServer {
             address: address.clone(),
-            pool: server.pool.clone(),
-            max_wire_version: state
-                .description
-                .server(address)
-                .map_or(0, |d| self.max_wire_version(d)),
-            min_rtt: state
-                .description
-                .server(address)
-                .and_then(|d| d.min_rtt)
-                .unwrap_or_default(),
-        })
+            pool: pool.clone(),
+            max_wire_version: server.map_or(0, |d| self.max_wire_version(d)),
+            min_rtt: server.and_then(|d| d.min_rtt).unwrap_or_default(),
+        }
     }
 
     /// Connection counts of the pool for `address`, if the server is known.
     pub(crate) fn pool_counts(&self, address: &ServerAddress) -> Option<crate::pool::PoolCounts> {
-        self.lock()
-            .ok()?
+        self.snapshot()
             .servers
             .get(address)
             .map(|s| s.pool.counts())
@@ -385,22 +539,23 @@ impl Topology {
     /// Connections checked out of all pools, plus checkouts waiting: the operations in
     /// flight.
     pub(crate) fn in_use(&self) -> usize {
-        self.lock().map_or(0, |state| {
-            state
-                .servers
-                .values()
-                .map(|s| {
-                    let counts = s.pool.counts();
-                    counts.checked_out + counts.waiting
-                })
-                .sum()
-        })
+        self.snapshot()
+            .servers
+            .values()
+            .map(|s| {
+                let counts = s.pool.counts();
+                counts.checked_out + counts.waiting
+            })
+            .sum()
     }
 
     /// Closes every pool and ends every monitor; later operations fail at selection.
     pub(crate) fn shut_down(&self) {
         let Ok(mut state) = self.lock() else { return };
         state.closed = true;
+        // Published before the pools close, so that selection fails as shut down rather
+        // than choosing a server whose pool is closed.
+        self.publish_snapshot(&state);
         state.srv_poller = None;
         for (_, server) in state.servers.drain() {
             server.pool.close();
@@ -417,10 +572,7 @@ impl Topology {
 
     /// A copy of the current description.
     pub(crate) fn description(&self) -> TopologyDescription {
-        match self.lock() {
-            Ok(state) => state.description.clone(),
-            Err(_) => TopologyDescription::new(&self.shared.config.options).0,
-        }
+        self.snapshot().description.clone()
     }
 
     /// The highest `$clusterTime` seen so far, to send with a command.
@@ -458,9 +610,7 @@ impl Topology {
 
     /// Whether the deployment is a sharded cluster (its transactions pin a mongos).
     pub(crate) fn is_sharded(&self) -> bool {
-        self.lock().is_ok_and(|state| {
-            state.description.topology_type() == crate::sdam::TopologyType::Sharded
-        })
+        self.snapshot().description.topology_type() == crate::sdam::TopologyType::Sharded
     }
 
     /// Whether the client is in load-balanced mode (`loadBalanced=true`).
@@ -473,7 +623,7 @@ impl Topology {
         if self.shared.load_balanced {
             return Some(LOAD_BALANCED_SESSION_TIMEOUT);
         }
-        self.lock().ok()?.description.logical_session_timeout()
+        self.snapshot().description.logical_session_timeout()
     }
 
     /// A server's max wire version: what its monitor saw, or in load-balanced mode what
@@ -508,18 +658,25 @@ impl Topology {
     pub(crate) fn set_round_trip_times(&self, address: &ServerAddress, times: RoundTripTimes) {
         if let Ok(mut state) = self.lock() {
             state.description.set_round_trip_times(address, times);
+            self.publish_snapshot(&state);
         }
     }
 
     /// A monitor's check failed: clears the server's pool (interrupting the connections
     /// in use when `interrupt`, for a timeout) and marks it Unknown, under one lock so no
-    /// operation selects the server between the two (the Server Monitoring spec).
+    /// operation selects the server between the two (the Server Monitoring spec); the
+    /// snapshot shows it Unknown before the pool is cleared, for the same reason.
     pub(crate) fn check_failed(&self, description: ServerDescription, interrupt: bool) {
         let Ok(mut state) = self.lock() else { return };
-        if let Some(server) = state.servers.get(&description.address) {
+        let address = description.address.clone();
+        // Marked Unknown (and published) first, so that no selection on the snapshot
+        // chooses the server once its pool is cleared; the description's events wait for
+        // `apply`, after the pool's, in the order the spec gives.
+        let outcome = state.description.update(description);
+        self.publish_snapshot(&state);
+        if let Some(server) = state.servers.get(&address) {
             server.pool.clear(interrupt);
         }
-        let outcome = state.description.update(description);
         self.apply(&mut state, outcome);
     }
 
@@ -542,7 +699,9 @@ impl Topology {
         let Some(outcome) = rescan(&mut state.description) else {
             return false;
         };
-        if !outcome.events.is_empty() {
+        if outcome.events.is_empty() {
+            self.publish_snapshot(&state);
+        } else {
             self.apply(&mut state, outcome);
         }
         true
@@ -565,6 +724,11 @@ impl Topology {
     /// Carries out an update's consequences: pools and monitors for new servers, closing
     /// removed ones, checks and pool clears it asks for; then wakes selection.
     fn apply(&self, state: &mut State, outcome: UpdateOutcome) {
+        // The new description first, before any of its consequences; new servers'
+        // pools follow in a second snapshot (until then, selection of a new server
+        // waits for the lock).
+        self.publish_snapshot(state);
+        let mut servers_changed = false;
         for event in &outcome.events {
             match event {
                 SdamEvent::ServerOpening { address, .. }
@@ -572,15 +736,20 @@ impl Topology {
                 {
                     let server = self.start_server(address);
                     state.servers.insert(address.clone(), server);
+                    servers_changed = true;
                 }
                 SdamEvent::ServerClosed { address, .. } => {
                     if let Some(server) = state.servers.remove(address) {
                         server.pool.close();
+                        servers_changed = true;
                     }
                 }
                 _ => {}
             }
             self.publish(event);
+        }
+        if servers_changed {
+            self.publish_snapshot(state);
         }
         for address in &outcome.clear_pool {
             if let Some(server) = state.servers.get(address) {
@@ -650,7 +819,7 @@ impl Topology {
             let monitor = MonitorHandle::unmonitored();
             return Server {
                 pool,
-                check_now,
+                check_now: Arc::new(check_now),
                 monitor,
             };
         }
@@ -658,7 +827,7 @@ impl Topology {
         let monitor = self.start_monitor(address, handle, wake);
         Server {
             pool,
-            check_now,
+            check_now: Arc::new(check_now),
             monitor,
         }
     }
@@ -684,7 +853,7 @@ impl Topology {
         tracing::debug!(%address, "the server's monitor has ended; starting it again");
         let (check_now, wake) = mpsc::bounded(1);
         server.monitor = self.start_monitor(address, Handle::try_current(), wake);
-        server.check_now = check_now;
+        server.check_now = Arc::new(check_now);
     }
 }
 
