@@ -8,7 +8,9 @@
 //! `VmPTE`, the page tables, which `VmRSS` leaves out) from `/proc/self/status` once the
 //! runtime is up and warm, spawns the sleepers, waits until every one has parked, reads
 //! again, and divides the difference by the count. It also times the spawns, from the
-//! first `spawn` call on the main thread until every sleeper has started. A spawn that
+//! first `spawn` call on the main thread until every sleeper has started, and reports the
+//! process's CPU time (user and system, all threads) per spawn over the same span: on a
+//! shared machine the rate depends on what else runs, the CPU time much less. A spawn that
 //! fails (a stack per mapping pair, against `vm.max_map_count` = 65,530 here: `may`, and
 //! ours on kernels without guard markers) is reported with its error message instead of a
 //! number.
@@ -54,6 +56,8 @@ struct Outcome {
     pte_kib: (usize, usize),
     /// From the first spawn until every sleeper had started.
     spawn_time: Duration,
+    /// CPU time of the whole process (user and system, all threads) over `spawn_time`.
+    spawn_cpu: Duration,
     error: Option<String>,
 }
 
@@ -64,6 +68,18 @@ fn status_kib(field: &str) -> usize {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// CPU time of this process so far (all threads, user and system).
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes one `rusage` through a valid pointer.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 fn snapshot() -> (usize, usize) {
@@ -105,7 +121,7 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
     }
     let before = snapshot();
     let started = Arc::new(AtomicUsize::new(0));
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), cpu_time());
     let handles: Vec<_> = (0..n)
         .map(|_| {
             let started = started.clone();
@@ -122,7 +138,7 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
             0
         }
     });
-    let spawn_time = t0.elapsed();
+    let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
     // Every sleeper has run; let the workers finish parking them.
     while rt.metrics().workers.iter().any(|w| w.runnable > 0) {
         std::thread::sleep(Duration::from_millis(5));
@@ -142,6 +158,7 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
         rss_kib: (before.0, after.0),
         pte_kib: (before.1, after.1),
         spawn_time,
+        spawn_cpu,
         error,
     }
 }
@@ -160,7 +177,7 @@ fn greenmongo_in(n: usize, stack: usize) -> Outcome {
     }
     let before = snapshot();
     let started = Arc::new(AtomicUsize::new(0));
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), cpu_time());
     // From a plain thread, spawns go to the workers in turn: one spawner each.
     let spawners: Vec<_> = [n / 2, n - n / 2]
         .into_iter()
@@ -190,7 +207,7 @@ fn greenmongo_in(n: usize, stack: usize) -> Outcome {
             0
         }
     });
-    let spawn_time = t0.elapsed();
+    let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
     while rt.metrics().workers.iter().any(|w| w.runnable > 0) {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -209,6 +226,7 @@ fn greenmongo_in(n: usize, stack: usize) -> Outcome {
         rss_kib: (before.0, after.0),
         pte_kib: (before.1, after.1),
         spawn_time,
+        spawn_cpu,
         error,
     }
 }
@@ -226,7 +244,7 @@ fn may(n: usize, stack: usize) -> Outcome {
     }
     let before = snapshot();
     let started = Arc::new(AtomicUsize::new(0));
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), cpu_time());
     let mut handles = Vec::with_capacity(n);
     let mut error = None;
     for _ in 0..n {
@@ -257,7 +275,7 @@ fn may(n: usize, stack: usize) -> Outcome {
     }
     let spawned = handles.len();
     wait_for(spawned, &started, || 0);
-    let spawn_time = t0.elapsed();
+    let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     std::mem::forget(handles); // the process exits; nothing to join
@@ -266,6 +284,7 @@ fn may(n: usize, stack: usize) -> Outcome {
         rss_kib: (before.0, after.0),
         pte_kib: (before.1, after.1),
         spawn_time,
+        spawn_cpu,
         error,
     }
 }
@@ -281,7 +300,7 @@ fn tokio(n: usize) -> Outcome {
     }
     let before = snapshot();
     let started = Arc::new(AtomicUsize::new(0));
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), cpu_time());
     let handles: Vec<_> = (0..n)
         .map(|_| {
             let started = started.clone();
@@ -292,7 +311,7 @@ fn tokio(n: usize) -> Outcome {
         })
         .collect();
     wait_for(n, &started, || 0);
-    let spawn_time = t0.elapsed();
+    let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     drop(handles);
@@ -303,6 +322,7 @@ fn tokio(n: usize) -> Outcome {
         rss_kib: (before.0, after.0),
         pte_kib: (before.1, after.1),
         spawn_time,
+        spawn_cpu,
         error: None,
     }
 }
@@ -319,7 +339,7 @@ fn tokio_in(n: usize) -> Outcome {
     }
     let before = snapshot();
     let started = Arc::new(AtomicUsize::new(0));
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), cpu_time());
     let spawners: Vec<_> = [n / 2, n - n / 2]
         .into_iter()
         .map(|count| {
@@ -342,7 +362,7 @@ fn tokio_in(n: usize) -> Outcome {
         .flat_map(|s| rt.block_on(s).expect("spawner"))
         .collect();
     wait_for(n, &started, || 0);
-    let spawn_time = t0.elapsed();
+    let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     drop(handles);
@@ -353,6 +373,7 @@ fn tokio_in(n: usize) -> Outcome {
         rss_kib: (before.0, after.0),
         pte_kib: (before.1, after.1),
         spawn_time,
+        spawn_cpu,
         error: None,
     }
 }
@@ -374,13 +395,14 @@ fn child(case: &str) {
         other => panic!("unknown case {other}"),
     };
     println!(
-        "RESULT {} {} {} {} {} {}",
+        "RESULT {} {} {} {} {} {} {}",
         o.spawned,
         o.rss_kib.0,
         o.rss_kib.1,
         o.pte_kib.0,
         o.pte_kib.1,
-        o.spawn_time.as_micros()
+        o.spawn_time.as_micros(),
+        o.spawn_cpu.as_nanos()
     );
     if let Some(e) = o.error {
         println!("ERROR {e}");
@@ -426,8 +448,15 @@ fn main() {
         max_maps.trim()
     );
     println!(
-        "{:<13} {:<18} {:>9} {:>10} {:>14} {:>14} {:>12}  note",
-        "runtime", "stack", "count", "spawned", "RSS/coroutine", "PTE/coroutine", "spawns/s"
+        "{:<13} {:<18} {:>9} {:>10} {:>14} {:>14} {:>12} {:>10}  note",
+        "runtime",
+        "stack",
+        "count",
+        "spawned",
+        "RSS/coroutine",
+        "PTE/coroutine",
+        "spawns/s",
+        "CPU/spawn"
     );
     for (name, stack) in RUNTIMES {
         for n in COUNTS {
@@ -452,8 +481,8 @@ fn main() {
                     .unwrap_or("no output")
                     .to_owned();
                 println!(
-                    "{name:<13} {label:<18} {n:>9} {:>10} {:>14} {:>14} {:>12}  crashed ({}): {last}",
-                    "-", "-", "-", "-", out.status
+                    "{name:<13} {label:<18} {n:>9} {:>10} {:>14} {:>14} {:>12} {:>10}  crashed ({}): {last}",
+                    "-", "-", "-", "-", "-", out.status
                 );
                 continue;
             };
@@ -461,7 +490,13 @@ fn main() {
                 .split_whitespace()
                 .map(|x| x.parse().expect("number"))
                 .collect();
-            let (spawned, rss0, rss1, pte0, pte1, micros) = (v[0], v[1], v[2], v[3], v[4], v[5]);
+            let (spawned, rss0, rss1, pte0, pte1, micros, cpu_ns) =
+                (v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+            let cpu = if spawned == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.2} us", cpu_ns as f64 / 1e3 / spawned as f64)
+            };
             let rate = if micros == 0 {
                 "-".to_owned()
             } else {
@@ -475,7 +510,7 @@ fn main() {
                 }
             };
             println!(
-                "{name:<13} {label:<18} {n:>9} {spawned:>10} {:>14} {:>14} {rate:>12}  {}",
+                "{name:<13} {label:<18} {n:>9} {spawned:>10} {:>14} {:>14} {rate:>12} {cpu:>10}  {}",
                 per(rss0, rss1),
                 per(pte0, pte1),
                 error.map_or_else(String::new, |e| format!("spawn failed: {e}"))
