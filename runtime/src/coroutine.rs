@@ -1,9 +1,10 @@
 //! Coroutines: spawning, joining, yielding, and the task record each one carries.
 //!
 //! A coroutine is a closure running on its own mmap'd stack (with a guard page below it,
-//! see `stack.rs`) on one worker thread, which it never leaves. [`spawn`] hands the closure
-//! to a worker (round-robin) that creates the coroutine there when it first runs (an
-//! idle worker may take a closure that has not started); the returned
+//! see `stack.rs`) on one worker thread, which it never leaves. [`spawn`] queues the closure
+//! on the current worker (from a plain thread: on the workers in turn), which creates the
+//! coroutine when it first runs (an idle worker may take a closure that has not started);
+//! the returned
 //! [`JoinHandle`] yields the closure's value, or its panic as a [`JoinError`].
 
 pub(crate) mod overflow;
@@ -638,7 +639,8 @@ impl Builder {
         self
     }
 
-    /// Spawns on the current runtime (round-robin over its workers).
+    /// Spawns on the current runtime, queued on the current worker (an idle worker may
+    /// take it before it starts).
     ///
     /// # Panics
     /// Outside a coroutine of a runtime; use [`Runtime::spawn`](crate::Runtime::spawn).
@@ -701,7 +703,8 @@ fn current_handle(what: &str) -> Handle {
     })
 }
 
-/// Spawns a coroutine on the current runtime, on its workers in turn.
+/// Spawns a coroutine on the current runtime, queued on the current worker; an idle worker
+/// of the runtime may take it before it starts (a started coroutine never moves).
 ///
 /// # Panics
 /// Outside a coroutine of a runtime; use [`Runtime::spawn`](crate::Runtime::spawn) there.

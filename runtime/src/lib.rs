@@ -42,9 +42,9 @@
 //!   run queue, its timers and its coroutines. A coroutine is created on the worker that
 //!   runs it and never moves: thread-locals stay sound (the flaw of `may`, whose
 //!   coroutines migrate), which is why corosensei's `Coroutine` is `!Send`.
-//! - [`spawn`] hands the closure to the workers in turn (a closure that has not started
-//!   may be taken by an idle worker); [`coroutine::spawn_local`] keeps it on the current
-//!   worker. Wake-ups from other threads go through the worker's inbox
+//! - [`spawn`] queues the closure on the current worker (from a plain thread: on the
+//!   workers in turn), where an idle worker may take it until it starts;
+//!   [`coroutine::spawn_local`] keeps it on the current worker. Wake-ups from other threads go through the worker's inbox
 //!   and a mio `Waker`.
 //! - Every wait ([`net`] sockets, [`sync`] primitives, [`sleep`], [`JoinHandle::join`])
 //!   parks the coroutine, or blocks a plain thread. [`time::with_timeout`] makes all waits

@@ -433,6 +433,10 @@ impl Worker {
     /// Queues a `Send` spawn on this worker, where idle workers may take it until it
     /// starts; wakes a sleeping worker when spawns pile up.
     pub(crate) fn spawn_shared(&self, builder: Builder, body: BodyRef) {
+        if self.runtime.workers.len() == 1 {
+            // No other worker could take it: skip the shared queue.
+            return self.spawn(builder, body.local());
+        }
         let mut pending = lock(&self.shared.pending);
         if pending.closed {
             drop(pending);
