@@ -26,7 +26,6 @@ use std::{
 
 use crate::park;
 use crate::scheduler::worker::{self, Body, BodyRef, LocalBody};
-use crate::scheduler::Handle;
 use crate::sync::oneshot;
 
 /// Task states. Transitions: SCHEDULED -> RUNNING (worker resumes it); RUNNING -> PARKED
@@ -660,7 +659,14 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        current_handle("spawn").spawn_with(self, f)
+        // On a worker: straight to it, without a `Handle` (an `Arc` clone and drop).
+        let (body, handle) = spawn_body(f);
+        if !worker::spawn_shared_here(self, body) {
+            panic!(
+                "spawn called outside a greenmongo runtime; use Runtime::spawn or Handle::spawn"
+            );
+        }
+        handle
     }
 
     /// Spawns on the current worker thread; `f` need not be `Send`.
@@ -695,12 +701,6 @@ impl Builder {
         }
         handle
     }
-}
-
-fn current_handle(what: &str) -> Handle {
-    Handle::try_current().unwrap_or_else(|| {
-        panic!("{what} called outside a greenmongo runtime; use Runtime::{what} or Handle::{what}")
-    })
 }
 
 /// Spawns a coroutine on the current runtime, queued on the current worker; an idle worker

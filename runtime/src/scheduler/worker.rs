@@ -266,6 +266,12 @@ pub(crate) fn spawn_here(builder: Builder, body: LocalBody) -> bool {
     with_worker(|w| w.spawn(builder, body)).is_some()
 }
 
+/// Queues a `Send` spawn on the current worker (see [`Worker::spawn_shared`]); `false`
+/// off the runtime (the body is dropped: its joiner sees "cancelled").
+pub(crate) fn spawn_shared_here(builder: Builder, body: BodyRef) -> bool {
+    with_worker(|w| w.spawn_shared(builder, body)).is_some()
+}
+
 /// Arms a timer of the current worker that unparks `task` at `deadline`.
 pub(crate) fn add_timer(deadline: Instant, task: Arc<Task>) -> TimerKey {
     let w = park::worker().expect("a coroutine always runs on a worker");
