@@ -97,12 +97,13 @@ pub(crate) fn wait_until<S, R>(
     if let Some(value) = poll(&mut state, false) {
         return Ok(value);
     }
-    let unparker = Unparker::current();
+    // The list owns the unparker: no copy kept here (an `Arc` clone and drop per wait);
+    // the rare re-registration makes a new one.
     let mut registration = Registration {
         mutex,
         list,
         abandon,
-        id: list(&mut state).push(unparker.clone()),
+        id: list(&mut state).push(Unparker::current()),
         armed: true,
     };
     drop(state);
@@ -126,7 +127,7 @@ pub(crate) fn wait_until<S, R>(
         }
         if notified {
             // Woken, but another took what we were woken for: wait again.
-            registration.id = list(&mut state).push(unparker.clone());
+            registration.id = list(&mut state).push(Unparker::current());
         }
     }
 }
