@@ -12,7 +12,10 @@
 
 use std::{
     fmt,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
 };
 
 pub use super::RecvError;
@@ -91,7 +94,10 @@ impl<T, X: ?Sized> Shared<T, X> {
 impl<T> Receiver<T> {
     /// The receiving end of a channel made with [`Shared::with_extra`].
     pub(crate) fn of<X: Extra + 'static>(shared: Arc<Shared<T, X>>) -> Receiver<T> {
-        Receiver { state: shared }
+        Receiver {
+            state: shared,
+            settled: AtomicBool::new(false),
+        }
     }
 }
 
@@ -115,7 +121,10 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
             state: state.clone(),
             sent: false,
         },
-        Receiver { state },
+        Receiver {
+            state,
+            settled: AtomicBool::new(false),
+        },
     )
 }
 
@@ -156,6 +165,10 @@ pub struct Receiver<T> {
     /// `dyn Extra`: the receiver of a spawned coroutine's join channel does not name the
     /// type of the closure sharing its allocation.
     state: Arc<Shared<T, dyn Extra>>,
+    /// The value was taken or the sender is gone without one: the sender will not look
+    /// at `receiver_alive` again, so dropping the receiver need not take the lock. (Only
+    /// this receiver's own calls set it.)
+    settled: AtomicBool,
 }
 
 impl<T> fmt::Debug for Sender<T> {
@@ -219,7 +232,7 @@ impl<T> Receiver<T> {
     }
 
     pub(crate) fn recv_kind(&self, kind: WaitKind) -> Result<T, RecvError> {
-        wait_until(
+        let received = wait_until(
             &self.state.state,
             kind,
             None,
@@ -232,7 +245,9 @@ impl<T> Receiver<T> {
             || {},
             |_| {},
         )
-        .map_err(RecvError::Wait)?
+        .map_err(RecvError::Wait)?;
+        self.settled.store(true, Ordering::Relaxed);
+        received
     }
 
     /// The value if it has arrived; `Err(true)` if the sender is gone.
@@ -249,7 +264,11 @@ impl<T> Receiver<T> {
     /// ```
     pub fn try_recv(&self) -> Result<T, bool> {
         let mut state = lock(&self.state.state);
-        state.value.take().ok_or(!state.sender_alive)
+        let received = state.value.take().ok_or(!state.sender_alive);
+        if !matches!(received, Err(false)) {
+            self.settled.store(true, Ordering::Relaxed);
+        }
+        received
     }
 
     /// Whether a value waits (or the sender is gone, so `recv` would not block).
@@ -272,6 +291,9 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        if *self.settled.get_mut() {
+            return;
+        }
         let value = {
             let mut state = lock(&self.state.state);
             state.receiver_alive = false;
