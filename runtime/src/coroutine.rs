@@ -1,11 +1,10 @@
 //! Coroutines: spawning, joining, yielding, and the task record each one carries.
 //!
 //! A coroutine is a closure running on its own mmap'd stack (with a guard page below it,
-//! see `stack.rs`) on one worker thread, which it never leaves. [`spawn`] queues the closure
-//! on the current worker (from a plain thread: on the workers in turn), which creates the
-//! coroutine when it first runs (an idle worker may take a closure that has not started);
-//! the returned
-//! [`JoinHandle`] yields the closure's value, or its panic as a [`JoinError`].
+//! see `stack.rs`) on one worker thread, which it never leaves. [`spawn`] queues the
+//! closure on the current worker, which creates the coroutine when it first runs (an idle
+//! worker may take a closure that has not started); the returned [`JoinHandle`] yields
+//! the closure's value, or its panic as a [`JoinError`].
 
 pub(crate) mod overflow;
 pub(crate) mod stack;

@@ -44,8 +44,8 @@
 //!   coroutines migrate), which is why corosensei's `Coroutine` is `!Send`.
 //! - [`spawn`] queues the closure on the current worker (from a plain thread: on the
 //!   workers in turn), where an idle worker may take it until it starts;
-//!   [`coroutine::spawn_local`] keeps it on the current worker. Wake-ups from other threads go through the worker's inbox
-//!   and a mio `Waker`.
+//!   [`coroutine::spawn_local`] keeps it on the current worker. Wake-ups from other
+//!   threads go through the worker's inbox and a mio `Waker`.
 //! - Every wait ([`net`] sockets, [`sync`] primitives, [`sleep`], [`JoinHandle::join`])
 //!   parks the coroutine, or blocks a plain thread. [`time::with_timeout`] makes all waits
 //!   inside a closure fail with `io::ErrorKind::TimedOut` at a deadline.
