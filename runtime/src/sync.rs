@@ -8,7 +8,9 @@
 //! gevent/PyMongo deadlock PYTHON-6074 (a timed-out waiter that kept a lock) cannot happen.
 //!
 //! Each primitive is a small `std::sync::Mutex` around its state plus a `WaitList`;
-//! the std mutex is only held for a few instructions, never across a park.
+//! the std mutex is only held for a few instructions, never across a park. The oneshot
+//! (every join is one) has a single waiter, so it needs no list: a byte of state bits,
+//! changed atomically, hands its value and its waiter between the two ends.
 
 mod condvar;
 pub mod mpsc;

@@ -142,3 +142,117 @@ fn sleeping_coroutines_do_not_block_each_other() {
     // 1000 sequential sleeps would take 50 s.
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
+
+/// A value that records its own drop, so the test can check each is dropped exactly once.
+struct Tracked(u32, Arc<Vec<std::sync::atomic::AtomicU8>>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.1[self.0 as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Oneshot senders and receivers racing each other from two workers and plain threads:
+/// sends against receiver drops and against receives that time out, sender drops
+/// against receives. Every value is received, handed back or dropped exactly once.
+#[test]
+fn oneshot_races_deliver_or_drop_every_value_exactly_once() {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    const N: u32 = 12_000;
+    let rt = util::runtime(2);
+    let drops: Arc<Vec<AtomicU8>> = Arc::new((0..N).map(|_| AtomicU8::new(0)).collect());
+    // Outcomes: received, handed back to the sender, neither; and timed receives.
+    let (mut received, mut returned, mut neither) = (0, 0, 0);
+    let (mut timed_received, mut timed_out) = (0, 0);
+    for id in 0..N {
+        let (tx, rx) = oneshot::channel::<Tracked>();
+        let value = Tracked(id, drops.clone());
+        // Both sides start together (spinning, so no wait of the runtime's is involved).
+        let start = Arc::new(AtomicU8::new(0));
+        let meet = move || {
+            start.fetch_add(1, Ordering::AcqRel);
+            while start.load(Ordering::Acquire) < 2 {
+                std::hint::spin_loop();
+            }
+        };
+        let meet_too = meet.clone();
+        // Senders alternate between a coroutine and a plain thread; so do receivers.
+        let send = move || match id % 4 {
+            3 => {
+                meet();
+                drop(value);
+                drop(tx); // dropped without sending
+                None
+            }
+            _ => {
+                meet();
+                // Against a timed receive, linger 0 to 2 ms: either side may win.
+                let linger =
+                    Duration::from_micros(u64::from(id / 4 % 40) * 50 * u64::from(id % 4 == 2));
+                let t = std::time::Instant::now();
+                while t.elapsed() < linger {
+                    std::hint::spin_loop();
+                }
+                tx.send(value).err()
+            }
+        };
+        let receive = move || match (meet_too(), id % 4).1 {
+            0 | 3 => match rx.recv() {
+                Ok(v) => (Some(v), false),
+                Err(oneshot::RecvError::Disconnected) => (None, false),
+                Err(e) => panic!("unexpected {e}"),
+            },
+            1 => {
+                drop(rx); // races the send
+                (None, false)
+            }
+            _ => match greenmongo_runtime::time::with_timeout(Duration::from_micros(500), || {
+                rx.recv()
+            }) {
+                Ok(v) => (Some(v), false),
+                Err(oneshot::RecvError::Wait(e)) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+                    (None, true)
+                }
+                Err(e) => panic!("unexpected {e}"),
+            },
+        };
+        let (back, got) = if id % 2 == 0 {
+            let s = rt.spawn(send);
+            let r = std::thread::spawn(receive);
+            (s.join().unwrap(), r.join().unwrap())
+        } else {
+            let s = std::thread::spawn(send);
+            let r = rt.spawn(receive);
+            (s.join().unwrap(), r.join().unwrap())
+        };
+        let (got, timed) = got;
+        match (back, got) {
+            (Some(_), None) => returned += 1,
+            (None, Some(v)) => {
+                assert_eq!(v.0, id);
+                received += 1;
+                timed_received += u32::from(id % 4 == 2);
+            }
+            (None, None) => neither += 1,
+            (Some(back), Some(got)) => panic!(
+                "channel {id}: {} both sent back and received {}",
+                back.0, got.0
+            ),
+        }
+        timed_out += u32::from(timed);
+    }
+    for (id, count) in drops.iter().enumerate() {
+        assert_eq!(
+            count.load(Ordering::Relaxed),
+            1,
+            "value {id} dropped {count:?} times"
+        );
+    }
+    eprintln!("received {received}, handed back {returned}, neither {neither}; timed receives: {timed_received} received, {timed_out} timed out");
+    assert_eq!(received + returned + neither, N);
+    // Every pattern ran, and each race went both ways.
+    assert!(received >= N / 4 && neither >= N / 4 && returned > 0);
+    assert!(timed_received > 0 && timed_out > 0);
+}
