@@ -4,7 +4,8 @@
 //! Each function times its loop *inside* the runtime (`iter_custom`), so entering the
 //! runtime from criterion's thread is not counted. Our runtime and tokio's current-thread
 //! runtime run on one worker; tokio's multi-thread runtime and ours marked `2w` have two
-//! workers, like `may` (whose scheduler is global and set to two workers).
+//! workers, like `may` (whose scheduler is global and set to two workers);
+//! `greenmongo-2w-mpsc-spin` is `2w` with `Builder::idle_spin` at 50 µs.
 
 mod util;
 
@@ -220,6 +221,14 @@ fn ping_pong(c: &mut Criterion) {
     });
     let rt2 = ours(2);
     g.bench_function("greenmongo-2w-mpsc", |b| {
+        b.iter_custom(|iters| rt2.block_on(move || ours_mpsc_ping_pong(iters, true)))
+    });
+    let rt2 = Runtime::builder()
+        .worker_threads(2)
+        .idle_spin(Duration::from_micros(50))
+        .build()
+        .expect("greenmongo runtime");
+    g.bench_function("greenmongo-2w-mpsc-spin", |b| {
         b.iter_custom(|iters| rt2.block_on(move || ours_mpsc_ping_pong(iters, true)))
     });
     let rt = tokio_ct();

@@ -520,7 +520,10 @@ impl<F: FnOnce() -> T, T> Body for Spawned<F, T> {
         // SAFETY: this is the body, run once by its `BodyRef` on the thread holding it.
         let f = unsafe { self.extra.take() }.expect("a coroutine's body runs once");
         // The joiner may be gone (detached): then nobody wants the value.
-        let _ = self.send(outcome(f));
+        // SAFETY: the one send of the channel: `run` is called at most once, and
+        // `cancel`, the only other sender, only after `run` unwound before sending or
+        // instead of it (see `Body`).
+        let _ = unsafe { self.send(outcome(f)) };
     }
 
     fn cancel(&self, error: Option<io::Error>) {
@@ -528,7 +531,9 @@ impl<F: FnOnce() -> T, T> Body for Spawned<F, T> {
         // instead of it.
         drop(unsafe { self.extra.take() });
         match error {
-            Some(error) => drop(self.send(Err(JoinError::spawn_failed(error)))),
+            // SAFETY: an error comes only when the coroutine could not be created, so
+            // `run` never ran: the one send of the channel.
+            Some(error) => drop(unsafe { self.send(Err(JoinError::spawn_failed(error))) }),
             None => self.close(),
         }
     }

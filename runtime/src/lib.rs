@@ -45,7 +45,10 @@
 //! - [`spawn`] queues the closure on the current worker (from a plain thread: on the
 //!   workers in turn), where an idle worker may take it until it starts;
 //!   [`coroutine::spawn_local`] keeps it on the current worker. Wake-ups from other
-//!   threads go through the worker's inbox and a mio `Waker`.
+//!   threads go through the worker's inbox and a mio `Waker`. A worker with nothing to
+//!   run sleeps in `epoll_wait`; with [`Builder::idle_spin`] set, one that such
+//!   wake-ups keep reaching soon after it goes idle first watches its inbox, so that a
+//!   hand-off between workers costs microseconds instead of a thread wake-up.
 //! - Every wait ([`net`] sockets, [`sync`] primitives, [`sleep`], [`JoinHandle::join`])
 //!   parks the coroutine, or blocks a plain thread. [`time::with_timeout`] makes all waits
 //!   inside a closure fail with `io::ErrorKind::TimedOut` at a deadline.

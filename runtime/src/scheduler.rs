@@ -31,6 +31,8 @@ pub(crate) struct RuntimeShared {
     /// Round-robin cursor for spawns.
     next_worker: AtomicUsize,
     pub(crate) stack_size: usize,
+    /// See [`Builder::idle_spin`]; zero: never spin.
+    pub(crate) idle_spin: Duration,
     pub(crate) blocking: BlockingPool,
 }
 
@@ -51,6 +53,7 @@ pub struct Builder {
     stack_size: usize,
     max_blocking_threads: usize,
     thread_name: String,
+    idle_spin: Duration,
 }
 
 impl Default for Builder {
@@ -60,6 +63,7 @@ impl Default for Builder {
             stack_size: coroutine::stack::DEFAULT_STACK_SIZE,
             max_blocking_threads: 64,
             thread_name: "greenmongo-worker".to_owned(),
+            idle_spin: Duration::ZERO,
         }
     }
 }
@@ -132,6 +136,39 @@ impl Builder {
         self
     }
 
+    /// How long an idle worker that other threads keep waking looks for work before it
+    /// sleeps in `epoll_wait` (default: zero, it sleeps at once).
+    ///
+    /// Waking a worker asleep in `epoll_wait` costs its waker an `eventfd` write and the
+    /// sleeper a thread wake-up: tens of microseconds in a VM. With a spin set, a worker
+    /// whose last idle stretch ended by mail (a wake-up or spawn from another thread)
+    /// within twice the spin watches its inbox for up to the spin, polling its sockets
+    /// and the other workers' queued spawns every 10 µs, before it sleeps; a worker
+    /// woken by I/O or idle for longer sleeps at once. Measured: a ping-pong between
+    /// coroutines on two workers went from 52 µs to 2.6 µs a round trip with 50 µs
+    /// (BENCHMARKS.md). The price is CPU: up to the spin per idle stretch, which a
+    /// database on the same cores, or other processes, would have used; the driver's
+    /// own benchmarks against a local server ran slower with it, so it is off unless a
+    /// workload of hand-offs between workers asks for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenmongo_runtime::{sync::mpsc, Runtime};
+    ///
+    /// let rt = Runtime::builder().worker_threads(2).idle_spin(Duration::from_micros(50)).build()?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let echo = rt.spawn(move || rx.recv().unwrap() * 2);
+    /// tx.send(21).unwrap(); // mail for the worker that runs `echo`
+    /// assert_eq!(echo.join().unwrap(), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn idle_spin(mut self, spin: Duration) -> Self {
+        self.idle_spin = spin;
+        self
+    }
+
     /// Starts the worker threads.
     ///
     /// # Errors
@@ -160,6 +197,7 @@ impl Builder {
             workers,
             next_worker: AtomicUsize::new(0),
             stack_size: self.stack_size,
+            idle_spin: self.idle_spin,
             blocking: BlockingPool::new(self.max_blocking_threads),
         });
         let mut runtime = Runtime {

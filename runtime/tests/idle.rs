@@ -1,5 +1,5 @@
 //! A runtime with nothing to do burns no CPU, also right after cross-thread traffic has
-//! made its workers spin before sleeping.
+//! made its workers spin before sleeping (`Builder::idle_spin`).
 
 mod util;
 
@@ -32,7 +32,11 @@ fn workers_cpu() -> Duration {
 
 #[test]
 fn workers_stop_spinning_once_the_mail_stops() {
-    let rt = util::runtime(2);
+    let rt = greenmongo_runtime::Runtime::builder()
+        .worker_threads(2)
+        .idle_spin(Duration::from_micros(50))
+        .build()
+        .expect("runtime");
     // Each ping from this plain thread is mail for the ponger's worker, coming within
     // microseconds of its last: the pattern that makes a worker spin before it sleeps.
     let (ping_tx, ping_rx) = mpsc::channel::<u32>();

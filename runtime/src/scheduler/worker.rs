@@ -301,15 +301,6 @@ const SLOTS_PER_CHUNK: usize = 64;
 /// How many coroutines a worker runs before it checks its inbox and the reactor again.
 const BUDGET: usize = 128;
 
-/// How long an idle worker keeps looking for work before it sleeps in `epoll_wait`, when
-/// its last idle stretch was short and ended by mail (a wake-up or a spawn from another
-/// thread). Waking a sleeping thread costs the waker an `eventfd` write and the sleeper
-/// tens of microseconds (a cross-worker ping-pong took 54–62 µs a round trip in a VM);
-/// mail that comes within the spin costs neither. Otherwise a worker sleeps at once: one
-/// whose idle stretches run longer than twice this, or end by I/O (spinning did not
-/// speed up the TCP echo benchmark), burns no CPU waiting.
-const SPIN: Duration = Duration::from_micros(50);
-
 /// How often a spinning worker asks `epoll_wait` for readiness: asking at every turn
 /// takes events one at a time, while a sleeper woken late finds a batch.
 const SPIN_POLL: Duration = Duration::from_micros(10);
@@ -362,7 +353,8 @@ impl Worker {
     fn event_loop(&self, poll: &mut Poll) {
         let mut events = Events::with_capacity(1024);
         // The last idle stretch was short and ended by mail: spin before sleeping (see
-        // `SPIN`).
+        // `Builder::idle_spin`; never when it is zero).
+        let max_spin = self.runtime.idle_spin;
         let mut spin = false;
         while !self.shared.shutdown.load(Ordering::Acquire) {
             self.drain_inbox();
@@ -379,7 +371,7 @@ impl Worker {
             }
             self.fire_timers();
             self.publish();
-            let idle_since = self.is_idle().then(Instant::now);
+            let idle_since = (!max_spin.is_zero() && self.is_idle()).then(Instant::now);
             if let Some(since) = idle_since {
                 if spin && self.spin(poll, &mut events, since) {
                     continue;
@@ -397,18 +389,18 @@ impl Worker {
             self.dispatch(&events);
             if let Some(since) = idle_since {
                 let mail = self.shared.has_mail.load(Ordering::Relaxed);
-                spin = mail && since.elapsed() < 2 * SPIN;
+                spin = mail && since.elapsed() < 2 * max_spin;
             }
         }
     }
 
-    /// Looks for work without sleeping until `since + SPIN` (or the next timer): mail at
+    /// Looks for work without sleeping until `since + idle_spin` (or the next timer): mail at
     /// every turn; I/O readiness (`epoll_wait` with a zero timeout) and spawns to steal
     /// every `SPIN_POLL`. `true` if some came.
     fn spin(&self, poll: &mut Poll, events: &mut Events, since: Instant) -> bool {
         // SAFETY: reading the first key runs no user code.
         let timer = unsafe { self.timers.with(|t| t.next_deadline()) };
-        let until = park::earliest(Some(since + SPIN), timer).unwrap_or(since);
+        let until = park::earliest(Some(since + self.runtime.idle_spin), timer).unwrap_or(since);
         let mut next_poll = since + SPIN_POLL;
         loop {
             if self.shared.has_mail.load(Ordering::Relaxed)

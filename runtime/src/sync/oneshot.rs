@@ -87,12 +87,15 @@ impl<T, X> Shared<T, X> {
 }
 
 impl<T, X: ?Sized> Shared<T, X> {
-    /// The sender's `send`: stores the value and wakes the receiver. Called at most once,
-    /// and then not followed by [`Shared::close`].
+    /// The sender's `send`: stores the value and wakes the receiver.
     ///
     /// # Errors
     /// Returns the value if the receiver is gone.
-    pub(crate) fn send(&self, value: T) -> Result<(), T> {
+    ///
+    /// # Safety
+    /// Called at most once per channel: a second call would write the value while the
+    /// receiver may be reading it. ([`Shared::close`] after it is harmless.)
+    pub(crate) unsafe fn send(&self, value: T) -> Result<(), T> {
         // SAFETY: only the sender writes the slot, once, and nobody reads it before
         // `VALUE` is set below.
         unsafe { (*self.value.get()).write(value) };
@@ -245,7 +248,8 @@ impl<T> Sender<T> {
     /// ```
     pub fn send(mut self, value: T) -> Result<(), T> {
         self.sent = true;
-        self.shared.send(value)
+        // SAFETY: `send` takes the one sender of this channel by value.
+        unsafe { self.shared.send(value) }
     }
 }
 
