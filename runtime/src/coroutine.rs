@@ -643,7 +643,7 @@ impl Builder {
     }
 
     /// Spawns on the current runtime, queued on the current worker (an idle worker may
-    /// take it before it starts).
+    /// take it before it starts; a clearly less loaded worker gets it: see [`spawn`]).
     ///
     /// # Panics
     /// Outside a coroutine of a runtime; use [`Runtime::spawn`](crate::Runtime::spawn).
@@ -708,7 +708,10 @@ impl Builder {
 }
 
 /// Spawns a coroutine on the current runtime, queued on the current worker; an idle worker
-/// of the runtime may take it before it starts (a started coroutine never moves).
+/// of the runtime may take it before it starts (a started coroutine never moves). When
+/// the current worker holds clearly more coroutines than another (more by 16 and an
+/// eighth), its oldest queued spawn goes to that worker instead, so that an accept loop's
+/// connections spread over the workers.
 ///
 /// # Panics
 /// Outside a coroutine of a runtime; use [`Runtime::spawn`](crate::Runtime::spawn) there.

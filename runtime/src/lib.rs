@@ -43,7 +43,8 @@
 //!   runs it and never moves: thread-locals stay sound (the flaw of `may`, whose
 //!   coroutines migrate), which is why corosensei's `Coroutine` is `!Send`.
 //! - [`spawn`] queues the closure on the current worker (from a plain thread: on the
-//!   workers in turn), where an idle worker may take it until it starts;
+//!   workers in turn), where an idle worker may take it until it starts, or hands it to
+//!   a worker with clearly fewer coroutines;
 //!   [`coroutine::spawn_local`] keeps it on the current worker. Wake-ups from other
 //!   threads go through the worker's inbox and a mio `Waker`. A worker with nothing to
 //!   run sleeps in `epoll_wait`; with [`Builder::idle_spin`] set, one that such

@@ -321,7 +321,7 @@ impl Runtime {
 
     /// Spawns a coroutine: from a plain thread on the runtime's workers in turn, from
     /// one of its coroutines on that coroutine's worker (idle workers may take it before
-    /// it starts).
+    /// it starts, and a clearly less loaded worker gets it: see [`spawn`](crate::spawn)).
     ///
     /// # Examples
     /// ```

@@ -13,7 +13,7 @@ use std::{
     panic::{self, AssertUnwindSafe},
     ptr::{self, NonNull},
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
     },
     time::{Duration, Instant},
@@ -93,6 +93,8 @@ impl<B: Body + ?Sized> Drop for BodyRef<B> {
 
 pub(crate) enum Message {
     Spawn(Builder, BodyRef),
+    /// Another worker moved a spawn to this one's pending queue: start one.
+    StartPending,
     Wake(Arc<Task>),
     /// Update the dump registry, then reply (a dump from another thread asks).
     Publish(oneshot::Sender<()>),
@@ -112,6 +114,10 @@ struct Inbox {
 /// runs, so a started coroutine still never moves.
 struct Pending {
     spawns: VecDeque<(Builder, BodyRef)>,
+    /// Spawns another worker handed over (see `Worker::spawn_shared`), started before
+    /// `spawns` and never taken by other workers: taking them back would start them
+    /// after newer ones.
+    handed: VecDeque<(Builder, BodyRef)>,
     /// Set at shutdown, like `Inbox::closed`.
     closed: bool,
 }
@@ -132,6 +138,11 @@ pub(crate) struct WorkerShared {
     sleeping_hint: AtomicBool,
     /// `Inbox::messages` is not empty: what a spinning worker watches, without the lock.
     has_mail: AtomicBool,
+    /// Coroutines created on this worker and not finished (changed by the worker only)
+    /// and the length of `pending` (changed under its lock): the load that a spawning
+    /// worker compares with its own (`Worker::less_loaded`).
+    live: AtomicUsize,
+    pending_len: AtomicUsize,
 }
 
 const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -153,6 +164,7 @@ impl WorkerShared {
             }),
             pending: Mutex::new(Pending {
                 spawns: VecDeque::new(),
+                handed: VecDeque::new(),
                 closed: false,
             }),
             waker: mio::Waker::new(poll.registry(), WAKER_TOKEN)?,
@@ -161,6 +173,8 @@ impl WorkerShared {
             shutdown: AtomicBool::new(false),
             sleeping_hint: AtomicBool::new(false),
             has_mail: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+            pending_len: AtomicUsize::new(0),
         })
     }
 
@@ -188,6 +202,11 @@ impl WorkerShared {
     pub(crate) fn shut_down(&self) {
         self.shutdown.store(true, Ordering::Release);
         let _ = self.waker.wake();
+    }
+
+    /// Coroutines on this worker, started or queued.
+    fn load(&self) -> usize {
+        self.live.load(Ordering::Relaxed) + self.pending_len.load(Ordering::Relaxed)
     }
 }
 
@@ -300,6 +319,11 @@ const SLOTS_PER_CHUNK: usize = 64;
 
 /// How many coroutines a worker runs before it checks its inbox and the reactor again.
 const BUDGET: usize = 128;
+
+/// How many more coroutines than another worker a worker may hold (plus an eighth of
+/// the other's) before its spawns go to that worker (`Worker::spawn_shared`): enough
+/// that a spawn and join stays local, small next to a server's connections.
+const BALANCE_SLACK: usize = 16;
 
 /// How often a spinning worker asks `epoll_wait` for readiness: asking at every turn
 /// takes events one at a time, while a sleeper woken late finds a batch.
@@ -463,6 +487,7 @@ impl Worker {
         for message in messages {
             match message {
                 Message::Spawn(builder, body) => self.spawn(builder, body.local()),
+                Message::StartPending => self.push_local(START_PENDING),
                 Message::Wake(task) => self.push_local(task.slot),
                 Message::Publish(reply) => publish.push(reply),
             }
@@ -509,6 +534,12 @@ impl Worker {
 
     /// Queues a `Send` spawn on this worker, where idle workers may take it until it
     /// starts; wakes a sleeping worker when spawns pile up.
+    ///
+    /// A started coroutine never moves, so where spawns start is the only balance there
+    /// is between workers: when this worker holds clearly more coroutines than another
+    /// (an accept loop spawning a coroutine per connection while the other worker is
+    /// busy), the oldest spawn queued here goes to that worker's queue instead. Taking
+    /// the oldest keeps each worker starting one spawner's coroutines in spawn order.
     pub(crate) fn spawn_shared(&self, builder: Builder, body: BodyRef) {
         if self.runtime.workers.len() == 1 {
             // No other worker could take it: skip the shared queue.
@@ -521,11 +552,52 @@ impl Worker {
         }
         let backlog = !pending.spawns.is_empty();
         pending.spawns.push_back((builder, body));
+        // Handed over under this queue's lock, so a worker stealing from here finds the
+        // handed spawn in its own queue once it has stolen the ones behind it.
+        let handed_to = self.less_loaded(pending.spawns.len()).filter(|other| {
+            let Ok(mut theirs) = other.pending.try_lock() else {
+                return false; // busy: keep it here rather than wait
+            };
+            if theirs.closed {
+                return false;
+            }
+            let Some(oldest) = pending.spawns.pop_front() else {
+                return false;
+            };
+            theirs.handed.push_back(oldest);
+            other
+                .pending_len
+                .store(theirs.spawns.len() + theirs.handed.len(), Ordering::Relaxed);
+            true
+        });
+        self.shared.pending_len.store(
+            pending.spawns.len() + pending.handed.len(),
+            Ordering::Relaxed,
+        );
         drop(pending);
-        self.push_local(START_PENDING);
-        if backlog {
+        self.push_local(START_PENDING); // a no-op if the spawn was handed over
+        if let Some(other) = handed_to {
+            other.send(Message::StartPending);
+        } else if backlog {
             self.wake_a_sleeper();
         }
+    }
+
+    /// Another worker with clearly fewer coroutines than this one, which has
+    /// `pending` spawns queued: more than `BALANCE_SLACK` plus an eighth of its load.
+    fn less_loaded(&self, pending: usize) -> Option<&Arc<WorkerShared>> {
+        let mine = self.shared.live.load(Ordering::Relaxed) + pending;
+        if mine <= BALANCE_SLACK {
+            return None; // without reading the others' counters (other cores' lines)
+        }
+        let (other, theirs) = self
+            .runtime
+            .workers
+            .iter()
+            .filter(|w| !Arc::ptr_eq(w, &self.shared))
+            .map(|w| (w, w.load()))
+            .min_by_key(|&(_, load)| load)?;
+        (mine > theirs + theirs / 8 + BALANCE_SLACK).then_some(other)
     }
 
     /// Pokes one other worker that sleeps in `poll`, so that it takes pending spawns.
@@ -545,7 +617,18 @@ impl Worker {
     }
 
     fn start_pending(&self) {
-        let next = lock(&self.shared.pending).spawns.pop_front();
+        let next = {
+            let mut pending = lock(&self.shared.pending);
+            let next = pending
+                .handed
+                .pop_front()
+                .or_else(|| pending.spawns.pop_front());
+            self.shared.pending_len.store(
+                pending.spawns.len() + pending.handed.len(),
+                Ordering::Relaxed,
+            );
+            next
+        };
         if let Some((builder, body)) = next {
             if let Some(index) = self.create(builder, body.local()) {
                 self.resume(index);
@@ -553,9 +636,12 @@ impl Worker {
         }
     }
 
-    /// Takes half of the pending spawns of the first other worker that has some.
+    /// Takes half of the pending spawns of the first other worker that has some, and
+    /// starts them after the spawns handed over to this one (whose `StartPending` has not
+    /// come yet): those are older than anything left to take where they came from.
     fn steal(&self) {
         let workers = &self.runtime.workers;
+        let mut stolen = Vec::new();
         for k in 1..workers.len() {
             let victim = &workers[(self.shared.index + k) % workers.len()];
             let Ok(mut pending) = victim.pending.try_lock() else {
@@ -565,12 +651,23 @@ impl Worker {
             if n == 0 {
                 continue;
             }
-            let taken: Vec<_> = pending.spawns.drain(..n).collect();
-            drop(pending);
-            for (builder, body) in taken {
-                self.spawn(builder, body.local());
-            }
-            return;
+            stolen.extend(pending.spawns.drain(..n));
+            victim.pending_len.store(
+                pending.spawns.len() + pending.handed.len(),
+                Ordering::Relaxed,
+            );
+            break;
+        }
+        let handed: Vec<_> = {
+            let mut pending = lock(&self.shared.pending);
+            let handed = pending.handed.drain(..).collect();
+            self.shared
+                .pending_len
+                .store(pending.spawns.len(), Ordering::Relaxed);
+            handed
+        };
+        for (builder, body) in handed.into_iter().chain(stolen) {
+            self.spawn(builder, body.local());
         }
     }
 
@@ -597,6 +694,8 @@ impl Worker {
         };
         // SAFETY: popping and pushing run no user code.
         let index = unsafe { self.free_slots.with(Vec::pop) }.unwrap_or_else(|| self.add_chunk());
+        let live = &self.shared.live; // only this worker changes it: no read-modify-write
+        live.store(live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         let task = Arc::new(Task::new(builder.name, self.shared.clone(), index));
         let guard = stack::guard_range(&stack);
         let stack_size = stack::usable_size(&stack);
@@ -694,6 +793,8 @@ impl Worker {
         if let Some(task) = task {
             task.state.store(state::DONE, Ordering::Release);
         }
+        let live = &self.shared.live;
+        live.store(live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
         // SAFETY: pushing runs no user code.
         unsafe {
             self.free_slots.with(|f| f.push(index));
@@ -748,7 +849,9 @@ impl Worker {
         let spawns = {
             let mut pending = lock(&self.shared.pending);
             pending.closed = true;
-            mem::take(&mut pending.spawns)
+            let mut spawns = mem::take(&mut pending.spawns);
+            spawns.append(&mut pending.handed);
+            spawns
         };
         drop(spawns); // joiners see "cancelled"
                       // SAFETY: cloning the pointers runs no user code.
