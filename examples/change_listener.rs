@@ -11,12 +11,12 @@
 
 use std::time::Duration;
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::{
+    Client,
     change_stream::event::OperationType,
     options::FullDocumentType,
-    runtime::{coroutine, sync::WaitGroup, time::sleep, Runtime},
-    Client,
+    runtime::{Runtime, coroutine, sync::WaitGroup, time::sleep},
 };
 use serde::{Deserialize, Serialize};
 

@@ -13,9 +13,8 @@ use std::{
 };
 
 use greenmongo::runtime::{
-    coroutine,
+    Runtime, coroutine,
     net::{TcpListener, TcpStream},
-    Runtime,
 };
 
 /// Echoes until the peer closes. Reads and writes park this coroutine only.

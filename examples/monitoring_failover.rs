@@ -20,17 +20,18 @@ use std::{
     path::PathBuf,
     process::Command,
     sync::{
+        Arc,
         atomic::{AtomicBool, Ordering},
-        mpsc, Arc,
+        mpsc,
     },
     time::{Duration, Instant},
 };
 
 use bson::doc;
 use greenmongo::{
-    event::EventHandler,
-    sdam::{SdamEvent, ServerType, DEFAULT_HEARTBEAT_FREQUENCY},
     Client, ClientOptions,
+    event::EventHandler,
+    sdam::{DEFAULT_HEARTBEAT_FREQUENCY, SdamEvent, ServerType},
 };
 
 type BoxError = Box<dyn std::error::Error>;
@@ -163,7 +164,9 @@ fn main() -> Result<(), BoxError> {
         .and_then(|rest| rest.split('/').next())
         .ok_or("no port in the test server's URI")?
         .parse()?;
-    println!("server restart (SIGKILL + start on the same port), heartbeatFrequencyMS 10000, {runs} runs per case");
+    println!(
+        "server restart (SIGKILL + start on the same port), heartbeatFrequencyMS 10000, {runs} runs per case"
+    );
     println!(
         "| mode | traffic | server back up | client sees Unknown | client sees primary again |"
     );

@@ -13,8 +13,8 @@
 
 use std::process::{Command, Stdio};
 
-use greenmongo::bson::{self, doc, Document, RawDocumentBuf};
-use greenmongo::runtime::{coroutine, Runtime};
+use greenmongo::bson::{self, Document, RawDocumentBuf, doc};
+use greenmongo::runtime::{Runtime, coroutine};
 
 const OPERATIONS: [&str; 8] = [
     "decode (Document::try_from a raw document)",

@@ -8,8 +8,8 @@
 
 use bson::doc;
 use greenmongo::{
-    runtime::{coroutine, Runtime},
     Client,
+    runtime::{Runtime, coroutine},
 };
 use serde::{Deserialize, Serialize};
 

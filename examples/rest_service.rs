@@ -48,8 +48,8 @@ use std::{
 };
 
 use greenmongo::{
-    runtime::{net::TcpListener, Runtime},
     Client, Database,
+    runtime::{Runtime, net::TcpListener},
 };
 
 use api::Api;

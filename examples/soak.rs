@@ -48,19 +48,19 @@ use std::{
     collections::BTreeMap,
     fs,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread,
     time::{Duration, Instant},
 };
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::{
+    Client, ClientOptions, Collection,
     event::{CommandEvent, EventHandler},
     options::ServerAddress,
     runtime::Runtime,
-    Client, ClientOptions, Collection,
 };
 
 /// Documents of the seeded collection the cursors read.
@@ -375,11 +375,13 @@ fn run(args: &Args, uri: &str) -> i32 {
         drop(rt.spawn(move || churn(id, items, seeded, &stats)));
     }
     if args.inject_leak {
-        thread::spawn(|| loop {
-            // black_box: an allocation nobody reads may be optimised away.
-            std::hint::black_box(vec![1u8; 1 << 20].leak());
-            std::mem::forget(fs::File::open("/dev/null"));
-            thread::sleep(Duration::from_secs(1));
+        thread::spawn(|| {
+            loop {
+                // black_box: an allocation nobody reads may be optimised away.
+                std::hint::black_box(vec![1u8; 1 << 20].leak());
+                std::mem::forget(fs::File::open("/dev/null"));
+                thread::sleep(Duration::from_secs(1));
+            }
         });
     }
 

@@ -8,7 +8,7 @@
 
 use std::{thread, time::Instant};
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::Client;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -12,17 +12,17 @@
 
 use std::{
     sync::{
-        atomic::{AtomicUsize, Ordering},
         Arc,
+        atomic::{AtomicUsize, Ordering},
     },
     time::Instant,
 };
 
 use bson::doc;
 use greenmongo::{
+    Client, ClientSession, Collection,
     options::{ReadConcern, WriteConcern},
     runtime::Runtime,
-    Client, ClientSession, Collection,
 };
 use serde::{Deserialize, Serialize};
 

@@ -41,8 +41,8 @@
 
 use std::{fmt, sync::Arc};
 
-use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
-use bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
+use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
+use bson::{Binary, Bson, Document, doc, spec::BinarySubtype};
 
 use crate::{Error, Result};
 
@@ -195,7 +195,7 @@ impl SaslReply {
                 return Err(Error::authentication(format!(
                     "SASL reply's done is a {:?}, not a boolean",
                     other.element_type()
-                )))
+                )));
             }
         };
         let payload = match reply.get("payload") {
@@ -207,7 +207,7 @@ impl SaslReply {
                 return Err(Error::authentication(format!(
                     "SASL reply's payload is a {:?}, not binary data",
                     other.element_type()
-                )))
+                )));
             }
             None => return Err(Error::authentication("SASL reply has no payload")),
         };

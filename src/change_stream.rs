@@ -31,14 +31,14 @@ use serde::de::DeserializeOwned;
 
 use self::event::ResumeToken;
 use crate::{
+    Client, ClientSession, Cursor, Error, Result,
     operation::{
-        change_stream::{self as op, StartPoint, WatchTarget},
         Concerns, Operation,
+        change_stream::{self as op, StartPoint, WatchTarget},
     },
     options::ChangeStreamOptions,
     selection::Criteria,
     timeout::CursorTiming,
-    Client, ClientSession, Cursor, Error, Result,
 };
 
 /// A change stream: an [`Iterator`] of `Result<T>` (`T` is a
@@ -404,10 +404,10 @@ impl Stream {
             fetched = true;
             match cursor.get_more_in(self.session.as_mut()) {
                 Ok(()) => {
-                    if cursor.buffered() == 0 {
-                        if let Some(token) = cursor.post_batch_resume_token() {
-                            self.token = Some(token_of(token));
-                        }
+                    if cursor.buffered() == 0
+                        && let Some(token) = cursor.post_batch_resume_token()
+                    {
+                        self.token = Some(token_of(token));
                     }
                 }
                 Err(e) if e.is_network_timeout() && crate::timeout::expired() => {

@@ -8,12 +8,12 @@ pub(crate) use executor::SessionSlot;
 use std::{fmt, sync::Arc};
 
 use crate::{
+    Database, Error, Result,
     conn::ConnectionConfig,
     event::EventHandler,
     options::{ClientOptions, ServerAddress},
     pool::{CmapEvent, PoolCounts},
     session::SessionPool,
-    Database, Error, Result,
     {selection::Criteria, topology::Topology},
 };
 

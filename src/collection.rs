@@ -9,9 +9,9 @@ use std::{fmt, marker::PhantomData, time::Duration};
 use bson::Document;
 
 use crate::{
+    Client,
     operation::{Concerns, Namespace},
     options::{ReadConcern, ReadPreference, WriteConcern},
-    Client,
 };
 
 /// A collection of documents of type `T` (default [`Document`]). Cheap to clone; no I/O

@@ -13,15 +13,16 @@ mod stream;
 use std::{
     io::{BufReader, Write},
     sync::{
-        atomic::{AtomicU64, Ordering},
         Arc,
+        atomic::{AtomicU64, Ordering},
     },
     time::Instant,
 };
 
-use bson::{rawdoc, Bson, Document, RawBsonRef, RawDocumentBuf};
+use bson::{Bson, Document, RawBsonRef, RawDocumentBuf, rawdoc};
 
 use crate::{
+    Error, Result,
     auth::{AuthStep, Conversation, Password, ScramCache, ScramVersion},
     error::{CommandError, ErrorKind},
     event::{
@@ -31,12 +32,11 @@ use crate::{
     options::{AuthMechanism, ClientOptions, Credential, ServerAddress, ServerApi},
     pool::Establishing,
     wire::{self, DocumentSequence, Message, MessageFlags},
-    Error, Result,
 };
 pub(crate) use handshake::HelloReply;
-use handshake::{hello_command, HelloOptions};
-pub(crate) use stream::tls_config;
+use handshake::{HelloOptions, hello_command};
 use stream::Stream;
+pub(crate) use stream::tls_config;
 
 use crate::sdam::MIN_WIRE_VERSION;
 

@@ -6,6 +6,7 @@ use bson::{Bson, RawDocumentBuf};
 use serde::de::DeserializeOwned;
 
 use crate::{
+    Client, ClientSession, Result,
     client::SessionSlot,
     conn::Connection,
     operation::{Command, CursorReply, CursorSpec, GetMore, KillCursors, Operation},
@@ -14,7 +15,6 @@ use crate::{
     runtime::time::with_own_deadline,
     session::ServerSession,
     timeout::CursorBudget,
-    Client, ClientSession, Result,
 };
 
 /// What a cursor-opening command leaves for its cursor.
@@ -326,10 +326,11 @@ impl<T> Cursor<T> {
     pub(crate) fn get_more_in(&mut self, explicit: Option<&mut ClientSession>) -> Result<()> {
         let (id, pinned) = (self.id, self.pinned.is_some());
         let result = self.get_more(explicit);
-        if let Err(e) = &result {
-            if !pinned && matches!(&*e.kind, crate::ErrorKind::Command(_)) {
-                self.id = id;
-            }
+        if let Err(e) = &result
+            && !pinned
+            && matches!(&*e.kind, crate::ErrorKind::Command(_))
+        {
+            self.id = id;
         }
         result
     }

@@ -5,9 +5,9 @@ use std::time::Duration;
 use bson::Document;
 
 use crate::{
+    Client, Collection, Cursor, Result,
     operation::{Concerns, CursorReply, CursorSpec},
     options::{ReadConcern, ReadPreference, WriteConcern},
-    Client, Collection, Cursor, Result,
 };
 
 /// A handle to one database of a [`Client`]. Cheap to clone; no I/O until used.

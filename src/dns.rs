@@ -141,7 +141,7 @@ pub(crate) fn lookup(
                             ttl: min_ttl(&response, rtype),
                             records: records_of(response, rtype),
                             nameserver,
-                        })
+                        });
                     }
                     ResponseCode::NXDomain => return Err(LookupError::NxDomain { nameserver }),
                     code => Failure::Rcode(code),
@@ -340,8 +340,8 @@ fn is_timeout(e: &io::Error) -> bool {
 mod tests {
     use super::*;
     use hickory_proto::rr::{
-        rdata::{CNAME, SRV, TXT},
         Record,
+        rdata::{CNAME, SRV, TXT},
     };
 
     fn answer_to(request: &Message, records: Vec<Record>) -> Vec<u8> {
@@ -390,18 +390,24 @@ mod tests {
         // Another id: ignored. Another question with our id: ignored too.
         let mut other = request.clone();
         other.metadata.id = request.metadata.id.wrapping_add(1);
-        assert!(match_response(&request, &answer_to(&other, vec![]))
-            .unwrap()
-            .is_none());
+        assert!(
+            match_response(&request, &answer_to(&other, vec![]))
+                .unwrap()
+                .is_none()
+        );
         let mut other = build_query("evil.example.com", RecordType::TXT).unwrap();
         other.metadata.id = request.metadata.id;
-        assert!(match_response(&request, &answer_to(&other, vec![]))
-            .unwrap()
-            .is_none());
+        assert!(
+            match_response(&request, &answer_to(&other, vec![]))
+                .unwrap()
+                .is_none()
+        );
         // Our own query echoed back is not a response.
-        assert!(match_response(&request, &request.to_vec().unwrap())
-            .unwrap()
-            .is_none());
+        assert!(
+            match_response(&request, &request.to_vec().unwrap())
+                .unwrap()
+                .is_none()
+        );
         // Garbage with our id is malformed; garbage without it is noise.
         let mut garbage = request.metadata.id.to_be_bytes().to_vec();
         garbage.extend_from_slice(&[0x81, 0x80, 0, 1]);

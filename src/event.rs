@@ -9,7 +9,7 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use bson::Document;
 
-use crate::{options::ServerAddress, Error};
+use crate::{Error, options::ServerAddress};
 
 /// A callback for events of type `T`, shared by every connection of a client.
 ///

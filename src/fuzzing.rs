@@ -18,21 +18,21 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{doc, Bson, Document, RawDocument};
+use bson::{Bson, Document, RawDocument, doc};
 
 use crate::{
+    Namespace,
     auth::SaslReply,
     conn::HelloReply,
-    operation::{error_labels, BulkWritePlan, ClientBulkWritePlan, CursorReply, WriteReply},
+    operation::{BulkWritePlan, ClientBulkWritePlan, CursorReply, WriteReply, error_labels},
     options::{
         BulkWriteOptions, ClientOptions, CollectionWriteModel, Compressor, DeleteOneModel,
         InsertOneModel, ReadPreference, ServerAddress, UpdateOneModel, WriteModel,
         WriteModelOptions,
     },
     sdam::{CommandFailure, RoundTripTimes, ServerDescription, TopologyDescription},
-    selection::{select_server, Criteria, SelectionSettings},
+    selection::{Criteria, SelectionSettings, select_server},
     wire::SizeLimits,
-    Namespace,
 };
 
 /// The client nonce the SCRAM entry point's conversation uses: a server-first message
@@ -110,10 +110,10 @@ pub fn hello_reply(data: &[u8]) -> bool {
         }
     }
     let ours = [Compressor::Zstd, Compressor::Snappy, Compressor::Zlib];
-    if let Ok(hello) = HelloReply::parse(&reply, &ours) {
-        if let Some(speculative) = &hello.speculative_authenticate {
-            let _ = SaslReply::parse(speculative);
-        }
+    if let Ok(hello) = HelloReply::parse(&reply, &ours)
+        && let Some(speculative) = &hello.speculative_authenticate
+    {
+        let _ = SaslReply::parse(speculative);
     }
     true
 }

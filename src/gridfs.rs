@@ -41,15 +41,15 @@ mod upload;
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use bson::{doc, Bson, DateTime, Document, RawDocumentBuf};
-use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+use bson::{Bson, DateTime, Document, RawDocumentBuf, doc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
 use crate::{
+    Collection, Database, Result,
     options::{
         IndexModel, IndexOptions, ReadConcern, ReadPreference, SelectionCriteria, WriteConcern,
     },
     runtime::sync::Mutex,
-    Collection, Database, Result,
 };
 
 pub use download::GridFsDownloadStream;
@@ -58,8 +58,8 @@ pub use options::{
     GridFsBucketOptions, GridFsDownloadByNameOptions, GridFsFindOneOptions, GridFsFindOptions,
     GridFsUploadOptions,
 };
-pub(crate) use upload::upload_from_reader;
 pub use upload::GridFsUploadStream;
+pub(crate) use upload::upload_from_reader;
 
 /// The bucket name when none is given: collections `fs.files` and `fs.chunks`.
 pub const DEFAULT_BUCKET_NAME: &str = "fs";
@@ -186,7 +186,7 @@ where
         other => {
             return Err(D::Error::custom(format!(
                 "expected an integer, got {other}"
-            )))
+            )));
         }
     };
     T::try_from(value).map_err(|_| D::Error::custom(format!("{value} is out of range")))

@@ -20,7 +20,7 @@
 use std::cell::Cell;
 
 use bson::{Bson, Document, RawDocument, RawDocumentBuf};
-use serde::{de::DeserializeOwned, ser, Serialize};
+use serde::{Serialize, de::DeserializeOwned, ser};
 
 use crate::error::{Error, Result};
 
@@ -63,11 +63,7 @@ const INLINE_STACK: usize = 64 * 1024;
 /// The deepest document handled on the caller's stack.
 const INLINE_DEPTH: usize = {
     let depth = INLINE_STACK / STACK_PER_LEVEL;
-    if depth == 0 {
-        1
-    } else {
-        depth
-    }
+    if depth == 0 { 1 } else { depth }
 };
 
 /// The side stack: every level up to the limit, and the frames around them.

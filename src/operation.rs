@@ -42,24 +42,24 @@ pub(crate) use delete::Delete;
 pub(crate) use distinct::Distinct;
 pub(crate) use find::Find;
 pub(crate) use find_and_modify::{FindAndModify, Modification};
-pub(crate) use insert::{insert_batches, merge_insert_errors, raw_with_id, with_id, Insert};
+pub(crate) use insert::{Insert, insert_batches, merge_insert_errors, raw_with_id, with_id};
 pub(crate) use list::{ListCollections, ListDatabases, ListIndexes};
-pub(crate) use reply::{error_labels, CursorReply, WriteReply};
+pub(crate) use reply::{CursorReply, WriteReply, error_labels};
 pub(crate) use run_command::{RunCommand, RunCursorCommand};
 pub(crate) use transaction::EndTransaction;
-pub(crate) use update::{checked_update, to_replacement, Update};
+pub(crate) use update::{Update, checked_update, to_replacement};
 
 use std::time::Duration;
 
-use bson::{doc, Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 
 pub(crate) use crate::Namespace;
 use crate::{
+    Result,
     options::{ReadConcern, ReadPreference, ReadPreferenceMode, SelectionCriteria, WriteConcern},
     retry::Retry,
     selection::Criteria,
     wire::DocumentSequence,
-    Result,
 };
 
 /// One command operation.
@@ -269,10 +269,10 @@ pub(crate) fn add_read_options(
     if let Some(rc) = read_concern {
         command.insert("readConcern", rc.to_document());
     }
-    if let Some(pref) = read_preference {
-        if pref.mode != ReadPreferenceMode::Primary {
-            command.insert("$readPreference", read_preference_document(pref));
-        }
+    if let Some(pref) = read_preference
+        && pref.mode != ReadPreferenceMode::Primary
+    {
+        command.insert("$readPreference", read_preference_document(pref));
     }
 }
 

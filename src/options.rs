@@ -34,7 +34,7 @@ pub use crate::gridfs::{
     GridFsUploadOptions,
 };
 pub use crate::timeout::TimeoutMode;
-pub use address::{ServerAddress, DEFAULT_PORT};
+pub use address::{DEFAULT_PORT, ServerAddress};
 pub use admin::{
     CreateCollectionOptions, CreateIndexOptions, DropCollectionOptions, DropDatabaseOptions,
     DropIndexOptions, IndexModel, IndexOptions, ListCollectionsOptions, ListDatabasesOptions,
@@ -426,10 +426,11 @@ impl ClientOptions {
         if max_hosts > 0 && self.repl_set_name.is_some() {
             return fail("replicaSet is not allowed with a positive srvMaxHosts");
         }
-        if let (Some(min), Some(max)) = (self.min_pool_size, self.max_pool_size) {
-            if max != 0 && min > max {
-                return fail("minPoolSize must not exceed maxPoolSize");
-            }
+        if let (Some(min), Some(max)) = (self.min_pool_size, self.max_pool_size)
+            && max != 0
+            && min > max
+        {
+            return fail("minPoolSize must not exceed maxPoolSize");
         }
         if let Some(credential) = &self.credential {
             credential.validate()?;

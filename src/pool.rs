@@ -102,11 +102,11 @@ use std::{fmt, sync::Arc};
 pub use event::{CheckOutFailedReason, CmapEvent, ConnectionClosedReason};
 pub use interrupt::Establishing;
 pub use options::{
-    PoolOptions, DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_CONNECTING, DEFAULT_MAX_POOL_SIZE,
+    DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_CONNECTING, DEFAULT_MAX_POOL_SIZE, PoolOptions,
 };
 pub use pooled::PooledConnection;
 
-use crate::{options::ServerAddress, runtime::sync::mpsc, Result};
+use crate::{Result, options::ServerAddress, runtime::sync::mpsc};
 use shared::{Closing, Failure, Inner};
 
 /// What a [`Pool`] can pool.

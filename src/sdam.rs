@@ -56,12 +56,12 @@ mod topology_description;
 use std::time::Duration;
 
 pub use app_error::{
-    decide, ApplicationError, ApplicationErrorKind, CommandFailure, ErrorDecision, ErrorOutcome,
-    ErrorPhase, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR,
+    ApplicationError, ApplicationErrorKind, CommandFailure, ErrorDecision, ErrorOutcome,
+    ErrorPhase, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR, decide,
 };
 pub use description::{ServerDescription, ServerType, TopologyVersion};
 pub use event::SdamEvent;
-pub use rtt::{moving_average, RoundTripTimes, RttStats, RTT_ALPHA};
+pub use rtt::{RTT_ALPHA, RoundTripTimes, RttStats, moving_average};
 pub use topology_description::{TopologyDescription, TopologyType, UpdateOutcome};
 
 /// The oldest wire version greenmongo speaks: MongoDB 4.0.

@@ -41,15 +41,15 @@ mod staleness;
 
 use std::time::Duration;
 
-pub use staleness::{staleness, validate_max_staleness, IDLE_WRITE_PERIOD, SMALLEST_MAX_STALENESS};
+pub use staleness::{IDLE_WRITE_PERIOD, SMALLEST_MAX_STALENESS, staleness, validate_max_staleness};
 
 use crate::{
+    ClientOptions, Error, ErrorKind, Result,
     options::{ReadPreference, ReadPreferenceMode, ServerAddress, TagSet},
     sdam::{
-        ServerDescription, ServerType, TopologyDescription, TopologyType,
-        DEFAULT_HEARTBEAT_FREQUENCY,
+        DEFAULT_HEARTBEAT_FREQUENCY, ServerDescription, ServerType, TopologyDescription,
+        TopologyType,
     },
-    ClientOptions, Error, ErrorKind, Result,
 };
 
 /// The default width of the latency window (`localThresholdMS`).
@@ -206,10 +206,10 @@ pub fn suitable_servers<'a>(
     }
     if let Criteria::Read(pref) = criteria {
         pref.validate()?;
-        if let Some(max) = pref.max_staleness {
-            if topology.topology_type().is_replica_set() {
-                validate_max_staleness(max, settings.heartbeat_frequency)?;
-            }
+        if let Some(max) = pref.max_staleness
+            && topology.topology_type().is_replica_set()
+        {
+            validate_max_staleness(max, settings.heartbeat_frequency)?;
         }
     }
     let preferred = suitable(topology, criteria, settings, |sd| {
@@ -259,11 +259,7 @@ fn suitable<'a>(
                 }
                 ReadPreferenceMode::SecondaryPreferred => {
                     let found = secondaries();
-                    if found.is_empty() {
-                        primary
-                    } else {
-                        found
-                    }
+                    if found.is_empty() { primary } else { found }
                 }
                 ReadPreferenceMode::Nearest => {
                     let candidates =

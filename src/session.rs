@@ -11,16 +11,16 @@ mod transaction;
 
 use std::fmt;
 
-use bson::{doc, Bson, Document, RawDocumentBuf, Timestamp};
+use bson::{Bson, Document, RawDocumentBuf, Timestamp, doc};
 
 pub(crate) use pool::{ServerSession, SessionPool};
 pub use transaction::TransactionState;
-pub(crate) use transaction::{majority_for_retry, TransactionPin};
+pub(crate) use transaction::{TransactionPin, majority_for_retry};
 
 use crate::{
+    Client, Error, Result,
     options::{ReadConcernLevel, SelectionCriteria, SessionOptions},
     retry::Retry,
-    Client, Error, Result,
 };
 
 /// An explicit session: operations given it with `.session(&mut session)` are causally
@@ -421,15 +421,15 @@ impl ClientSession {
                 }
                 command.insert("readConcern", read_concern);
             }
-        } else if let (true, Some(time)) = (self.causally_consistent(), self.operation_time) {
-            if waits_for_cluster_time(&name, command) {
-                let mut read_concern = command
-                    .get_document("readConcern")
-                    .cloned()
-                    .unwrap_or_default();
-                read_concern.insert("afterClusterTime", time);
-                command.insert("readConcern", read_concern);
-            }
+        } else if let (true, Some(time)) = (self.causally_consistent(), self.operation_time)
+            && waits_for_cluster_time(&name, command)
+        {
+            let mut read_concern = command
+                .get_document("readConcern")
+                .cloned()
+                .unwrap_or_default();
+            read_concern.insert("afterClusterTime", time);
+            command.insert("readConcern", read_concern);
         }
     }
 
@@ -439,10 +439,10 @@ impl ClientSession {
         if let Ok(time) = reply.get_timestamp("operationTime") {
             self.advance_operation_time(time);
         }
-        if let Ok(cluster_time) = reply.get_document("$clusterTime") {
-            if let Ok(cluster_time) = crate::nesting::to_document(cluster_time) {
-                self.advance_cluster_time(&cluster_time);
-            }
+        if let Ok(cluster_time) = reply.get_document("$clusterTime")
+            && let Ok(cluster_time) = crate::nesting::to_document(cluster_time)
+        {
+            self.advance_cluster_time(&cluster_time);
         }
         if self.is_snapshot() && self.snapshot_time.is_none() {
             let at = reply
@@ -452,10 +452,10 @@ impl ClientSession {
                 .or_else(|| reply.get_timestamp("atClusterTime").ok());
             self.snapshot_time = at;
         }
-        if self.transaction.state.is_open() {
-            if let Ok(token) = reply.get_document("recoveryToken") {
-                self.transaction.recovery_token = crate::nesting::to_document(token).ok();
-            }
+        if self.transaction.state.is_open()
+            && let Ok(token) = reply.get_document("recoveryToken")
+        {
+            self.transaction.recovery_token = crate::nesting::to_document(token).ok();
         }
     }
 

@@ -255,14 +255,14 @@ impl CursorTiming {
                 "timeoutMode iteration is not allowed for an aggregate with $out or $merge",
             ));
         }
-        if let (Some(timeout), Some(wait)) = (timeout, max_await_time) {
-            if wait >= timeout {
-                return Err(Error::invalid_argument(format!(
-                    "maxAwaitTimeMS ({} ms) must be less than timeoutMS ({} ms)",
-                    wait.as_millis(),
-                    timeout.as_millis()
-                )));
-            }
+        if let (Some(timeout), Some(wait)) = (timeout, max_await_time)
+            && wait >= timeout
+        {
+            return Err(Error::invalid_argument(format!(
+                "maxAwaitTimeMS ({} ms) must be less than timeoutMS ({} ms)",
+                wait.as_millis(),
+                timeout.as_millis()
+            )));
         }
         let budget = Budget::start(self.timeout);
         let kept = match (timeout, mode) {
@@ -415,9 +415,11 @@ mod tests {
         with_timeout(Duration::from_secs(10), || {
             let ms = max_time_ms(Duration::from_secs(1)).unwrap().unwrap();
             assert!((8_000..=9_000).contains(&ms), "{ms}");
-            assert!(max_time_ms(Duration::from_secs(11))
-                .unwrap_err()
-                .is_timeout());
+            assert!(
+                max_time_ms(Duration::from_secs(11))
+                    .unwrap_err()
+                    .is_timeout()
+            );
         });
     }
 }

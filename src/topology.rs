@@ -35,31 +35,31 @@ use std::{
     collections::HashMap,
     fmt::Write as _,
     sync::{
-        atomic::{AtomicI32, Ordering},
         Arc, MutexGuard, PoisonError, Weak,
+        atomic::{AtomicI32, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use bson::{oid::ObjectId, Document, RawDocument, Timestamp};
+use bson::{Document, RawDocument, Timestamp, oid::ObjectId};
 use greenmongo_runtime::{
-    sync::{mpsc, Condvar, Mutex},
     Handle,
+    sync::{Condvar, Mutex, mpsc},
 };
 
 use crate::{
+    Error, Result,
     conn::{Connection, ConnectionConfig},
     error::ErrorKind,
     options::ServerAddress,
     pool::{Establishing, Pool, PoolOptions, PooledConnection},
     sdam::{
+        ApplicationError, ErrorPhase, RETRYABLE_ERROR, RoundTripTimes, SYSTEM_OVERLOADED_ERROR,
+        SdamEvent, ServerDescription, TopologyDescription, UpdateOutcome,
         monitor::{self, MonitorHandle},
         srv_polling::SrvPollerHandle,
-        ApplicationError, ErrorPhase, RoundTripTimes, SdamEvent, ServerDescription,
-        TopologyDescription, UpdateOutcome, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR,
     },
-    selection::{select_server, Criteria, SelectionSettings},
-    Error, Result,
+    selection::{Criteria, SelectionSettings, select_server},
 };
 
 /// How long server selection waits by default (`serverSelectionTimeoutMS`).
@@ -309,15 +309,15 @@ impl Topology {
                 },
                 random_below,
             )?;
-            if let Some(description) = chosen {
-                if let Some(server) = state.servers.get(&description.address) {
-                    return Ok(SelectedServer {
-                        address: description.address.clone(),
-                        pool: server.pool.clone(),
-                        max_wire_version: self.max_wire_version(description),
-                        min_rtt: description.min_rtt.unwrap_or_default(),
-                    });
-                }
+            if let Some(description) = chosen
+                && let Some(server) = state.servers.get(&description.address)
+            {
+                return Ok(SelectedServer {
+                    address: description.address.clone(),
+                    pool: server.pool.clone(),
+                    max_wire_version: self.max_wire_version(description),
+                    min_rtt: description.min_rtt.unwrap_or_default(),
+                });
             }
             for server in state.servers.values() {
                 let _ = server.check_now.try_send(());
@@ -601,10 +601,8 @@ impl Topology {
         let newer = seen
             .as_ref()
             .is_none_or(|c| (time.time, time.increment) > (c.time.time, c.time.increment));
-        if newer {
-            if let Ok(document) = crate::nesting::to_document(document) {
-                *seen = Some(ClusterTime { time, document });
-            }
+        if newer && let Ok(document) = crate::nesting::to_document(document) {
+            *seen = Some(ClusterTime { time, document });
         }
     }
 
@@ -713,10 +711,8 @@ impl Topology {
         let available = description.server_type.is_available();
         let Ok(mut state) = self.lock() else { return };
         let outcome = state.description.update(description);
-        if available {
-            if let Some(server) = state.servers.get(&address) {
-                server.pool.ready();
-            }
+        if available && let Some(server) = state.servers.get(&address) {
+            server.pool.ready();
         }
         self.apply(&mut state, outcome);
     }

@@ -35,7 +35,7 @@
 mod query;
 mod seedlist;
 
-pub use seedlist::{SrvLookup, DEFAULT_SRV_SERVICE_NAME};
+pub use seedlist::{DEFAULT_SRV_SERVICE_NAME, SrvLookup};
 
 /// Every connection-string option greenmongo reads, lower-cased (keys match without
 /// regard to case); any other is ignored with a warning. Each one takes effect, or the
@@ -49,8 +49,8 @@ pub use seedlist::{SrvLookup, DEFAULT_SRV_SERVICE_NAME};
 pub const OPTIONS: &[&str] = query::KNOWN_KEYS;
 
 use crate::{
-    options::{ClientOptions, ServerAddress},
     Error, Result,
+    options::{ClientOptions, ServerAddress},
 };
 
 const SCHEME: &str = "mongodb://";
@@ -211,7 +211,7 @@ pub(crate) fn percent_decode(s: &str, what: &str) -> Result<String> {
                 return Err(Error::invalid_argument(format!(
                     "invalid percent-encoding in {what}: '%' must be followed by two hex \
                      digits (write a literal '%' as %25)"
-                )))
+                )));
             }
         }
         i += 3;

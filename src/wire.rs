@@ -48,8 +48,8 @@ pub(crate) mod compression;
 mod header;
 mod op_msg;
 
-pub use compression::{command_may_be_compressed, Compressor};
-pub use header::{next_request_id, MsgHeader, OpCode, HEADER_LEN};
+pub use compression::{Compressor, command_may_be_compressed};
+pub use header::{HEADER_LEN, MsgHeader, OpCode, next_request_id};
 pub use op_msg::{DocumentSequence, Message, MessageFlags};
 
 /// The default `maxMessageSizeBytes` (48,000,000), used until a `hello` reply says otherwise.

@@ -13,15 +13,15 @@ use std::{
     time::Duration,
 };
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 use greenmongo::{
+    Client, Collection, Database,
     event::{CommandEvent, EventHandler},
     options::{
         ClientOptions, Collation, CollectionWriteModel, CursorType, Hint, IndexModel,
         InsertOneModel, ReadConcern, ReadConcernLevel, ReadPreference, ReadPreferenceMode,
         ReturnDocument, SelectionCriteria, WriteConcern,
     },
-    Client, Collection, Database,
 };
 use util::server;
 

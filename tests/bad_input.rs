@@ -15,20 +15,20 @@ use std::{
     alloc::{GlobalAlloc, Layout, System},
     io::{Read, Write},
     net::{SocketAddr, TcpListener, TcpStream},
-    panic::{catch_unwind, AssertUnwindSafe},
+    panic::{AssertUnwindSafe, catch_unwind},
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     thread,
     time::Duration,
 };
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::{
+    Client, ClientOptions, ErrorKind,
     event::{CommandEvent, EventHandler},
     wire::{self, SizeLimits},
-    Client, ClientOptions, ErrorKind,
 };
 
 /// The system allocator, remembering the largest single request.

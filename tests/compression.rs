@@ -16,16 +16,16 @@ use std::{
     io::Write,
     net::{SocketAddr, TcpListener, TcpStream},
     sync::{
-        atomic::{AtomicBool, Ordering},
         Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
     },
     thread,
 };
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 use greenmongo::{
-    wire::{self, Compressor, Message, MsgHeader, OpCode, SizeLimits, HEADER_LEN},
     Client,
+    wire::{self, Compressor, HEADER_LEN, Message, MsgHeader, OpCode, SizeLimits},
 };
 
 const SNAPPY: u8 = 1;

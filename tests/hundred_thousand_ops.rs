@@ -17,18 +17,18 @@ mod fakepeer;
 
 use std::{
     sync::{
-        atomic::{AtomicUsize, Ordering},
         Arc,
+        atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 use greenmongo::{
+    Client, ClientOptions, Collection,
     event::EventHandler,
     pool::CmapEvent,
-    runtime::{coroutine, sync::WaitGroup, Runtime},
-    Client, ClientOptions, Collection,
+    runtime::{Runtime, coroutine, sync::WaitGroup},
 };
 
 const OPS: usize = 100_000;

@@ -7,14 +7,14 @@ mod util {
 
 use std::sync::{Arc, Mutex};
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::{
+    Client, ClientOptions, ErrorKind,
     event::EventHandler,
     options::AuthMechanism,
     pool::CmapEvent,
     runtime::Runtime,
     sdam::{SdamEvent, ServerType},
-    Client, ClientOptions, ErrorKind,
 };
 use util::server;
 

@@ -11,8 +11,9 @@ use std::{
     time::Instant,
 };
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 use greenmongo::{
+    Client, Collection, Database, ErrorKind, Namespace,
     error::PartialBulkWriteResult,
     event::{CommandEvent, EventHandler},
     options::ClientOptions,
@@ -21,7 +22,6 @@ use greenmongo::{
         WriteModelOptions,
     },
     wire::SizeLimits,
-    Client, Collection, Database, ErrorKind, Namespace,
 };
 use util::server;
 

@@ -11,19 +11,19 @@ mod util {
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::{
+    Client, ClientOptions, Collection,
     change_stream::event::{ChangeStreamEvent, OperationType, ResumeToken},
     event::{CommandEvent, EventHandler},
     pool::CmapEvent,
     runtime::Runtime,
-    Client, ClientOptions, Collection,
 };
 use util::{own_server::OwnServer, server};
 
@@ -345,10 +345,10 @@ fn a_stream_resumes_across_a_server_killed_and_restarted_with_no_event_lost_or_r
     let aggregates = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = aggregates.clone();
     options.command_event_handler = Some(EventHandler::new(move |e: &CommandEvent| {
-        if let CommandEvent::Started(started) = e {
-            if started.command_name == "aggregate" {
-                sink.lock().unwrap().push(started.command.clone());
-            }
+        if let CommandEvent::Started(started) = e
+            && started.command_name == "aggregate"
+        {
+            sink.lock().unwrap().push(started.command.clone());
         }
     }));
     let client = Client::with_options(options).unwrap();

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use bson::doc;
 use greenmongo::{
-    pool::{CmapEvent, ConnectionClosedReason},
-    runtime::{sleep, time::with_timeout, Runtime},
     Client, ClientOptions,
+    pool::{CmapEvent, ConnectionClosedReason},
+    runtime::{Runtime, sleep, time::with_timeout},
 };
 use util::server;
 

@@ -5,8 +5,8 @@ mod util {
     pub mod server;
 }
 
-use bson::{doc, Bson};
-use greenmongo::{runtime::coroutine, runtime::Runtime, ErrorKind};
+use bson::{Bson, doc};
+use greenmongo::{ErrorKind, runtime::Runtime, runtime::coroutine};
 use util::server;
 
 #[test]

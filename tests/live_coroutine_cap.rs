@@ -15,8 +15,8 @@ use std::{ptr, sync::Arc, time::Duration};
 
 use bson::doc;
 use greenmongo::{
-    runtime::{coroutine, sync::Semaphore, time::with_timeout, Runtime},
     Client,
+    runtime::{Runtime, coroutine, sync::Semaphore, time::with_timeout},
 };
 
 /// How many mappings the process has now.

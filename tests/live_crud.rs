@@ -4,14 +4,14 @@ mod util {
     pub mod server;
 }
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 use greenmongo::{
+    Collection, ErrorKind,
     options::{
         FindOneAndUpdateOptions, FindOptions, IndexModel, IndexOptions, InsertManyOptions,
         ReturnDocument, UpdateOptions,
     },
-    runtime::{coroutine, Runtime},
-    Collection, ErrorKind,
+    runtime::{Runtime, coroutine},
 };
 use serde::{Deserialize, Serialize};
 use util::server;

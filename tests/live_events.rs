@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use bson::doc;
 use greenmongo::{
-    event::{CommandEvent, EventHandler},
     Client, ClientOptions,
+    event::{CommandEvent, EventHandler},
 };
 use util::server;
 

@@ -38,20 +38,21 @@ use std::{
     io::{self, Read, Write},
     net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
     sync::{
+        Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
-        mpsc, Arc, Mutex, PoisonError,
+        mpsc,
     },
     thread,
     time::{Duration, Instant},
 };
 
-use bson::{doc, Document, RawDocument};
+use bson::{Document, RawDocument, doc};
 use greenmongo::{
+    Client, ClientOptions, Collection,
     event::{CommandEvent, EventHandler},
     options::ServerAddress,
     pool::CmapEvent,
-    runtime::{coroutine, sync::oneshot, time::with_timeout, JoinHandle, Runtime},
-    Client, ClientOptions, Collection,
+    runtime::{JoinHandle, Runtime, coroutine, sync::oneshot, time::with_timeout},
 };
 use util::server::{self, FailPoint};
 

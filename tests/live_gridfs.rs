@@ -13,12 +13,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{doc, spec::BinarySubtype, Binary, Bson, Document, RawDocumentBuf};
+use bson::{Binary, Bson, Document, RawDocumentBuf, doc, spec::BinarySubtype};
 use greenmongo::{
+    Client, ClientOptions, Database, Error, ErrorKind,
     event::{CommandEvent, EventHandler},
     gridfs::{GridFsBucket, GridFsBucketOptions, GridFsErrorKind, GridFsFileIdentifier},
-    runtime::{coroutine, Runtime},
-    Client, ClientOptions, Database, Error, ErrorKind,
+    runtime::{Runtime, coroutine},
 };
 use sha2::{Digest, Sha256};
 use util::server;
@@ -204,11 +204,13 @@ fn upload_from_reader_and_download_to_writer_round_trip() {
         .unwrap_err();
     assert!(err.to_string().contains("disk on fire"), "{err}");
     assert_eq!(chunk_count(&db, "fs", &Bson::from("failing")), 0);
-    assert!(bucket
-        .find_one(doc! { "_id": "failing" })
-        .run()
-        .unwrap()
-        .is_none());
+    assert!(
+        bucket
+            .find_one(doc! { "_id": "failing" })
+            .run()
+            .unwrap()
+            .is_none()
+    );
 
     // An empty source: a file of length 0, no chunks, and it reads back empty.
     let empty = bucket
@@ -660,11 +662,13 @@ fn revisions_rename_delete_find_and_drop() {
 
     // delete: files document and chunks; a second delete finds nothing.
     bucket.delete(ids[0].clone()).run().unwrap();
-    assert!(bucket
-        .find_one(doc! { "_id": ids[0].clone() })
-        .run()
-        .unwrap()
-        .is_none());
+    assert!(
+        bucket
+            .find_one(doc! { "_id": ids[0].clone() })
+            .run()
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(chunk_count(&db, "docs", &ids[0]), 0);
     let err = bucket.delete(ids[0].clone()).run().unwrap_err();
     assert_eq!(
@@ -860,9 +864,11 @@ fn chunks_go_out_as_they_fill_and_come_back_one_per_batch() {
     assert_eq!(bson_int(find.get("limit")), Some(3), "{find}");
     let get_mores: Vec<_> = commands.iter().filter(|(n, _, _)| n == "getMore").collect();
     assert_eq!(get_mores.len(), 2, "{commands:?}");
-    assert!(get_mores
-        .iter()
-        .all(|(_, _, c)| bson_int(c.get("batchSize")) == Some(1)));
+    assert!(
+        get_mores
+            .iter()
+            .all(|(_, _, c)| bson_int(c.get("batchSize")) == Some(1))
+    );
     assert_eq!(
         commands
             .iter()

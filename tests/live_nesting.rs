@@ -15,18 +15,18 @@ mod util {
 use std::{
     net::{TcpListener, TcpStream},
     sync::{
-        atomic::{AtomicBool, Ordering},
         Arc,
+        atomic::{AtomicBool, Ordering},
     },
     thread,
     time::Duration,
 };
 
-use bson::{doc, rawdoc, Document, RawDocumentBuf};
+use bson::{Document, RawDocumentBuf, doc, rawdoc};
 use greenmongo::{
+    Client, Collection, ErrorKind, MAX_DOCUMENT_DEPTH,
     runtime::Runtime,
     wire::{self, Message, SizeLimits},
-    Client, Collection, ErrorKind, MAX_DOCUMENT_DEPTH,
 };
 
 /// `{ a: { a: ... { x: 1 } } }`, `levels` documents deep (the innermost counts).
@@ -94,7 +94,10 @@ fn the_deepest_document_round_trips() {
             }
         }
     }
-    println!("the server stores a field nested {keeps} levels deep (greenmongo's limit leaves room for {})", MAX_DOCUMENT_DEPTH - 4);
+    println!(
+        "the server stores a field nested {keeps} levels deep (greenmongo's limit leaves room for {})",
+        MAX_DOCUMENT_DEPTH - 4
+    );
     assert!(
         keeps >= 100,
         "every MongoDB server stores 100 levels; this one stopped at {keeps}"

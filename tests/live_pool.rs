@@ -12,18 +12,18 @@ mod util {
 
 use std::{
     sync::{
-        atomic::{AtomicI64, AtomicUsize, Ordering},
         Arc, Mutex,
+        atomic::{AtomicI64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use bson::{doc, Bson};
+use bson::{Bson, doc};
 use greenmongo::{
+    Client, ClientOptions, ErrorKind,
     options::ServerAddress,
     pool::{CmapEvent, ConnectionClosedReason},
-    runtime::{coroutine, time::with_timeout, Runtime},
-    Client, ClientOptions, ErrorKind,
+    runtime::{Runtime, coroutine, time::with_timeout},
 };
 use util::server::{self, FailPoint};
 
@@ -281,10 +281,10 @@ fn concurrent_operations_use_about_as_many_sessions_as_connections() {
     let sink = lsids.clone();
     options.command_event_handler = Some(greenmongo::event::EventHandler::new(
         move |e: &greenmongo::event::CommandEvent| {
-            if let greenmongo::event::CommandEvent::Started(started) = e {
-                if let Ok(lsid) = started.command.get_document("lsid") {
-                    sink.lock().unwrap().insert(lsid.to_string());
-                }
+            if let greenmongo::event::CommandEvent::Started(started) = e
+                && let Ok(lsid) = started.command.get_document("lsid")
+            {
+                sink.lock().unwrap().insert(lsid.to_string());
             }
         },
     ));

@@ -18,12 +18,12 @@ use std::{
     time::Duration,
 };
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::{
+    Client, ClientOptions, Error, ErrorKind,
     options::ServerAddress,
     pool::CmapEvent,
-    runtime::{coroutine, Runtime},
-    Client, ClientOptions, Error, ErrorKind,
+    runtime::{Runtime, coroutine},
 };
 use util::{
     server,
@@ -303,10 +303,12 @@ fn tls_runs_inside_the_proxy_tunnel() {
     crud_round_trip(&client, &server::unique("tls"));
     assert!(proxy.tunnels() >= 2, "{} tunnels", proxy.tunnels());
     let tls_port = tls_server.port;
-    assert!(proxy
-        .targets()
-        .iter()
-        .all(|t| *t == Target::Ip(SocketAddr::from(([127, 0, 0, 1], tls_port)))));
+    assert!(
+        proxy
+            .targets()
+            .iter()
+            .all(|t| *t == Target::Ip(SocketAddr::from(([127, 0, 0, 1], tls_port))))
+    );
     // Every tunnel starts with a TLS handshake record (content type 22): the driver does
     // TLS end to end with the server, the proxy sees only ciphertext.
     let first = proxy.first_bytes();

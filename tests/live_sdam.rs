@@ -12,18 +12,18 @@ mod util {
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use bson::doc;
 use greenmongo::{
-    options::ServerAddress,
-    runtime::{sleep, Runtime},
-    sdam::{ServerType, TopologyType},
     Client, ErrorKind,
+    options::ServerAddress,
+    runtime::{Runtime, sleep},
+    sdam::{ServerType, TopologyType},
 };
 use util::{own_server::OwnServer, server};
 
@@ -62,7 +62,7 @@ fn a_seed_is_discovered_as_a_replica_set_primary() {
 
 #[test]
 fn sdam_events_are_published_and_shutdown_stops_the_client() {
-    use greenmongo::{event::EventHandler, sdam::SdamEvent, ClientOptions};
+    use greenmongo::{ClientOptions, event::EventHandler, sdam::SdamEvent};
     let Some(uri) = server::uri() else { return };
     let names = Arc::new(Mutex::new(Vec::new()));
     let sink = names.clone();
@@ -107,7 +107,7 @@ fn sdam_events_are_published_and_shutdown_stops_the_client() {
 
 #[test]
 fn a_failed_check_is_a_heartbeat_failed_event() {
-    use greenmongo::{event::EventHandler, sdam::SdamEvent, ClientOptions};
+    use greenmongo::{ClientOptions, event::EventHandler, sdam::SdamEvent};
     // A port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -357,7 +357,7 @@ type Heartbeats = Arc<Mutex<Vec<(&'static str, bool)>>>;
 
 /// A client of `uri` + `query`, and the heartbeat events it publishes.
 fn heartbeats(uri: &str, query: &str) -> (Client, Heartbeats) {
-    use greenmongo::{event::EventHandler, sdam::SdamEvent, ClientOptions};
+    use greenmongo::{ClientOptions, event::EventHandler, sdam::SdamEvent};
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let mut options = ClientOptions::parse(&format!("{uri}&{query}")).unwrap();
@@ -449,7 +449,7 @@ fn poll_mode_never_awaits() {
 
 #[test]
 fn a_streaming_monitor_sees_a_killed_server_at_once() {
-    use greenmongo::{event::EventHandler, sdam::SdamEvent, ClientOptions};
+    use greenmongo::{ClientOptions, event::EventHandler, sdam::SdamEvent};
     if std::env::var("MONGODB_URI").is_ok_and(|u| !u.contains("127.0.0.1")) {
         eprintln!("skipped: MONGODB_URI is not a local test server");
         return;
@@ -467,10 +467,10 @@ fn a_streaming_monitor_sees_a_killed_server_at_once() {
     ))
     .unwrap();
     options.sdam_event_handler = Some(EventHandler::new(move |e: &SdamEvent| {
-        if let SdamEvent::ServerDescriptionChanged { new, .. } = e {
-            if new.server_type == ServerType::Unknown {
-                flag.store(true, Ordering::SeqCst);
-            }
+        if let SdamEvent::ServerDescriptionChanged { new, .. } = e
+            && new.server_type == ServerType::Unknown
+        {
+            flag.store(true, Ordering::SeqCst);
         }
     }));
     let client = Client::with_options(options).unwrap();
@@ -531,7 +531,7 @@ fn ending_a_client_closes_its_connections_at_once(what: &str, end: impl FnOnce(C
             .unwrap()
     };
     let baseline = open(); // the observer's monitor and pooled connection
-                           // A reply at most every 30 s: a monitor that waited for it would take that long.
+    // A reply at most every 30 s: a monitor that waited for it would take that long.
     let (client, events) = heartbeats(
         &uri,
         "serverMonitoringMode=stream&heartbeatFrequencyMS=30000",

@@ -16,12 +16,12 @@ use std::{
     thread,
 };
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 use greenmongo::{
+    Client, ClientOptions,
     event::{CommandEvent, EventHandler},
     options::{ServerApi, ServerApiVersion},
-    wire::{read_message_bytes, Message, MsgHeader, OpCode, SizeLimits},
-    Client, ClientOptions,
+    wire::{Message, MsgHeader, OpCode, SizeLimits, read_message_bytes},
 };
 use util::server;
 

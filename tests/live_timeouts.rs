@@ -17,12 +17,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::{
+    Client, ClientOptions, ErrorKind,
     event::{CommandEvent, EventHandler},
     pool::CmapEvent,
-    runtime::{coroutine, time::with_timeout, Runtime},
-    Client, ClientOptions, ErrorKind,
+    runtime::{Runtime, coroutine, time::with_timeout},
 };
 use util::server::{self, FailPoint};
 
@@ -144,10 +144,10 @@ fn the_callers_deadline_reaches_the_server_as_max_time_ms() {
     let sent = Arc::new(Mutex::new(Vec::<Document>::new()));
     let sink = sent.clone();
     options.command_event_handler = Some(EventHandler::new(move |e: &CommandEvent| {
-        if let CommandEvent::Started(started) = e {
-            if started.command_name == "insert" {
-                sink.lock().unwrap().push(started.command.clone());
-            }
+        if let CommandEvent::Started(started) = e
+            && started.command_name == "insert"
+        {
+            sink.lock().unwrap().push(started.command.clone());
         }
     }));
     let client = Client::with_options(options).unwrap();

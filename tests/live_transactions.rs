@@ -13,13 +13,13 @@ use std::{
     time::Duration,
 };
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 use greenmongo::{
+    Client, ClientOptions, Collection, Database,
     error::TRANSIENT_TRANSACTION_ERROR,
     event::{CommandEvent, EventHandler},
     options::WriteConcern,
-    runtime::{coroutine, time::with_timeout, Runtime},
-    Client, ClientOptions, Collection, Database,
+    runtime::{Runtime, coroutine, time::with_timeout},
 };
 use util::server;
 

@@ -16,20 +16,20 @@ use std::{
     io::{self, Read, Write},
     net::{Shutdown, SocketAddr, TcpListener, TcpStream},
     sync::{
-        atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
     },
     thread,
 };
 
-use bson::{doc, oid::ObjectId, Document, RawDocumentBuf};
+use bson::{Document, RawDocumentBuf, doc, oid::ObjectId};
 use greenmongo::{
+    Client,
     event::{CommandEvent, EventHandler},
     options::{ClientOptions, FindOptions, ServerAddress},
     pool::CmapEvent,
     sdam::{ServerType, TopologyType},
-    wire::{Message, SizeLimits, HEADER_LEN},
-    Client,
+    wire::{HEADER_LEN, Message, SizeLimits},
 };
 
 /// The test load balancer: a proxy that tags `hello` replies with a `serviceId`.
@@ -172,8 +172,8 @@ fn client_with_events(mut options: ClientOptions) -> (Client, Arc<Mutex<Vec<Cmap
 /// The load balancer's address, as the client knows it.
 fn lb_address(client: &Client) -> ServerAddress {
     let topology = client.topology_description();
-    let address = topology.servers().next().unwrap().address.clone();
-    address
+
+    topology.servers().next().unwrap().address.clone()
 }
 
 /// The `serviceId` of every `PoolCleared` event, in order.

@@ -5,27 +5,26 @@
 
 use std::{
     fs,
-    panic::{catch_unwind, AssertUnwindSafe},
+    panic::{AssertUnwindSafe, catch_unwind},
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use greenmongo::{
+    Error, ErrorKind,
     options::ServerAddress,
     pool::{
         CmapEvent, ConnectionClosedReason, Establishing, Pool, PoolConnection, PoolCounts,
         PoolOptions,
     },
     runtime::{
-        coroutine,
+        Runtime, coroutine,
         net::{TcpListener, TcpStream},
         time::with_timeout,
-        Runtime,
     },
-    Error, ErrorKind,
 };
 
 /// A fake connection; `broken` plays an operation interrupted mid-message.

@@ -26,16 +26,16 @@ use std::{
     time::Duration,
 };
 
-use bson::{doc, oid::ObjectId, Bson, Document};
+use bson::{Bson, Document, doc, oid::ObjectId};
 use greenmongo::{
+    Client, Collection, Database,
     runtime::{
+        Runtime,
         net::{TcpListener, TcpStream},
         time::with_timeout,
-        Runtime,
     },
-    Client, Collection, Database,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use api::{Api, Item};
 use client::{HttpClient, Reply};
@@ -224,9 +224,11 @@ fn every_endpoint_round_trips_to_the_database() {
     );
     let workers = stats["runtime"]["workers"].as_array().unwrap();
     assert_eq!(workers.len(), 2);
-    assert!(workers
-        .iter()
-        .all(|w| w["runnable"].is_u64() && w["coroutines"].is_u64()));
+    assert!(
+        workers
+            .iter()
+            .all(|w| w["runnable"].is_u64() && w["coroutines"].is_u64())
+    );
     assert!(
         stats["runtime"]["coroutines"].as_u64().unwrap() >= 2,
         "acceptor and this connection"

@@ -69,7 +69,7 @@ fn run(test: &AuthTest) -> Result<(), String> {
     let props = actual.mechanism_properties.as_ref();
     match &expected.mechanism_properties {
         None if props.is_some_and(|p| !p.is_empty()) => {
-            return Err(format!("expected no mechanism properties, got {props:?}"))
+            return Err(format!("expected no mechanism properties, got {props:?}"));
         }
         None => {}
         Some(want) => {

@@ -27,17 +27,17 @@ use std::{
 
 use std::io::Write as _;
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::{
+    Client, Error, ErrorKind,
     options::{ClientOptions, ServerAddress},
     pool::{CmapEvent, Establishing, Pool, PoolConnection, PoolOptions, PooledConnection},
-    runtime::{self, coroutine, net::TcpStream, sync::mpsc, Runtime},
+    runtime::{self, Runtime, coroutine, net::TcpStream, sync::mpsc},
     wire::{self, Message, SizeLimits},
-    Client, Error, ErrorKind,
 };
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
-use util::spec::{read_json, report, spec_files, Tally};
+use serde_json::{Map, Value, json};
+use util::spec::{Tally, read_json, report, spec_files};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -477,7 +477,7 @@ fn run_file(file: &Arc<TestFile>, mode: Mode, live: Option<&Arc<Live>>) -> Resul
         (_, Err(Failure::Runner(why))) => return Err(why),
         (None, Err(Failure::Driver(e))) => return Err(format!("unexpected error: {e}")),
         (Some(expected), Ok(())) => {
-            return Err(format!("expected a {} error, got none", expected.kind))
+            return Err(format!("expected a {} error, got none", expected.kind));
         }
         (Some(expected), Err(Failure::Driver(e))) => {
             let _ = (&expected.message, &expected.address); // see the module docs

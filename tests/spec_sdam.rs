@@ -14,18 +14,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{oid::ObjectId, Bson};
+use bson::{Bson, oid::ObjectId};
 use greenmongo::{
+    ClientOptions,
     options::ServerAddress,
     sdam::{
         ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase, RoundTripTimes,
         SdamEvent, ServerDescription, TopologyDescription, TopologyVersion,
     },
-    ClientOptions,
 };
 use serde::Deserialize;
 use serde_json::Value;
-use util::spec_files::{json_files_under, nullable, to_bson, to_document, FolderTally};
+use util::spec_files::{FolderTally, json_files_under, nullable, to_bson, to_document};
 
 const FOLDERS: &[&str] = &[
     "rs",

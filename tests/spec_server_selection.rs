@@ -15,14 +15,14 @@ use std::{
 
 use greenmongo::{
     options::{ReadPreference, ServerAddress, TagSet},
-    sdam::{moving_average, ServerDescription, TopologyDescription},
-    selection::{latency_window, select_server, suitable_servers, Criteria, SelectionSettings},
+    sdam::{ServerDescription, TopologyDescription, moving_average},
+    selection::{Criteria, SelectionSettings, latency_window, select_server, suitable_servers},
 };
 use serde::Deserialize;
 use serde_json::Value;
 use util::{
     spec::read_json,
-    spec_files::{json_files_under, to_bson, FolderTally, SplitMix64},
+    spec_files::{FolderTally, SplitMix64, json_files_under, to_bson},
 };
 
 /// The wire version given to servers whose spec entry has none: the selection files

@@ -8,19 +8,19 @@ mod util {
 use std::{
     collections::BTreeSet,
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use greenmongo::{
-    options::{ResolverConfig, ServerAddress},
-    runtime::{self, coroutine, Runtime},
     Client, ClientOptions, Error, ErrorKind,
+    options::{ResolverConfig, ServerAddress},
+    runtime::{self, Runtime, coroutine},
 };
 use hickory_proto::rr::RecordType::{SRV, TXT};
-use util::dns::{srv, txt, FakeDns, Reply};
+use util::dns::{FakeDns, Reply, srv, txt};
 
 const SRV_NAME: &str = "_mongodb._tcp.cluster0.example.test";
 const HOST: &str = "cluster0.example.test";

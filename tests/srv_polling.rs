@@ -20,18 +20,18 @@ use std::{
 };
 
 use greenmongo::{
+    Client, ClientOptions,
     event::EventHandler,
     options::ResolverConfig,
     pool::CmapEvent,
     runtime::{self, Runtime},
     sdam::SdamEvent,
-    Client, ClientOptions,
 };
 use hickory_proto::rr::{
     RData,
     RecordType::{SRV, TXT},
 };
-use util::dns::{srv, txt, FakeDns, Reply};
+use util::dns::{FakeDns, Reply, srv, txt};
 
 const SRV_NAME: &str = "_mongodb._tcp.cluster0.example.test";
 const HOST: &str = "cluster0.example.test";

@@ -17,8 +17,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{doc, Document};
-use greenmongo::{runtime::Runtime, Client, Error};
+use bson::{Document, doc};
+use greenmongo::{Client, Error, runtime::Runtime};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose, SanType,

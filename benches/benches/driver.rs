@@ -12,12 +12,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{doc, rawdoc, Document};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use bson::{Document, doc, rawdoc};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use greenmongo::{
+    Client,
     runtime::Runtime,
     wire::{Compressor, Message},
-    Client,
 };
 use greenmongo_benchmarks::fakepeer;
 

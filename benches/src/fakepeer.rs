@@ -18,7 +18,7 @@ use std::{
     sync::atomic::{AtomicI32, Ordering},
 };
 
-use bson::{doc, Document, RawDocument};
+use bson::{Document, RawDocument, doc};
 
 const OP_REPLY: i32 = 1;
 const OP_QUERY: i32 = 2004;

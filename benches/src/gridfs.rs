@@ -137,10 +137,12 @@ pub fn run(clients: &Clients, plan: &Plan, nfiles: usize, multi_iters: usize) ->
         // Set-up: drop perftest; the download tasks upload their files here.
         clients.gm.database(DB).drop().run().expect("drop perftest");
         let ids = match task {
-            Task::Download => vec![bucket
-                .upload_from_reader(LARGE_NAME, &large[..])
-                .run()
-                .expect("upload gridfs_large")],
+            Task::Download => vec![
+                bucket
+                    .upload_from_reader(LARGE_NAME, &large[..])
+                    .run()
+                    .expect("upload gridfs_large"),
+            ],
             Task::MultiDownload => files
                 .iter()
                 .map(|f| {

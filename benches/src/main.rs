@@ -63,8 +63,7 @@ struct Args {
     sweep_cell: Option<(sweep::Op, sweep::Mode, usize)>,
 }
 
-const USAGE: &str =
-    "usage: greenmongo-benchmarks [--quick] [--no-spec] [--no-sweep] [--no-parallel] \
+const USAGE: &str = "usage: greenmongo-benchmarks [--quick] [--no-spec] [--no-sweep] [--no-parallel] \
 [--no-gridfs] [--no-fake-peer] [--only spec|parallel|gridfs|fake-peer|sweep] [--iters N] \
 [--ops-divisor D] [--ldjson-files N] [--ldjson-iters N] [--gridfs-files N] [--gridfs-iters N] \
 [--sweep-secs S] [--fake-peer-ops N] [--profile TASK gm-thread|gm-co|async|sync] \

@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 
 use crate::{
     clients::{Clients, Driver},

@@ -20,7 +20,7 @@ use std::{
     time::Duration,
 };
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::runtime::coroutine;
 
 use crate::{

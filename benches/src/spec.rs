@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 
 use crate::{
     clients::{Clients, Driver},
@@ -103,11 +103,7 @@ impl Plan {
 
     fn ops(&self, kind: Kind) -> usize {
         let n = kind.spec_ops();
-        if n <= 10 {
-            n
-        } else {
-            n / self.ops_divisor
-        }
+        if n <= 10 { n } else { n / self.ops_divisor }
     }
 }
 

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 use greenmongo::runtime::coroutine;
 
 use crate::{clients::Clients, stats::percentile};

@@ -14,22 +14,22 @@ use std::{
     collections::HashSet,
     os::fd::RawFd,
     sync::{
-        atomic::{AtomicU64, Ordering::Relaxed},
         Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering::Relaxed},
     },
     time::Instant,
 };
 
-use bson::{doc, oid::ObjectId, Document};
+use bson::{Document, doc, oid::ObjectId};
 use greenmongo::{
-    options::{FindOneAndUpdateOptions, FindOptions, IndexModel, ReturnDocument},
-    runtime::{sync::WaitGroup, Handle},
     Client, Collection, Database,
+    options::{FindOneAndUpdateOptions, FindOptions, IndexModel, ReturnDocument},
+    runtime::{Handle, sync::WaitGroup},
 };
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::{Value, json};
 
-use super::http::{percent_decode, Request, Response};
+use super::http::{Request, Response, percent_decode};
 
 /// The collection the API serves.
 pub const ITEMS: &str = "items";
@@ -576,7 +576,7 @@ impl SearchQuery {
                 _ => {
                     return Err(ApiError::bad_request(format!(
                         "unknown query parameter `{key}` (use q, tag, page, per_page)"
-                    )))
+                    )));
                 }
             }
         }

@@ -12,7 +12,7 @@ use std::{
 };
 
 use greenmongo::runtime::{net::TcpStream, time::with_timeout};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Largest request head (request line and headers) accepted.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -218,7 +218,7 @@ fn parse_head(bytes: &[u8]) -> Result<Option<Head>, ReadError> {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {
-            return Err(reject(431, format!("more than {MAX_HEADERS} headers")))
+            return Err(reject(431, format!("more than {MAX_HEADERS} headers")));
         }
         Err(e) => return Err(reject(400, format!("malformed HTTP request: {e}"))),
     };
@@ -247,7 +247,7 @@ fn parse_head(bytes: &[u8]) -> Result<Option<Head>, ReadError> {
                 return Err(reject(
                     501,
                     "Transfer-Encoding is not supported: send a Content-Length body",
-                ))
+                ));
             }
             "connection" => {
                 for option in value.split(',').map(str::trim) {

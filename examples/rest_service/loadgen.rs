@@ -9,17 +9,18 @@ use std::{
     io::IsTerminal,
     net::SocketAddr,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
         Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
     },
     time::{Duration, Instant},
 };
 
 use greenmongo::runtime::{
+    CoroutineInfo, CoroutineState, Handle,
     coroutine::{self, WaitKind},
-    sleep, CoroutineInfo, CoroutineState, Handle,
+    sleep,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::{
     api::Stats,

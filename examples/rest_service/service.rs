@@ -6,8 +6,8 @@ use std::{
     net::SocketAddr,
     os::fd::{AsRawFd, RawFd},
     sync::{
-        atomic::{AtomicBool, Ordering::Relaxed},
         Arc,
+        atomic::{AtomicBool, Ordering::Relaxed},
     },
     time::Duration,
 };

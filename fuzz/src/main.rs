@@ -42,8 +42,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mutate::{collect_keys, Mutator};
-use targets::{Target, TARGETS};
+use mutate::{Mutator, collect_keys};
+use targets::{TARGETS, Target};
 
 const USAGE: &str = "usage: greenmongo-fuzz [--target NAME]... [--iterations N] [--seconds S] \
 [--seed X] [--max-len BYTES] [--list] [--write-corpus] [--replay FILE...]";

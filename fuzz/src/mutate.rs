@@ -138,16 +138,17 @@ impl Mutator {
     /// A mutant of `base`; `other` is another corpus entry to splice from.
     pub fn mutate(&mut self, base: &[u8], other: &[u8], out: &mut Vec<u8>) {
         out.clear();
-        if self.shape == Shape::Document && !self.rng.one_in(3) {
-            if let Some(doc) = self.mutate_document(base, other) {
-                out.extend_from_slice(&doc);
-                if self.rng.one_in(4) {
-                    self.mutate_bytes(out, other);
-                    self.fix_length(out);
-                }
-                out.truncate(self.max_len);
-                return;
+        if self.shape == Shape::Document
+            && !self.rng.one_in(3)
+            && let Some(doc) = self.mutate_document(base, other)
+        {
+            out.extend_from_slice(&doc);
+            if self.rng.one_in(4) {
+                self.mutate_bytes(out, other);
+                self.fix_length(out);
             }
+            out.truncate(self.max_len);
+            return;
         }
         out.extend_from_slice(base);
         self.mutate_bytes(out, other);
@@ -311,7 +312,7 @@ impl Mutator {
         let descend = depth < 16 && self.rng.below(3) != 0;
         match doc.get_mut(&key) {
             Some(Bson::Document(inner)) if descend => {
-                return self.mutate_value_in(inner, donor, depth + 1)
+                return self.mutate_value_in(inner, donor, depth + 1);
             }
             Some(Bson::Array(items)) if descend && !items.is_empty() => {
                 let j = self.rng.below(items.len());
@@ -361,10 +362,10 @@ impl Mutator {
     fn key(&mut self) -> String {
         if !self.dictionary.is_empty() && !self.rng.one_in(8) {
             let token = self.rng.pick(&self.dictionary);
-            if let Ok(s) = std::str::from_utf8(token) {
-                if !s.contains('\0') {
-                    return s.to_owned();
-                }
+            if let Ok(s) = std::str::from_utf8(token)
+                && !s.contains('\0')
+            {
+                return s.to_owned();
             }
         }
         (*self.rng.pick(&["", "$db", "0", "x", "ok", "\u{ff}"])).to_owned()

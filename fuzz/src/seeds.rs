@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use bson::{doc, oid::ObjectId, rawdoc, spec::BinarySubtype, Binary, Bson, Document, Timestamp};
+use bson::{Binary, Bson, Document, Timestamp, doc, oid::ObjectId, rawdoc, spec::BinarySubtype};
 use greenmongo::{
     fuzzing::SCRAM_CLIENT_NONCE,
     wire::{Compressor, DocumentSequence, Message, MessageFlags},
@@ -279,15 +279,15 @@ fn to_bson(value: &Value) -> Bson {
         Value::String(s) => Bson::String(s.clone()),
         Value::Array(items) => Bson::Array(items.iter().map(to_bson).collect()),
         Value::Object(map) => {
-            if let Some(id) = map.get("$oid").and_then(Value::as_str) {
-                if let Ok(id) = ObjectId::parse_str(id) {
-                    return Bson::ObjectId(id);
-                }
+            if let Some(id) = map.get("$oid").and_then(Value::as_str)
+                && let Ok(id) = ObjectId::parse_str(id)
+            {
+                return Bson::ObjectId(id);
             }
-            if let Some(n) = map.get("$numberLong").and_then(Value::as_str) {
-                if let Ok(n) = n.parse() {
-                    return Bson::Int64(n);
-                }
+            if let Some(n) = map.get("$numberLong").and_then(Value::as_str)
+                && let Ok(n) = n.parse()
+            {
+                return Bson::Int64(n);
             }
             Bson::Document(map.iter().map(|(k, v)| (k.clone(), to_bson(v))).collect())
         }

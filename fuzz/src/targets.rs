@@ -4,10 +4,9 @@
 //! and uses to keep such inputs as bases for further mutation.
 
 use greenmongo::{
-    fuzzing,
+    ClientOptions, fuzzing,
     sdam::TopologyDescription,
-    wire::{read_message, read_message_bytes, Message, SizeLimits},
-    ClientOptions,
+    wire::{Message, SizeLimits, read_message, read_message_bytes},
 };
 
 use crate::mutate::Shape;

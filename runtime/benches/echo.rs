@@ -17,8 +17,8 @@ use std::{
 };
 
 use criterion::{
-    criterion_group, criterion_main, measurement::WallTime, BenchmarkGroup, Criterion,
-    SamplingMode, Throughput,
+    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+    measurement::WallTime,
 };
 
 const CONNS: usize = 1_000;
@@ -34,10 +34,9 @@ fn deep_backlog(fd: i32) {
 
 fn greenmongo(g: &mut BenchmarkGroup<'_, WallTime>) {
     use greenmongo_runtime::{
-        coroutine,
+        Runtime, coroutine,
         net::{TcpListener, TcpStream},
         sync::mpsc,
-        Runtime,
     };
 
     let rt = Runtime::builder()

@@ -28,8 +28,8 @@
 use std::{
     process::Command,
     sync::{
-        atomic::{AtomicUsize, Ordering},
         Arc,
+        atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -108,7 +108,7 @@ fn wait_for(n: usize, started: &AtomicUsize, failed: impl Fn() -> usize) {
 }
 
 fn greenmongo(n: usize, stack: usize) -> Outcome {
-    use greenmongo_runtime::{sleep, Runtime};
+    use greenmongo_runtime::{Runtime, sleep};
 
     let mut builder = Runtime::builder().worker_threads(2);
     if stack != 0 {
@@ -165,7 +165,7 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
 
 /// Like [`greenmongo`], but the sleepers are spawned by one coroutine on each worker.
 fn greenmongo_in(n: usize, stack: usize) -> Outcome {
-    use greenmongo_runtime::{coroutine, sleep, JoinHandle, Runtime};
+    use greenmongo_runtime::{JoinHandle, Runtime, coroutine, sleep};
 
     let mut builder = Runtime::builder().worker_threads(2);
     if stack != 0 {

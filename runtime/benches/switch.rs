@@ -14,11 +14,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use greenmongo_runtime::{
-    coroutine,
+    Handle, Runtime, coroutine,
     sync::{mpsc, oneshot},
-    Handle, Runtime,
 };
 
 fn ours(workers: usize) -> Runtime {

@@ -24,14 +24,14 @@ use std::{
     collections::BTreeMap,
     hint::black_box,
     sync::{
-        atomic::{AtomicUsize, Ordering},
         Arc,
+        atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
-use greenmongo_runtime::{coroutine, sync::mpsc, time::with_timeout, Runtime};
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use greenmongo_runtime::{Runtime, coroutine, sync::mpsc, time::with_timeout};
 
 const LONG: Duration = Duration::from_secs(3600);
 const FEW: usize = 25_000;

@@ -18,8 +18,8 @@ use std::{
     fmt, io,
     panic::{self, AssertUnwindSafe},
     sync::{
-        atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
         Arc,
+        atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering},
     },
 };
 

@@ -100,7 +100,7 @@ pub mod sync;
 pub mod time;
 
 pub use blocking::spawn_blocking;
-pub use coroutine::{sleep, spawn, yield_now, JoinError, JoinHandle};
+pub use coroutine::{JoinError, JoinHandle, sleep, spawn, yield_now};
 pub use park::in_coroutine;
 pub use scheduler::{
     Builder, CoroutineInfo, CoroutineState, Handle, Metrics, Runtime, WorkerMetrics,

@@ -12,14 +12,14 @@
 use std::{
     cell::Cell,
     io, ptr,
-    sync::{atomic::Ordering, Arc},
+    sync::{Arc, atomic::Ordering},
     thread::{self, Thread},
     time::Instant,
 };
 
 use corosensei::Yielder;
 
-use crate::coroutine::{state, Task, WaitKind};
+use crate::coroutine::{Task, WaitKind, state};
 use crate::scheduler::worker::{self, Worker};
 
 /// What a coroutine keeps about itself while it runs; lives at the bottom of its own stack.

@@ -21,7 +21,7 @@ use std::{
     time::Instant,
 };
 
-use mio::{event::Event, unix::SourceFd, Interest, Registry, Token};
+use mio::{Interest, Registry, Token, event::Event, unix::SourceFd};
 
 use crate::coroutine::WaitKind;
 use crate::park::{self, Unparker};

@@ -11,15 +11,15 @@ pub(crate) mod worker;
 use std::{
     fmt, io, panic,
     sync::{
-        atomic::{AtomicUsize, Ordering},
         Arc,
+        atomic::{AtomicUsize, Ordering},
     },
     thread,
     time::{Duration, Instant},
 };
 
 use crate::blocking::BlockingPool;
-use crate::coroutine::{self, overflow, state, Builder as CoroutineBuilder, JoinHandle, WaitKind};
+use crate::coroutine::{self, Builder as CoroutineBuilder, JoinHandle, WaitKind, overflow, state};
 use crate::park;
 use crate::sync::{lock, oneshot};
 use crate::time;

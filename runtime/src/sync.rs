@@ -24,7 +24,7 @@ pub use condvar::Condvar;
 pub use mutex::{Mutex, MutexGuard};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
-pub(crate) use wait_list::{wait_until, WaitList};
+pub(crate) use wait_list::{WaitList, wait_until};
 
 /// Why a channel receive returned no value (`mpsc` and `oneshot`).
 ///

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use greenmongo_runtime::{
     coroutine, sleep,
-    sync::{mpsc, Condvar, Mutex, Semaphore},
+    sync::{Condvar, Mutex, Semaphore, mpsc},
     time::with_timeout,
 };
 
@@ -93,8 +93,8 @@ fn a_notify_swallowed_by_a_timed_out_condvar_waiter_passes_on() {
         });
         coroutine::yield_now(); // both are registered now
         pair.1.notify_one(); // goes to the impatient (oldest) waiter...
-                             // ...which is still parked; it will take its wake-up, so the patient one must not
-                             // depend on it: notify again after the impatient one is gone.
+        // ...which is still parked; it will take its wake-up, so the patient one must not
+        // depend on it: notify again after the impatient one is gone.
         let impatient_timed_out = impatient.join().unwrap();
         pair.1.notify_one();
         (impatient_timed_out, patient.join().unwrap())

@@ -12,10 +12,10 @@ use greenmongo_runtime::{
     coroutine,
     net::{TcpListener, TcpStream},
     sleep,
-    sync::{mpsc, oneshot, Condvar, Mutex, Semaphore, WaitGroup},
+    sync::{Condvar, Mutex, Semaphore, WaitGroup, mpsc, oneshot},
     time::{deadline, with_timeout},
 };
-use util::{assert_timed_out, SHORT};
+use util::{SHORT, assert_timed_out};
 
 /// Runs `check` once in a coroutine and once on a plain thread.
 fn in_both(check: impl Fn() + Send + Sync + 'static) {

@@ -5,11 +5,11 @@ mod util;
 use std::{io::Read, sync::Arc, time::Duration};
 
 use greenmongo_runtime::{
+    CoroutineState,
     coroutine::{self, WaitKind},
     net::{TcpListener, TcpStream},
     sleep,
     sync::Mutex,
-    CoroutineState,
 };
 
 #[test]

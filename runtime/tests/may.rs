@@ -12,7 +12,7 @@ use std::{
 use greenmongo_runtime::{
     net::{TcpListener, TcpStream},
     sleep,
-    sync::{mpsc, Mutex},
+    sync::{Mutex, mpsc},
     time::with_timeout,
 };
 

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use greenmongo_runtime::{
     coroutine, sleep, spawn_blocking,
-    sync::{mpsc, oneshot, Mutex, Semaphore, WaitGroup},
+    sync::{Mutex, Semaphore, WaitGroup, mpsc, oneshot},
 };
 
 #[test]
@@ -250,7 +250,9 @@ fn oneshot_races_deliver_or_drop_every_value_exactly_once() {
             "value {id} dropped {count:?} times"
         );
     }
-    eprintln!("received {received}, handed back {returned}, neither {neither}; timed receives: {timed_received} received, {timed_out} timed out");
+    eprintln!(
+        "received {received}, handed back {returned}, neither {neither}; timed receives: {timed_received} received, {timed_out} timed out"
+    );
     assert_eq!(received + returned + neither, N);
     // Every pattern ran, and each race went both ways.
     assert!(received >= N / 4 && neither >= N / 4 && returned > 0);

@@ -13,20 +13,21 @@ use std::{
     io::{Read, Write},
     net::TcpListener,
     sync::{
+        Arc,
         atomic::{AtomicUsize, Ordering},
-        mpsc, Arc,
+        mpsc,
     },
     thread,
     time::{Duration, Instant},
 };
 
 use greenmongo_runtime::{
+    Runtime,
     coroutine::WaitKind,
     net::TcpStream,
     sleep,
-    sync::{oneshot, Mutex},
+    sync::{Mutex, oneshot},
     time::with_timeout,
-    Runtime,
 };
 
 /// How long any wait of these tests may take before it counts as a hang.

@@ -5,7 +5,7 @@ use std::{marker::PhantomData, time::Duration};
 use bson::{Bson, Document};
 
 use super::{ExplicitSession, ImplicitSession};
-use crate::{operation, options::*, Client, Collection, Cursor, Database, Result, SessionCursor};
+use crate::{Client, Collection, Cursor, Database, Result, SessionCursor, operation, options::*};
 
 impl<T> Collection<T> {
     /// Runs an aggregation pipeline on this collection; the cursor yields [`Document`]s

@@ -6,10 +6,9 @@ use std::marker::PhantomData;
 use bson::{Bson, Document};
 
 use crate::{
-    operation,
+    Client, Collection, Result, operation,
     options::{BulkWriteOptions, CollectionWriteModel, WriteConcern, WriteModel},
     results::{BulkWriteResult, SummaryBulkWriteResult, VerboseBulkWriteResult},
-    Client, Collection, Result,
 };
 
 impl Client {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bson::{Bson, Document};
 
-use crate::{operation, options::*, Collection, Result};
+use crate::{Collection, Result, operation, options::*};
 
 impl<T> Collection<T> {
     /// Counts the documents matching `filter` (an aggregation with `$match` and

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bson::{Bson, Document};
 
-use crate::{operation, options::*, Database, Result};
+use crate::{Database, Result, operation, options::*};
 
 impl Database {
     /// Creates a collection (or, with `view_on` and `pipeline`, a view) explicitly;

@@ -2,7 +2,7 @@
 
 use bson::{Bson, Document};
 
-use crate::{operation, options::*, results::DeleteResult, Collection, Result};
+use crate::{Collection, Result, operation, options::*, results::DeleteResult};
 
 impl<T> Collection<T> {
     /// Deletes the first document matching `filter`.

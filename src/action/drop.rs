@@ -1,6 +1,6 @@
 //! `Collection::drop`, `Database::drop`, and `Collection::rename`.
 
-use crate::{operation, options::*, Collection, Database, Result};
+use crate::{Collection, Database, Result, operation, options::*};
 
 impl<T> Collection<T> {
     /// Drops the collection with its indexes; dropping one that does not exist is not

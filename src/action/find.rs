@@ -6,7 +6,7 @@ use bson::{Bson, Document};
 use serde::de::DeserializeOwned;
 
 use super::{ExplicitSession, ImplicitSession};
-use crate::{operation, options::*, Collection, Cursor, Result, SessionCursor};
+use crate::{Collection, Cursor, Result, SessionCursor, operation, options::*};
 
 impl<T> Collection<T> {
     /// Finds the documents matching `filter`; `.run()` returns a [`Cursor`] over them.

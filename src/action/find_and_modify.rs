@@ -4,13 +4,13 @@
 use std::{borrow::Borrow, time::Duration};
 
 use bson::{Bson, Document};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
+    Collection, Result, UpdateModifications,
     operation::to_replacement,
     operation::{FindAndModify, Modification},
     options::*,
-    Collection, Result, UpdateModifications,
 };
 
 impl<T: DeserializeOwned> Collection<T> {

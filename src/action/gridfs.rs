@@ -21,11 +21,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use bson::{doc, Bson};
+use bson::{Bson, doc};
 
 use crate::{
-    gridfs::{FilesCollectionDocument, GridFsBucket, GridFsErrorKind, GridFsFileIdentifier},
     Error, Result,
+    gridfs::{FilesCollectionDocument, GridFsBucket, GridFsErrorKind, GridFsFileIdentifier},
 };
 
 /// The `timeout` setter of a GridFS action: its `timeoutMS` in place of the bucket's

@@ -7,10 +7,9 @@ use bson::Bson;
 use super::{ExplicitSession, ImplicitSession};
 use crate::SessionCursor;
 use crate::{
-    operation,
+    Collection, Cursor, Error, Result, operation,
     options::*,
     results::{CreateIndexResult, CreateIndexesResult},
-    Collection, Cursor, Error, Result,
 };
 
 impl<T> Collection<T> {
@@ -379,14 +378,15 @@ impl<'a, T> DropIndex<'a, T> {
             self.session.as_deref(),
         )?;
         crate::timeout::scope(timeout, move || {
-            let name =
-                match self.name {
-                    Some(name) if name == "*" => return Err(Error::invalid_argument(
+            let name = match self.name {
+                Some(name) if name == "*" => {
+                    return Err(Error::invalid_argument(
                         "drop_index(\"*\") would drop every index: call drop_indexes() for that",
-                    )),
-                    Some(name) => name,
-                    None => "*".to_owned(),
-                };
+                    ));
+                }
+                Some(name) => name,
+                None => "*".to_owned(),
+            };
             let mut options = self.options.unwrap_or_default();
             let write_concern = self
                 .coll

@@ -6,12 +6,11 @@ use bson::{Bson, RawDocumentBuf};
 use serde::Serialize;
 
 use crate::{
-    operation,
+    Collection, Error, ErrorKind, Result, operation,
     operation::Operation,
     options::*,
     results::{InsertManyResult, InsertOneResult},
     wire::batch,
-    Collection, Error, ErrorKind, Result,
 };
 
 impl<T: Serialize> Collection<T> {

@@ -6,10 +6,9 @@ use bson::{Bson, Document};
 use super::{ExplicitSession, ImplicitSession};
 use crate::SessionCursor;
 use crate::{
-    operation,
+    Client, Cursor, Database, Result, operation,
     options::*,
     results::{CollectionSpecification, DatabaseSpecification},
-    Client, Cursor, Database, Result,
 };
 
 impl Database {

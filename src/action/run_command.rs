@@ -5,7 +5,7 @@ use std::time::Duration;
 use bson::{Bson, Document};
 
 use super::{ExplicitSession, ImplicitSession};
-use crate::{operation, options::*, Cursor, Database, Result, SessionCursor};
+use crate::{Cursor, Database, Result, SessionCursor, operation, options::*};
 
 impl Database {
     /// Runs a database command as given; by default on the primary, never retried.

@@ -1,9 +1,9 @@
 //! `Client::start_session`.
 
 use crate::{
+    Client, ClientSession, Error, Result,
     options::{SessionOptions, TransactionOptions},
     selection::Criteria,
-    Client, ClientSession, Error, Result,
 };
 
 impl Client {

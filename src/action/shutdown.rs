@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{runtime::time::sleep, Client};
+use crate::{Client, runtime::time::sleep};
 
 /// How often a graceful shutdown looks again for operations still in flight.
 const POLL: Duration = Duration::from_millis(10);

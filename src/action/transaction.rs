@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::{
-    options::{ReadConcern, SelectionCriteria, TransactionOptions, WriteConcern},
     ClientSession, Result,
+    options::{ReadConcern, SelectionCriteria, TransactionOptions, WriteConcern},
 };
 
 impl ClientSession {

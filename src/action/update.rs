@@ -6,11 +6,10 @@ use bson::{Bson, Document};
 use serde::Serialize;
 
 use crate::{
-    operation,
+    Collection, Result, UpdateModifications, operation,
     operation::{checked_update, to_replacement},
     options::*,
     results::UpdateResult,
-    Collection, Result, UpdateModifications,
 };
 
 impl<T> Collection<T> {

@@ -6,13 +6,13 @@ use bson::{Bson, Document};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    change_stream::{
-        event::{ChangeStreamEvent, ResumeToken},
-        ChangeStream,
-    },
-    operation::{change_stream::WatchTarget, Concerns},
-    options::*,
     Client, Collection, Database, Result,
+    change_stream::{
+        ChangeStream,
+        event::{ChangeStreamEvent, ResumeToken},
+    },
+    operation::{Concerns, change_stream::WatchTarget},
+    options::*,
 };
 
 impl<T> Collection<T> {

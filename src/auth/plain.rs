@@ -4,7 +4,7 @@ use std::fmt;
 
 use bson::Document;
 
-use super::{sasl_start, AuthStep, Password, SaslReply};
+use super::{AuthStep, Password, SaslReply, sasl_start};
 use crate::{Error, Result};
 
 /// A PLAIN conversation: one `saslStart`, one reply.
@@ -145,7 +145,7 @@ impl PlainConversation {
 
 #[cfg(test)]
 mod tests {
-    use bson::{doc, spec::BinarySubtype, Binary};
+    use bson::{Binary, doc, spec::BinarySubtype};
 
     use super::*;
 

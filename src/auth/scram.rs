@@ -5,7 +5,7 @@
 
 use std::{fmt, sync::Arc};
 
-use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
+use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use bson::{Bson, Document};
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
@@ -13,7 +13,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 use super::{
-    sasl_continue, sasl_start, saslprep::saslprep_password, AuthStep, Password, SaslReply,
+    AuthStep, Password, SaslReply, sasl_continue, sasl_start, saslprep::saslprep_password,
 };
 use crate::{Error, Result};
 

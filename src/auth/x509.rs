@@ -1,8 +1,8 @@
 //! MONGODB-X509: one `authenticate` command; the TLS client certificate is the credential.
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 
-use super::{check_ok, AuthStep};
+use super::{AuthStep, check_ok};
 use crate::{Error, Result};
 
 /// A MONGODB-X509 conversation.

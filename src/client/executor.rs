@@ -7,18 +7,18 @@ use bson::{Bson, Document, RawBsonRef, RawDocumentBuf};
 
 use super::Client;
 use crate::{
+    ClientSession, ErrorKind, Result,
     conn::Connection,
     cursor::{Cursor, OpenedCursor},
     operation::{Command, CursorOperation, Operation},
     options::ServerAddress,
     pool::PooledConnection,
-    retry::{is_retryable_read_error, is_retryable_write_error, Retry, RETRYABLE_WRITE_ERROR},
+    retry::{RETRYABLE_WRITE_ERROR, Retry, is_retryable_read_error, is_retryable_write_error},
     sdam::ErrorPhase,
     selection::Criteria,
     session::{ServerSession, TransactionPin},
     timeout::CursorTiming,
     wire::DocumentSequence,
-    ClientSession, ErrorKind, Result,
 };
 
 impl Client {
@@ -164,10 +164,10 @@ impl Client {
                 Ok(reply)
             }
             Err(e) => {
-                if let crate::ErrorKind::Command(failure) = &*e.kind {
-                    if let Ok(reply) = crate::nesting::encode(&failure.reply) {
-                        topology.advance_cluster_time(&reply);
-                    }
+                if let crate::ErrorKind::Command(failure) = &*e.kind
+                    && let Ok(reply) = crate::nesting::encode(&failure.reply)
+                {
+                    topology.advance_cluster_time(&reply);
                 }
                 topology.handle_error(
                     conn.address(),
@@ -307,12 +307,12 @@ impl Client {
         // whose wait the cursor bounds) and wTimeoutMS is dropped.
         let deadline = crate::runtime::time::deadline();
         let max_time = deadline.is_some() && request_max_time && name != "getMore";
-        if deadline.is_some() {
-            if let Ok(write_concern) = command.get_document_mut("writeConcern") {
-                write_concern.remove("wtimeout");
-                if write_concern.is_empty() {
-                    command.remove("writeConcern");
-                }
+        if deadline.is_some()
+            && let Ok(write_concern) = command.get_document_mut("writeConcern")
+        {
+            write_concern.remove("wtimeout");
+            if write_concern.is_empty() {
+                command.remove("writeConcern");
             }
         }
         let mut retried = false;
@@ -367,14 +367,14 @@ impl Client {
                         address: server.address,
                         connection,
                         session: None,
-                    })
+                    });
                 }
                 Err(e) => e,
             };
-            if error.is_network_error() {
-                if let Some(session) = session.get() {
-                    session.dirty = true;
-                }
+            if error.is_network_error()
+                && let Some(session) = session.get()
+            {
+                session.dirty = true;
             }
             let retryable = match retry {
                 Retry::No => false,
@@ -523,10 +523,10 @@ impl<'a> SessionSlot<'a> {
     /// The session, taking an implicit one from `client`'s pool when the deployment
     /// supports sessions (known once a server has been selected).
     fn take(&mut self, client: &Client) -> Result<Option<&mut ServerSession>> {
-        if let SessionSlot::Implicit(slot @ None) = self {
-            if let Some(timeout) = client.inner.topology.session_timeout() {
-                *slot = Some(client.inner.sessions.check_out(timeout)?);
-            }
+        if let SessionSlot::Implicit(slot @ None) = self
+            && let Some(timeout) = client.inner.topology.session_timeout()
+        {
+            *slot = Some(client.inner.sessions.check_out(timeout)?);
         }
         Ok(self.get())
     }
@@ -572,10 +572,10 @@ impl<'a> SessionSlot<'a> {
         match reply {
             Ok(reply) => session.observe(reply),
             Err(e) => {
-                if let ErrorKind::Command(failure) = &*e.kind {
-                    if let Ok(reply) = crate::nesting::encode(&failure.reply) {
-                        session.observe(&reply);
-                    }
+                if let ErrorKind::Command(failure) = &*e.kind
+                    && let Ok(reply) = crate::nesting::encode(&failure.reply)
+                {
+                    session.observe(&reply);
                 }
             }
         }
@@ -597,13 +597,12 @@ impl<'a> SessionSlot<'a> {
 
     /// Pins a sharded transaction to the mongos its first statement went to.
     fn pin_mongos(&mut self, topology: &crate::topology::Topology, address: &ServerAddress) {
-        if let SessionSlot::Explicit(session) = self {
-            if session.in_transaction()
-                && session.transaction.pinned.is_none()
-                && topology.is_sharded()
-            {
-                session.transaction.pinned = Some(TransactionPin::Mongos(address.clone()));
-            }
+        if let SessionSlot::Explicit(session) = self
+            && session.in_transaction()
+            && session.transaction.pinned.is_none()
+            && topology.is_sharded()
+        {
+            session.transaction.pinned = Some(TransactionPin::Mongos(address.clone()));
         }
     }
 

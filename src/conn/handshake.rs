@@ -6,13 +6,13 @@
 
 use std::{io::Write, net::Shutdown, time::Duration};
 
-use bson::{doc, oid::ObjectId, Bson, Document};
+use bson::{Bson, Document, doc, oid::ObjectId};
 
-use super::{check_reply, stream::Stream, Connection, DEFAULT_CONNECT_TIMEOUT};
+use super::{Connection, DEFAULT_CONNECT_TIMEOUT, check_reply, stream::Stream};
 use crate::{
+    Error, Result,
     options::Compressor,
     wire::{self, Message, MessageFlags, SizeLimits},
-    Error, Result,
 };
 
 /// What goes into the first `hello`.

@@ -412,9 +412,10 @@ mod tests {
             "the proxy could not connect to db:27017: SOCKS5 reply code 5 (connection refused)"
         );
         let e = err(&[5, 0, 5, 2, 0, 1], None);
-        assert!(e
-            .to_string()
-            .contains("reply code 2 (connection not allowed by ruleset)"));
+        assert!(
+            e.to_string()
+                .contains("reply code 2 (connection not allowed by ruleset)")
+        );
         let e = err(&[5, 0, 5, 0x42, 0, 1], None);
         assert!(e.to_string().contains("reply code 66 (unassigned)"), "{e}");
         // An HTTP proxy, say.

@@ -20,25 +20,24 @@ use std::{
 };
 
 use greenmongo_runtime::{
-    coroutine,
+    Handle, coroutine,
     net::{TcpStream, ToSocketAddrs, UnixStream},
-    sync::{mpsc, RecvError},
+    sync::{RecvError, mpsc},
     time::{self, with_deadline},
-    Handle,
 };
 use rustls::{
-    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
-    pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer, ServerName, UnixTime},
     ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
     StreamOwned,
+    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime, pem::PemObject},
 };
 use socket2::{SockRef, TcpKeepalive};
 
 use super::socks5::{self, host_port};
 use crate::{
+    Error, Result,
     options::{ProxyOptions, ServerAddress, TlsOptions},
     pool::Establishing,
-    Error, Result,
 };
 
 /// Idle time before the first TCP keepalive probe: 120 s, as the official drivers use,
@@ -301,7 +300,7 @@ fn connect_any(
                     Err(RecvError::Wait(e)) => return Err(e),
                     // `results` is alive, so the channel cannot be disconnected.
                     Err(RecvError::Disconnected) => {
-                        return Err(io::Error::other("connection attempts vanished"))
+                        return Err(io::Error::other("connection attempts vanished"));
                     }
                 }
             }
@@ -548,7 +547,7 @@ mod tests {
         time::{Duration, Instant},
     };
 
-    use greenmongo_runtime::{time::with_timeout, Runtime};
+    use greenmongo_runtime::{Runtime, time::with_timeout};
     use socket2::{Domain, SockRef, Socket, Type};
 
     use super::*;
@@ -589,7 +588,7 @@ mod tests {
                             listener,
                             fillers,
                             addr,
-                        }
+                        };
                     }
                     Err(e) => panic!("filling the black hole's backlog: {e}"),
                 }

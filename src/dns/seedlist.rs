@@ -19,11 +19,10 @@ use std::{panic, time::Duration};
 use hickory_proto::rr::{RData, RecordType};
 
 use crate::{
-    dns,
+    Error, Result, dns,
     options::{ClientOptions, ResolverConfig},
     runtime::spawn_blocking,
     uri::SrvLookup,
-    Error, Result,
 };
 
 impl ClientOptions {

@@ -6,9 +6,9 @@ use std::{
     io::{self, SeekFrom},
 };
 
-use bson::{doc, Bson, RawBsonRef, RawDocumentBuf};
+use bson::{Bson, RawBsonRef, RawDocumentBuf, doc};
 
-use super::{error::into_io_error, FilesCollectionDocument, GridFsBucket, GridFsErrorKind};
+use super::{FilesCollectionDocument, GridFsBucket, GridFsErrorKind, error::into_io_error};
 use crate::{Collection, Cursor, Error, Result};
 
 /// `CursorNotFound`: the server timed the chunks cursor out while the reader was idle.

@@ -3,10 +3,10 @@
 
 use std::{fmt, io, time::Duration};
 
-use bson::{doc, oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Document};
+use bson::{Binary, Bson, DateTime, Document, doc, oid::ObjectId, spec::BinarySubtype};
 
-use super::{error::into_io_error, FilesCollectionDocument, GridFsBucket, GridFsErrorKind};
-use crate::{runtime::time::with_own_deadline, timeout::Budget, Error, Result};
+use super::{FilesCollectionDocument, GridFsBucket, GridFsErrorKind, error::into_io_error};
+use crate::{Error, Result, runtime::time::with_own_deadline, timeout::Budget};
 
 /// How long dropping an unclosed upload stream, or cleaning up after a failed write, may
 /// spend deleting its chunks (as a cursor's `killCursors` on drop: a dead server cannot

@@ -2,14 +2,14 @@
 //! `renameCollection`, `createIndexes`, `dropIndexes` (Index Management spec). None is
 //! retried; all run on the primary.
 
-use bson::{doc, Document, RawDocumentBuf};
+use bson::{Document, RawDocumentBuf, doc};
 
-use super::{add_write_concern, insert_opt, millis, Command, Namespace, Operation};
+use super::{Command, Namespace, Operation, add_write_concern, insert_opt, millis};
 use crate::{
+    Result,
     options::{
         CreateCollectionOptions, CreateIndexOptions, DropIndexOptions, IndexModel, WriteConcern,
     },
-    Result,
 };
 
 /// `NamespaceNotFound`: dropping what does not exist.

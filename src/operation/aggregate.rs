@@ -1,16 +1,16 @@
 //! `aggregate` (CRUD spec, "Aggregate"), on a collection or a whole database.
 
-use bson::{doc, Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 
 use super::{
-    add_write_concern, insert_opt, millis, Command, Concerns, CursorOperation, CursorReply,
-    CursorSpec, Namespace, Operation, ReadOptions,
+    Command, Concerns, CursorOperation, CursorReply, CursorSpec, Namespace, Operation, ReadOptions,
+    add_write_concern, insert_opt, millis,
 };
 use crate::{
+    Result,
     options::{AggregateOptions, WriteConcern},
     retry::Retry,
     selection::Criteria,
-    Result,
 };
 
 /// An `aggregate`; its reply opens a cursor. A pipeline ending in `$out` or `$merge`
@@ -106,11 +106,7 @@ impl Operation for Aggregate {
     }
 
     fn retry(&self) -> Retry {
-        if self.writes {
-            Retry::No
-        } else {
-            Retry::Read
-        }
+        if self.writes { Retry::No } else { Retry::Read }
     }
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<CursorReply> {

@@ -9,22 +9,22 @@
 
 use std::ops::Range;
 
-use bson::{doc, Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 
 use super::{
-    add_write_concern, checked_update, insert_opt, is_acknowledged, raw_with_id, to_replacement,
-    Command, Namespace, Operation, WriteReply,
+    Command, Namespace, Operation, WriteReply, add_write_concern, checked_update, insert_opt,
+    is_acknowledged, raw_with_id, to_replacement,
 };
 use crate::{
+    Error, Result,
     error::{BulkWriteFailure, ErrorKind, WriteConcernError, WriteError},
     options::{BulkWriteOptions, CollectionWriteModel, Hint, WriteConcern, WriteModelOptions},
     results::BulkWriteResult,
     retry::Retry,
     wire::{
-        batch::{self, BatchLimits},
         DocumentSequence, SizeLimits,
+        batch::{self, BatchLimits},
     },
-    Error, Result,
 };
 
 /// Which command a write goes in; the discriminant indexes the commands of a bulk write.

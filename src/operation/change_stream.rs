@@ -3,13 +3,13 @@
 //! resumed stream starts, and which errors it resumes after. The stream itself, which
 //! runs these, is `crate::change_stream`.
 
-use bson::{doc, Document, Timestamp};
+use bson::{Document, Timestamp, doc};
 
 use super::{Aggregate, Concerns, Namespace};
 use crate::{
+    Error, ErrorKind,
     change_stream::event::ResumeToken,
     options::{AggregateOptions, ChangeStreamOptions},
-    Error, ErrorKind,
 };
 
 /// What a change stream watches.
@@ -194,16 +194,16 @@ pub(crate) fn resume_point(
 mod tests {
     use std::time::Duration;
 
-    use bson::{rawdoc, RawBson};
+    use bson::{RawBson, rawdoc};
 
     use super::*;
     use crate::{
-        operation::{test_util::assert_command, CursorOperation, Operation},
+        CommandError,
+        operation::{CursorOperation, Operation, test_util::assert_command},
         options::{
             FullDocumentBeforeChangeType, FullDocumentType, ReadConcern, ReadConcernLevel,
             ReadPreference, ReadPreferenceMode,
         },
-        CommandError,
     };
 
     fn token(data: &str) -> ResumeToken {
@@ -405,7 +405,7 @@ mod tests {
         assert!(!is_resumable(&server_error(11601, &[]), 8)); // Interrupted
         assert!(!is_resumable(&server_error(136, &[]), 8)); // CappedPositionLost
         assert!(!is_resumable(&server_error(237, &[]), 8)); // CursorKilled
-                                                            // The driver's own errors are not.
+        // The driver's own errors are not.
         assert!(!is_resumable(&Error::invalid_argument("x"), 17));
         assert!(!is_resumable(&Error::invalid_response("x"), 17));
     }

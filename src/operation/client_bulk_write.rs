@@ -9,22 +9,22 @@
 
 use std::collections::HashMap;
 
-use bson::{doc, rawdoc, Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf, doc, rawdoc};
 
 use super::{
-    add_write_concern, checked_update, error_labels, get_int, insert_opt, is_acknowledged,
-    to_replacement, with_id, Command, Operation,
+    Command, Operation, add_write_concern, checked_update, error_labels, get_int, insert_opt,
+    is_acknowledged, to_replacement, with_id,
 };
 use crate::{
+    Error, Namespace, Result,
     error::{BulkWriteError, ErrorKind, PartialBulkWriteResult, WriteConcernError, WriteError},
     options::{BulkWriteOptions, WriteConcern, WriteModel},
     results::{DeleteResult, InsertOneResult, UpdateResult, VerboseBulkWriteResult},
     retry::Retry,
     wire::{
-        batch::{self, BatchLimits, Batcher},
         DocumentSequence, SizeLimits,
+        batch::{self, BatchLimits, Batcher},
     },
-    Error, Namespace, Result,
 };
 
 /// A client bulk write, serialized and planned: every write sized before the first

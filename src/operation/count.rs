@@ -1,16 +1,16 @@
 //! `count_documents` (an aggregation with `$match` and `$group`) and
 //! `estimated_document_count` (the `count` command): CRUD spec, "Count API Details".
 
-use bson::{doc, Document, RawDocumentBuf};
+use bson::{Document, RawDocumentBuf, doc};
 
 use super::{
-    get_int, insert_opt, millis, Command, Concerns, CursorReply, Namespace, Operation, ReadOptions,
+    Command, Concerns, CursorReply, Namespace, Operation, ReadOptions, get_int, insert_opt, millis,
 };
 use crate::{
+    Error, Result,
     options::{CountOptions, EstimatedDocumentCountOptions},
     retry::Retry,
     selection::Criteria,
-    Error, Result,
 };
 
 /// `count_documents`: `$match`, then `$skip` / `$limit`, then `$group` to one count.

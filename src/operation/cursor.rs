@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use bson::{doc, Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 
-use super::{insert_opt, millis, Command, CursorReply, Operation};
+use super::{Command, CursorReply, Operation, insert_opt, millis};
 use crate::Result;
 
 /// `getMore`: the next batch of cursor `id`.

@@ -1,15 +1,15 @@
 //! `delete` with one statement: `delete_one` and `delete_many` (CRUD spec, "Delete").
 
-use bson::{doc, Document, RawDocumentBuf};
+use bson::{Document, RawDocumentBuf, doc};
 
 use super::{
-    add_write_concern, insert_opt, is_acknowledged, Command, Namespace, Operation, WriteReply,
+    Command, Namespace, Operation, WriteReply, add_write_concern, insert_opt, is_acknowledged,
 };
 use crate::{
+    Result,
     options::{DeleteOptions, WriteConcern},
     results::DeleteResult,
     retry::Retry,
-    Result,
 };
 
 /// One `delete` statement: `limit` 1 deletes one document, 0 every match.

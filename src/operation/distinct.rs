@@ -1,9 +1,9 @@
 //! `distinct` (CRUD spec, "Distinct").
 
-use bson::{doc, Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 
-use super::{insert_opt, millis, Command, Concerns, Namespace, Operation, ReadOptions};
-use crate::{options::DistinctOptions, retry::Retry, selection::Criteria, Result};
+use super::{Command, Concerns, Namespace, Operation, ReadOptions, insert_opt, millis};
+use crate::{Result, options::DistinctOptions, retry::Retry, selection::Criteria};
 
 /// The distinct values of a field among the matching documents.
 #[derive(Debug)]

@@ -1,16 +1,16 @@
 //! `find` (CRUD spec, "Find").
 
-use bson::{doc, Document, RawDocumentBuf};
+use bson::{Document, RawDocumentBuf, doc};
 
 use super::{
-    insert_opt, millis, Command, Concerns, CursorOperation, CursorReply, CursorSpec, Namespace,
-    Operation, ReadOptions,
+    Command, Concerns, CursorOperation, CursorReply, CursorSpec, Namespace, Operation, ReadOptions,
+    insert_opt, millis,
 };
 use crate::{
+    Result,
     options::{CursorType, FindOptions},
     retry::Retry,
     selection::Criteria,
-    Result,
 };
 
 /// A `find`; its reply opens a cursor.

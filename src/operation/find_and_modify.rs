@@ -1,18 +1,18 @@
 //! `findAndModify`: `find_one_and_delete`, `find_one_and_update`, `find_one_and_replace`
 //! (CRUD spec, "Find And Modify").
 
-use bson::{doc, Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 use serde::de::DeserializeOwned;
 
 use super::{
-    add_write_concern, insert_opt, is_acknowledged, millis, Command, Namespace, Operation,
-    WriteReply,
+    Command, Namespace, Operation, WriteReply, add_write_concern, insert_opt, is_acknowledged,
+    millis,
 };
 use crate::{
+    Error, Result,
     error::{ErrorKind, WriteFailure},
     options::{FindAndModifyOptions, ReturnDocument, WriteConcern},
     retry::Retry,
-    Error, Result,
 };
 
 /// What a `findAndModify` does to the document it finds.

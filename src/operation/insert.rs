@@ -3,19 +3,19 @@
 
 use std::ops::Range;
 
-use bson::{doc, oid::ObjectId, Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf, doc, oid::ObjectId};
 use serde::Serialize;
 
 use super::{
-    add_write_concern, insert_opt, is_acknowledged, Command, Namespace, Operation, WriteReply,
+    Command, Namespace, Operation, WriteReply, add_write_concern, insert_opt, is_acknowledged,
 };
 use crate::{
+    Error, Result,
     retry::Retry,
     wire::{
-        batch::{self, BatchLimits},
         DocumentSequence, SizeLimits,
+        batch::{self, BatchLimits},
     },
-    Error, Result,
 };
 
 /// One `insert` command.

@@ -1,17 +1,17 @@
 //! `listCollections`, `listDatabases`, `listIndexes` (the Enumerate Collections,
 //! Enumerate Databases and Index Management specs).
 
-use bson::{doc, Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 
 use super::{
-    insert_opt, millis, read_criteria, Command, CursorOperation, CursorReply, CursorSpec,
-    Namespace, Operation,
+    Command, CursorOperation, CursorReply, CursorSpec, Namespace, Operation, insert_opt, millis,
+    read_criteria,
 };
 use crate::{
+    Error, Result,
     options::{ListCollectionsOptions, ListDatabasesOptions, ListIndexesOptions, ReadPreference},
     retry::Retry,
     selection::Criteria,
-    Error, Result,
 };
 
 /// `listCollections`: full descriptions, or with `name_only` just the names. Runs on the

@@ -6,9 +6,9 @@ use std::collections::{HashMap, VecDeque};
 use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::{
+    Error, Result,
     bson_util::get_int,
     error::{ErrorKind, InsertManyError, WriteConcernError, WriteError, WriteFailure},
-    Error, Result,
 };
 
 /// The `errorLabels` of a reply.

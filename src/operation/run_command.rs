@@ -4,12 +4,12 @@
 use bson::{Document, RawDocumentBuf};
 
 use super::{
-    read_preference_document, Command, CursorOperation, CursorReply, CursorSpec, Operation,
+    Command, CursorOperation, CursorReply, CursorSpec, Operation, read_preference_document,
 };
 use crate::{
+    Result,
     options::{CursorType, ReadPreference, ReadPreferenceMode, RunCursorCommandOptions},
     selection::Criteria,
-    Result,
 };
 
 /// A command as given. With a read preference it runs where that selects, and a mode

@@ -4,7 +4,7 @@
 use bson::{Document, RawDocumentBuf};
 
 use super::{Command, Operation, WriteReply};
-use crate::{retry::Retry, Result};
+use crate::{Result, retry::Retry};
 
 /// Ends a transaction: the command comes built from the session.
 #[derive(Debug)]
@@ -41,7 +41,7 @@ mod tests {
     use bson::{doc, rawdoc};
 
     use super::*;
-    use crate::{error::WriteFailure, ErrorKind};
+    use crate::{ErrorKind, error::WriteFailure};
 
     #[test]
     fn commit_goes_to_admin_and_a_write_concern_error_fails_it() {

@@ -1,18 +1,18 @@
 //! `update` with one statement: `update_one`, `update_many`, `replace_one` (CRUD spec,
 //! "Update" and "Replace").
 
-use bson::{doc, Bson, Document, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 
 use super::{
-    add_write_concern, insert_opt, is_acknowledged, Command, Namespace, Operation, WriteReply,
+    Command, Namespace, Operation, WriteReply, add_write_concern, insert_opt, is_acknowledged,
 };
 use serde::Serialize;
 
 use crate::{
+    Error, Result,
     options::{UpdateModifications, UpdateOptions, WriteConcern},
     results::UpdateResult,
     retry::Retry,
-    Error, Result,
 };
 
 /// One `update` statement.
@@ -79,11 +79,7 @@ impl Operation for Update {
 
     /// A single-document update is retryable; one that may touch many is not.
     fn retry(&self) -> Retry {
-        if self.multi {
-            Retry::No
-        } else {
-            Retry::Write
-        }
+        if self.multi { Retry::No } else { Retry::Write }
     }
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<UpdateResult> {

@@ -134,7 +134,7 @@ impl ServerAddress {
                     None => {
                         return Err(Error::invalid_argument(format!(
                             "invalid host \"{s}\": unexpected text after the IPv6 literal"
-                        )))
+                        )));
                     }
                 },
             };
@@ -145,7 +145,7 @@ impl ServerAddress {
             Some((_, port)) if port.contains(':') => {
                 return Err(Error::invalid_argument(format!(
                     "invalid host \"{s}\": too many colons (IPv6 addresses must be in brackets)"
-                )))
+                )));
             }
             Some((host, port)) => (host, parse_port(s, port)?),
         };

@@ -197,7 +197,7 @@ impl<'de> Deserialize<'de> for CollationStrength {
             other => {
                 return Err(serde::de::Error::custom(format!(
                     "collation strength must be 1 to 5, not {other}"
-                )))
+                )));
             }
         };
         [
@@ -301,10 +301,10 @@ mod tests {
         let collation: Collation = bson::deserialize_from_document(document.clone()).unwrap();
         assert_eq!(collation.strength, Some(CollationStrength::Secondary));
         assert_eq!(Document::from(collation), document);
-        assert!(bson::deserialize_from_document::<Collation>(
-            doc! { "locale": "fr", "strength": 9 }
-        )
-        .is_err());
+        assert!(
+            bson::deserialize_from_document::<Collation>(doc! { "locale": "fr", "strength": 9 })
+                .is_err()
+        );
         assert!(
             bson::deserialize_from_document::<Collation>(doc! { "locale": "fr", "colour": 1 })
                 .is_err()

@@ -368,7 +368,7 @@ impl<'de> serde::Deserialize<'de> for WriteConcern {
                 other => {
                     return Err(D::Error::custom(format!(
                         "unknown write concern field {other}"
-                    )))
+                    )));
                 }
             }
         }

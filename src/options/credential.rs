@@ -370,7 +370,7 @@ impl Credential {
                         return fail(&format!(
                             "CANONICALIZE_HOST_NAME must be none, forward or forwardAndReverse, \
                              not {other}"
-                        ))
+                        ));
                     }
                 }
             }
@@ -405,7 +405,7 @@ impl Credential {
                 match environment.and_then(Bson::as_str) {
                     None => return fail("the ENVIRONMENT mechanism property is required"),
                     Some("azure" | "gcp") if !has_resource => {
-                        return fail("TOKEN_RESOURCE is required with ENVIRONMENT azure or gcp")
+                        return fail("TOKEN_RESOURCE is required with ENVIRONMENT azure or gcp");
                     }
                     Some("azure" | "gcp") => {}
                     Some(env @ ("test" | "k8s")) => {
@@ -419,7 +419,7 @@ impl Credential {
                     Some(other) => {
                         return fail(&format!(
                             "unsupported ENVIRONMENT \"{other}\" (expected test, azure, gcp or k8s)"
-                        ))
+                        ));
                     }
                 }
                 if props
@@ -485,29 +485,39 @@ mod tests {
             mechanism_properties: Some(props),
             ..Credential::default()
         };
-        assert!(with(doc! { "ENVIRONMENT": "test" }, None)
+        assert!(
+            with(doc! { "ENVIRONMENT": "test" }, None)
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            with(doc! { "ENVIRONMENT": "test" }, Some("u"))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            with(doc! { "ENVIRONMENT": "azure" }, Some("u"))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            with(
+                doc! { "ENVIRONMENT": "azure", "TOKEN_RESOURCE": "r" },
+                Some("u")
+            )
             .validate()
-            .is_ok());
-        assert!(with(doc! { "ENVIRONMENT": "test" }, Some("u"))
-            .validate()
-            .is_err());
-        assert!(with(doc! { "ENVIRONMENT": "azure" }, Some("u"))
-            .validate()
-            .is_err());
-        assert!(with(
-            doc! { "ENVIRONMENT": "azure", "TOKEN_RESOURCE": "r" },
-            Some("u")
-        )
-        .validate()
-        .is_ok());
+            .is_ok()
+        );
         assert!(
             with(doc! { "ENVIRONMENT": "k8s", "TOKEN_RESOURCE": "r" }, None)
                 .validate()
                 .is_err()
         );
-        assert!(with(doc! { "ENVIRONMENT": "mars" }, None)
-            .validate()
-            .is_err());
+        assert!(
+            with(doc! { "ENVIRONMENT": "mars" }, None)
+                .validate()
+                .is_err()
+        );
         assert!(with(doc! {}, None).validate().is_err());
     }
 

@@ -128,10 +128,10 @@ impl ResolverConfig {
             match words.next() {
                 Some("nameserver") => {
                     let address = words.next().and_then(|w| w.parse::<IpAddr>().ok());
-                    if let Some(ip) = address {
-                        if config.nameservers.len() < MAX_NAMESERVERS {
-                            config.nameservers.push(SocketAddr::new(ip, 53));
-                        }
+                    if let Some(ip) = address
+                        && config.nameservers.len() < MAX_NAMESERVERS
+                    {
+                        config.nameservers.push(SocketAddr::new(ip, 53));
                     }
                 }
                 Some("options") => {

@@ -10,7 +10,7 @@
 
 use std::{fmt, str::FromStr};
 
-use bson::{raw::cstr, Document, RawDocumentBuf};
+use bson::{Document, RawDocumentBuf, raw::cstr};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{Error, Result};

@@ -4,10 +4,10 @@
 use std::{io, sync::Arc, time::Instant};
 
 use super::{
-    shared::{Closing, Failure, Grant, Inner, State},
     CheckOutFailedReason, CmapEvent, PoolConnection, PoolState, PooledConnection,
+    shared::{Closing, Failure, Grant, Inner, State},
 };
-use crate::{error::ErrorKind, runtime::sync::mpsc, Error, Result};
+use crate::{Error, Result, error::ErrorKind, runtime::sync::mpsc};
 
 impl<C: PoolConnection> Inner<C> {
     pub(super) fn check_out(self: &Arc<Self>) -> Result<PooledConnection<C>> {
@@ -39,7 +39,7 @@ impl<C: PoolConnection> Inner<C> {
                     started,
                     failure.reason(),
                     failure.error(&self.address),
-                ))
+                ));
             }
             Grant::Establish { generation } => {
                 let (slot, member) = self.establish(generation, false).map_err(|e| {
@@ -52,7 +52,7 @@ impl<C: PoolConnection> Inner<C> {
                             started,
                             failure.reason(),
                             failure.error(&self.address),
-                        ))
+                        ));
                     }
                 }
             }

@@ -2,14 +2,14 @@
 //! result into the pool (checked out or available), giving the slot back on failure.
 
 use std::{
-    sync::{atomic::Ordering, Arc},
+    sync::{Arc, atomic::Ordering},
     time::Instant,
 };
 
 use super::{
+    CmapEvent, ConnectionClosedReason, Establishing, PoolConnection, PoolState,
     interrupt::Interrupter,
     shared::{Failure, Inner, Member},
-    CmapEvent, ConnectionClosedReason, Establishing, PoolConnection, PoolState,
 };
 use crate::Result;
 

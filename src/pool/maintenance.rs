@@ -8,8 +8,8 @@ use std::{
     time::Instant,
 };
 
-use super::{shared::Inner, PoolConnection, PoolState, DEFAULT_MAINTENANCE_INTERVAL};
-use crate::runtime::{coroutine, sync::mpsc, Handle};
+use super::{DEFAULT_MAINTENANCE_INTERVAL, PoolConnection, PoolState, shared::Inner};
+use crate::runtime::{Handle, coroutine, sync::mpsc};
 
 const NAME: &str = "greenmongo-pool-maintenance";
 

@@ -6,7 +6,7 @@ use std::{
     sync::Arc,
 };
 
-use super::{interrupt::Interrupter, shared::Inner, PoolConnection};
+use super::{PoolConnection, interrupt::Interrupter, shared::Inner};
 use crate::options::ServerAddress;
 
 /// A checked-out connection. Derefs to the connection; dropping it checks it back in

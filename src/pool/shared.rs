@@ -4,17 +4,17 @@
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
-    sync::{atomic::AtomicU64, Arc, Mutex, MutexGuard, PoisonError, Weak},
+    sync::{Arc, Mutex, MutexGuard, PoisonError, Weak, atomic::AtomicU64},
     time::Instant,
 };
 
 use super::{
-    interrupt::Interrupter, CheckOutFailedReason, CmapEvent, ConnectionClosedReason, Establishing,
-    PoolConnection, PoolOptions, PoolState,
+    CheckOutFailedReason, CmapEvent, ConnectionClosedReason, Establishing, PoolConnection,
+    PoolOptions, PoolState, interrupt::Interrupter,
 };
 use bson::oid::ObjectId;
 
-use crate::{error::ErrorKind, options::ServerAddress, runtime::sync::mpsc, Error, Result};
+use crate::{Error, Result, error::ErrorKind, options::ServerAddress, runtime::sync::mpsc};
 
 /// Establishes one connection: `(address, establishment) -> connection`.
 pub(super) type Connector<C> =

@@ -8,10 +8,10 @@ use std::{cmp::Ordering, io};
 use bson::{Bson, Document};
 
 use super::{
-    description::parse_topology_version, ServerDescription, TopologyDescription, TopologyType,
-    TopologyVersion, UpdateOutcome,
+    ServerDescription, TopologyDescription, TopologyType, TopologyVersion, UpdateOutcome,
+    description::parse_topology_version,
 };
-use crate::{options::ServerAddress, Error, ErrorKind};
+use crate::{Error, ErrorKind, options::ServerAddress};
 
 /// Error label the client backpressure spec puts on errors of an overloaded server; such
 /// errors never mark a server Unknown.
@@ -445,22 +445,22 @@ pub fn decide(
         return none;
     }
     let load_balanced = topology_type == TopologyType::LoadBalanced;
-    if let ApplicationErrorKind::Command(failure) = &error.kind {
-        if failure.is_state_change() {
-            let newer = TopologyVersion::compare(
-                current.topology_version.as_ref(),
-                failure.topology_version.as_ref(),
-            ) == Ordering::Less;
-            if !newer {
-                return none;
-            }
-            return ErrorDecision {
-                mark_unknown: !load_balanced,
-                clear_pool: failure.is_shutting_down() || error.max_wire_version < WIRE_VERSION_4_2,
-                request_check: true,
-                cancel_check: false,
-            };
+    if let ApplicationErrorKind::Command(failure) = &error.kind
+        && failure.is_state_change()
+    {
+        let newer = TopologyVersion::compare(
+            current.topology_version.as_ref(),
+            failure.topology_version.as_ref(),
+        ) == Ordering::Less;
+        if !newer {
+            return none;
         }
+        return ErrorDecision {
+            mark_unknown: !load_balanced,
+            clear_pool: failure.is_shutting_down() || error.max_wire_version < WIRE_VERSION_4_2,
+            request_check: true,
+            cancel_check: false,
+        };
     }
     let network_like = matches!(
         error.kind,

@@ -15,8 +15,8 @@ use std::{
 use bson::oid::ObjectId;
 
 use crate::{
-    options::{ServerAddress, TagSet},
     Error, Result,
+    options::{ServerAddress, TagSet},
 };
 
 pub(crate) use hello::parse_topology_version;

@@ -28,21 +28,21 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, Ordering},
         Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use bson::{doc, Document};
-use greenmongo_runtime::{sync::mpsc, Handle};
+use bson::{Document, doc};
+use greenmongo_runtime::{Handle, sync::mpsc};
 
-use super::{RttStats, SdamEvent, ServerDescription, ServerType, MIN_HEARTBEAT_FREQUENCY};
+use super::{MIN_HEARTBEAT_FREQUENCY, RttStats, SdamEvent, ServerDescription, ServerType};
 use crate::{
+    Result,
     conn::{Connection, ConnectionConfig},
     options::{ServerAddress, ServerMonitoringMode},
     topology::WeakTopology,
-    Result,
 };
 
 /// Shuts a monitoring socket down from elsewhere (see `Connection::interrupter`).
@@ -107,10 +107,10 @@ impl Control {
     /// if the monitor was stopped meanwhile.
     fn install(&self, slot: &Mutex<Option<Interrupt>>, conn: Option<&Connection>) {
         *Self::slot(slot) = conn.and_then(|c| c.interrupter().ok());
-        if self.stopped.load(Ordering::SeqCst) {
-            if let Some(interrupt) = Self::slot(slot).as_ref() {
-                interrupt();
-            }
+        if self.stopped.load(Ordering::SeqCst)
+            && let Some(interrupt) = Self::slot(slot).as_ref()
+        {
+            interrupt();
         }
     }
 
@@ -362,7 +362,7 @@ impl Monitor {
         match self.wake.recv_deadline(Some(since + heartbeat)) {
             Err(mpsc::RecvError::Disconnected) => return false,
             Err(mpsc::RecvError::Wait(e)) if e.kind() != std::io::ErrorKind::TimedOut => {
-                return false
+                return false;
             }
             _ => {}
         }

@@ -33,7 +33,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use greenmongo_runtime::{sync::mpsc, Handle};
+use greenmongo_runtime::{Handle, sync::mpsc};
 
 use super::{SdamEvent, ServerDescription, TopologyDescription, TopologyType, UpdateOutcome};
 use crate::{

@@ -9,7 +9,7 @@ use std::{cmp::Ordering, collections::BTreeMap, fmt, str::FromStr, time::Duratio
 use bson::oid::ObjectId;
 
 use super::{RoundTripTimes, SdamEvent, ServerDescription, ServerType, TopologyVersion};
-use crate::{options::ServerAddress, ClientOptions, Error, Result};
+use crate::{ClientOptions, Error, Result, options::ServerAddress};
 
 /// The kind of deployment (SDAM spec, "TopologyType").
 ///
@@ -562,11 +562,11 @@ impl TopologyDescription {
     /// # Ok::<(), greenmongo::Error>(())
     /// ```
     pub fn set_round_trip_times(&mut self, address: &ServerAddress, times: RoundTripTimes) {
-        if let Some(server) = self.servers.get_mut(address) {
-            if server.server_type != ServerType::Unknown {
-                server.average_rtt = Some(times.average);
-                server.min_rtt = Some(times.minimum);
-            }
+        if let Some(server) = self.servers.get_mut(address)
+            && server.server_type != ServerType::Unknown
+        {
+            server.average_rtt = Some(times.average);
+            server.min_rtt = Some(times.minimum);
         }
     }
 

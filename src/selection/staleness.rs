@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    sdam::{ServerDescription, ServerType, TopologyDescription},
     Error, Result,
+    sdam::{ServerDescription, ServerType, TopologyDescription},
 };
 
 /// How often an idle primary writes a no-op to its oplog (`idleWritePeriodMS`), which

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{doc, spec::BinarySubtype, Binary, Document};
+use bson::{Binary, Document, doc, spec::BinarySubtype};
 
 use crate::{Error, Result};
 

@@ -6,17 +6,17 @@
 
 use std::time::{Duration, Instant};
 
-use bson::{doc, Document};
+use bson::{Document, doc};
 
 use super::ClientSession;
 use crate::{
+    Error, ErrorKind, Result,
     conn::Connection,
     error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT},
     operation::EndTransaction,
     options::{ServerAddress, TransactionOptions},
     pool::PooledConnection,
     runtime::time::{deadline, with_own_deadline},
-    Error, ErrorKind, Result,
 };
 
 /// How long [`StartTransaction::and_run`] keeps retrying (the convenient API's limit).
@@ -144,10 +144,10 @@ impl ClientSession {
         let mut attempt = 0u32;
         let mut last_error = None;
         'callback: loop {
-            if let Some(error) = last_error.take() {
-                if !backoff(attempt, started, limit)? {
-                    return Err(give_up(error));
-                }
+            if let Some(error) = last_error.take()
+                && !backoff(attempt, started, limit)?
+            {
+                return Err(give_up(error));
             }
             attempt += 1;
             session.start(options.clone())?;
@@ -250,12 +250,12 @@ impl ClientSession {
     pub(crate) fn commit(&mut self) -> Result<()> {
         let retrying = match self.transaction.state {
             TransactionState::None => {
-                return Err(Error::invalid_argument("no transaction started"))
+                return Err(Error::invalid_argument("no transaction started"));
             }
             TransactionState::Aborted => {
                 return Err(Error::invalid_argument(
                     "cannot call commitTransaction after calling abortTransaction",
-                ))
+                ));
             }
             TransactionState::Starting | TransactionState::CommittedEmpty => {
                 self.transaction.state = TransactionState::CommittedEmpty;
@@ -297,17 +297,17 @@ impl ClientSession {
     pub(crate) fn abort(&mut self) -> Result<()> {
         match self.transaction.state {
             TransactionState::None => {
-                return Err(Error::invalid_argument("no transaction started"))
+                return Err(Error::invalid_argument("no transaction started"));
             }
             TransactionState::Committed | TransactionState::CommittedEmpty => {
                 return Err(Error::invalid_argument(
                     "cannot call abortTransaction after calling commitTransaction",
-                ))
+                ));
             }
             TransactionState::Aborted => {
                 return Err(Error::invalid_argument(
                     "cannot call abortTransaction twice",
-                ))
+                ));
             }
             TransactionState::Starting => {
                 self.transaction.state = TransactionState::Aborted;

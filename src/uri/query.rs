@@ -6,14 +6,14 @@ use std::{collections::HashSet, time::Duration};
 
 use bson::Document;
 
-use super::{percent_decode, UserInfo};
+use super::{UserInfo, percent_decode};
 use crate::{
+    Error, Result,
     options::{
         Acknowledgment, AuthMechanism, ClientOptions, Compressor, Credential, ProxyOptions,
         ReadConcern, ReadConcernLevel, ReadPreference, ReadPreferenceMode, ServerMonitoringMode,
         TagSet, WriteConcern,
     },
-    Error, Result,
 };
 
 /// Every key the parser knows, lower-cased.
@@ -156,7 +156,7 @@ pub(super) fn apply(
                 k if k.starts_with("proxy") => {
                     return Err(Error::invalid_argument(format!(
                         "option {key} is given more than once"
-                    )))
+                    )));
                 }
                 _ => c.warnings.push(format!(
                     "option {key} is given more than once; the last valid value is used"
@@ -416,7 +416,7 @@ fn finish(
         None if c.seen.iter().any(|k| k.starts_with("proxy")) => {
             return Err(Error::invalid_argument(
                 "proxyPort, proxyUsername and proxyPassword need proxyHost",
-            ))
+            ));
         }
         None => {}
     }
@@ -659,10 +659,12 @@ mod tests {
         // spec, "neither environment nor callbacks"), and so is what the credential breaks
         // whatever its properties would be.
         assert!(ClientOptions::parse("mongodb://localhost/?authMechanism=MONGODB-OIDC").is_err());
-        assert!(ClientOptions::parse(
-            "mongodb://u:p@localhost/?authMechanism=MONGODB-OIDC&authMechanismProperties=a:b,c"
-        )
-        .is_err());
+        assert!(
+            ClientOptions::parse(
+                "mongodb://u:p@localhost/?authMechanism=MONGODB-OIDC&authMechanismProperties=a:b,c"
+            )
+            .is_err()
+        );
         // Unencoded and encoded colons inside a value (spec, "Values").
         for uri in [
             "mongodb://h/?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:gcp,TOKEN_RESOURCE:mongodb://foo",
@@ -726,7 +728,9 @@ mod tests {
 
     #[test]
     fn secrets_stay_out_of_warnings_and_debug() {
-        let o = parse("mongodb://u@h/?authMechanismProperties=s3cr3t&tlsCertificateKeyFilePassword=k3y&proxyHost=p&proxyUsername=pu&proxyPassword=pr0xy");
+        let o = parse(
+            "mongodb://u@h/?authMechanismProperties=s3cr3t&tlsCertificateKeyFilePassword=k3y&proxyHost=p&proxyUsername=pu&proxyPassword=pr0xy",
+        );
         let shown = format!("{o:?}");
         for secret in ["s3cr3t", "k3y", "pr0xy"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");

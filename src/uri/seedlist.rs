@@ -4,8 +4,8 @@
 
 use super::percent_decode;
 use crate::{
-    options::{ClientOptions, ServerAddress},
     Error, Result,
+    options::{ClientOptions, ServerAddress},
 };
 
 /// The SRV service name used when `srvServiceName` is not given.
@@ -233,13 +233,13 @@ impl ClientOptions {
                         k if TXT_KEYS.contains(&k) => {
                             return Err(Error::invalid_argument(format!(
                                 "invalid value \"{value}\" for {key} in the TXT record"
-                            )))
+                            )));
                         }
                         _ => {
                             return Err(Error::invalid_argument(format!(
                                 "option {key} is not allowed in a TXT record (only authSource, \
                                  replicaSet and loadBalanced are)"
-                            )))
+                            )));
                         }
                     }
                 }
@@ -249,7 +249,7 @@ impl ClientOptions {
                     "DNS returned {} TXT records for {}; at most one is allowed",
                     txt.len(),
                     lookup.txt_name()
-                )))
+                )));
             }
         }
         if let Some(credential) = &mut next.credential {
@@ -312,18 +312,20 @@ mod tests {
             vec!["loadBalanced=yes".to_string()],
             vec!["a=b".to_string(), "c=d".to_string()],
         ] {
-            assert!(o
-                .apply_srv_records(&targets(&["a.example.com"]), &txt)
-                .is_err());
+            assert!(
+                o.apply_srv_records(&targets(&["a.example.com"]), &txt)
+                    .is_err()
+            );
             assert_eq!(o, before);
         }
         // Load balancing from TXT with two hosts is a conflict.
-        assert!(o
-            .apply_srv_records(
+        assert!(
+            o.apply_srv_records(
                 &targets(&["a.example.com", "b.example.com"]),
                 &["loadBalanced=true".into()]
             )
-            .is_err());
+            .is_err()
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::{header, Cursor, MsgHeader, OpCode, SizeLimits, HEADER_LEN};
+use super::{Cursor, HEADER_LEN, MsgHeader, OpCode, SizeLimits, header};
 use crate::{Error, Result};
 
 /// Bytes of OP_COMPRESSED fields between the header and the compressed data:
@@ -271,9 +271,9 @@ pub(crate) fn unwrap(bytes: &[u8], limits: &SizeLimits) -> Result<Vec<u8>> {
         Ok(s) if s <= max_body => s,
         _ => {
             return Err(Error::invalid_response(format!(
-            "OP_COMPRESSED uncompressedSize {size} is negative or exceeds maxMessageSizeBytes ({})",
-            limits.max_message_size_bytes
-        )))
+                "OP_COMPRESSED uncompressedSize {size} is negative or exceeds maxMessageSizeBytes ({})",
+                limits.max_message_size_bytes
+            )));
         }
     };
 
@@ -356,7 +356,7 @@ fn decompress(id: u8, input: &[u8], size: usize, out: &mut Vec<u8>) -> Result<()
         _ => {
             return Err(Error::invalid_response(format!(
                 "OP_COMPRESSED uses unknown compressorId {id}"
-            )))
+            )));
         }
     }
     Ok(())

@@ -9,8 +9,8 @@
 use bson::{Document, RawDocumentBuf};
 
 use super::{
-    checksum::crc32c, command_may_be_compressed, compression, header, Compressor, Cursor,
-    MsgHeader, OpCode, SizeLimits, HEADER_LEN,
+    Compressor, Cursor, HEADER_LEN, MsgHeader, OpCode, SizeLimits, checksum::crc32c,
+    command_may_be_compressed, compression, header,
 };
 use crate::{Error, Result};
 
@@ -456,7 +456,7 @@ fn parse_op_msg(bytes: &[u8], head: &MsgHeader, limits: &SizeLimits) -> Result<M
             other => {
                 return Err(Error::invalid_response(format!(
                     "OP_MSG has a section of unknown payloadType {other}"
-                )))
+                )));
             }
         }
     }
@@ -484,7 +484,7 @@ fn read_sequence(
         _ => {
             return Err(Error::invalid_response(format!(
                 "OP_MSG document sequence size {size} is less than the minimum of 5"
-            )))
+            )));
         }
     };
     let section = cur.take(size, "OP_MSG document sequence")?;
@@ -514,7 +514,7 @@ fn read_document(cur: &mut Cursor<'_>, what: &str, limits: &SizeLimits) -> Resul
         _ => {
             return Err(Error::invalid_response(format!(
                 "{what} has length {len}, less than the minimum of 5"
-            )))
+            )));
         }
     };
     if len > limits.max_document_size() {

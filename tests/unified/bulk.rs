@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 use greenmongo::{
+    Client, ClientSession, Collection, Namespace,
     error::{PartialBulkWriteResult, WriteConcernError, WriteError},
     options::{
         BulkWriteOptions, CollectionWriteModel, DeleteManyModel, DeleteOneModel, Hint,
@@ -14,14 +15,13 @@ use greenmongo::{
         WriteModelOptions,
     },
     results::{BulkWriteResult, SummaryBulkWriteResult, VerboseBulkWriteResult},
-    Client, ClientSession, Collection, Namespace,
 };
 
 use super::{
     entities::write_concern,
     format::WriteConcernSpec,
-    operations::{modifications, Args, OpResult, Value},
-    outcome::{fail, failed, Step},
+    operations::{Args, OpResult, Value, modifications},
+    outcome::{Step, fail, failed},
 };
 
 /// `bulkWrite`: `requests`, `ordered`, `bypassDocumentValidation`, `comment`, `let`.

@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 
 use bson::{Bson, Document};
 use greenmongo::{
-    action::Watch,
-    change_stream::{event::ResumeToken, ChangeStream},
-    options::{FullDocumentBeforeChangeType, FullDocumentType},
     Client, ClientSession, Collection, Database,
+    action::Watch,
+    change_stream::{ChangeStream, event::ResumeToken},
+    options::{FullDocumentBeforeChangeType, FullDocumentType},
 };
 
 use super::{
     operations::{Args, OpResult, Value},
-    outcome::{fail, skip, Step},
+    outcome::{Step, fail, skip},
 };
 
 /// What `createChangeStream` watches.
@@ -93,7 +93,7 @@ fn configure<'a, T>(mut watch: Watch<'a, T>, a: &mut Args) -> Step<Watch<'a, T>>
         Some(other) => {
             return fail!(
                 "createChangeStream.startAtOperationTime must be a timestamp, not {other}"
-            )
+            );
         }
     }
     Ok(watch)
@@ -118,7 +118,7 @@ pub fn run(name: &str, stream: &mut ChangeStream<Document>, a: Args) -> OpResult
                     Err(e) => return Ok(Err(e)),
                     Ok(None) if stream.is_alive() && Instant::now() < deadline => continue,
                     Ok(None) if stream.is_alive() => {
-                        return fail!("no change within {ITERATE_TIMEOUT:?}")
+                        return fail!("no change within {ITERATE_TIMEOUT:?}");
                     }
                     Ok(None) => return fail!("the change stream ended: no document and no error"),
                 }

@@ -9,11 +9,11 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use bson::{Bson, Document};
 use greenmongo::{
+    Client, ClientOptions, ClientSession, Collection, Cursor, Database,
     options::{
         Acknowledgment, ReadConcern, ReadConcernLevel, ReadPreference, ReadPreferenceMode, TagSet,
         WriteConcern,
     },
-    Client, ClientOptions, ClientSession, Collection, Cursor, Database,
 };
 
 use super::{
@@ -22,7 +22,7 @@ use super::{
         ClientDescription, CollectionOrDatabaseOptions, EntityDescription, ReadPreferenceSpec,
         WriteConcernSpec,
     },
-    outcome::{fail, skip, Step},
+    outcome::{Step, fail, skip},
     sessions::SessionEntity,
     threads::ThreadEntity,
 };
@@ -339,7 +339,7 @@ fn uri_value(value: &Bson) -> Result<String, String> {
         Bson::Double(d) => d.to_string(),
         Bson::String(s) => percent_encode(s),
         Bson::Document(d) if d.contains_key("$$placeholder") => {
-            return Err("missing: $$placeholder values in uriOptions".to_owned())
+            return Err("missing: $$placeholder values in uriOptions".to_owned());
         }
         Bson::Document(d) => d
             .iter()

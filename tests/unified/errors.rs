@@ -4,16 +4,16 @@
 
 use bson::{Bson, Document};
 use greenmongo::{
-    error::{WriteConcernError, WriteError, WriteFailure},
     Error, ErrorKind,
+    error::{WriteConcernError, WriteError, WriteFailure},
 };
 
 use super::{
     bulk::{bulk_write_result, client_bulk_write_result, write_concern_error, write_error},
     format::ExpectedError,
-    matching::{matches, EntityLookup},
+    matching::{EntityLookup, matches},
     operations::insert_many_result,
-    outcome::{fail, Step, Stop},
+    outcome::{Step, Stop, fail},
 };
 
 /// The server errors an [`Error`] carries: (code, codeName, message).
@@ -76,22 +76,22 @@ fn response(error: &Error) -> Option<Document> {
 
 /// Checks every assertion of `expected` against `error`.
 pub fn check(expected: &ExpectedError, error: &Error, entities: EntityLookup<'_>) -> Step {
-    if let Some(timeout) = expected.is_timeout_error {
-        if timeout != error.is_timeout() {
-            return fail!(
-                "expected {}a timeout error, got {error:?}",
-                if timeout { "" } else { "not " }
-            );
-        }
+    if let Some(timeout) = expected.is_timeout_error
+        && timeout != error.is_timeout()
+    {
+        return fail!(
+            "expected {}a timeout error, got {error:?}",
+            if timeout { "" } else { "not " }
+        );
     }
     let servers = server_errors(error);
-    if let Some(client) = expected.is_client_error {
-        if client != is_client_error(error) {
-            return fail!(
-                "expected a {} error, got {error:?}",
-                if client { "client" } else { "server" }
-            );
-        }
+    if let Some(client) = expected.is_client_error
+        && client != is_client_error(error)
+    {
+        return fail!(
+            "expected a {} error, got {error:?}",
+            if client { "client" } else { "server" }
+        );
     }
     if let Some(text) = &expected.error_contains {
         let mut message = error.to_string();
@@ -103,15 +103,15 @@ pub fn check(expected: &ExpectedError, error: &Error, entities: EntityLookup<'_>
             return fail!("expected the error message to contain {text:?}, got {message:?}");
         }
     }
-    if let Some(code) = expected.error_code {
-        if !servers.iter().any(|(c, _, _)| *c == code) {
-            return fail!("expected error code {code}, got {error}");
-        }
+    if let Some(code) = expected.error_code
+        && !servers.iter().any(|(c, _, _)| *c == code)
+    {
+        return fail!("expected error code {code}, got {error}");
     }
-    if let Some(name) = &expected.error_code_name {
-        if !servers.iter().any(|(_, n, _)| n.eq_ignore_ascii_case(name)) {
-            return fail!("expected code name {name}, got {error}");
-        }
+    if let Some(name) = &expected.error_code_name
+        && !servers.iter().any(|(_, n, _)| n.eq_ignore_ascii_case(name))
+    {
+        return fail!("expected code name {name}, got {error}");
     }
     for label in expected.error_labels_contain.iter().flatten() {
         if !error.contains_label(label) {

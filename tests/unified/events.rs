@@ -8,8 +8,8 @@
 use std::{
     collections::HashSet,
     sync::{
-        atomic::{AtomicBool, Ordering},
         Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
     },
 };
 
@@ -23,8 +23,8 @@ use serde::Deserialize;
 
 use super::{
     format::{ClientDescription, ExpectedEventsForClient},
-    matching::{matches, EntityLookup},
-    outcome::{fail, skip, Step},
+    matching::{EntityLookup, matches},
+    outcome::{Step, fail, skip},
 };
 
 /// Commands whose events are hidden unless `observeSensitiveCommands` (Command Logging and
@@ -301,15 +301,15 @@ fn check_event(
             got.kind, got.command_name
         ));
     }
-    if let Some(name) = &want.command_name {
-        if *name != got.command_name {
-            return Err(format!("expected command {name}, got {}", got.command_name));
-        }
+    if let Some(name) = &want.command_name
+        && *name != got.command_name
+    {
+        return Err(format!("expected command {name}, got {}", got.command_name));
     }
-    if let Some(db) = &want.database_name {
-        if *db != got.database_name {
-            return Err(format!("expected database {db}, got {}", got.database_name));
-        }
+    if let Some(db) = &want.database_name
+        && *db != got.database_name
+    {
+        return Err(format!("expected database {db}, got {}", got.database_name));
     }
     if let Some(command) = &want.command {
         let actual = Bson::Document(got.command.clone());
@@ -331,10 +331,10 @@ fn check_event(
         )
         .map_err(|e| format!("{} reply: {e}", got.command_name))?;
     }
-    if let Some(want_id) = want.has_service_id {
-        if got.service_id.is_some() != want_id {
-            return Err(format!("hasServiceId {want_id}, got {:?}", got.service_id));
-        }
+    if let Some(want_id) = want.has_service_id
+        && got.service_id.is_some() != want_id
+    {
+        return Err(format!("hasServiceId {want_id}, got {:?}", got.service_id));
     }
     if let Some(want_id) = want.has_server_connection_id {
         let has = got.server_connection_id.is_some_and(|id| id > 0);
@@ -485,7 +485,7 @@ pub fn check_expected(
             return check_in_order("CMAP", expected, &log.cmap_events(), cmap_name, check);
         }
         "sdam" => {
-            return check_in_order("SDAM", expected, &log.sdam_events(), sdam_name, check_sdam)
+            return check_in_order("SDAM", expected, &log.sdam_events(), sdam_name, check_sdam);
         }
         other => return fail!("unknown eventType {other}"),
     }

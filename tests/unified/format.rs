@@ -12,8 +12,8 @@ use std::{fmt, path::Path};
 
 use bson::{Bson, Document};
 use serde::{
-    de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor},
     Deserialize, Deserializer,
+    de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor},
 };
 use serde_json::Value;
 

@@ -7,17 +7,17 @@
 
 use std::io::Read;
 
-use bson::{spec::BinarySubtype, Binary, Bson, Document};
+use bson::{Binary, Bson, Document, spec::BinarySubtype};
 use greenmongo::{
-    gridfs::{GridFsBucket, GridFsBucketOptions, GridFsFindOptions},
     Error,
+    gridfs::{GridFsBucket, GridFsBucketOptions, GridFsFindOptions},
 };
 
 use super::{
-    entities::{read_concern, read_preference, write_concern, Entity, EntityMap},
+    entities::{Entity, EntityMap, read_concern, read_preference, write_concern},
     format::{BucketDescription, ReadPreferenceSpec, WriteConcernSpec},
     operations::{Args, OpResult, Value},
-    outcome::{fail, skip, Step, Stop},
+    outcome::{Step, Stop, fail, skip},
 };
 
 /// The bucket entity of a `bucket` description, on its database entity.
@@ -51,7 +51,7 @@ pub fn bucket(entities: &EntityMap, description: &BucketDescription) -> Step<Ent
             (other, _) => {
                 return Ok(Entity::Unsupported(format!(
                     "missing bucket option: {other}"
-                )))
+                )));
             }
         }
     }

@@ -100,20 +100,56 @@ pub const KNOWN_FAILURES: &[Known] = &[
     ),
     // Snapshot reads: SecantusDB ignores `atClusterTime` and reads the latest data, so a
     // read after a write sees the write (scripts/SECANTUSDB.md). The commands sent match.
-    server("sessions/tests/snapshot-sessions.json", "Find operation with snapshot", IGNORES_AT_CLUSTER_TIME),
-    server("sessions/tests/snapshot-sessions.json", "Distinct operation with snapshot", IGNORES_AT_CLUSTER_TIME),
-    server("sessions/tests/snapshot-sessions.json", "Aggregate operation with snapshot", IGNORES_AT_CLUSTER_TIME),
-    server("sessions/tests/snapshot-sessions.json", "Mixed operation with snapshot", IGNORES_AT_CLUSTER_TIME),
+    server(
+        "sessions/tests/snapshot-sessions.json",
+        "Find operation with snapshot",
+        IGNORES_AT_CLUSTER_TIME,
+    ),
+    server(
+        "sessions/tests/snapshot-sessions.json",
+        "Distinct operation with snapshot",
+        IGNORES_AT_CLUSTER_TIME,
+    ),
+    server(
+        "sessions/tests/snapshot-sessions.json",
+        "Aggregate operation with snapshot",
+        IGNORES_AT_CLUSTER_TIME,
+    ),
+    server(
+        "sessions/tests/snapshot-sessions.json",
+        "Mixed operation with snapshot",
+        IGNORES_AT_CLUSTER_TIME,
+    ),
     server(
         "sessions/tests/snapshot-sessions.json",
         "Write commands with snapshot session do not affect snapshot reads",
         IGNORES_AT_CLUSTER_TIME,
     ),
-    server("sessions/tests/snapshot-sessions.json", "Find operation with snapshot and snapshot time", IGNORES_AT_CLUSTER_TIME),
-    server("sessions/tests/snapshot-sessions.json", "Distinct operation with snapshot and snapshot time", IGNORES_AT_CLUSTER_TIME),
-    server("sessions/tests/snapshot-sessions.json", "Aggregate operation with snapshot and snapshot time", IGNORES_AT_CLUSTER_TIME),
-    server("sessions/tests/snapshot-sessions.json", "countDocuments operation with snapshot and snapshot time", IGNORES_AT_CLUSTER_TIME),
-    server("sessions/tests/snapshot-sessions.json", "Mixed operation with snapshot and snapshotTime", IGNORES_AT_CLUSTER_TIME),
+    server(
+        "sessions/tests/snapshot-sessions.json",
+        "Find operation with snapshot and snapshot time",
+        IGNORES_AT_CLUSTER_TIME,
+    ),
+    server(
+        "sessions/tests/snapshot-sessions.json",
+        "Distinct operation with snapshot and snapshot time",
+        IGNORES_AT_CLUSTER_TIME,
+    ),
+    server(
+        "sessions/tests/snapshot-sessions.json",
+        "Aggregate operation with snapshot and snapshot time",
+        IGNORES_AT_CLUSTER_TIME,
+    ),
+    server(
+        "sessions/tests/snapshot-sessions.json",
+        "countDocuments operation with snapshot and snapshot time",
+        IGNORES_AT_CLUSTER_TIME,
+    ),
+    server(
+        "sessions/tests/snapshot-sessions.json",
+        "Mixed operation with snapshot and snapshotTime",
+        IGNORES_AT_CLUSTER_TIME,
+    ),
     server(
         "causal-consistency/tests/causal-consistency-clientBulkWrite.json",
         "*",
@@ -121,14 +157,42 @@ pub const KNOWN_FAILURES: &[Known] = &[
     ),
     // The client backpressure spec (retrying errors labelled SystemOverloadedError with
     // backoff, maxAttempts) is not implemented: these fail on the first overload error.
-    todo("transactions/tests/unified/backpressure-retryable-abort.json", "*", CLIENT_BACKPRESSURE),
-    todo("transactions/tests/unified/backpressure-retryable-commit.json", "*", CLIENT_BACKPRESSURE),
-    todo("transactions/tests/unified/backpressure-retryable-reads.json", "*", CLIENT_BACKPRESSURE),
-    todo("transactions/tests/unified/backpressure-retryable-writes.json", "*", CLIENT_BACKPRESSURE),
+    todo(
+        "transactions/tests/unified/backpressure-retryable-abort.json",
+        "*",
+        CLIENT_BACKPRESSURE,
+    ),
+    todo(
+        "transactions/tests/unified/backpressure-retryable-commit.json",
+        "*",
+        CLIENT_BACKPRESSURE,
+    ),
+    todo(
+        "transactions/tests/unified/backpressure-retryable-reads.json",
+        "*",
+        CLIENT_BACKPRESSURE,
+    ),
+    todo(
+        "transactions/tests/unified/backpressure-retryable-writes.json",
+        "*",
+        CLIENT_BACKPRESSURE,
+    ),
     // Client-side operation timeouts: what is not built yet, or reads the spec otherwise.
-    todo("client-side-operations-timeout/tests/runCursorCommand.json", "Non-tailable cursor iteration timeoutMS is refreshed for getMore if timeoutMode is iteration - failure", CSOT_ITERATION_BUDGET),
-    todo("client-side-operations-timeout/tests/runCursorCommand.json", "Tailable cursor iteration timeoutMS is refreshed for getMore - failure", CSOT_ITERATION_BUDGET),
-    todo("client-side-operations-timeout/tests/runCursorCommand.json", "Tailable cursor awaitData iteration timeoutMS is refreshed for getMore - failure", CSOT_ITERATION_BUDGET),
+    todo(
+        "client-side-operations-timeout/tests/runCursorCommand.json",
+        "Non-tailable cursor iteration timeoutMS is refreshed for getMore if timeoutMode is iteration - failure",
+        CSOT_ITERATION_BUDGET,
+    ),
+    todo(
+        "client-side-operations-timeout/tests/runCursorCommand.json",
+        "Tailable cursor iteration timeoutMS is refreshed for getMore - failure",
+        CSOT_ITERATION_BUDGET,
+    ),
+    todo(
+        "client-side-operations-timeout/tests/runCursorCommand.json",
+        "Tailable cursor awaitData iteration timeoutMS is refreshed for getMore - failure",
+        CSOT_ITERATION_BUDGET,
+    ),
     // The test sends `ping` with `apiStrict: true` and no `apiVersion`, which mongod
     // refuses; SecantusDB accepts it (scripts/SECANTUSDB.md, "Stable API"). The command
     // sent matches.
@@ -147,8 +211,7 @@ const IGNORES_AT_CLUSTER_TIME: &str =
 const CLIENT_BACKPRESSURE: &str =
     "the client backpressure spec (SystemOverloadedError retries with backoff) is not implemented";
 
-const RETRIED_STATEMENT_FROM_CACHE: &str =
-    "SecantusDB replays a retried statement from its cache without the fail point's writeConcernError";
+const RETRIED_STATEMENT_FROM_CACHE: &str = "SecantusDB replays a retried statement from its cache without the fail point's writeConcernError";
 
 /// Fail points SecantusDB accepts but never fires; a failed test that configures one is a
 /// known server difference (with mongod it runs as usual).

@@ -48,11 +48,7 @@ fn at(path: &str, key: &str) -> String {
 }
 
 fn shown(path: &str) -> &str {
-    if path.is_empty() {
-        "(root)"
-    } else {
-        path
-    }
+    if path.is_empty() { "(root)" } else { path }
 }
 
 impl Matcher<'_> {
@@ -137,13 +133,11 @@ impl Matcher<'_> {
             }
             self.value(value, act.get(key), false, &sub)?;
         }
-        if !root {
-            if let Some(extra) = act.keys().find(|k| !exp.contains_key(k.as_str())) {
-                return Err(format!(
-                    "{}: unexpected key {extra:?} in {act}",
-                    shown(path)
-                ));
-            }
+        if !root && let Some(extra) = act.keys().find(|k| !exp.contains_key(k.as_str())) {
+            return Err(format!(
+                "{}: unexpected key {extra:?} in {act}",
+                shown(path)
+            ));
         }
         Ok(())
     }
@@ -208,7 +202,7 @@ impl Matcher<'_> {
                             "{}: expected bytes, got {}",
                             shown(path),
                             describe(other)
-                        ))
+                        ));
                     }
                 };
                 if got == want {
@@ -307,7 +301,7 @@ fn has_type(value: &Bson, name: &str) -> bool {
             return matches!(
                 value,
                 Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_)
-            )
+            );
         }
         "double" => T::Double,
         "string" => T::String,
@@ -350,7 +344,7 @@ fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
-    use bson::{bson, doc, Bson};
+    use bson::{Bson, bson, doc};
 
     use super::*;
 
@@ -473,27 +467,33 @@ mod tests {
     #[test]
     fn matches_entity_and_hex_bytes() {
         let entities = |name: &str| (name == "id0").then(|| bson!(7));
-        assert!(matches(
-            &bson!({ "_id": { "$$matchesEntity": "id0" } }),
-            Some(&bson!({ "_id": 7 })),
-            true,
-            &entities
-        )
-        .is_ok());
-        assert!(matches(
-            &bson!({ "_id": { "$$matchesEntity": "id0" } }),
-            Some(&bson!({ "_id": 8 })),
-            true,
-            &entities
-        )
-        .is_err());
-        assert!(matches(
-            &bson!({ "$$matchesEntity": "nope" }),
-            Some(&bson!(1)),
-            true,
-            &entities
-        )
-        .is_err());
+        assert!(
+            matches(
+                &bson!({ "_id": { "$$matchesEntity": "id0" } }),
+                Some(&bson!({ "_id": 7 })),
+                true,
+                &entities
+            )
+            .is_ok()
+        );
+        assert!(
+            matches(
+                &bson!({ "_id": { "$$matchesEntity": "id0" } }),
+                Some(&bson!({ "_id": 8 })),
+                true,
+                &entities
+            )
+            .is_err()
+        );
+        assert!(
+            matches(
+                &bson!({ "$$matchesEntity": "nope" }),
+                Some(&bson!(1)),
+                true,
+                &entities
+            )
+            .is_err()
+        );
         let bytes = Bson::Binary(bson::Binary {
             subtype: bson::spec::BinarySubtype::Generic,
             bytes: vec![0x12, 0xab],
@@ -512,20 +512,24 @@ mod tests {
         );
         let lsid = |name: &str| (name == "session0").then(|| bson!({ "id": 1 }));
         let expected = bson!({ "lsid": { "$$sessionLsid": "session0" } });
-        assert!(matches(
-            &expected,
-            Some(&bson!({ "lsid": { "id": 1 } })),
-            true,
-            &lsid
-        )
-        .is_ok());
-        assert!(matches(
-            &expected,
-            Some(&bson!({ "lsid": { "id": 2 } })),
-            true,
-            &lsid
-        )
-        .is_err());
+        assert!(
+            matches(
+                &expected,
+                Some(&bson!({ "lsid": { "id": 1 } })),
+                true,
+                &lsid
+            )
+            .is_ok()
+        );
+        assert!(
+            matches(
+                &expected,
+                Some(&bson!({ "lsid": { "id": 2 } })),
+                true,
+                &lsid
+            )
+            .is_err()
+        );
         no(bson!({ "$$nope": 1 }), bson!(1));
         assert_eq!(special_operator(&doc! { "$$type": "int", "x": 1 }), None);
     }

@@ -9,8 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 use greenmongo::{
+    ClientSession, Collection, Cursor, Database, Error, UpdateModifications,
     options::{
         AggregateOptions, Collation, CountOptions, CreateCollectionOptions, CursorType,
         DeleteOptions, DistinctOptions, FindOneAndDeleteOptions, FindOneAndReplaceOptions,
@@ -19,15 +20,14 @@ use greenmongo::{
         RunCursorCommandOptions, UpdateOptions,
     },
     results::UpdateResult,
-    ClientSession, Collection, Cursor, Database, Error, UpdateModifications,
 };
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     bulk,
-    entities::{read_preference, EntityMap},
+    entities::{EntityMap, read_preference},
     format::{Operation, ReadPreferenceSpec},
-    outcome::{fail, skip, Step, Stop},
+    outcome::{Step, Stop, fail, skip},
 };
 
 /// What an operation returned.
@@ -209,13 +209,13 @@ fn collection_op(
                 super::change_streams::Target::Collection(&coll),
                 a,
                 session,
-            )
+            );
         } // change streams
         "count" => {
             return skip!(
                 "count is deprecated: greenmongo, like the official crate 3.x, has \
              count_documents and estimated_document_count instead"
-            )
+            );
         }
         "insertOne" => {
             let document = a.req_doc("document")?;
@@ -259,7 +259,7 @@ fn collection_op(
                 .map(|d| Value::Bson(d.map_or(Bson::Null, Bson::Document))),
                 "find" => all_in_session!(session, find),
                 _ if session.is_some() => {
-                    return skip!("missing: cursor entities in a session (createFindCursor)")
+                    return skip!("missing: cursor entities in a session (createFindCursor)");
                 }
                 _ => find.run().map(|c| Value::Cursor(Box::new(c))),
             }
@@ -488,7 +488,7 @@ fn database_op(
                 super::change_streams::Target::Database(&db),
                 a,
                 session,
-            )
+            );
         } // change streams
         "runCommand" => {
             let command = a.req_doc("command")?;
@@ -539,7 +539,7 @@ fn database_op(
             match name {
                 "runCursorCommand" => all_in_session!(session, action),
                 _ if session.is_some() => {
-                    return skip!("missing: cursor entities in a session (createCommandCursor)")
+                    return skip!("missing: cursor entities in a session (createCommandCursor)");
                 }
                 _ => action.run().map(|c| Value::Cursor(Box::new(c))),
             }

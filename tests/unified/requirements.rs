@@ -3,7 +3,7 @@
 
 use std::{cell::RefCell, collections::HashMap};
 
-use bson::{doc, Bson};
+use bson::{Bson, doc};
 use greenmongo::{Client, ClientOptions};
 
 use super::{
@@ -120,10 +120,10 @@ impl ServerInfo {
         if r.serverless.as_deref() == Some("require") {
             return Some("needs serverless".to_owned());
         }
-        if let Some(auth) = r.auth {
-            if auth != self.auth {
-                return Some(format!("needs auth {}", if auth { "on" } else { "off" }));
-            }
+        if let Some(auth) = r.auth
+            && auth != self.auth
+        {
+            return Some(format!("needs auth {}", if auth { "on" } else { "off" }));
         }
         if r.csfle == Some(true) {
             return Some("needs CSFLE (not supported)".to_owned());

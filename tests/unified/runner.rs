@@ -10,23 +10,23 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 use greenmongo::{
-    options::{Acknowledgment, CreateCollectionOptions, FindOptions, WriteConcern},
     Client,
+    options::{Acknowledgment, CreateCollectionOptions, FindOptions, WriteConcern},
 };
 
 use super::{
-    entities::{read_concern, Entity, EntityMap},
+    entities::{Entity, EntityMap, read_concern},
     errors, events,
     format::{
-        read_test_file, CollectionData, EntityDescription, Operation, TestCase, TestFile, Version,
-        SUPPORTED_SCHEMA,
+        CollectionData, EntityDescription, Operation, SUPPORTED_SCHEMA, TestCase, TestFile,
+        Version, read_test_file,
     },
     known,
     matching::{matches, matches_plain},
     operations::{self, Value},
-    outcome::{fail, failed, skip, FileReport, Outcome, Step, Stop},
+    outcome::{FileReport, Outcome, Step, Stop, fail, failed, skip},
     requirements::ServerInfo,
 };
 
@@ -218,11 +218,11 @@ fn run_test(ctx: &Context, file: &TestFile, test: &TestCase) -> Step {
 /// A server without sessions refuses the command, which is fine.
 fn kill_all_sessions(internal: &Client) {
     let kill = doc! { "killAllSessions": [] };
-    if let Err(e) = internal.database("admin").run_command(kill).run() {
-        if e.code() != Some(11601) {
-            // 11601 Interrupted: it killed the session it ran in.
-            eprintln!("killAllSessions: {e}");
-        }
+    if let Err(e) = internal.database("admin").run_command(kill).run()
+        && e.code() != Some(11601)
+    {
+        // 11601 Interrupted: it killed the session it ran in.
+        eprintln!("killAllSessions: {e}");
     }
 }
 
@@ -443,17 +443,17 @@ fn special(
                 })
                 .map_err(failed("failPoint"))?;
             fail_points.names.push(name.to_owned());
-            if let Ok(data) = command.get_document("data") {
-                if data.get_bool("blockConnection").unwrap_or(false) {
-                    let block = match data.get("blockTimeMS") {
-                        Some(Bson::Int32(ms)) => u64::try_from(*ms).unwrap_or(0),
-                        Some(Bson::Int64(ms)) => u64::try_from(*ms).unwrap_or(0),
-                        Some(Bson::Double(ms)) if *ms > 0.0 => *ms as u64,
-                        _ => 0,
-                    };
-                    let block = Duration::from_millis(block);
-                    fail_points.blocked = fail_points.blocked.max(block);
-                }
+            if let Ok(data) = command.get_document("data")
+                && data.get_bool("blockConnection").unwrap_or(false)
+            {
+                let block = match data.get("blockTimeMS") {
+                    Some(Bson::Int32(ms)) => u64::try_from(*ms).unwrap_or(0),
+                    Some(Bson::Int64(ms)) => u64::try_from(*ms).unwrap_or(0),
+                    Some(Bson::Double(ms)) if *ms > 0.0 => *ms as u64,
+                    _ => 0,
+                };
+                let block = Duration::from_millis(block);
+                fail_points.blocked = fail_points.blocked.max(block);
             }
             Ok(())
         }

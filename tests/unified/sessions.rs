@@ -9,15 +9,15 @@
 
 use bson::{Bson, Document};
 use greenmongo::{
-    options::{SessionOptions, TransactionOptions},
     Client, ClientSession, Error, TransactionState,
+    options::{SessionOptions, TransactionOptions},
 };
 
 use super::{
-    entities::{read_concern, read_preference, write_concern, Entity, EntityMap},
+    entities::{Entity, EntityMap, read_concern, read_preference, write_concern},
     format::{Operation, ReadPreferenceSpec, SessionDescription, WriteConcernSpec},
     operations::{self, Args, OpResult, Value},
-    outcome::{fail, failed, skip, Step, Stop},
+    outcome::{Step, Stop, fail, failed, skip},
     runner,
 };
 

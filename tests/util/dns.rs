@@ -8,8 +8,8 @@ use std::{
     io::{self, Read, Write},
     net::{SocketAddr, TcpListener, TcpStream, UdpSocket},
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     thread,
     time::Duration,
@@ -19,8 +19,8 @@ use greenmongo::options::ResolverConfig;
 use hickory_proto::{
     op::{Message, ResponseCode},
     rr::{
-        rdata::{SRV, TXT},
         Name, RData, Record, RecordType,
+        rdata::{SRV, TXT},
     },
 };
 

@@ -5,12 +5,12 @@
 #![allow(dead_code)] // each test binary uses a different part of this file
 
 use std::sync::{
-    atomic::{AtomicUsize, Ordering},
     Arc, Mutex, MutexGuard,
+    atomic::{AtomicUsize, Ordering},
 };
 
 use bson::Bson;
-use greenmongo::{pool::CmapEvent, Client, ClientOptions};
+use greenmongo::{Client, ClientOptions, pool::CmapEvent};
 
 /// The URI in `var`, or `None` after saying why the test skips.
 ///

@@ -17,11 +17,11 @@ use std::{
 
 use bson::Bson;
 use greenmongo::{
-    options::{Acknowledgment, ServerAddress},
     ClientOptions,
+    options::{Acknowledgment, ServerAddress},
 };
-use serde::{de::DeserializeOwned, Deserialize};
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::{Map, Value, json};
 
 /// The spec test folder: `$GREENMONGO_SPEC_TESTS`, or `../shared/spec-tests` next to the
 /// crate. It may not exist; see [`spec_dir`].
@@ -233,13 +233,13 @@ pub fn run_uri_test(test: &UriTest) -> Result<(), String> {
         (Err(e), true) => return Err(format!("unexpected error: {e}")),
         (Ok(o), true) => o,
     };
-    if let Some(warning) = test.warning {
-        if warning == options.warnings.is_empty() {
-            return Err(format!(
-                "expected warning: {warning}, got {:?}",
-                options.warnings
-            ));
-        }
+    if let Some(warning) = test.warning
+        && warning == options.warnings.is_empty()
+    {
+        return Err(format!(
+            "expected warning: {warning}, got {:?}",
+            options.warnings
+        ));
     }
     if let Some(hosts) = &test.hosts {
         check_hosts(hosts, &options.hosts)?;

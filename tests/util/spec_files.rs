@@ -9,7 +9,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use bson::{oid::ObjectId, Bson, Document};
+use bson::{Bson, Document, oid::ObjectId};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 

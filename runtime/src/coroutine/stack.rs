@@ -21,7 +21,7 @@ use std::{
     sync::atomic::{AtomicU8, AtomicUsize, Ordering},
 };
 
-use corosensei::stack::{StackPointer, MIN_STACK_SIZE};
+use corosensei::stack::{MIN_STACK_SIZE, StackPointer};
 
 /// The default stack size: 256 KiB of address space (about 4 KiB resident when idle). The
 /// driver's deepest path (TCP connect, TLS handshake through rustls, a typed insert and
@@ -196,15 +196,14 @@ impl Arena {
     /// A free slot: `(region id, its lowest address)`.
     fn take(&mut self) -> io::Result<(u32, usize)> {
         loop {
-            if let Some(id) = self.current {
-                if let Some(region) = self.regions[id as usize].as_mut() {
-                    if let Some(slot) = Self::take_from(region, self.slot_size, &mut self.warm)? {
-                        if self.empty_kept == Some(id) {
-                            self.empty_kept = None;
-                        }
-                        return Ok((id, slot));
-                    }
+            if let Some(id) = self.current
+                && let Some(region) = self.regions[id as usize].as_mut()
+                && let Some(slot) = Self::take_from(region, self.slot_size, &mut self.warm)?
+            {
+                if self.empty_kept == Some(id) {
+                    self.empty_kept = None;
                 }
+                return Ok((id, slot));
             }
             self.current = Some(loop {
                 match self.with_room.pop() {
@@ -213,7 +212,7 @@ impl Arena {
                             .as_ref()
                             .is_some_and(Region::has_room) =>
                     {
-                        break id
+                        break id;
                     }
                     Some(_) => continue,
                     None => break self.map_region()?,

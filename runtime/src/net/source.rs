@@ -4,8 +4,8 @@ use std::{
     io,
     os::fd::{AsRawFd, RawFd},
     sync::{
-        atomic::{AtomicU64, Ordering},
         Arc, Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -136,7 +136,7 @@ impl<S: AsRawFd> IoSource<S> {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "cannot set a 0 duration timeout",
-                ))
+                ));
             }
             Some(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
             None => 0,
@@ -222,10 +222,11 @@ impl<S: AsRawFd> IoSource<S> {
                 match op(&self.io) {
                     Ok(n) => {
                         // n == 0 is end of stream: every later read returns it at once.
-                        if n > 0 && n < len {
-                            if let (Some(state), Some(tick)) = (state, observed) {
-                                state.set_drained(dir, tick);
-                            }
+                        if n > 0
+                            && n < len
+                            && let (Some(state), Some(tick)) = (state, observed)
+                        {
+                            state.set_drained(dir, tick);
                         }
                         return Ok(n);
                     }

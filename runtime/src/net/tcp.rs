@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{each_addr, source::IoSource, ToSocketAddrs};
+use super::{ToSocketAddrs, each_addr, source::IoSource};
 use crate::reactor::Direction;
 
 /// A TCP connection, like `std::net::TcpStream`.

@@ -13,8 +13,8 @@ use std::{
     panic::{self, AssertUnwindSafe},
     ptr::{self, NonNull},
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -23,7 +23,7 @@ use corosensei::{Coroutine, CoroutineResult};
 use mio::{Events, Poll, Token};
 
 use super::RuntimeShared;
-use crate::coroutine::{overflow, stack, state, Builder, Task};
+use crate::coroutine::{Builder, Task, overflow, stack, state};
 use crate::park::{self, CoroutineContext};
 use crate::reactor::Reactor;
 use crate::sync::{lock, oneshot};
@@ -396,19 +396,20 @@ impl Worker {
             self.fire_timers();
             self.publish();
             let idle_since = (!max_spin.is_zero() && self.is_idle()).then(Instant::now);
-            if let Some(since) = idle_since {
-                if spin && self.spin(poll, &mut events, since) {
-                    continue;
-                }
+            if let Some(since) = idle_since
+                && spin
+                && self.spin(poll, &mut events, since)
+            {
+                continue;
             }
             let timeout = self.poll_timeout();
-            if let Err(e) = poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    panic!(
-                        "greenmongo-runtime: worker {} cannot poll: {e}",
-                        self.shared.index
-                    );
-                }
+            if let Err(e) = poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                panic!(
+                    "greenmongo-runtime: worker {} cannot poll: {e}",
+                    self.shared.index
+                );
             }
             self.dispatch(&events);
             if let Some(since) = idle_since {
@@ -629,10 +630,10 @@ impl Worker {
             );
             next
         };
-        if let Some((builder, body)) = next {
-            if let Some(index) = self.create(builder, body.local()) {
-                self.resume(index);
-            }
+        if let Some((builder, body)) = next
+            && let Some(index) = self.create(builder, body.local())
+        {
+            self.resume(index);
         }
     }
 
@@ -854,7 +855,7 @@ impl Worker {
             spawns
         };
         drop(spawns); // joiners see "cancelled"
-                      // SAFETY: cloning the pointers runs no user code.
+        // SAFETY: cloning the pointers runs no user code.
         let slots: Vec<NonNull<Slot>> = unsafe { self.slab.with(|slab| slab.clone()) };
         let mut live = Vec::new();
         for slot in &slots {

@@ -2,7 +2,7 @@
 
 use std::{io, sync::Mutex as StdMutex, time::Instant};
 
-use super::{lock, wait_until, MutexGuard, WaitList};
+use super::{MutexGuard, WaitList, lock, wait_until};
 use crate::coroutine::WaitKind;
 
 /// Waits for a condition guarded by a [`Mutex`](super::Mutex).

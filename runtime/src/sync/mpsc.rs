@@ -24,7 +24,7 @@ use std::{
 };
 
 pub use super::RecvError;
-use super::{lock, wait_until, WaitList};
+use super::{WaitList, lock, wait_until};
 use crate::coroutine::WaitKind;
 
 struct State<T> {

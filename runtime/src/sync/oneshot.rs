@@ -19,8 +19,8 @@ use std::{
     fmt,
     mem::{self, MaybeUninit},
     sync::{
-        atomic::{AtomicBool, AtomicU8, Ordering},
         Arc,
+        atomic::{AtomicBool, AtomicU8, Ordering},
     },
 };
 
@@ -308,12 +308,12 @@ impl<T> Receiver<T> {
                 waiting = Some(Waiting(shared));
             }
             // Spurious wake-ups just go round again, still registered.
-            if let Err(e) = park::park(kind, None) {
-                if waiting.take().is_some_and(Waiting::withdraw) {
-                    return Err(RecvError::Wait(e));
-                }
-                // The sender finished before we could withdraw: take what it left.
+            if let Err(e) = park::park(kind, None)
+                && waiting.take().is_some_and(Waiting::withdraw)
+            {
+                return Err(RecvError::Wait(e));
             }
+            // The sender finished before we could withdraw: take what it left.
         }
     }
 
@@ -432,7 +432,7 @@ fn withdraw<T>(shared: &Shared<T, dyn Extra>) -> bool {
 mod tests {
     use std::{sync::Arc, thread, time::Duration};
 
-    use super::{channel, RecvError};
+    use super::{RecvError, channel};
 
     const ROUNDS: usize = if cfg!(miri) { 20 } else { 2_000 };
 

@@ -2,7 +2,7 @@
 
 use std::{fmt, io, mem, sync::Arc, sync::Mutex};
 
-use super::{lock, wait_until, WaitList};
+use super::{WaitList, lock, wait_until};
 use crate::coroutine::WaitKind;
 
 /// A counting semaphore. Waiters are served strictly first come, first served: a released

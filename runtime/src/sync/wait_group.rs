@@ -5,7 +5,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use super::{lock, wait_until, WaitList};
+use super::{WaitList, lock, wait_until};
 use crate::coroutine::WaitKind;
 
 /// Counts outstanding work; [`WaitGroup::wait`] returns when the count is zero. Clones

@@ -1,14 +1,14 @@
 //! [`GridFsBucket::delete`], the spec's [`GridFsBucket::delete_by_name`] and
 //! [`GridFsBucket::drop`].
 
-use bson::{doc, Bson, Document};
+use bson::{Bson, Document, doc};
 
 use super::not_found;
 #[cfg(doc)]
 use crate::gridfs::GridFsErrorKind;
 use crate::{
-    gridfs::{GridFsBucket, GridFsFileIdentifier},
     Result,
+    gridfs::{GridFsBucket, GridFsFileIdentifier},
 };
 
 impl GridFsBucket {

@@ -9,8 +9,8 @@ use bson::Bson;
 #[cfg(doc)]
 use crate::gridfs::GridFsErrorKind;
 use crate::{
-    gridfs::{GridFsBucket, GridFsDownloadByNameOptions, GridFsDownloadStream},
     Result,
+    gridfs::{GridFsBucket, GridFsDownloadByNameOptions, GridFsDownloadStream},
 };
 
 impl GridFsBucket {

@@ -5,9 +5,9 @@ use std::time::Duration;
 use bson::Document;
 
 use crate::{
+    Cursor, Result,
     gridfs::{FilesCollectionDocument, GridFsBucket, GridFsFindOneOptions, GridFsFindOptions},
     options::{FindOneOptions, FindOptions},
-    Cursor, Result,
 };
 
 impl GridFsBucket {

@@ -1,13 +1,13 @@
 //! [`GridFsBucket::rename`] and the spec's [`GridFsBucket::rename_by_name`].
 
-use bson::{doc, Bson};
+use bson::{Bson, doc};
 
 use super::not_found;
 #[cfg(doc)]
 use crate::gridfs::GridFsErrorKind;
 use crate::{
-    gridfs::{GridFsBucket, GridFsFileIdentifier},
     Result,
+    gridfs::{GridFsBucket, GridFsFileIdentifier},
 };
 
 impl GridFsBucket {

@@ -3,11 +3,11 @@
 
 use std::io;
 
-use bson::{oid::ObjectId, Bson, Document};
+use bson::{Bson, Document, oid::ObjectId};
 
 use crate::{
-    gridfs::{upload_from_reader, GridFsBucket, GridFsUploadOptions, GridFsUploadStream},
     Result,
+    gridfs::{GridFsBucket, GridFsUploadOptions, GridFsUploadStream, upload_from_reader},
 };
 
 impl GridFsBucket {

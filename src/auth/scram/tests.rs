@@ -1,4 +1,4 @@
-use bson::{doc, spec::BinarySubtype, Binary};
+use bson::{Binary, doc, spec::BinarySubtype};
 
 use super::*;
 
@@ -202,14 +202,30 @@ fn verification_failures_end_the_conversation() {
             None,
             "4095 iterations, fewer than the minimum of 4096",
         ),
-        ("m=ext,r=rOprNGfwEbeRWgbNEkqO,s=QQ==,i=4096", None, "mandatory extension"),
+        (
+            "m=ext,r=rOprNGfwEbeRWgbNEkqO,s=QQ==,i=4096",
+            None,
+            "mandatory extension",
+        ),
         ("r=rOprNGfwEbeRWgbNEkqOx,i=4096", None, "no s= field"),
-        ("r=rOprNGfwEbeRWgbNEkqOx,s=!!,i=4096", None, "salt is not valid base64"),
-        ("r=rOprNGfwEbeRWgbNEkqOx,s=QQ==,i=many", None, "\"many\" is not a number"),
+        (
+            "r=rOprNGfwEbeRWgbNEkqOx,s=!!,i=4096",
+            None,
+            "salt is not valid base64",
+        ),
+        (
+            "r=rOprNGfwEbeRWgbNEkqOx,s=QQ==,i=many",
+            None,
+            "\"many\" is not a number",
+        ),
         ("", None, "no r= field"),
         (SHA256_FIRST, Some("v=AAAA"), "server signature is wrong"),
         (SHA256_FIRST, Some("v=***"), "not valid base64"),
-        (SHA256_FIRST, Some("e=invalid-proof"), "server reported error \"invalid-proof\""),
+        (
+            SHA256_FIRST,
+            Some("e=invalid-proof"),
+            "server reported error \"invalid-proof\"",
+        ),
         (SHA256_FIRST, Some("x=1"), "no verifier"),
     ];
     for (first, last, want) in cases {

@@ -3,13 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use bson::{oid::ObjectId, Bson, Document};
+use bson::{Bson, Document, oid::ObjectId};
 
 use super::{ServerDescription, ServerType, TopologyVersion};
 use crate::{
+    Error, Result,
     options::{ServerAddress, TagSet},
     sdam::RoundTripTimes,
-    Error, Result,
 };
 
 impl ServerDescription {

@@ -103,19 +103,17 @@ impl TopologyDescription {
         if let (Some(set_version), Some(election_id)) = (sd.set_version, sd.election_id) {
             if let (Some(max_set_version), Some(max_election_id)) =
                 (self.max_set_version, self.max_election_id)
+                && (max_set_version > set_version
+                    || (max_set_version == set_version && max_election_id > election_id))
             {
-                if max_set_version > set_version
-                    || (max_set_version == set_version && max_election_id > election_id)
-                {
-                    return true;
-                }
+                return true;
             }
             self.max_election_id = Some(election_id);
         }
-        if let Some(set_version) = sd.set_version {
-            if self.max_set_version.is_none_or(|max| set_version > max) {
-                self.max_set_version = Some(set_version);
-            }
+        if let Some(set_version) = sd.set_version
+            && self.max_set_version.is_none_or(|max| set_version > max)
+        {
+            self.max_set_version = Some(set_version);
         }
         false
     }
@@ -161,10 +159,10 @@ impl TopologyDescription {
 
     /// The server another member names as primary becomes PossiblePrimary if Unknown.
     fn mark_possible_primary(&mut self, primary: Option<&ServerAddress>) {
-        if let Some(server) = primary.and_then(|address| self.servers.get_mut(address)) {
-            if server.server_type == ServerType::Unknown {
-                server.server_type = ServerType::PossiblePrimary;
-            }
+        if let Some(server) = primary.and_then(|address| self.servers.get_mut(address))
+            && server.server_type == ServerType::Unknown
+        {
+            server.server_type = ServerType::PossiblePrimary;
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use bson::{doc, oid::ObjectId, Document};
+use bson::{Document, doc, oid::ObjectId};
 
 use super::*;
 use crate::sdam::RoundTripTimes;
@@ -113,11 +113,12 @@ fn single_with_a_set_name_rejects_other_sets() {
     ));
     let a = t.server(&addr("a")).unwrap();
     assert_eq!(a.server_type, ServerType::Unknown);
-    assert!(a
-        .error
-        .as_deref()
-        .unwrap()
-        .contains("replica set name mismatch"));
+    assert!(
+        a.error
+            .as_deref()
+            .unwrap()
+            .contains("replica set name mismatch")
+    );
     // A failed check keeps its own error.
     t.update(ServerDescription::with_error(addr("a"), "refused"));
     assert_eq!(
@@ -131,10 +132,11 @@ fn a_load_balancer_ignores_updates() {
     let (mut t, events) =
         TopologyDescription::new(&ClientOptions::parse("mongodb://a/?loadBalanced=true").unwrap());
     assert_eq!(events.len(), 5);
-    assert!(t
-        .update(ServerDescription::with_error(addr("a"), "x"))
-        .events
-        .is_empty());
+    assert!(
+        t.update(ServerDescription::with_error(addr("a"), "x"))
+            .events
+            .is_empty()
+    );
     assert_eq!(
         t.server(&addr("a")).unwrap().server_type,
         ServerType::LoadBalancer
