@@ -7,9 +7,10 @@
 //! `tests/unified/known.rs` do not fail it.
 //!
 //! The spec files are read from `$GREENMONGO_SPEC_TESTS` (default `../shared/spec-tests`);
-//! the server from `MONGODB_URI`. Either missing: the tests say so and pass, except in CI,
-//! where a missing server or spec folder fails. The files that need authentication (the retryable
-//! reads' and writes' `handshakeError.json`, SDAM's `auth-*.json` and
+//! the server from `MONGODB_URI` (and from `GREENMONGO_TEST_URI_2`, a second server that
+//! lets two folders run at once, when it is set). Spec files or server missing: the tests
+//! say so and pass, except in CI, where they fail. The files that need authentication
+//! (the retryable reads' and writes' `handshakeError.json`, SDAM's `auth-*.json` and
 //! `pool-clear-checkout-error.json`) run again against `GREENMONGO_TEST_AUTH_URI`, the
 //! server `scripts/test` starts with `--auth`.
 //!
@@ -42,44 +43,97 @@ mod unified {
     pub mod threads;
 }
 
-use std::sync::{Mutex, PoisonError};
+use std::{
+    sync::{Condvar, Mutex, PoisonError},
+    time::Instant,
+};
 
 use unified::{outcome::print_folder, runner};
 use util::{server, spec};
 
-/// The folders share database names and fail points are server-wide: one at a time.
-static SERVER: Mutex<()> = Mutex::new(());
+/// A folder holds its server while it runs: the folders share database names, and fail
+/// points are server-wide. `scripts/test` starts a second plain server,
+/// `GREENMONGO_TEST_URI_2`, so that two folders run at once; most of a folder's time is
+/// spent waiting (`minHeartbeatFrequencyMS` between checks of a server an error marked
+/// Unknown), not working.
+static BUSY: Mutex<Vec<&str>> = Mutex::new(Vec::new());
+static FREED: Condvar = Condvar::new();
+
+/// The variable naming a server, held until dropped.
+struct Lease(&'static str);
+
+impl Lease {
+    /// The first of `vars` that is set and free, waiting until one is.
+    fn take(vars: &[&'static str]) -> Lease {
+        let set: Vec<_> = vars
+            .iter()
+            .copied()
+            .filter(|var| std::env::var_os(var).is_some())
+            .collect();
+        if set.is_empty() {
+            return Lease(vars[0]); // `uri_from` says it is unset
+        }
+        let mut busy = BUSY.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(&free) = set.iter().find(|var| !busy.contains(var)) {
+                busy.push(free);
+                return Lease(free);
+            }
+            busy = FREED.wait(busy).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let mut busy = BUSY.lock().unwrap_or_else(PoisonError::into_inner);
+        busy.retain(|var| *var != self.0);
+        FREED.notify_all();
+    }
+}
 
 /// The files of `folder`; `GREENMONGO_SPEC_FILE=name.json` runs only that one (to
 /// debug a file without running its folder).
 fn run(folder: &str) {
     let only = std::env::var("GREENMONGO_SPEC_FILE").ok();
-    run_against("MONGODB_URI", folder, |name| {
+    run_against(&["MONGODB_URI", "GREENMONGO_TEST_URI_2"], folder, |name| {
         only.as_deref().is_none_or(|only| only == name)
     });
 }
 
 /// The files of `folder` that `wanted` names, against the server with authentication.
 fn run_with_auth(folder: &str, wanted: impl Fn(&str) -> bool) {
-    run_against("GREENMONGO_TEST_AUTH_URI", folder, wanted);
+    run_against(&["GREENMONGO_TEST_AUTH_URI"], folder, wanted);
 }
 
-/// The files of `folder` that `wanted` names, against the server in `uri_var`.
-fn run_against(uri_var: &str, folder: &str, wanted: impl Fn(&str) -> bool) {
-    let _one_at_a_time = SERVER.lock().unwrap_or_else(PoisonError::into_inner);
+/// The files of `folder` that `wanted` names, against a free server of `uri_vars`.
+fn run_against(uri_vars: &[&'static str], folder: &str, wanted: impl Fn(&str) -> bool) {
+    let lease = Lease::take(uri_vars);
+    let uri_var = lease.0;
     let Some((root, _)) = spec::spec_dir(folder) else {
         return;
     };
     let Some(uri) = server::uri_from(uri_var) else {
         return;
     };
+    let started = Instant::now();
     let ctx = runner::Context::new(&uri).unwrap_or_else(|e| panic!("{uri_var}: {e}"));
     let reports = runner::run_files(&ctx, &root, folder, wanted);
-    let label = match uri_var {
+    let label = match uri_vars[0] {
         "MONGODB_URI" => folder.to_owned(),
         _ => format!("{folder} ({uri_var})"),
     };
+    drop(lease);
+    // One report at a time, so that two are not interleaved under `--nocapture`.
+    static PRINTING: Mutex<()> = Mutex::new(());
+    let printing = PRINTING.lock().unwrap_or_else(PoisonError::into_inner);
     let failed = print_folder(&label, &reports);
+    // Where the binary's time goes, and which server a folder had.
+    println!(
+        "{label}: ran in {:.1} s against {uri_var}",
+        started.elapsed().as_secs_f64()
+    );
+    drop(printing);
     assert_eq!(
         failed, 0,
         "{label}: {failed} test(s) failed; see FAILED above"

@@ -92,7 +92,7 @@ impl HttpClient {
     ///
     /// # Errors
     /// Socket errors.
-    #[cfg_attr(not(test), allow(dead_code))] // for tests/rest_service.rs
+    #[allow(dead_code)] // only tests/rest_service.rs half-closes
     pub fn finish_sending(&self) -> io::Result<()> {
         self.stream.shutdown(std::net::Shutdown::Write)
     }
