@@ -153,16 +153,28 @@ impl fmt::Debug for Task {
     }
 }
 
+/// Where each worker takes its next block of [`ID_BLOCK`] coroutine ids.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// How many ids a worker takes at a time: a spawn reads no counter shared between
+/// workers (a locked instruction on a cache line that two spawning workers pass back and
+/// forth).
+pub(crate) const ID_BLOCK: u64 = 1024;
+
+/// The first id of a fresh block of [`ID_BLOCK`] ids.
+pub(crate) fn take_id_block() -> u64 {
+    NEXT_ID.fetch_add(ID_BLOCK, Ordering::Relaxed)
+}
 
 impl Task {
     pub(crate) fn new(
+        id: u64,
         name: Option<Box<str>>,
         worker: Arc<worker::WorkerShared>,
         slot: usize,
     ) -> Task {
         Task {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id,
             name,
             worker,
             slot,
@@ -170,6 +182,16 @@ impl Task {
             cancelled: AtomicBool::new(false),
             wait: AtomicU64::new(0),
         }
+    }
+
+    /// Makes a finished task, which nothing else refers to, the record of a new
+    /// coroutine in the same slot: a spawn then allocates no task.
+    pub(crate) fn reuse(&mut self, id: u64, name: Option<Box<str>>) {
+        self.id = id;
+        self.name = name;
+        *self.state.get_mut() = state::SCHEDULED;
+        *self.cancelled.get_mut() = false;
+        *self.wait.get_mut() = 0;
     }
 
     /// Makes the task runnable; see [`state`] for the protocol.
@@ -473,7 +495,7 @@ fn outcome<T>(f: impl FnOnce() -> T) -> Result<T, JoinError> {
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         // A shutdown unwinds suspended coroutines with a panic of corosensei's; it must
         // reach the coroutine's root, where corosensei stops it.
-        if park::with_current(|ctx| ctx.is_some_and(|c| c.task.is_cancelled())) {
+        if park::with_current(|ctx| ctx.is_some_and(|c| c.task().is_cancelled())) {
             panic::resume_unwind(payload);
         }
         JoinError::panicked(payload)
@@ -778,11 +800,11 @@ where
 pub fn yield_now() {
     let done = park::with_current(|ctx| {
         let Some(ctx) = ctx else { return false };
-        if ctx.task.is_cancelled() {
+        if ctx.task().is_cancelled() {
             return true;
         }
-        ctx.task.state.store(state::SCHEDULED, Ordering::Release);
-        worker::push_local(ctx.task.slot);
+        ctx.task().state.store(state::SCHEDULED, Ordering::Release);
+        worker::push_local(ctx.task().slot);
         park::suspend(ctx);
         true
     });
@@ -809,7 +831,7 @@ pub fn yield_now() {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn current_id() -> Option<u64> {
-    park::with_current(|ctx| ctx.map(|c| c.task.id))
+    park::with_current(|ctx| ctx.map(|c| c.task().id))
 }
 
 /// The current coroutine's name, or `None` if unnamed or on a plain thread.
@@ -826,7 +848,7 @@ pub fn current_id() -> Option<u64> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn current_name() -> Option<String> {
-    park::with_current(|ctx| ctx.and_then(|c| c.task.name.as_deref().map(str::to_owned)))
+    park::with_current(|ctx| ctx.and_then(|c| c.task().name.as_deref().map(str::to_owned)))
 }
 
 #[cfg(test)]
@@ -861,5 +883,47 @@ mod tests {
         ] {
             assert_eq!(WaitKind::decode(kind.encode()), kind);
         }
+    }
+
+    /// A spawn reuses the finished task of its slot (the last one freed; whether it does
+    /// is `tests/allocations.rs`'s to check), and the record is the new coroutine's own:
+    /// fresh id, its own name, not cancelled, not waiting.
+    #[test]
+    fn a_reused_task_is_the_new_coroutines_own() {
+        let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
+        let seen = rt.block_on(|| {
+            (0..10)
+                .map(|i| {
+                    let builder = if i % 2 == 0 {
+                        Builder::new().name(format!("c{i}"))
+                    } else {
+                        Builder::new()
+                    };
+                    builder
+                        .spawn_local(|| {
+                            park::with_current(|ctx| {
+                                let task = ctx.expect("in a coroutine").task();
+                                let clean = !task.is_cancelled()
+                                    && task.state.load(Ordering::Relaxed) == state::RUNNING
+                                    && task.wait() == WaitKind::None;
+                                (task.id, current_name(), clean)
+                            })
+                        })
+                        .join()
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        });
+        for (i, (_, name, clean)) in seen.iter().enumerate() {
+            assert_eq!(
+                name.as_deref(),
+                (i % 2 == 0).then(|| format!("c{i}")).as_deref()
+            );
+            assert!(clean, "coroutine {i} started with a stale task state");
+        }
+        let mut ids: Vec<u64> = seen.iter().map(|s| s.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), seen.len(), "ids are unique");
     }
 }

@@ -11,7 +11,8 @@
 
 use std::{
     cell::Cell,
-    io, ptr,
+    io,
+    ptr::{self, NonNull},
     sync::{Arc, atomic::Ordering},
     thread::{self, Thread},
     time::Instant,
@@ -24,13 +25,53 @@ use crate::scheduler::worker::{self, Worker};
 
 /// What a coroutine keeps about itself while it runs; lives at the bottom of its own stack.
 pub(crate) struct CoroutineContext {
-    pub(crate) task: Arc<Task>,
+    /// Its task, borrowed from its worker slot, which holds the `Arc` for as long as the
+    /// coroutine lives: no `Arc` clone and drop (two atomic operations) per coroutine.
+    task: NonNull<Task>,
     pub(crate) yielder: *const Yielder<(), ()>,
     /// The deadline set by the innermost `with_timeout` around the running code.
     pub(crate) deadline: Cell<Option<Instant>>,
     /// The stack's guard page `[start, end)` and usable size, for overflow reports.
     pub(crate) guard: (usize, usize),
     pub(crate) stack_size: usize,
+}
+
+impl CoroutineContext {
+    /// The context of a coroutine whose task is `task`.
+    ///
+    /// # Safety
+    /// `task` comes from [`Arc::as_ptr`] of an `Arc` kept alive for as long as the
+    /// context is (the worker slot's, until the coroutine has returned or unwound).
+    pub(crate) unsafe fn new(
+        task: *const Task,
+        yielder: *const Yielder<(), ()>,
+        guard: (usize, usize),
+        stack_size: usize,
+    ) -> CoroutineContext {
+        CoroutineContext {
+            task: NonNull::new(task.cast_mut()).expect("a task pointer is never null"),
+            yielder,
+            deadline: Cell::new(None),
+            guard,
+            stack_size,
+        }
+    }
+
+    pub(crate) fn task(&self) -> &Task {
+        // SAFETY: the `Arc` the pointer came from outlives the context (see `new`).
+        unsafe { self.task.as_ref() }
+    }
+
+    /// A counted reference to the task, for those who wake it later.
+    pub(crate) fn task_arc(&self) -> Arc<Task> {
+        let task = self.task.as_ptr().cast_const();
+        // SAFETY: the pointer came from `Arc::as_ptr` of a live `Arc` (see `new`); the
+        // count taken here is the one the new `Arc` gives back when it drops.
+        unsafe {
+            Arc::increment_strong_count(task);
+            Arc::from_raw(task)
+        }
+    }
 }
 
 /// This thread's place in the runtime: the worker it runs (null on a plain thread) and the
@@ -165,7 +206,7 @@ impl Unparker {
     /// The unparker of the current context.
     pub(crate) fn current() -> Unparker {
         with_current(|ctx| match ctx {
-            Some(ctx) => Unparker::Coroutine(ctx.task.clone()),
+            Some(ctx) => Unparker::Coroutine(ctx.task_arc()),
             #[cfg(feature = "may")]
             None if crate::may_interop::in_may_coroutine() => {
                 Unparker::May(crate::may_interop::current())
@@ -205,7 +246,7 @@ fn park_coroutine(
     deadline: Option<Instant>,
 ) -> io::Result<()> {
     let deadline = earliest(deadline, ctx.deadline.get());
-    let task = &ctx.task;
+    let task = ctx.task();
     if task.is_cancelled() {
         return Err(cancelled());
     }
@@ -230,7 +271,7 @@ fn park_coroutine(
         task.state.store(state::RUNNING, Ordering::Release);
         return Ok(());
     }
-    let timer = deadline.map(|d| worker::add_timer(d, task.clone()));
+    let timer = deadline.map(|d| worker::add_timer(d, ctx.task_arc()));
     suspend(ctx);
     task.set_wait(WaitKind::None);
     if let Some(timer) = timer {

@@ -122,7 +122,7 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
         }
         let mut out = StderrWriter;
         out.str("\ngreenmongo-runtime: coroutine ");
-        match ctx.task.name.as_deref() {
+        match ctx.task().name.as_deref() {
             Some(name) => {
                 out.str("'");
                 out.str(name);
@@ -131,7 +131,7 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
             None => out.str("<unnamed> "),
         }
         out.str("(id ");
-        out.num(ctx.task.id);
+        out.num(ctx.task().id);
         out.str(") has overflowed its stack of ");
         out.num(ctx.stack_size as u64);
         out.str(

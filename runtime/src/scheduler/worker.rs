@@ -23,7 +23,7 @@ use corosensei::{Coroutine, CoroutineResult};
 use mio::{Events, Poll, Token};
 
 use super::RuntimeShared;
-use crate::coroutine::{Builder, Task, overflow, stack, state};
+use crate::coroutine::{self, Builder, Task, overflow, stack, state};
 use crate::park::{self, CoroutineContext};
 use crate::reactor::Reactor;
 use crate::sync::{lock, oneshot};
@@ -243,6 +243,8 @@ struct Slot {
     /// `None` when the slot is free.
     coroutine: Option<Coroutine<(), (), (), stack::Stack>>,
     task: Option<Arc<Task>>,
+    /// The task of the slot's last coroutine, kept for the next one (see `Task::reuse`).
+    spare: Option<Arc<Task>>,
 }
 
 /// The worker-thread-only state.
@@ -261,6 +263,8 @@ pub(crate) struct Worker {
     dirty: Local<Vec<usize>>,
     timers: Local<Timers>,
     stacks: Local<stack::StackPool>,
+    /// The next coroutine id and the end of this worker's block of them.
+    ids: Cell<(u64, u64)>,
 }
 
 /// Runs `f` with this thread's worker, or returns `None` off the runtime.
@@ -353,6 +357,7 @@ impl Worker {
             free_slots: Local::new(Vec::new()),
             dirty: Local::new(Vec::new()),
             timers: Local::new(Timers::default()),
+            ids: Cell::new((0, 0)),
         };
         // SAFETY: `worker` lives on this stack frame until after the pointer is cleared
         // below, on every path (the loop's panic is caught).
@@ -527,6 +532,17 @@ impl Worker {
         }
     }
 
+    /// A fresh coroutine id: from this worker's block, a new block when it runs out.
+    fn next_id(&self) -> u64 {
+        let (mut next, mut end) = self.ids.get();
+        if next == end {
+            next = coroutine::take_id_block();
+            end = next + coroutine::ID_BLOCK;
+        }
+        self.ids.set((next + 1, end));
+        next
+    }
+
     /// The slot at `index`.
     fn slot(&self, index: usize) -> *mut Slot {
         // SAFETY: indexing runs no user code.
@@ -697,25 +713,35 @@ impl Worker {
         let index = unsafe { self.free_slots.with(Vec::pop) }.unwrap_or_else(|| self.add_chunk());
         let live = &self.shared.live; // only this worker changes it: no read-modify-write
         live.store(live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        let task = Arc::new(Task::new(builder.name, self.shared.clone(), index));
+        let slot = self.slot(index);
+        // SAFETY: the slot is free (see below); its spare is reached only here and in
+        // `release`.
+        let mut spare = unsafe { (*slot).spare.take() };
+        let task = match spare.as_mut().and_then(Arc::get_mut) {
+            Some(task) => {
+                task.reuse(self.next_id(), builder.name);
+                spare.expect("reused from the spare")
+            }
+            None => Arc::new(Task::new(
+                self.next_id(),
+                builder.name,
+                self.shared.clone(),
+                index,
+            )),
+        };
         let guard = stack::guard_range(&stack);
         let stack_size = stack::usable_size(&stack);
-        let context_task = task.clone();
+        let task_ptr = Arc::as_ptr(&task);
         let coroutine = Coroutine::with_stack(stack, move |yielder, ()| {
-            let context = CoroutineContext {
-                task: context_task,
-                yielder,
-                deadline: Cell::new(None),
-                guard,
-                stack_size,
-            };
+            // SAFETY: the slot holds the task's `Arc` until this coroutine has returned
+            // or unwound (`release`, `shut_down`), so past the context's life.
+            let context = unsafe { CoroutineContext::new(task_ptr, yielder, guard, stack_size) };
             // SAFETY: `context` lives on this coroutine's stack until the closure
             // returns, after which the worker clears `current` before running anything
             // else (`resume`); until then this coroutine is the one running here.
             unsafe { park::set_current(&context) };
             body.run();
         });
-        let slot = self.slot(index);
         // SAFETY: the slot is free (it came from the free list or was just made), so no
         // coroutine runs from it and nothing else refers to its fields; the values
         // overwritten are `None`s, whose drop runs nothing.
@@ -736,6 +762,7 @@ impl Worker {
             .map(|_| Slot {
                 coroutine: None,
                 task: None,
+                spare: None,
             })
             .collect();
         let chunk = Box::into_raw(chunk);
@@ -793,6 +820,8 @@ impl Worker {
         }
         if let Some(task) = task {
             task.state.store(state::DONE, Ordering::Release);
+            // SAFETY: the slot's spare is reached only here and in `create`.
+            unsafe { (*slot).spare = Some(task) };
         }
         let live = &self.shared.live;
         live.store(live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
