@@ -1,8 +1,10 @@
 //! The reactor: a worker's mio registrations and the coroutines waiting on them.
 //!
 //! A socket registers (edge-triggered, readable and writable) the first time a coroutine
-//! has to wait on it, with the reactor of the worker that coroutine runs on. Each
-//! registration counts readiness events per direction ("ticks"). A waiter notes the tick
+//! has to wait on it, with the reactor of the worker that coroutine runs on; it moves to
+//! another worker's reactor when that worker's coroutines keep waiting on it, or when its
+//! worker has shut down (`IoSource::home_for_wait`). Each socket's [`IoState`] counts
+//! readiness events per direction ("ticks"), whichever reactor delivers them. A waiter notes the tick
 //! *before* its non-blocking call; if the tick moved by the time it registers as a waiter,
 //! an event arrived in between and it retries instead of parking: no lost wake-ups.
 //!
@@ -82,9 +84,9 @@ impl Reactor {
         }
     }
 
-    /// Registers `fd` for edge-triggered readable and writable events.
-    pub(crate) fn register(&self, fd: RawFd) -> io::Result<(Token, Arc<IoState>)> {
-        let io = Arc::new(IoState::default());
+    /// Registers `fd` for edge-triggered readable and writable events, delivered to
+    /// `io`.
+    pub(crate) fn register(&self, fd: RawFd, io: Arc<IoState>) -> io::Result<Token> {
         let token = {
             let mut slots = lock(&self.slots);
             let index = match slots.free.pop() {
@@ -99,7 +101,7 @@ impl Reactor {
             };
             let slot = &mut slots.entries[index];
             slot.generation = slot.generation.wrapping_add(1);
-            slot.io = Some(io.clone());
+            slot.io = Some(io);
             token(index, slot.generation)
         };
         let interest = Interest::READABLE | Interest::WRITABLE;
@@ -107,7 +109,7 @@ impl Reactor {
             self.release(token);
             return Err(e);
         }
-        Ok((token, io))
+        Ok(token)
     }
 
     /// Deregisters `fd` (before it is closed) and frees its slot.

@@ -101,27 +101,38 @@ macro_rules! stream_io {
 /// on it, a reactor registration.
 pub(crate) struct IoSource<S: AsRawFd> {
     io: S,
-    registration: OnceLock<Registration>,
-    /// The registration that replaces the first once that one's worker has shut down
-    /// (a socket outliving the runtime it was first waited in, e.g. a driver's pooled
-    /// connection): only touched after that, so the common path takes no lock.
-    moved: Mutex<Option<Registration>>,
+    /// Readiness ticks and waiters: made at the first wait in a coroutine and kept for
+    /// the socket's life, whichever worker's reactor delivers its events, so ticks never
+    /// restart and no waiter is left on a registration that is gone.
+    state: OnceLock<Arc<IoState>>,
+    /// The reactor that delivers the socket's events (see [`IoSource::home_for_wait`]).
+    home: Mutex<Option<Home>>,
     /// Read and write timeouts in nanoseconds; 0 means none.
     timeouts: [AtomicU64; 2],
 }
 
-struct Registration {
+/// Where a socket is registered.
+struct Home {
     worker: Arc<WorkerShared>,
     token: Token,
-    state: Arc<IoState>,
+    /// Waits in a row from coroutines of other workers than this one.
+    foreign_waits: u32,
 }
+
+/// Waits in a row from another worker after which a socket's registration moves there.
+/// One coroutine using a pooled connection that another worker's coroutine opened would
+/// otherwise be woken through that worker at every wait: its event loop wakes for the
+/// event and mails the waiter's worker, two thread wake-ups instead of one. Several in a
+/// row, so that a connection shared by coroutines of every worker does not move at
+/// each wait (a move is two `epoll_ctl` calls and one spurious wake-up).
+const MOVE_AFTER: u32 = 8;
 
 impl<S: AsRawFd> IoSource<S> {
     pub(crate) fn new(io: S) -> IoSource<S> {
         IoSource {
             io,
-            registration: OnceLock::new(),
-            moved: Mutex::new(None),
+            state: OnceLock::new(),
+            home: Mutex::new(None),
             timeouts: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
@@ -208,10 +219,8 @@ impl<S: AsRawFd> IoSource<S> {
         }
         let deadline = self.timeout(dir).map(|t| Instant::now() + t);
         loop {
-            // The mark is set on the registration whose tick was read (a socket can
-            // re-register on another worker), so a tick is never compared across two.
-            let state = self.state();
-            let (observed, drained) = match &state {
+            let state = self.state.get();
+            let (observed, drained) = match state {
                 Some(state) => {
                     let (tick, drained) = state.tick_drained(dir);
                     (Some(tick), drained)
@@ -253,79 +262,136 @@ impl<S: AsRawFd> IoSource<S> {
             }
             return reactor::wait_fd_blocking(fd, dir, deadline);
         }
-        // A registration made just now starts at tick 0 and reports current readiness
-        // as its first event, so 0 is the right "observed" value for it.
+        // A state made just now starts at tick 0, and its registration reports current
+        // readiness as its first event, so 0 is the right "observed" value for it.
         let observed = observed.unwrap_or(0);
-        match self.registration.get() {
-            Some(r) if !r.worker.is_shut_down() => r.state.wait(dir, observed, deadline, fd),
-            Some(_) => {
-                let state = self.moved_state(fd)?;
-                state.wait(dir, observed, deadline, fd)
-            }
-            None => self.register(fd)?.state.wait(dir, observed, deadline, fd),
-        }
+        self.home_for_wait(fd)?.wait(dir, observed, deadline, fd)
     }
 
-    /// The readiness tick of the live registration, if any.
+    /// The readiness tick of a direction, if a coroutine has waited on the socket.
     fn tick(&self, dir: Direction) -> Option<u32> {
-        self.state().map(|s| s.tick(dir))
+        self.state.get().map(|s| s.tick(dir))
     }
 
-    /// The state of the live registration, if any.
-    fn state(&self) -> Option<Arc<IoState>> {
-        let first = self.registration.get()?;
-        if !first.worker.is_shut_down() {
-            return Some(first.state.clone());
-        }
-        lock(&self.moved)
-            .as_ref()
-            .filter(|r| !r.worker.is_shut_down())
-            .map(|r| r.state.clone())
-    }
-
-    /// The state of the registration with the current worker that replaces one whose
-    /// worker has shut down (registering now if there is none, or it is dead too).
-    fn moved_state(&self, fd: RawFd) -> io::Result<Arc<IoState>> {
-        let mut moved = lock(&self.moved);
-        if let Some(r) = moved.as_ref().filter(|r| !r.worker.is_shut_down()) {
-            return Ok(r.state.clone());
-        }
-        if let Some(dead) = moved.take() {
-            dead.worker.reactor.deregister(fd, dead.token);
-        }
-        let worker = worker::with_worker(|w| w.shared.clone()).expect("in a coroutine");
-        let (token, state) = worker.reactor.register(fd)?;
-        *moved = Some(Registration {
-            worker,
-            token,
-            state: state.clone(),
-        });
-        Ok(state)
-    }
-
-    fn register(&self, fd: RawFd) -> io::Result<&Registration> {
-        let worker = worker::with_worker(|w| w.shared.clone()).expect("in a coroutine");
-        let (token, state) = worker.reactor.register(fd)?;
-        let registration = Registration {
-            worker,
-            token,
-            state,
-        };
-        if let Err(lost) = self.registration.set(registration) {
-            // Another coroutine registered it first: keep theirs.
-            lost.worker.reactor.deregister(fd, lost.token);
-        }
-        Ok(self.registration.get().expect("set above"))
+    /// The socket's state, registered with a live reactor for a coroutine of this worker
+    /// to wait on: at the first wait, with this worker's; after its worker has shut down
+    /// (a socket outliving the runtime it was first waited in, e.g. a driver's pooled
+    /// connection), here; and after [`MOVE_AFTER`] waits in a row from this worker,
+    /// here too.
+    ///
+    /// A move registers here before it deregisters there, and a registration reports
+    /// the socket's current readiness as its first event: an edge that the old
+    /// registration would have delivered is seen by the new one.
+    fn home_for_wait(&self, fd: RawFd) -> io::Result<&Arc<IoState>> {
+        let state = self.state.get_or_init(Arc::default);
+        worker::with_worker(|here| {
+            let mut home = lock(&self.home);
+            let stays = match home.as_mut() {
+                Some(h) if Arc::ptr_eq(&h.worker, &here.shared) => {
+                    h.foreign_waits = 0;
+                    true
+                }
+                Some(h) if !h.worker.is_shut_down() => {
+                    h.foreign_waits += 1;
+                    h.foreign_waits < MOVE_AFTER
+                }
+                _ => false,
+            };
+            if !stays {
+                let token = here.shared.reactor.register(fd, state.clone())?;
+                let new = Home {
+                    worker: here.shared.clone(),
+                    token,
+                    foreign_waits: 0,
+                };
+                if let Some(old) = home.replace(new) {
+                    old.worker.reactor.deregister(fd, old.token);
+                }
+            }
+            Ok(state)
+        })
+        .expect("in a coroutine")
     }
 }
 
 impl<S: AsRawFd> Drop for IoSource<S> {
     fn drop(&mut self) {
-        if let Some(r) = self.registration.get() {
-            r.worker.reactor.deregister(self.io.as_raw_fd(), r.token);
+        let home = self.home.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = home.take() {
+            h.worker.reactor.deregister(self.io.as_raw_fd(), h.token);
         }
-        if let Some(r) = lock(&self.moved).take() {
-            r.worker.reactor.deregister(self.io.as_raw_fd(), r.token);
-        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io::{Read, Write},
+        os::unix::net::UnixStream,
+        thread,
+    };
+
+    use super::*;
+    use crate::{Runtime, time::with_timeout};
+
+    fn homed_here(source: &IoSource<UnixStream>) -> bool {
+        worker::with_worker(|w| {
+            lock(&source.home)
+                .as_ref()
+                .is_some_and(|h| Arc::ptr_eq(&h.worker, &w.shared))
+        })
+        .expect("in a coroutine")
+    }
+
+    #[test]
+    fn a_socket_moves_to_the_worker_whose_coroutines_keep_waiting_on_it() {
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let fd = ours.as_raw_fd();
+        let source = Arc::new(IoSource::new(ours));
+        let first = Runtime::builder().worker_threads(1).build().unwrap();
+        let second = Runtime::builder().worker_threads(1).build().unwrap();
+
+        let s = source.clone();
+        first.block_on(move || {
+            s.home_for_wait(fd).unwrap();
+            assert!(homed_here(&s), "the first wait registers with its worker");
+        });
+        let s = source.clone();
+        second.block_on(move || {
+            for wait in 1..MOVE_AFTER {
+                s.home_for_wait(fd).unwrap();
+                assert!(!homed_here(&s), "moved after {wait} waits");
+            }
+            s.home_for_wait(fd).unwrap();
+            assert!(homed_here(&s), "not moved after {MOVE_AFTER} waits");
+        });
+        let s = source.clone();
+        first.block_on(move || {
+            s.home_for_wait(fd).unwrap();
+            assert!(!homed_here(&s), "one wait from elsewhere moves nothing");
+        });
+        let s = source.clone();
+        second.block_on(move || {
+            s.home_for_wait(fd).unwrap();
+            assert!(homed_here(&s));
+        });
+
+        // Events come through the new registration: a read that waits is woken.
+        let writer = thread::spawn(move || {
+            thread::sleep(std::time::Duration::from_millis(20));
+            peer.write_all(b"x").unwrap();
+            peer
+        });
+        let s = source.clone();
+        let read = second.block_on(move || {
+            with_timeout(std::time::Duration::from_secs(10), || {
+                let mut byte = [0u8; 1];
+                s.do_read(1, |mut stream| stream.read(&mut byte))
+                    .map(|n| (n, byte[0]))
+            })
+        });
+        let _peer = writer.join().unwrap();
+        assert_eq!(read.unwrap(), (1, b'x'));
     }
 }
