@@ -4,9 +4,10 @@
 //! has to wait on it, with the reactor of the worker that coroutine runs on; it moves to
 //! another worker's reactor when that worker's coroutines keep waiting on it, or when its
 //! worker has shut down (`IoSource::home_for_wait`). Each socket's [`IoState`] counts
-//! readiness events per direction ("ticks"), whichever reactor delivers them. A waiter notes the tick
-//! *before* its non-blocking call; if the tick moved by the time it registers as a waiter,
-//! an event arrived in between and it retries instead of parking: no lost wake-ups.
+//! readiness events per direction ("ticks"), whichever reactor delivers them. A waiter
+//! notes the tick *before* its non-blocking call; if the tick moved by the time it
+//! registers as a waiter, an event arrived in between and it retries instead of parking:
+//! no lost wake-ups.
 //!
 //! A read that returns fewer bytes than asked for has emptied the receive queue, so the
 //! next read would only fail with `EAGAIN`: the source records the tick observed before

@@ -379,13 +379,13 @@ mod tests {
 
         // Events come through the new registration: a read that waits is woken.
         let writer = thread::spawn(move || {
-            thread::sleep(std::time::Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(20));
             peer.write_all(b"x").unwrap();
             peer
         });
         let s = source.clone();
         let read = second.block_on(move || {
-            with_timeout(std::time::Duration::from_secs(10), || {
+            with_timeout(Duration::from_secs(10), || {
                 let mut byte = [0u8; 1];
                 s.do_read(1, |mut stream| stream.read(&mut byte))
                     .map(|n| (n, byte[0]))
