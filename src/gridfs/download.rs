@@ -193,12 +193,7 @@ impl GridFsDownloadStream {
 
     /// Whether `chunk` is chunk `n` of the right size.
     fn check(&self, n: u64, chunk: &RawDocumentBuf) -> Result<()> {
-        let got = match chunk.get("n")? {
-            Some(RawBsonRef::Int32(v)) => Some(i64::from(v)),
-            Some(RawBsonRef::Int64(v)) => Some(v),
-            Some(RawBsonRef::Double(v)) if v.fract() == 0.0 => Some(v as i64),
-            _ => None,
-        };
+        let got = chunk.get("n")?.and_then(crate::bson_util::raw_int);
         if got != Some(n as i64) {
             // The cursor skipped n: chunk n is not there.
             return Err(self.missing(n));

@@ -190,9 +190,7 @@ impl Operation for BulkWriteCommand {
         if !self.acknowledged {
             return Ok(WriteReply::default());
         }
-        Ok(WriteReply::parse(&crate::nesting::to_document(
-            reply.as_ref(),
-        )?))
+        WriteReply::from_raw(&reply)
     }
 }
 

@@ -69,8 +69,7 @@ impl Operation for Delete {
         if !is_acknowledged(self.write_concern.as_ref()) {
             return Ok(DeleteResult { deleted_count: 0 });
         }
-        let reply = WriteReply::parse(&crate::nesting::to_document(reply.as_ref())?)
-            .into_single_result()?;
+        let reply = WriteReply::from_raw(&reply)?.into_single_result()?;
         Ok(DeleteResult {
             deleted_count: reply.n,
         })

@@ -79,9 +79,7 @@ impl Operation for Insert {
         if !is_acknowledged(self.write_concern.as_ref()) {
             return Ok(WriteReply::default());
         }
-        Ok(WriteReply::parse(&crate::nesting::to_document(
-            reply.as_ref(),
-        )?))
+        WriteReply::from_raw(&reply)
     }
 }
 

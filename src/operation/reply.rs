@@ -7,7 +7,7 @@ use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::{
     Error, Result,
-    bson_util::get_int,
+    bson_util::{get_int, raw_int},
     error::{ErrorKind, InsertManyError, WriteConcernError, WriteError, WriteFailure},
 };
 
@@ -40,6 +40,27 @@ pub(crate) struct WriteReply {
 }
 
 impl WriteReply {
+    /// Parses an (already `ok: 1`) write command reply from its bytes. The counts are
+    /// read in place; only a reply that carries write errors, a write concern error,
+    /// upserted ids or labels is decoded whole, so a plain success never turns the
+    /// reply's other fields (`$clusterTime`, `opTime`, ...) into a `Document`.
+    pub(crate) fn from_raw(reply: &RawDocument) -> Result<WriteReply> {
+        let mut counts = WriteReply::default();
+        for element in reply {
+            let (key, value) = element?;
+            let count = || raw_int(value).unwrap_or(0).max(0) as u64;
+            match key.as_str() {
+                "writeErrors" | "writeConcernError" | "upserted" | "errorLabels" => {
+                    return Ok(WriteReply::parse(&crate::nesting::to_document(reply)?));
+                }
+                "n" => counts.n = count(),
+                "nModified" => counts.n_modified = count(),
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
     /// Parses an (already `ok: 1`) write command reply.
     pub(crate) fn parse(reply: &Document) -> WriteReply {
         let write_errors = reply
@@ -173,11 +194,8 @@ impl CursorReply {
                 )));
             }
         };
-        let id = match cursor.get("id") {
-            Ok(Some(RawBsonRef::Int64(id))) => id,
-            Ok(Some(RawBsonRef::Int32(id))) => i64::from(id),
-            Ok(Some(RawBsonRef::Double(id))) if id.fract() == 0.0 => id as i64,
-            _ => return Err(malformed("no id")),
+        let Some(id) = cursor.get("id").ok().flatten().and_then(raw_int) else {
+            return Err(malformed("no id"));
         };
         let batch = cursor
             .get_array("firstBatch")
@@ -258,6 +276,35 @@ mod tests {
         };
         assert_eq!(e.write_errors[0].index, 11);
         assert_eq!(e.inserted_ids.keys().copied().collect::<Vec<_>>(), [10]);
+    }
+
+    #[test]
+    fn a_write_reply_read_from_bytes_matches_the_decoded_one() {
+        let cluster_time = rawdoc! { "clusterTime": bson::Timestamp { time: 1, increment: 2 } };
+        let plain = rawdoc! { "n": 2.0, "nModified": 1_i64, "ok": 1, "$clusterTime": cluster_time };
+        let read = WriteReply::from_raw(&plain).unwrap();
+        assert_eq!((read.n, read.n_modified), (2, 1));
+        assert!(read.write_errors.is_empty() && read.upserted.is_empty());
+
+        // Anything past the counts is decoded as before, wherever it sits in the reply.
+        let failed = rawdoc! { "n": 0, "ok": 1, "writeErrors": [
+            { "index": 0, "code": 11000, "codeName": "DuplicateKey", "errmsg": "E11000 duplicate key" }
+        ], "errorLabels": ["NoWritesPerformed"] };
+        let read = WriteReply::from_raw(&failed).unwrap();
+        let decoded = WriteReply::parse(&crate::nesting::to_document(&failed).unwrap());
+        assert_eq!(format!("{read:?}"), format!("{decoded:?}"));
+        assert_eq!(read.write_errors[0].code, 11000);
+        let upserted = rawdoc! { "n": 1, "nModified": 0, "upserted": [ { "index": 0, "_id": 5 } ] };
+        assert_eq!(
+            WriteReply::from_raw(&upserted).unwrap().upserted,
+            [(0, Bson::Int32(5))]
+        );
+
+        // A malformed element is an error, not a panic or a zero count.
+        let mut bytes = rawdoc! { "n": 1 }.into_bytes();
+        bytes[4] = 0x7f; // no such element type
+        let malformed = RawDocument::from_bytes(&bytes).unwrap();
+        assert!(WriteReply::from_raw(malformed).is_err());
     }
 
     #[test]

@@ -30,9 +30,7 @@ impl Operation for EndTransaction {
     }
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<()> {
-        WriteReply::parse(&crate::nesting::to_document(reply.as_ref())?)
-            .into_single_result()
-            .map(drop)
+        WriteReply::from_raw(&reply)?.into_single_result().map(drop)
     }
 }
 

@@ -84,7 +84,7 @@ impl Operation for Update {
 
     fn handle_response(&self, reply: RawDocumentBuf) -> Result<UpdateResult> {
         let reply = if is_acknowledged(self.write_concern.as_ref()) {
-            WriteReply::parse(&crate::nesting::to_document(reply.as_ref())?).into_single_result()?
+            WriteReply::from_raw(&reply)?.into_single_result()?
         } else {
             WriteReply::default()
         };
