@@ -19,7 +19,7 @@ use std::{
     time::Instant,
 };
 
-use bson::{Bson, Document, RawBsonRef, RawDocumentBuf, rawdoc};
+use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, rawdoc};
 
 use crate::{
     Error, Result,
@@ -255,7 +255,7 @@ impl Connection {
     /// errorLabels kept); network and protocol errors (which also mark the connection
     /// broken).
     pub(crate) fn command(&mut self, db: &str, command: &Document) -> Result<Document> {
-        self.command_raw(db, command, &mut Vec::new())
+        self.command_raw(db, command, None, &mut Vec::new())
             .and_then(|reply| crate::nesting::to_document(&reply))
     }
 
@@ -263,11 +263,13 @@ impl Connection {
     /// (e.g. an insert's `documents`, encoded once by the caller), returning the reply
     /// as it came, undecoded (a cursor's batch is deserialized straight from its bytes).
     /// The sequences go into the message and come back out after encoding: the caller
-    /// keeps them for a retry without a copy.
+    /// keeps them for a retry without a copy. `cluster_time` is sent as `$clusterTime`,
+    /// its bytes appended as they are (the sessions spec's gossip).
     pub(crate) fn command_raw(
         &mut self,
         db: &str,
         command: &Document,
+        cluster_time: Option<&RawDocument>,
         sequences: &mut Vec<DocumentSequence>,
     ) -> Result<RawDocumentBuf> {
         if self.broken {
@@ -286,6 +288,9 @@ impl Connection {
         }
         let mut body = crate::nesting::encode(command)?;
         body.append(bson::raw::cstr!("$db"), db);
+        if let Some(cluster_time) = cluster_time {
+            body.append(bson::raw::cstr!("$clusterTime"), cluster_time);
+        }
         let api_fields = self.append_api_fields(command, &mut body)?;
         let mut message = Message::new(body);
         // An unacknowledged write (w: 0) goes with moreToCome: the server sends no reply.
@@ -300,7 +305,11 @@ impl Connection {
         let bytes = checked.map(|()| message.encode(self.compressor.as_ref()));
         *sequences = std::mem::take(&mut message.sequences);
         let bytes = bytes?;
-        let monitor = Monitor::start(self, db, command, sequences, api_fields, message.request_id);
+        let appended = Appended {
+            cluster_time,
+            api_fields,
+        };
+        let monitor = Monitor::start(self, db, command, sequences, appended, message.request_id);
         self.in_flight = true;
         let reply = if unacknowledged {
             self.stream
@@ -377,6 +386,12 @@ impl Connection {
     }
 }
 
+/// What `command_raw` appends to a command's bytes after `$db`, in this order.
+struct Appended<'a> {
+    cluster_time: Option<&'a RawDocument>,
+    api_fields: Option<&'a RawDocumentBuf>,
+}
+
 /// Publishes one command to the event handler and to `tracing`.
 struct Monitor {
     span: tracing::Span,
@@ -393,7 +408,7 @@ impl Monitor {
         db: &str,
         command: &Document,
         sequences: &[DocumentSequence],
-        api_fields: Option<&RawDocumentBuf>,
+        appended: Appended<'_>,
         request_id: i32,
     ) -> Monitor {
         let name = command.keys().next().cloned().unwrap_or_default();
@@ -428,10 +443,17 @@ impl Monitor {
                             .collect::<Vec<_>>();
                         command.insert(sequence.identifier(), documents);
                     }
+                    // As sent: what is appended to the bytes is part of the command.
                     command.insert("$db", db);
-                    // As sent: the API fields are part of the command on the wire.
-                    if let Some(fields) =
-                        api_fields.and_then(|f| crate::nesting::to_document(f.as_ref()).ok())
+                    if let Some(time) = appended
+                        .cluster_time
+                        .and_then(|t| crate::nesting::to_document(t).ok())
+                    {
+                        command.insert("$clusterTime", time);
+                    }
+                    if let Some(fields) = appended
+                        .api_fields
+                        .and_then(|f| crate::nesting::to_document(f.as_ref()).ok())
                     {
                         command.extend(fields);
                     }

@@ -41,7 +41,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bson::{Document, RawDocument, Timestamp, oid::ObjectId};
+use bson::{RawDocument, RawDocumentBuf, Timestamp, oid::ObjectId};
 use greenmongo_runtime::{
     Handle,
     sync::{Condvar, Mutex, mpsc},
@@ -575,17 +575,19 @@ impl Topology {
         self.snapshot().description.clone()
     }
 
-    /// The highest `$clusterTime` seen so far, to send with a command.
-    pub(crate) fn cluster_time(&self) -> Option<Document> {
+    /// The highest `$clusterTime` seen so far, to send with a command: its bytes, which
+    /// go into the encoded command as they are.
+    pub(crate) fn cluster_time(&self) -> Option<RawDocumentBuf> {
         let seen = self
             .shared
             .cluster_time
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        seen.as_ref().map(|c| c.document.clone())
+        seen.as_ref().map(|c| c.raw.clone())
     }
 
-    /// Keeps `reply`'s `$clusterTime` if it is newer than the highest seen so far.
+    /// Keeps `reply`'s `$clusterTime` if it is newer than the highest seen so far. Kept
+    /// as bytes: every write moves it, and it is only ever sent back.
     pub(crate) fn advance_cluster_time(&self, reply: &RawDocument) {
         let Ok(document) = reply.get_document("$clusterTime") else {
             return;
@@ -601,8 +603,11 @@ impl Topology {
         let newer = seen
             .as_ref()
             .is_none_or(|c| (time.time, time.increment) > (c.time.time, c.time.increment));
-        if newer && let Ok(document) = crate::nesting::to_document(document) {
-            *seen = Some(ClusterTime { time, document });
+        if newer {
+            *seen = Some(ClusterTime {
+                time,
+                raw: document.to_owned(),
+            });
         }
     }
 
@@ -878,7 +883,7 @@ impl Drop for Shared {
 /// A `$clusterTime` document and the timestamp it is ordered by.
 struct ClusterTime {
     time: Timestamp,
-    document: Document,
+    raw: RawDocumentBuf,
 }
 
 /// A cheap, well-spread index below `n` for the in-window choice.

@@ -71,6 +71,51 @@ fn started_and_succeeded_or_failed_pair_up_by_request_id() {
     assert_eq!(failed.failure.code(), Some(59));
 }
 
+/// The sessions spec's gossip: each command carries the highest `$clusterTime` the
+/// client has seen, which after a write is at least the write reply's.
+#[test]
+fn the_highest_cluster_time_seen_goes_out_with_the_next_command() {
+    let Some(uri) = server::uri() else { return };
+    let (client, events) = monitored(&uri);
+    let db = client.database(&server::unique("gossip"));
+    let coll = db.collection::<bson::Document>("c");
+    coll.insert_one(doc! { "x": 1 }).run().unwrap();
+    coll.find_one(doc! {}).run().unwrap();
+    db.drop().run().unwrap();
+
+    let events = events.lock().unwrap();
+    let started = |name: &str| {
+        events
+            .iter()
+            .find_map(|e| match e {
+                CommandEvent::Started(s) if s.command_name == name => Some(s.command.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let Some(CommandEvent::Succeeded(inserted)) = events.get(1) else {
+        panic!("{:?}", events.get(1))
+    };
+    let time = |d: &bson::Document| d.get_timestamp("clusterTime").unwrap();
+    let Ok(written) = inserted.reply.get_document("$clusterTime") else {
+        // A standalone server shows no cluster time, and is sent none.
+        assert!(!started("find").contains_key("$clusterTime"));
+        println!("skipped: the server shows no $clusterTime (standalone)");
+        return;
+    };
+    let sent = started("find");
+    let gossiped = sent.get_document("$clusterTime").unwrap();
+    assert!(time(gossiped) >= time(written), "{gossiped} < {written}");
+    // The whole document goes back, signature included, after `$db`.
+    assert_eq!(
+        gossiped.keys().collect::<Vec<_>>(),
+        written.keys().collect::<Vec<_>>()
+    );
+    let keys: Vec<&String> = sent.keys().collect();
+    let at = |k: &str| keys.iter().position(|key| *key == k).unwrap();
+    assert!(at("$db") < at("$clusterTime"), "{sent}");
+}
+
 #[test]
 fn authentication_is_never_published() {
     let Some(uri) = server::uri_from("GREENMONGO_TEST_AUTH_URI") else {

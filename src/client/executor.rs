@@ -3,7 +3,7 @@
 //! command in an implicit session, gossips the cluster time, hands failures to SDAM, and
 //! retries once where the retryable-reads and retryable-writes specs allow.
 
-use bson::{Bson, Document, RawBsonRef, RawDocumentBuf};
+use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, Timestamp};
 
 use super::Client;
 use crate::{
@@ -142,23 +142,23 @@ impl Client {
         if let Some(session) = session {
             command.insert("lsid", session.id.clone());
         }
-        if let Some(cluster_time) = self.inner.topology.cluster_time() {
-            command.insert("$clusterTime", cluster_time);
-        }
-        self.send(conn, db, &command, &mut Vec::new())
+        let cluster_time = self.inner.topology.cluster_time();
+        self.send(conn, db, &command, cluster_time.as_deref(), &mut Vec::new())
     }
 
-    /// Sends a command on a checked-out connection: the reply's `$clusterTime` (an error
-    /// reply's too) is kept for gossip, and a failure goes through the SDAM error rules.
+    /// Sends a command on a checked-out connection, with `cluster_time` as its
+    /// `$clusterTime`: the reply's `$clusterTime` (an error reply's too) is kept for
+    /// gossip, and a failure goes through the SDAM error rules.
     fn send(
         &self,
         conn: &mut PooledConnection<Connection>,
         db: &str,
         command: &Document,
+        cluster_time: Option<&RawDocument>,
         sequences: &mut Vec<DocumentSequence>,
     ) -> Result<RawDocumentBuf> {
         let topology = &self.inner.topology;
-        match conn.command_raw(db, command, sequences) {
+        match conn.command_raw(db, command, cluster_time, sequences) {
             Ok(reply) => {
                 topology.advance_cluster_time(&reply);
                 Ok(reply)
@@ -319,9 +319,7 @@ impl Client {
         loop {
             // Gossip the highest cluster time seen (the sessions spec); a standalone
             // server never shows one, so it is never sent one.
-            if let Some(cluster_time) = newest_cluster_time(topology.cluster_time(), session) {
-                command.insert("$clusterTime", cluster_time);
-            }
+            let cluster_time = newest_cluster_time(topology.cluster_time(), session)?;
             let server = match &target {
                 Target::Select(criteria) => topology.select(criteria)?,
                 Target::Server(address) => topology.server(address)?,
@@ -341,7 +339,13 @@ impl Client {
                         command.insert("maxTimeMS", ms);
                     }
                 }
-                let reply = self.send(&mut conn, db, &command, &mut sequences);
+                let reply = self.send(
+                    &mut conn,
+                    db,
+                    &command,
+                    cluster_time.as_deref(),
+                    &mut sequences,
+                );
                 session.observe(&reply);
                 let reply = reply?;
                 let conn = session.keep_connection(topology, conn);
@@ -411,21 +415,26 @@ fn writes_output(command: &Document) -> bool {
             .is_some_and(|stage| stage.contains_key("$out") || stage.contains_key("$merge"))
 }
 
-/// The newer of the client's cluster time and the session's.
-fn newest_cluster_time(client: Option<Document>, session: &SessionSlot<'_>) -> Option<Document> {
+/// The newer of the client's cluster time and the session's, as bytes.
+fn newest_cluster_time(
+    client: Option<RawDocumentBuf>,
+    session: &SessionSlot<'_>,
+) -> Result<Option<RawDocumentBuf>> {
     let SessionSlot::Explicit(explicit) = session else {
-        return client;
+        return Ok(client);
     };
-    let time = |d: &Document| {
-        d.get_timestamp("clusterTime")
-            .ok()
-            .map(|t| (t.time, t.increment))
+    let Some(ours) = explicit.cluster_time() else {
+        return Ok(client);
     };
-    match (client, explicit.cluster_time()) {
-        (Some(c), Some(s)) if time(s) > time(&c) => Some(s.clone()),
-        (None, Some(s)) => Some(s.clone()),
-        (client, _) => client,
+    let time = |t: Timestamp| (t.time, t.increment);
+    let newer = client.as_ref().is_none_or(|c| {
+        let theirs = c.get_timestamp("clusterTime").ok().map(time);
+        ours.get_timestamp("clusterTime").ok().map(time) > theirs
+    });
+    if newer {
+        return crate::nesting::encode(ours).map(Some);
     }
+    Ok(client)
 }
 
 /// Whether a reply's `writeConcernError` allows the retryable-writes retry.
