@@ -116,6 +116,31 @@ fn the_highest_cluster_time_seen_goes_out_with_the_next_command() {
     assert!(at("$db") < at("$clusterTime"), "{sent}");
 }
 
+/// A `$clusterTime` the caller writes into a command is replaced by the client's, as
+/// one field: the server refuses a command that names a field twice.
+#[test]
+fn a_callers_cluster_time_is_replaced_not_sent_twice() {
+    let Some(uri) = server::uri() else { return };
+    let (client, events) = monitored(&uri);
+    let db = client.database("admin");
+    let reply = db.run_command(doc! { "ping": 1 }).run().unwrap();
+    let Ok(seen) = reply.get_document("$clusterTime") else {
+        println!("skipped: the server shows no $clusterTime (standalone)");
+        return;
+    };
+    db.run_command(doc! { "ping": 1, "$clusterTime": seen.clone() })
+        .run()
+        .unwrap();
+    let events = events.lock().unwrap();
+    let Some(CommandEvent::Started(ping)) = events.get(2) else {
+        panic!("{:?}", events.get(2))
+    };
+    assert_eq!(
+        ping.command.keys().filter(|k| *k == "$clusterTime").count(),
+        1
+    );
+}
+
 #[test]
 fn authentication_is_never_published() {
     let Some(uri) = server::uri_from("GREENMONGO_TEST_AUTH_URI") else {

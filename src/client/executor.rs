@@ -142,7 +142,11 @@ impl Client {
         if let Some(session) = session {
             command.insert("lsid", session.id.clone());
         }
-        let cluster_time = self.inner.topology.cluster_time();
+        let cluster_time = gossip(
+            &mut command,
+            self.inner.topology.cluster_time(),
+            &SessionSlot::None,
+        )?;
         self.send(conn, db, &command, cluster_time.as_deref(), &mut Vec::new())
     }
 
@@ -319,7 +323,7 @@ impl Client {
         loop {
             // Gossip the highest cluster time seen (the sessions spec); a standalone
             // server never shows one, so it is never sent one.
-            let cluster_time = newest_cluster_time(topology.cluster_time(), session)?;
+            let cluster_time = gossip(&mut command, topology.cluster_time(), session)?;
             let server = match &target {
                 Target::Select(criteria) => topology.select(criteria)?,
                 Target::Server(address) => topology.server(address)?,
@@ -413,6 +417,21 @@ fn writes_output(command: &Document) -> bool {
             .and_then(|stages| stages.last())
             .and_then(Bson::as_document)
             .is_some_and(|stage| stage.contains_key("$out") || stage.contains_key("$merge"))
+}
+
+/// The `$clusterTime` to send with `command`, as bytes (appended after `$db`): the newer
+/// of the client's and the session's. One the caller wrote into the command gives way to
+/// it, as a field sent twice would be refused.
+fn gossip(
+    command: &mut Document,
+    client: Option<RawDocumentBuf>,
+    session: &SessionSlot<'_>,
+) -> Result<Option<RawDocumentBuf>> {
+    let newest = newest_cluster_time(client, session)?;
+    if newest.is_some() {
+        command.remove("$clusterTime");
+    }
+    Ok(newest)
 }
 
 /// The newer of the client's cluster time and the session's, as bytes.
@@ -640,4 +659,29 @@ impl<'a> SessionSlot<'a> {
 enum Target {
     Select(Criteria),
     Server(ServerAddress),
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::{doc, rawdoc};
+
+    use super::*;
+
+    #[test]
+    fn the_gossiped_cluster_time_replaces_the_callers() {
+        let theirs = doc! { "clusterTime": Timestamp { time: 1, increment: 1 } };
+        let ours = rawdoc! { "clusterTime": Timestamp { time: 9, increment: 1 } };
+        let mut command = doc! { "ping": 1, "$clusterTime": theirs.clone() };
+        let sent = gossip(&mut command, Some(ours.clone()), &SessionSlot::None).unwrap();
+        assert_eq!(sent, Some(ours));
+        assert_eq!(command, doc! { "ping": 1 });
+
+        // With nothing to gossip (a standalone server), the caller's goes as written.
+        let mut command = doc! { "ping": 1, "$clusterTime": theirs.clone() };
+        assert_eq!(
+            gossip(&mut command, None, &SessionSlot::None).unwrap(),
+            None
+        );
+        assert_eq!(command, doc! { "ping": 1, "$clusterTime": theirs });
+    }
 }
