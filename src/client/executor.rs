@@ -421,7 +421,8 @@ fn writes_output(command: &Document) -> bool {
 
 /// The `$clusterTime` to send with `command`, as bytes (appended after `$db`): the newer
 /// of the client's and the session's. One the caller wrote into the command gives way to
-/// it, as a field sent twice would be refused.
+/// it rather than go out as a second field of the same name, which a server may refuse
+/// or read either way.
 fn gossip(
     command: &mut Document,
     client: Option<RawDocumentBuf>,
