@@ -1,7 +1,9 @@
 //! Coroutine stacks: guarded slots in large per-worker arenas, reused in place.
 //!
-//! A worker maps its stacks in regions of [`SLOTS_PER_REGION`] slots, each slot a guard
-//! page below a stack. Where the kernel has `MADV_GUARD_INSTALL` (Linux 6.13+, detected at
+//! A worker maps its stacks in regions of slots, each slot a guard page below a stack; a
+//! new region is as large as all the worker's regions together, from [`MIN_REGION_SLOTS`]
+//! to [`MAX_REGION_SLOTS`], so that a worker with a few coroutines reserves little and one
+//! spawning a million makes few mappings. Where the kernel has `MADV_GUARD_INSTALL` (Linux 6.13+, detected at
 //! the first stack, not at compile time), a guard page is a marker in the page tables, so a
 //! whole region is one memory mapping and `vm.max_map_count` (65,530 by default) no longer
 //! caps the coroutine count near 32,000. Older kernels get an `mprotect`ed guard page per
@@ -30,11 +32,13 @@ use corosensei::stack::{MIN_STACK_SIZE, StackPointer};
 /// less.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
-/// Slots per arena region: 64 default stacks are 16.3 MiB of address space. Small enough
-/// that a worker with a few coroutines reserves little; regions map as one range each
-/// (and adjacent ones usually merge), so even a million stacks stay far from the mapping
-/// limit.
-const SLOTS_PER_REGION: u32 = 64;
+/// Slots of a worker's first region: 64 default stacks are 16.3 MiB of address space.
+const MIN_REGION_SLOTS: u32 = 64;
+
+/// Slots of the largest regions (266 MiB of address space for default stacks). Each
+/// `mmap` takes the address-space lock for writing, which stalls the page faults of every
+/// other worker: spawning a million coroutines in regions of 64 took 15,600 of them.
+const MAX_REGION_SLOTS: u32 = 1024;
 
 /// How many idle slots a worker keeps resident for reuse (a stack's touched pages).
 const WARM_LIMIT: usize = 1024;
@@ -43,9 +47,10 @@ const WARM_LIMIT: usize = 1024;
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
 /// Fresh slots whose guard markers are installed together, in one `process_madvise` call
-/// (16 default slots are 4 MiB, two page-table pages): a call per slot was a quarter of
-/// the workers' time when spawning a million coroutines.
-const GUARD_BATCH: u32 = 16;
+/// (at most a region's slots): a call per slot was a quarter of the workers' time when
+/// spawning a million coroutines. The page-table pages the markers need (one per 2 MiB,
+/// eight default slots) would come with the stacks' first pages anyway.
+const GUARD_BATCH: u32 = 256;
 
 /// The pidfd that names the calling process (Linux 6.15; not yet in the `libc` crate).
 const PIDFD_SELF: libc::c_int = -10000;
@@ -126,6 +131,7 @@ impl StackPool {
                 regions: Vec::new(),
                 free_ids: Vec::new(),
                 with_room: Vec::new(),
+                mapped_slots: 0,
                 current: None,
                 empty_kept: None,
                 warm: 0,
@@ -167,6 +173,8 @@ struct Arena {
     free_ids: Vec<u32>,
     /// Ids of regions that got a free slot while not current (stale ids are skipped).
     with_room: Vec<u32>,
+    /// Slots of all mapped regions: the size of the next region.
+    mapped_slots: u32,
     /// The region stacks are taken from while it has room.
     current: Option<u32>,
     /// The one region with no live stack that is kept mapped for the next spawns.
@@ -177,6 +185,8 @@ struct Arena {
 
 struct Region {
     base: usize,
+    /// How many slots the region has.
+    slots: u32,
     /// Slots handed out at least once; the rest are untouched.
     fresh: u32,
     /// Slots whose guard is installed (`fresh` or more: guards go in by batches).
@@ -188,7 +198,7 @@ struct Region {
 
 impl Region {
     fn has_room(&self) -> bool {
-        !self.free.is_empty() || self.fresh < SLOTS_PER_REGION
+        !self.free.is_empty() || self.fresh < self.slots
     }
 }
 
@@ -231,11 +241,11 @@ impl Arena {
                 *warm -= resident as usize;
                 index
             }
-            None if region.fresh < SLOTS_PER_REGION => {
+            None if region.fresh < region.slots => {
                 let index = region.fresh;
                 if region.guarded == index {
                     let n = if guards_are_markers() {
-                        GUARD_BATCH.min(SLOTS_PER_REGION - index)
+                        GUARD_BATCH.min(region.slots - index)
                     } else {
                         // `mprotect` splits the mapping at every guard: only as needed.
                         1
@@ -253,10 +263,15 @@ impl Arena {
     }
 
     fn map_region(&mut self) -> io::Result<u32> {
-        let len = self.slot_size * SLOTS_PER_REGION as usize;
-        let base = map(len)?;
+        let slots = self
+            .mapped_slots
+            .next_power_of_two()
+            .clamp(MIN_REGION_SLOTS, MAX_REGION_SLOTS);
+        let base = map(self.slot_size * slots as usize)?;
+        self.mapped_slots += slots;
         let region = Some(Region {
             base,
+            slots,
             fresh: 0,
             guarded: 0,
             free: Vec::new(),
@@ -316,11 +331,12 @@ impl Arena {
             self.current = None;
         }
         self.free_ids.push(id);
+        self.mapped_slots -= region.slots;
         // SAFETY: no stack of the region is live, so nothing runs on or points into it.
         unsafe {
             libc::munmap(
                 region.base as *mut libc::c_void,
-                self.slot_size * SLOTS_PER_REGION as usize,
+                self.slot_size * region.slots as usize,
             );
         }
     }
@@ -334,7 +350,7 @@ impl Drop for Arena {
             unsafe {
                 libc::munmap(
                     region.base as *mut libc::c_void,
-                    self.slot_size * SLOTS_PER_REGION as usize,
+                    self.slot_size * region.slots as usize,
                 );
             }
         }
@@ -433,17 +449,13 @@ fn install_guards(first: usize, slot_size: usize, n: u32) -> io::Result<()> {
     static BATCH_WORKS: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 yes, 2 no
     if n > 1 && guards_are_markers() && BATCH_WORKS.load(Ordering::Relaxed) != 2 {
         let page = page_size();
-        let mut iov = [libc::iovec {
-            iov_base: ptr::null_mut(),
-            iov_len: 0,
-        }; GUARD_BATCH as usize];
-        let n = n.min(GUARD_BATCH);
-        for (i, v) in iov.iter_mut().take(n as usize).enumerate() {
-            *v = libc::iovec {
+        // On the heap: this can run on a small coroutine stack (a spawn from inside one).
+        let iov: Vec<libc::iovec> = (0..n as usize)
+            .map(|i| libc::iovec {
                 iov_base: (first + i * slot_size) as *mut libc::c_void,
                 iov_len: page,
-            };
-        }
+            })
+            .collect();
         // SAFETY: each range is the first page of a slot of a mapping this module made
         // and still owns, and that no stack uses yet (the slots are fresh); the iovec
         // array outlives the call.
@@ -489,10 +501,13 @@ fn map(len: usize) -> io::Result<usize> {
     if mem == libc::MAP_FAILED {
         return Err(mapping_error(io::Error::last_os_error()));
     }
-    // No transparent huge pages: one touched page of an idle stack must not become 2 MiB
-    // (MAP_STACK implies this since Linux 6.7; the advice covers older kernels).
-    // SAFETY: the range is the mapping just made.
-    unsafe { libc::madvise(mem, len, libc::MADV_NOHUGEPAGE) };
+    // No transparent huge pages: one touched page of an idle stack must not become 2 MiB.
+    // MAP_STACK implies this since Linux 6.7, so kernels with guard markers (6.13) need
+    // no advice, which would take the address-space lock for writing at every region.
+    if !guards_are_markers() {
+        // SAFETY: the range is the mapping just made.
+        unsafe { libc::madvise(mem, len, libc::MADV_NOHUGEPAGE) };
+    }
     Ok(mem as usize)
 }
 
@@ -639,17 +654,24 @@ mod tests {
             stacks[1].limit, stacks[0].base,
             "slots of a region are adjacent"
         );
-        let regions = (WARM_LIMIT + 100).div_ceil(SLOTS_PER_REGION as usize);
-        assert_eq!(
-            pool.arena.borrow().regions.iter().flatten().count(),
-            regions
-        );
+        // Each new region is as large as the ones before it together, up to the maximum.
+        let sizes: Vec<u32> = (pool.arena.borrow().regions.iter().flatten())
+            .map(|r| r.slots)
+            .collect();
+        assert_eq!(sizes, [64, 64, 128, 256, 512, MAX_REGION_SLOTS]);
         // End all but the first stack of each region (so no region empties).
-        let (firsts, freed): (Vec<_>, Vec<_>) = stacks
-            .into_iter()
-            .enumerate()
-            .partition(|(i, _)| i % SLOTS_PER_REGION as usize == 0);
-        let tops: Vec<usize> = freed.iter().map(|(_, s)| s.base - page_size()).collect();
+        let region_of = |s: &Stack| match s.home {
+            Home::Slot(_, id) => id,
+            Home::Own => unreachable!("pool stacks have a slot"),
+        };
+        let mut seen = Vec::new();
+        let (firsts, freed): (Vec<_>, Vec<_>) = stacks.into_iter().partition(|s| {
+            let first = !seen.contains(&region_of(s));
+            seen.push(region_of(s));
+            first
+        });
+        assert_eq!(firsts.len(), sizes.len());
+        let tops: Vec<usize> = freed.iter().map(|s| s.base - page_size()).collect();
         drop(freed);
         assert_eq!(pool.arena.borrow().warm, WARM_LIMIT);
         let resident_tops = tops.iter().filter(|&&top| resident(top)).count();
@@ -658,13 +680,18 @@ mod tests {
         drop(firsts);
         let arena = pool.arena.borrow();
         assert_eq!(arena.regions.iter().flatten().count(), 1);
-        assert!(arena.warm <= SLOTS_PER_REGION as usize);
+        assert_eq!(
+            arena.mapped_slots,
+            arena.regions.iter().flatten().next().unwrap().slots
+        );
+        assert!(arena.warm <= MAX_REGION_SLOTS as usize);
     }
 
     #[test]
     fn every_slot_has_its_guard_whether_installed_alone_or_in_a_batch() {
         let mut pool = StackPool::new(16 * 1024);
-        let stacks: Vec<Stack> = (0..SLOTS_PER_REGION + 3)
+        // Regions of 64, 64, 128 and 256 slots, the last with a batch of 256 guards.
+        let stacks: Vec<Stack> = (0..8 * MIN_REGION_SLOTS + 3)
             .map(|_| pool.take(None).unwrap())
             .collect();
         for stack in &stacks {
@@ -687,17 +714,45 @@ mod tests {
     }
 
     #[test]
+    fn regions_never_get_transparent_huge_pages() {
+        // Detected first, so that where there are guard markers the region below is
+        // mapped without the advice, and MAP_STACK alone must have set the flag.
+        guard_pages_are_markers();
+        let mut pool = StackPool::new(DEFAULT_STACK_SIZE);
+        let stack = pool.take(None).unwrap();
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut lines = smaps.lines();
+        let flags = loop {
+            let line = lines.next().expect("the stack's mapping is in smaps");
+            let range = line.split(' ').next().unwrap_or_default();
+            let Some((lo, hi)) = range.split_once('-') else {
+                continue;
+            };
+            let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            else {
+                continue;
+            };
+            if (lo..hi).contains(&stack.limit) {
+                break lines.find(|l| l.starts_with("VmFlags:")).unwrap();
+            }
+        };
+        assert!(flags.split(' ').any(|f| f == "nh"), "{flags}");
+    }
+
+    #[test]
     fn a_full_region_gets_stacks_again_once_one_ends() {
         let mut pool = StackPool::new(16 * 1024);
-        let mut stacks: Vec<Stack> = (0..3 * SLOTS_PER_REGION)
+        // Regions of 64, 64 and 128 slots, all full.
+        let mut stacks: Vec<Stack> = (0..4 * MIN_REGION_SLOTS)
             .map(|_| pool.take(None).unwrap())
             .collect();
+        assert_eq!(pool.arena.borrow().mapped_slots, 4 * MIN_REGION_SLOTS);
         // Free one slot of the first (full, not current) region: the next stack reuses it
         // rather than mapping a region.
         let freed = stacks.swap_remove(5);
         let (limit, regions) = (freed.limit, pool.arena.borrow().regions.len());
         drop(freed);
-        let fill: Vec<Stack> = (0..SLOTS_PER_REGION)
+        let fill: Vec<Stack> = (0..MIN_REGION_SLOTS)
             .map(|_| pool.take(None).unwrap())
             .collect();
         assert!(fill.iter().any(|s| s.limit == limit));
