@@ -97,6 +97,7 @@ mod park;
 mod reactor;
 mod scheduler;
 pub mod sync;
+mod task;
 pub mod time;
 
 pub use blocking::spawn_blocking;

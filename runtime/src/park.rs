@@ -20,8 +20,8 @@ use std::{
 
 use corosensei::Yielder;
 
-use crate::coroutine::{Task, WaitKind, state};
 use crate::scheduler::worker::{self, Worker};
+use crate::task::{Task, WaitKind, state};
 
 /// What a coroutine keeps about itself while it runs; lives at the bottom of its own stack.
 pub(crate) struct CoroutineContext {

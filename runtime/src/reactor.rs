@@ -26,9 +26,9 @@ use std::{
 
 use mio::{Interest, Registry, Token, event::Event, unix::SourceFd};
 
-use crate::coroutine::WaitKind;
 use crate::park::{self, Unparker};
 use crate::sync::lock;
+use crate::task::WaitKind;
 
 /// Read or write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,9 +19,10 @@ use std::{
 };
 
 use crate::blocking::BlockingPool;
-use crate::coroutine::{self, Builder as CoroutineBuilder, JoinHandle, WaitKind, overflow, state};
+use crate::coroutine::{self, Builder as CoroutineBuilder, JoinHandle, overflow};
 use crate::park;
 use crate::sync::{lock, oneshot};
+use crate::task::{WaitKind, state};
 use crate::time;
 use worker::{Message, Worker, WorkerShared};
 

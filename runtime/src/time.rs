@@ -13,8 +13,8 @@ use std::{
 };
 
 use crate::{
-    coroutine::{Task, WaitKind},
     park,
+    task::{Task, WaitKind},
 };
 
 /// Runs `f` with a deadline `dur` from now (or the enclosing one, if earlier).

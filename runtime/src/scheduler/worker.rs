@@ -23,10 +23,11 @@ use corosensei::{Coroutine, CoroutineResult};
 use mio::{Events, Poll, Token};
 
 use super::RuntimeShared;
-use crate::coroutine::{self, Builder, Task, overflow, stack, state};
+use crate::coroutine::{Builder, overflow, stack};
 use crate::park::{self, CoroutineContext};
 use crate::reactor::Reactor;
 use crate::sync::{lock, oneshot};
+use crate::task::{self, Task, state};
 use crate::time::{TimerKey, Timers};
 
 /// The closure of a coroutine with the channel its result goes to.
@@ -536,8 +537,8 @@ impl Worker {
     fn next_id(&self) -> u64 {
         let (mut next, mut end) = self.ids.get();
         if next == end {
-            next = coroutine::take_id_block();
-            end = next + coroutine::ID_BLOCK;
+            next = task::take_id_block();
+            end = next + task::ID_BLOCK;
         }
         self.ids.set((next + 1, end));
         next

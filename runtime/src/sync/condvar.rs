@@ -3,7 +3,7 @@
 use std::{io, sync::Mutex as StdMutex, time::Instant};
 
 use super::{MutexGuard, WaitList, lock, wait_until};
-use crate::coroutine::WaitKind;
+use crate::task::WaitKind;
 
 /// Waits for a condition guarded by a [`Mutex`](super::Mutex).
 ///

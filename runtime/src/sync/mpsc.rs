@@ -25,7 +25,7 @@ use std::{
 
 pub use super::RecvError;
 use super::{WaitList, lock, wait_until};
-use crate::coroutine::WaitKind;
+use crate::task::WaitKind;
 
 struct State<T> {
     queue: VecDeque<T>,

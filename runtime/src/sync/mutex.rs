@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::Semaphore;
-use crate::coroutine::WaitKind;
+use crate::task::WaitKind;
 
 /// A mutex for coroutines and threads alike: a waiting coroutine parks instead of
 /// blocking its worker, and the lock may be held across waits (socket I/O, sleeps).

@@ -25,8 +25,8 @@ use std::{
 };
 
 pub use super::RecvError;
-use crate::coroutine::WaitKind;
 use crate::park::{self, Unparker};
+use crate::task::WaitKind;
 
 // The state bits. Each is set once and never cleared, except `WAITING`.
 /// The sender stored the value (and is done with it).

@@ -3,7 +3,7 @@
 use std::{fmt, io, mem, sync::Arc, sync::Mutex};
 
 use super::{WaitList, lock, wait_until};
-use crate::coroutine::WaitKind;
+use crate::task::WaitKind;
 
 /// A counting semaphore. Waiters are served strictly first come, first served: a released
 /// permit is handed to the oldest waiter, never grabbed by a newcomer.

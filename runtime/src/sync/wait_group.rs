@@ -6,7 +6,7 @@ use std::{
 };
 
 use super::{WaitList, lock, wait_until};
-use crate::coroutine::WaitKind;
+use crate::task::WaitKind;
 
 /// Counts outstanding work; [`WaitGroup::wait`] returns when the count is zero. Clones
 /// share the count (Go's `sync.WaitGroup`).

@@ -3,8 +3,8 @@
 use std::{collections::BTreeMap, io, sync::Mutex, time::Instant};
 
 use super::lock;
-use crate::coroutine::WaitKind;
 use crate::park::{self, Unparker};
+use crate::task::WaitKind;
 
 /// Waiters in arrival order. A notifier *removes* the waiter it wakes, so a waiter that
 /// finds itself gone from the list knows it was chosen (and owns whatever was handed to
