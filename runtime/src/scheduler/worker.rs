@@ -400,6 +400,10 @@ impl Worker {
                 self.steal();
             }
             self.fire_timers();
+            // Before `publish`: a dump or `metrics` that no longer shows a coroutine finds
+            // its stack's pages given back.
+            // SAFETY: giving pages back runs no user code.
+            unsafe { self.stacks.with(stack::StackPool::release_cooling) };
             self.publish();
             let idle_since = (!max_spin.is_zero() && self.is_idle()).then(Instant::now);
             if let Some(since) = idle_since
