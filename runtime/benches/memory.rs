@@ -1,23 +1,29 @@
-//! Resident memory per idle coroutine: 10,000, 30,000 and 1,000,000 coroutines (tasks) sleeping,
-//! for greenmongo-runtime (default 256 KiB and 16 KiB stacks), `may` (its default
-//! 32 KiB and 16 KiB stacks) and tokio (multi-thread), each on two workers.
+//! Resident memory per idle coroutine: 10,000, 30,000 and 1,000,000 coroutines (tasks)
+//! parked, for greenmongo-runtime (default 256 KiB and 16 KiB stacks), `may` (its default
+//! 32 KiB and 16 KiB stacks) and tokio (multi-thread), each on two workers; how fast they
+//! spawn, and how fast they all end at once.
 //!
 //! Not a criterion bench: it prints a table. Each case runs in a fresh child process
 //! (this executable, re-run with `GM_MEMORY_CASE` set), so one case's freed memory, kept
 //! by the allocator, does not shrink the next one's figure. A case reads `VmRSS` (and
 //! `VmPTE`, the page tables, which `VmRSS` leaves out) from `/proc/self/status` once the
-//! runtime is up and warm, spawns the sleepers, waits until every one has parked, reads
-//! again, and divides the difference by the count. It also times the spawns, from the
-//! first `spawn` call on the main thread until every sleeper has started, and reports the
-//! process's CPU time (user and system, all threads) per spawn over the same span: on a
-//! shared machine the rate depends on what else runs, the CPU time much less. A spawn that
+//! runtime is up and warm, spawns the waiters (each parks on a gate of its own: the
+//! runtime's semaphore, `may`'s `SyncFlag`), waits until every one has parked, reads again, and
+//! divides the difference by the count. It also times the spawns, from the first `spawn`
+//! call on the main thread until every waiter has started, and reports the process's CPU
+//! time (user and system, all threads) per spawn over the same span: on a shared machine
+//! the rate depends on what else runs, the CPU time much less. Then it opens the gates and
+//! times the end of them all (a server whose connections drop together), until every
+//! waiter has returned, with the CPU time per end the same way. The gates open in an order
+//! unrelated to the spawn order, as connections drop: ending in spawn order would empty
+//! our stack regions one after another and unmap each whole, the cheapest case. A spawn that
 //! fails (a stack per mapping pair, against `vm.max_map_count` = 65,530 here: `may`, and
 //! ours on kernels without guard markers) is reported with its error message instead of a
 //! number.
 //!
-//! Two spawn shapes: the plain rows spawn every sleeper from the main thread (a plain
+//! Two spawn shapes: the plain rows spawn every waiter from the main thread (a plain
 //! thread, so each spawn crosses to a worker); the `-in` rows spawn from one coroutine
-//! (task) on each worker, half the sleepers each, as a server's accept loops do. The
+//! (task) on each worker, half the waiters each, as a server's accept loops do. The
 //! timing of an `-in` row starts before the two spawners are spawned.
 //!
 //! Run it with `cargo bench -p greenmongo-runtime --bench memory`; arguments that are not
@@ -35,7 +41,6 @@ use std::{
 };
 
 const KIB: usize = 1024;
-const SLEEP: Duration = Duration::from_secs(3600);
 const COUNTS: [usize; 3] = [10_000, 30_000, 1_000_000];
 
 /// (case name, stack size in bytes or 0 for the runtime's default)
@@ -54,10 +59,13 @@ struct Outcome {
     spawned: usize,
     rss_kib: (usize, usize),
     pte_kib: (usize, usize),
-    /// From the first spawn until every sleeper had started.
+    /// From the first spawn until every waiter had started.
     spawn_time: Duration,
     /// CPU time of the whole process (user and system, all threads) over `spawn_time`.
     spawn_cpu: Duration,
+    /// From opening the gate until every waiter had returned, and the CPU time over it.
+    end_time: Duration,
+    end_cpu: Duration,
     error: Option<String>,
 }
 
@@ -86,6 +94,41 @@ fn snapshot() -> (usize, usize) {
     (status_kib("VmRSS"), status_kib("VmPTE"))
 }
 
+/// Counts of waiters that have started and that have returned.
+fn counters() -> (Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)))
+}
+
+/// A gate per waiter, made before the first reading: they are not the runtime's memory.
+fn gates<G>(n: usize, new: impl Fn() -> G) -> Vec<Arc<G>> {
+    (0..n).map(|_| Arc::new(new())).collect()
+}
+
+/// The gates in two halves, for the two spawners of an `-in` row.
+fn halves<G>(gates: &[Arc<G>]) -> [Vec<Arc<G>>; 2] {
+    let (a, b) = gates.split_at(gates.len() / 2);
+    [a.to_vec(), b.to_vec()]
+}
+
+/// Opens every gate and waits until `n` waiters have returned: the time and CPU time it
+/// took. Ours give each coroutine's stack back on its return, in the same worker step.
+/// The gates open 7,919 apart (mod their count, which that prime does not divide), an
+/// order unrelated to the spawn order.
+fn end_all<G>(
+    n: usize,
+    ended: &AtomicUsize,
+    gates: &[Arc<G>],
+    open: impl Fn(&G),
+) -> (Duration, Duration) {
+    let (t, cpu) = (Instant::now(), cpu_time());
+    let len = gates.len();
+    for i in 0..len {
+        open(&gates[i * 7_919 % len]);
+    }
+    wait_for(n, ended, || 0);
+    (t.elapsed(), cpu_time() - cpu)
+}
+
 /// Waits until `started + failed` reaches `n`, or 60 s. `failed` (a scan of every
 /// handle) runs only once `started` has stalled for 50 ms: scanning a million handles
 /// each millisecond kept one of the two cores busy while the workers spawned.
@@ -108,7 +151,7 @@ fn wait_for(n: usize, started: &AtomicUsize, failed: impl Fn() -> usize) {
 }
 
 fn greenmongo(n: usize, stack: usize) -> Outcome {
-    use greenmongo_runtime::{Runtime, sleep};
+    use greenmongo_runtime::{Runtime, sync::Semaphore};
 
     let mut builder = Runtime::builder().worker_threads(2);
     if stack != 0 {
@@ -119,15 +162,17 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
     for _ in 0..4 {
         rt.spawn(|| ()).join().expect("warm-up");
     }
+    let gates = gates(n, || Semaphore::new(0));
     let before = snapshot();
-    let started = Arc::new(AtomicUsize::new(0));
+    let (started, ended) = counters();
     let (t0, cpu0) = (Instant::now(), cpu_time());
     let handles: Vec<_> = (0..n)
-        .map(|_| {
-            let started = started.clone();
+        .map(|i| {
+            let (started, ended, gate) = (started.clone(), ended.clone(), gates[i].clone());
             rt.spawn(move || {
                 started.fetch_add(1, Ordering::Release);
-                let _ = sleep(SLEEP);
+                let _ = gate.acquire().map(|permit| permit.forget());
+                ended.fetch_add(1, Ordering::Release);
             })
         })
         .collect();
@@ -139,19 +184,19 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
         }
     });
     let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
-    // Every sleeper has run; let the workers finish parking them.
+    // Every waiter has run; let the workers finish parking them.
     while rt.metrics().workers.iter().any(|w| w.runnable > 0) {
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     let spawned = started.load(Ordering::Acquire);
+    let (end_time, end_cpu) = end_all(spawned, &ended, &gates, |g| g.add_permits(1));
     let error = handles
         .into_iter()
         .filter(|h| h.is_finished())
         .find_map(|h| h.join().err())
         .map(|e| e.to_string());
-    // The process exits after the report: unwinding the sleepers is not measured.
     std::mem::forget(rt);
     Outcome {
         spawned,
@@ -159,13 +204,15 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
         pte_kib: (before.1, after.1),
         spawn_time,
         spawn_cpu,
+        end_time,
+        end_cpu,
         error,
     }
 }
 
-/// Like [`greenmongo`], but the sleepers are spawned by one coroutine on each worker.
+/// Like [`greenmongo`], but the waiters are spawned by one coroutine on each worker.
 fn greenmongo_in(n: usize, stack: usize) -> Outcome {
-    use greenmongo_runtime::{JoinHandle, Runtime, coroutine, sleep};
+    use greenmongo_runtime::{JoinHandle, Runtime, coroutine, sync::Semaphore};
 
     let mut builder = Runtime::builder().worker_threads(2);
     if stack != 0 {
@@ -175,21 +222,24 @@ fn greenmongo_in(n: usize, stack: usize) -> Outcome {
     for _ in 0..4 {
         rt.spawn(|| ()).join().expect("warm-up");
     }
+    let gates = gates(n, || Semaphore::new(0));
+    let halves = halves(&gates);
     let before = snapshot();
-    let started = Arc::new(AtomicUsize::new(0));
+    let (started, ended) = counters();
     let (t0, cpu0) = (Instant::now(), cpu_time());
     // From a plain thread, spawns go to the workers in turn: one spawner each.
-    let spawners: Vec<_> = [n / 2, n - n / 2]
+    let spawners: Vec<_> = halves
         .into_iter()
-        .map(|count| {
-            let started = started.clone();
+        .map(|half| {
+            let (started, ended) = (started.clone(), ended.clone());
             rt.spawn(move || -> Vec<JoinHandle<()>> {
-                (0..count)
-                    .map(|_| {
-                        let started = started.clone();
+                half.into_iter()
+                    .map(|gate| {
+                        let (started, ended) = (started.clone(), ended.clone());
                         coroutine::spawn(move || {
                             started.fetch_add(1, Ordering::Release);
-                            let _ = sleep(SLEEP);
+                            let _ = gate.acquire().map(|permit| permit.forget());
+                            ended.fetch_add(1, Ordering::Release);
                         })
                     })
                     .collect()
@@ -214,12 +264,12 @@ fn greenmongo_in(n: usize, stack: usize) -> Outcome {
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     let spawned = started.load(Ordering::Acquire);
+    let (end_time, end_cpu) = end_all(spawned, &ended, &gates, |g| g.add_permits(1));
     let error = handles
         .into_iter()
         .filter(|h| h.is_finished())
         .find_map(|h| h.join().err())
         .map(|e| e.to_string());
-    // The process exits after the report: unwinding the sleepers is not measured.
     std::mem::forget(rt);
     Outcome {
         spawned,
@@ -227,6 +277,8 @@ fn greenmongo_in(n: usize, stack: usize) -> Outcome {
         pte_kib: (before.1, after.1),
         spawn_time,
         spawn_cpu,
+        end_time,
+        end_cpu,
         error,
     }
 }
@@ -242,20 +294,26 @@ fn may(n: usize, stack: usize) -> Outcome {
             .join()
             .expect("warm-up");
     }
+    let gates = gates(n, may::sync::SyncFlag::new);
     let before = snapshot();
-    let started = Arc::new(AtomicUsize::new(0));
+    let (started, ended) = counters();
     let (t0, cpu0) = (Instant::now(), cpu_time());
     let mut handles = Vec::with_capacity(n);
     let mut error = None;
-    for _ in 0..n {
-        let started = started.clone();
-        // may panics when it cannot map a stack: catch that and report it.
+    // may panics when it cannot map a stack: caught below and reported. The default hook
+    // would symbolize a backtrace (under RUST_BACKTRACE), which needs the memory mappings
+    // that just ran out, and can deadlock there.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    for gate in &gates {
+        let (started, ended, gate) = (started.clone(), ended.clone(), gate.clone());
         let spawned = std::panic::catch_unwind(move || {
-            // SAFETY: no thread-locals; the sleeper uses little stack.
+            // SAFETY: no thread-locals; the waiter uses little stack.
             unsafe {
                 may::coroutine::spawn(move || {
                     started.fetch_add(1, Ordering::Release);
-                    may::coroutine::sleep(SLEEP);
+                    gate.wait();
+                    ended.fetch_add(1, Ordering::Release);
                 })
             }
         });
@@ -273,11 +331,18 @@ fn may(n: usize, stack: usize) -> Outcome {
             }
         }
     }
+    std::panic::set_hook(hook);
     let spawned = handles.len();
     wait_for(spawned, &started, || 0);
     let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
+    // After a failed spawn the process is out of memory mappings, and waking may's
+    // coroutines aborts it: no end is measured then.
+    let (end_time, end_cpu) = match error {
+        None => end_all(spawned, &ended, &gates, |g| g.fire()),
+        Some(_) => (Duration::ZERO, Duration::ZERO),
+    };
     std::mem::forget(handles); // the process exits; nothing to join
     Outcome {
         spawned: started.load(Ordering::Acquire),
@@ -285,6 +350,8 @@ fn may(n: usize, stack: usize) -> Outcome {
         pte_kib: (before.1, after.1),
         spawn_time,
         spawn_cpu,
+        end_time,
+        end_cpu,
         error,
     }
 }
@@ -298,15 +365,17 @@ fn tokio(n: usize) -> Outcome {
     for _ in 0..4 {
         rt.block_on(rt.spawn(async {})).expect("warm-up");
     }
+    let gates = gates(n, || tokio::sync::Semaphore::new(0));
     let before = snapshot();
-    let started = Arc::new(AtomicUsize::new(0));
+    let (started, ended) = counters();
     let (t0, cpu0) = (Instant::now(), cpu_time());
     let handles: Vec<_> = (0..n)
-        .map(|_| {
-            let started = started.clone();
+        .map(|i| {
+            let (started, ended, gate) = (started.clone(), ended.clone(), gates[i].clone());
             rt.spawn(async move {
                 started.fetch_add(1, Ordering::Release);
-                tokio::time::sleep(SLEEP).await;
+                let _ = gate.acquire().await.map(|permit| permit.forget());
+                ended.fetch_add(1, Ordering::Release);
             })
         })
         .collect();
@@ -314,8 +383,8 @@ fn tokio(n: usize) -> Outcome {
     let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
+    let (end_time, end_cpu) = end_all(n, &ended, &gates, |g| g.add_permits(1));
     drop(handles);
-    // The process exits after the report: unwinding the sleepers is not measured.
     std::mem::forget(rt);
     Outcome {
         spawned: started.load(Ordering::Acquire),
@@ -323,6 +392,8 @@ fn tokio(n: usize) -> Outcome {
         pte_kib: (before.1, after.1),
         spawn_time,
         spawn_cpu,
+        end_time,
+        end_cpu,
         error: None,
     }
 }
@@ -337,20 +408,23 @@ fn tokio_in(n: usize) -> Outcome {
     for _ in 0..4 {
         rt.block_on(rt.spawn(async {})).expect("warm-up");
     }
+    let gates = gates(n, || tokio::sync::Semaphore::new(0));
+    let halves = halves(&gates);
     let before = snapshot();
-    let started = Arc::new(AtomicUsize::new(0));
+    let (started, ended) = counters();
     let (t0, cpu0) = (Instant::now(), cpu_time());
-    let spawners: Vec<_> = [n / 2, n - n / 2]
+    let spawners: Vec<_> = halves
         .into_iter()
-        .map(|count| {
-            let started = started.clone();
+        .map(|half| {
+            let (started, ended) = (started.clone(), ended.clone());
             rt.spawn(async move {
-                (0..count)
-                    .map(|_| {
-                        let started = started.clone();
+                half.into_iter()
+                    .map(|gate| {
+                        let (started, ended) = (started.clone(), ended.clone());
                         tokio::spawn(async move {
                             started.fetch_add(1, Ordering::Release);
-                            tokio::time::sleep(SLEEP).await;
+                            let _ = gate.acquire().await.map(|permit| permit.forget());
+                            ended.fetch_add(1, Ordering::Release);
                         })
                     })
                     .collect::<Vec<_>>()
@@ -365,8 +439,8 @@ fn tokio_in(n: usize) -> Outcome {
     let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
+    let (end_time, end_cpu) = end_all(n, &ended, &gates, |g| g.add_permits(1));
     drop(handles);
-    // The process exits after the report: unwinding the sleepers is not measured.
     std::mem::forget(rt);
     Outcome {
         spawned: started.load(Ordering::Acquire),
@@ -374,6 +448,8 @@ fn tokio_in(n: usize) -> Outcome {
         pte_kib: (before.1, after.1),
         spawn_time,
         spawn_cpu,
+        end_time,
+        end_cpu,
         error: None,
     }
 }
@@ -395,20 +471,22 @@ fn child(case: &str) {
         other => panic!("unknown case {other}"),
     };
     println!(
-        "RESULT {} {} {} {} {} {} {}",
+        "RESULT {} {} {} {} {} {} {} {} {}",
         o.spawned,
         o.rss_kib.0,
         o.rss_kib.1,
         o.pte_kib.0,
         o.pte_kib.1,
         o.spawn_time.as_micros(),
-        o.spawn_cpu.as_nanos()
+        o.spawn_cpu.as_nanos(),
+        o.end_time.as_micros(),
+        o.end_cpu.as_nanos()
     );
     if let Some(e) = o.error {
         println!("ERROR {e}");
     }
     std::io::Write::flush(&mut std::io::stdout()).expect("flush");
-    // Exit without dropping the runtimes: unwinding 30,000 sleepers is not measured.
+    // Exit without dropping the runtimes (their threads, now idle), which is not measured.
     std::process::exit(0);
 }
 
@@ -444,11 +522,11 @@ fn main() {
     let exe = std::env::current_exe().expect("current exe");
     let max_maps = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap_or_default();
     println!(
-        "memory: RSS per idle (sleeping) coroutine/task, 2 workers each; vm.max_map_count = {}",
+        "memory: RSS per idle (parked) coroutine/task, 2 workers each; vm.max_map_count = {}",
         max_maps.trim()
     );
     println!(
-        "{:<13} {:<18} {:>9} {:>10} {:>14} {:>14} {:>12} {:>10}  note",
+        "{:<13} {:<18} {:>9} {:>10} {:>14} {:>14} {:>12} {:>10} {:>12} {:>10}  note",
         "runtime",
         "stack",
         "count",
@@ -456,7 +534,9 @@ fn main() {
         "RSS/coroutine",
         "PTE/coroutine",
         "spawns/s",
-        "CPU/spawn"
+        "CPU/spawn",
+        "ends/s",
+        "CPU/end"
     );
     for (name, stack) in RUNTIMES {
         for n in COUNTS {
@@ -481,8 +561,8 @@ fn main() {
                     .unwrap_or("no output")
                     .to_owned();
                 println!(
-                    "{name:<13} {label:<18} {n:>9} {:>10} {:>14} {:>14} {:>12} {:>10}  crashed ({}): {last}",
-                    "-", "-", "-", "-", "-", out.status
+                    "{name:<13} {label:<18} {n:>9} {:>10} {:>14} {:>14} {:>12} {:>10} {:>12} {:>10}  crashed ({}): {last}",
+                    "-", "-", "-", "-", "-", "-", "-", out.status
                 );
                 continue;
             };
@@ -490,17 +570,20 @@ fn main() {
                 .split_whitespace()
                 .map(|x| x.parse().expect("number"))
                 .collect();
-            let (spawned, rss0, rss1, pte0, pte1, micros, cpu_ns) =
-                (v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
-            let cpu = if spawned == 0 {
-                "-".to_owned()
-            } else {
-                format!("{:.2} us", cpu_ns as f64 / 1e3 / spawned as f64)
+            let (spawned, rss0, rss1, pte0, pte1) = (v[0], v[1], v[2], v[3], v[4]);
+            let cpu = |ns: usize| {
+                if spawned == 0 {
+                    "-".to_owned()
+                } else {
+                    format!("{:.2} us", ns as f64 / 1e3 / spawned as f64)
+                }
             };
-            let rate = if micros == 0 {
-                "-".to_owned()
-            } else {
-                format!("{:.0}", spawned as f64 * 1e6 / micros as f64)
+            let rate = |micros: usize| {
+                if micros == 0 {
+                    "-".to_owned()
+                } else {
+                    format!("{:.0}", spawned as f64 * 1e6 / micros as f64)
+                }
             };
             let per = |a: usize, b: usize| {
                 if spawned == 0 {
@@ -510,9 +593,13 @@ fn main() {
                 }
             };
             println!(
-                "{name:<13} {label:<18} {n:>9} {spawned:>10} {:>14} {:>14} {rate:>12} {cpu:>10}  {}",
+                "{name:<13} {label:<18} {n:>9} {spawned:>10} {:>14} {:>14} {:>12} {:>10} {:>12} {:>10}  {}",
                 per(rss0, rss1),
                 per(pte0, pte1),
+                rate(v[5]),
+                cpu(v[6]),
+                rate(v[7]),
+                if v[7] == 0 { "-".to_owned() } else { cpu(v[8]) },
                 error.map_or_else(String::new, |e| format!("spawn failed: {e}"))
             );
         }
