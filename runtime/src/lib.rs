@@ -73,10 +73,13 @@
 //!   [`coroutine::Builder::stack_size`]); only touched pages cost memory. Deep recursion
 //!   or large stack arrays need more, or a side stack for that one call
 //!   ([`coroutine::on_stack`]: the driver decodes deeply nested documents there).
-//! - **`vm.max_map_count`.** Each guarded stack takes two memory mappings, and Linux's
-//!   default limit of 65,530 mappings caps a process near 32,000 live coroutines. Past it,
-//!   spawning fails with an error naming the sysctl; raise it with
-//!   `sysctl -w vm.max_map_count=262144`.
+//! - **`vm.max_map_count`.** On Linux 6.13 and later a stack's guard page is a marker in
+//!   the page tables ([`coroutine::guard_pages_are_markers`]) and stacks share large
+//!   per-worker mappings, so a million idle coroutines on 2 workers fit under the default
+//!   limit of 65,530 mappings (about 4.3 KiB resident each; `tests/million.rs`). Older
+//!   kernels get an `mprotect`ed guard page, two mappings per stack, which caps a process
+//!   near 32,000 live coroutines. Past the limit, spawning fails with an error naming the
+//!   sysctl; raise it with `sysctl -w vm.max_map_count=262144`.
 //!
 //! ## Threads it creates
 //! `worker_threads` workers (`greenmongo-worker-N`), joined when the runtime drops, and
