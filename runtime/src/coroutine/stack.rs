@@ -2,19 +2,21 @@
 //!
 //! A worker maps its stacks in regions of slots, each slot a guard page below a stack; a
 //! new region is as large as all the worker's regions together, from [`MIN_REGION_SLOTS`]
-//! to [`MAX_REGION_SLOTS`], so that a worker with a few coroutines reserves little and one
-//! spawning a million makes few mappings. Where the kernel has `MADV_GUARD_INSTALL` (Linux 6.13+, detected at
-//! the first stack, not at compile time), a guard page is a marker in the page tables, so a
-//! whole region is one memory mapping and `vm.max_map_count` (65,530 by default) no longer
-//! caps the coroutine count near 32,000. Older kernels get an `mprotect`ed guard page per
-//! slot, which splits the region into two mappings per stack, as before.
+//! to [`MAX_REGION_SLOTS`], so that a worker with a few coroutines reserves little and
+//! one spawning a million makes few mappings. Where the kernel has `MADV_GUARD_INSTALL`
+//! (Linux 6.13+, detected at the first stack, not at compile time), a guard page is a
+//! marker in the page tables, so a whole region is one memory mapping and
+//! `vm.max_map_count` (65,530 by default) no longer caps the coroutine count near 32,000.
+//! Older kernels get an `mprotect`ed guard page per slot, which splits the region into
+//! two mappings per stack, as before.
 //!
 //! Memory is reserved, not committed: an idle coroutine holds only the pages it touched. A
 //! finished coroutine's slot goes back to its region. The first [`WARM_LIMIT`] idle slots
 //! of a worker keep their pages for the next coroutine; past that, a freed slot's pages are
 //! given back to the kernel (`MADV_DONTNEED`, which keeps guard markers), [`COOL_BATCH`]
-//! slots at a time, and a region whose slots are all free is unmapped (its page tables with
-//! it), except one kept for the next spawn. Stacks of another size than the runtime's get a mapping of their own.
+//! slots at a time, and a region whose slots are all free is unmapped (its page tables
+//! with it), except one kept for the next spawn. Stacks of another size than the
+//! runtime's get a mapping of their own.
 
 use std::{
     cell::{Cell, RefCell},
