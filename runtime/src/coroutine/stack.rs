@@ -323,7 +323,8 @@ impl Arena {
 
     /// Gives back the pages of the cooling slots, then returns the slots to their regions.
     fn release_cooling(&mut self) {
-        let cooling = mem::take(&mut self.cooling);
+        static BATCH_WORKS: AtomicU8 = AtomicU8::new(BATCH_UNKNOWN);
+        let mut cooling = mem::take(&mut self.cooling);
         let page = page_size();
         let stacks: Vec<libc::iovec> = cooling
             .iter()
@@ -335,13 +336,13 @@ impl Arena {
         // SAFETY: each range is the stack of a slot (above its guard page) whose
         // coroutine has ended and that no stack has been taken from since (cooling slots
         // are on no free list). Guard markers survive MADV_DONTNEED.
-        unsafe { advise_all(&stacks, libc::MADV_DONTNEED, &DONTNEED_BATCH_WORKS) };
+        unsafe { advise_all(&stacks, libc::MADV_DONTNEED, &BATCH_WORKS) };
         for &(id, slot) in &cooling {
             self.put_back(id, slot, false);
         }
         // Keep the allocation for the next batch.
+        cooling.clear();
         self.cooling = cooling;
-        self.cooling.clear();
     }
 
     /// Returns a freed slot to its region's free list (`resident`: its pages are kept).
@@ -516,8 +517,6 @@ const BATCH_UNKNOWN: u8 = 0;
 const BATCH_WORKS: u8 = 1;
 const BATCH_REFUSED: u8 = 2;
 
-static DONTNEED_BATCH_WORKS: AtomicU8 = AtomicU8::new(BATCH_UNKNOWN);
-
 /// Applies `advice` to every range: in one call where the kernel takes it, else range by
 /// range with `madvise`. Errors are ignored, as `madvise`'s are by the callers: the advice
 /// only gives memory back.
@@ -543,8 +542,11 @@ unsafe fn advise_all(ranges: &[libc::iovec], advice: libc::c_int, works: &Atomic
 /// # Safety
 /// As for `madvise` with `advice` on each range.
 unsafe fn advise_batch(ranges: &[libc::iovec], advice: libc::c_int, works: &AtomicU8) -> bool {
-    if ranges.is_empty() || works.load(Ordering::Relaxed) == BATCH_REFUSED {
-        return ranges.is_empty();
+    if ranges.is_empty() {
+        return true;
+    }
+    if works.load(Ordering::Relaxed) == BATCH_REFUSED {
+        return false;
     }
     let len: usize = ranges.iter().map(|r| r.iov_len).sum();
     // SAFETY: the caller's, for each range; the iovec array outlives the call. The kernel
