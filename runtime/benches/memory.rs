@@ -26,6 +26,12 @@
 //! (task) on each worker, half the waiters each, as a server's accept loops do. The
 //! timing of an `-in` row starts before the two spawners are spawned.
 //!
+//! The `first-touch` rows are the machine's ceiling for the spawn rate of a runtime with
+//! a stack per coroutine: no runtime, just two threads that each map half of `count`
+//! stack slots (256 KiB and a guard page apart, as our default stacks) and write one byte
+//! at the top of each, so that each slot costs the page fault that a fresh stack's first
+//! frame costs. Its `spawns/s` is those faults per second.
+//!
 //! Run it with `cargo bench -p greenmongo-runtime --bench memory`; arguments that are not
 //! flags select the cases whose `runtime/stack/count` key contains one of them, e.g.
 //! `cargo bench -p greenmongo-runtime --bench memory -- greenmongo/default/1000000
@@ -44,7 +50,8 @@ const KIB: usize = 1024;
 const COUNTS: [usize; 3] = [10_000, 30_000, 1_000_000];
 
 /// (case name, stack size in bytes or 0 for the runtime's default)
-const RUNTIMES: [(&str, usize); 7] = [
+const RUNTIMES: [(&str, usize); 8] = [
+    ("first-touch", 0),
     ("greenmongo", 0),
     ("greenmongo-in", 0),
     ("greenmongo", 16 * KIB),
@@ -460,6 +467,57 @@ fn tokio_in(n: usize) -> Outcome {
     }
 }
 
+/// The page faults alone: two threads each map `n / 2` slots of a default stack and its
+/// guard page, and touch the top page of each, as a coroutine's first frame does.
+fn first_touch(n: usize) -> Outcome {
+    const SLOT: usize = 256 * KIB + 4 * KIB;
+    let (rss0, pte0) = snapshot();
+    let (t, cpu) = (Instant::now(), cpu_time());
+    let threads: Vec<_> = [n / 2, n - n / 2]
+        .into_iter()
+        .map(|slots| {
+            std::thread::spawn(move || {
+                let len = slots * SLOT;
+                // SAFETY: a fresh anonymous mapping, written only inside its length.
+                unsafe {
+                    let base = libc::mmap(
+                        std::ptr::null_mut(),
+                        len,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_PRIVATE
+                            | libc::MAP_ANONYMOUS
+                            | libc::MAP_NORESERVE
+                            | libc::MAP_STACK,
+                        -1,
+                        0,
+                    );
+                    assert_ne!(base, libc::MAP_FAILED, "mmap");
+                    let base = base.cast::<u8>();
+                    for i in 0..slots {
+                        base.add((i + 1) * SLOT - 64).write_volatile(1);
+                    }
+                    base as usize // left mapped: the RSS reading below counts it
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("toucher");
+    }
+    let (spawn_time, spawn_cpu) = (t.elapsed(), cpu_time() - cpu);
+    let (rss1, pte1) = snapshot();
+    Outcome {
+        spawned: n,
+        rss_kib: (rss0, rss1),
+        pte_kib: (pte0, pte1),
+        spawn_time,
+        spawn_cpu,
+        end_time: Duration::ZERO,
+        end_cpu: Duration::ZERO,
+        error: None,
+    }
+}
+
 /// Runs one case in this process and prints it as one `RESULT` line.
 fn child(case: &str) {
     let mut parts = case.split(',');
@@ -469,6 +527,7 @@ fn child(case: &str) {
         parts.next().expect("count").parse().expect("count"),
     );
     let o = match name {
+        "first-touch" => first_touch(n),
         "greenmongo" => greenmongo(n, stack),
         "greenmongo-in" => greenmongo_in(n, stack),
         "may" => may(n, stack),
@@ -501,6 +560,7 @@ fn stack_label(name: &str, stack: usize) -> String {
         ("greenmongo" | "greenmongo-in", 0) => "256 KiB (default)".to_owned(),
         ("may", 0) => "32 KiB (default)".to_owned(),
         ("tokio-mt" | "tokio-mt-in", _) => "- (stackless)".to_owned(),
+        ("first-touch", _) => "256 KiB (no runtime)".to_owned(),
         (_, s) => format!("{} KiB", s / KIB),
     }
 }
