@@ -1,7 +1,7 @@
 //! TCP echo over loopback: 1,000 connections, each sending a 64-byte request and reading
 //! the 64-byte echo `ROUNDS` times per iteration, all at once. Client and server run in
-//! the same runtime under test, on two workers each: greenmongo-runtime, tokio's
-//! multi-thread runtime and `may`.
+//! the same runtime under test, on two workers each: greenmongo-runtime (on epoll, and
+//! `greenmongo-uring` with `Builder::io_uring`), tokio's multi-thread runtime and `may`.
 //!
 //! The connections and their client coroutines/tasks are set up once per runtime and
 //! reused: an iteration tells every client to go (one channel message each) and waits
@@ -32,17 +32,27 @@ fn deep_backlog(fd: i32) {
     let _ = unsafe { libc::listen(fd, 4096) };
 }
 
-fn greenmongo(g: &mut BenchmarkGroup<'_, WallTime>) {
+fn greenmongo(g: &mut BenchmarkGroup<'_, WallTime>, io_uring: bool) {
     use greenmongo_runtime::{
         Runtime, coroutine,
         net::{TcpListener, TcpStream},
         sync::mpsc,
     };
 
-    let rt = Runtime::builder()
+    let name = if io_uring {
+        "greenmongo-uring"
+    } else {
+        "greenmongo"
+    };
+    let rt = match Runtime::builder()
         .worker_threads(2)
+        .io_uring(io_uring)
         .build()
-        .expect("greenmongo runtime");
+    {
+        Ok(rt) => rt,
+        Err(e) if io_uring => return eprintln!("{name} skipped: {e}"),
+        Err(e) => panic!("greenmongo runtime: {e}"),
+    };
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let _server = rt.spawn(move || {
@@ -83,7 +93,7 @@ fn greenmongo(g: &mut BenchmarkGroup<'_, WallTime>) {
     for _ in 0..CONNS {
         done_rx.recv().expect("client ready");
     }
-    g.bench_function("greenmongo", |b| {
+    g.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let t = Instant::now();
             for _ in 0..iters {
@@ -267,7 +277,8 @@ fn echo(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    greenmongo(&mut g);
+    greenmongo(&mut g, false);
+    greenmongo(&mut g, true);
     tokio_mt(&mut g);
     may(&mut g);
     g.finish();

@@ -16,6 +16,8 @@ use crate::park;
 use crate::reactor::{self, Direction, IoState};
 use crate::scheduler::worker::{self, WorkerShared};
 use crate::sync::lock;
+use crate::uring;
+use io_uring::{opcode, types};
 
 /// `Read` and `Write` on `&$stream` and `$stream`, plus `AsRawFd`/`AsFd`, for a type with
 /// a `source: IoSource<_>` field: every call runs non-blocking and waits through the
@@ -24,6 +26,9 @@ macro_rules! stream_io {
     ($stream:ty) => {
         impl std::io::Read for &$stream {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if let Some(result) = self.source.read_on_ring(buf) {
+                    return result;
+                }
                 let len = buf.len();
                 self.source
                     .do_read(len, |mut s| std::io::Read::read(&mut s, buf))
@@ -41,6 +46,9 @@ macro_rules! stream_io {
 
         impl std::io::Write for &$stream {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if let Some(result) = self.source.write_on_ring(buf) {
+                    return result;
+                }
                 self.source
                     .do_io(Direction::Write, |mut s| std::io::Write::write(&mut s, buf))
             }
@@ -190,6 +198,39 @@ impl<S: AsRawFd> IoSource<S> {
             }
             self.wait(dir, observed, deadline)?;
         }
+    }
+
+    /// Reads into `buf` with a `recv` on the worker's io_uring (see `crate::uring`);
+    /// `None` off a ring, for an empty buffer, or when the kernel answers `EAGAIN`: the
+    /// caller then reads through readiness.
+    pub(crate) fn read_on_ring(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        if buf.is_empty() || !park::in_coroutine() {
+            return None;
+        }
+        let fd = self.io.as_raw_fd();
+        let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        let entry = opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), len).build();
+        let deadline = self.timeout(Direction::Read).map(|t| Instant::now() + t);
+        // SAFETY: `buf` is borrowed mutably until `run` returns, which is after the
+        // operation's completion.
+        unsafe { uring::run(entry, fd, false, deadline) }
+    }
+
+    /// Writes `buf` with a `send` on the worker's io_uring, like [`Self::read_on_ring`].
+    pub(crate) fn write_on_ring(&self, buf: &[u8]) -> Option<io::Result<usize>> {
+        if buf.is_empty() || !park::in_coroutine() {
+            return None;
+        }
+        let fd = self.io.as_raw_fd();
+        let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        // MSG_NOSIGNAL: a closed peer is an `EPIPE` error, as std's sockets report it,
+        // not a SIGPIPE.
+        let entry = opcode::Send::new(types::Fd(fd), buf.as_ptr(), len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        let deadline = self.timeout(Direction::Write).map(|t| Instant::now() + t);
+        // SAFETY: `buf` is borrowed until `run` returns, after the completion.
+        unsafe { uring::run(entry, fd, true, deadline) }
     }
 
     /// Reads with `op` into `len` bytes of buffer, like `do_io(Direction::Read, op)`,

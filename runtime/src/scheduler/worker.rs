@@ -10,6 +10,7 @@ use std::{
     cell::{Cell, UnsafeCell},
     collections::VecDeque,
     io, mem,
+    os::fd::AsRawFd,
     panic::{self, AssertUnwindSafe},
     ptr::{self, NonNull},
     sync::{
@@ -20,6 +21,7 @@ use std::{
 };
 
 use corosensei::{Coroutine, CoroutineResult};
+use io_uring::IoUring;
 use mio::{Events, Poll, Token};
 
 use super::RuntimeShared;
@@ -29,6 +31,7 @@ use crate::reactor::Reactor;
 use crate::sync::{lock, oneshot};
 use crate::task::{self, Task, state};
 use crate::time::{TimerKey, Timers};
+use crate::uring;
 
 /// The closure of a coroutine with the channel its result goes to.
 pub(crate) trait Body {
@@ -264,11 +267,25 @@ pub(crate) struct Worker {
     dirty: Local<Vec<usize>>,
     timers: Local<Timers>,
     stacks: Local<stack::StackPool>,
+    /// The io_uring of a runtime built with `Builder::io_uring` (see `crate::uring`).
+    ring: Local<Option<uring::Ring>>,
     /// The next coroutine id and the end of this worker's block of them.
     ids: Cell<(u64, u64)>,
 }
 
 /// Runs `f` with this thread's worker, or returns `None` off the runtime.
+impl Worker {
+    /// Runs `f` with this worker's ring; `None` if it has none.
+    ///
+    /// # Safety
+    /// As `Local::with`: `f` must not reach the ring again (the ring's own functions
+    /// run no user code and do not reach the worker).
+    pub(crate) unsafe fn with_ring<R>(&self, f: impl FnOnce(&mut uring::Ring) -> R) -> Option<R> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.ring.with(|ring| ring.as_mut().map(f)) }
+    }
+}
+
 pub(crate) fn with_worker<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
     park::worker().map(f)
 }
@@ -346,8 +363,25 @@ impl Worker {
     /// only then does the panic go on and end the thread. Unwinding with the worker's
     /// fields being dropped instead let coroutine destructors (a lock guard waking a
     /// waiter) reach the freed run queue through the thread-local.
-    pub(crate) fn run(shared: Arc<WorkerShared>, runtime: Arc<RuntimeShared>, mut poll: Poll) {
+    pub(crate) fn run(
+        shared: Arc<WorkerShared>,
+        runtime: Arc<RuntimeShared>,
+        mut poll: Poll,
+        ring: Option<IoUring>,
+    ) {
         let _alt_stack = overflow::AltStack::ensure();
+        let ring = ring.and_then(|ring| match uring::Ring::enable(ring) {
+            Ok(ring) => Some(ring),
+            Err(e) => {
+                // `Builder::build` made the ring, so this is not expected; say so rather
+                // than take the worker down.
+                eprintln!(
+                    "greenmongo-runtime: worker {} runs without io_uring: enabling its ring failed: {e}",
+                    shared.index
+                );
+                None
+            }
+        });
         let worker = Worker {
             stacks: Local::new(stack::StackPool::new(runtime.stack_size)),
             shared,
@@ -358,6 +392,7 @@ impl Worker {
             free_slots: Local::new(Vec::new()),
             dirty: Local::new(Vec::new()),
             timers: Local::new(Timers::default()),
+            ring: Local::new(ring),
             ids: Cell::new((0, 0)),
         };
         // SAFETY: `worker` lives on this stack frame until after the pointer is cleared
@@ -382,6 +417,7 @@ impl Worker {
     /// Runs coroutines, timers and the reactor until the shutdown flag is set.
     fn event_loop(&self, poll: &mut Poll) {
         let mut events = Events::with_capacity(1024);
+        let mut woken = Vec::new();
         // The last idle stretch was short and ended by mail: spin before sleeping (see
         // `Builder::idle_spin`; never when it is zero).
         let max_spin = self.runtime.idle_spin;
@@ -408,20 +444,12 @@ impl Worker {
             let idle_since = (!max_spin.is_zero() && self.is_idle()).then(Instant::now);
             if let Some(since) = idle_since
                 && spin
-                && self.spin(poll, &mut events, since)
+                && self.spin(poll, &mut events, &mut woken, since)
             {
                 continue;
             }
             let timeout = self.poll_timeout();
-            if let Err(e) = poll.poll(&mut events, timeout)
-                && e.kind() != io::ErrorKind::Interrupted
-            {
-                panic!(
-                    "greenmongo-runtime: worker {} cannot poll: {e}",
-                    self.shared.index
-                );
-            }
-            self.dispatch(&events);
+            self.wait(poll, &mut events, &mut woken, timeout);
             if let Some(since) = idle_since {
                 let mail = self.shared.has_mail.load(Ordering::Relaxed);
                 spin = mail && since.elapsed() < 2 * max_spin;
@@ -432,7 +460,13 @@ impl Worker {
     /// Looks for work without sleeping until `since + idle_spin` (or the next timer): mail at
     /// every turn; I/O readiness (`epoll_wait` with a zero timeout) and spawns to steal
     /// every `SPIN_POLL`. `true` if some came.
-    fn spin(&self, poll: &mut Poll, events: &mut Events, since: Instant) -> bool {
+    fn spin(
+        &self,
+        poll: &mut Poll,
+        events: &mut Events,
+        woken: &mut Vec<Arc<Task>>,
+        since: Instant,
+    ) -> bool {
         // SAFETY: reading the first key runs no user code.
         let timer = unsafe { self.timers.with(|t| t.next_deadline()) };
         let until = park::earliest(Some(since + self.runtime.idle_spin), timer).unwrap_or(since);
@@ -445,8 +479,8 @@ impl Worker {
             }
             let now = Instant::now();
             if now >= next_poll || now >= until {
-                if poll.poll(events, Some(Duration::ZERO)).is_ok() && !events.is_empty() {
-                    self.dispatch(events);
+                self.wait(poll, events, woken, Some(Duration::ZERO));
+                if !events.is_empty() || !self.run_queue_is_empty() {
                     return true;
                 }
                 self.steal();
@@ -462,6 +496,42 @@ impl Worker {
                 std::hint::spin_loop();
             }
         }
+    }
+
+    /// Waits up to `timeout` for I/O (`None`: until something comes) and wakes its
+    /// waiters: in `epoll_wait`, or, with a ring, in `io_uring_enter`, which also submits
+    /// the round's operations and watches the epoll instance (read only when it has
+    /// events).
+    fn wait(
+        &self,
+        poll: &mut Poll,
+        events: &mut Events,
+        woken: &mut Vec<Arc<Task>>,
+        mut timeout: Option<Duration>,
+    ) {
+        let fail = |what: &str, e: io::Error| -> ! {
+            panic!(
+                "greenmongo-runtime: worker {} cannot {what}: {e}",
+                self.shared.index
+            )
+        };
+        let epoll = poll.as_raw_fd();
+        // SAFETY: `enter` runs no user code; the tasks are unparked after it returns.
+        if let Some(entered) = unsafe { self.with_ring(|ring| ring.enter(epoll, timeout, woken)) } {
+            let epoll_ready = entered.unwrap_or_else(|e| fail("enter its io_uring", e));
+            woken.drain(..).for_each(|task| task.unpark());
+            if !epoll_ready {
+                events.clear();
+                return;
+            }
+            timeout = Some(Duration::ZERO);
+        }
+        if let Err(e) = poll.poll(events, timeout)
+            && e.kind() != io::ErrorKind::Interrupted
+        {
+            fail("poll", e);
+        }
+        self.dispatch(events);
     }
 
     fn dispatch(&self, events: &Events) {
@@ -889,6 +959,9 @@ impl Worker {
             spawns
         };
         drop(spawns); // joiners see "cancelled"
+        // Before any coroutine unwinds: the kernel may still write into their buffers.
+        // SAFETY: cancelling runs no user code.
+        unsafe { self.with_ring(uring::Ring::cancel_all) };
         // SAFETY: cloning the pointers runs no user code.
         let slots: Vec<NonNull<Slot>> = unsafe { self.slab.with(|slab| slab.clone()) };
         let mut live = Vec::new();

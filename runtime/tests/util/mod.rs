@@ -5,10 +5,13 @@ use std::{io, time::Duration};
 
 use greenmongo_runtime::Runtime;
 
-/// A runtime with `workers` workers.
+/// A runtime with `workers` workers; on io_uring when `GREENMONGO_TEST_IO_URING=1`, so
+/// that the whole suite also runs its streams through the rings (the test script runs
+/// it both ways).
 pub fn runtime(workers: usize) -> Runtime {
     Runtime::builder()
         .worker_threads(workers)
+        .io_uring(std::env::var("GREENMONGO_TEST_IO_URING").as_deref() == Ok("1"))
         .build()
         .expect("runtime")
 }
