@@ -52,8 +52,8 @@
 //!   hand-off between workers costs microseconds instead of a thread wake-up.
 //! - With [`Builder::io_uring`], stream reads and writes in coroutines go through a
 //!   per-worker io_uring instead of readiness: each worker hands all that its coroutines
-//!   queued in a round to the kernel in one system call (the echo bench: 1.3× the epoll
-//!   path, BENCHMARKS.md). Off by default; `build` fails where the kernel refuses it.
+//!   queued in a round to the kernel in one system call (the echo bench: 1.26× the
+//!   epoll path, BENCHMARKS.md). Off by default; `build` fails where the kernel refuses it.
 //! - Every wait ([`net`] sockets, [`sync`] primitives, [`sleep`], [`JoinHandle::join`])
 //!   parks the coroutine, or blocks a plain thread. [`time::with_timeout`] makes all waits
 //!   inside a closure fail with `io::ErrorKind::TimedOut` at a deadline.

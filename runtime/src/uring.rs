@@ -250,13 +250,17 @@ pub(crate) unsafe fn run(
     write: bool,
     deadline: Option<Instant>,
 ) -> Option<io::Result<usize>> {
+    let worker = park::worker()?;
+    // No ring (the default, every call of the epoll path): out before the task's count.
+    // SAFETY: an empty closure does not reach the ring.
+    unsafe { worker.with_ring(|_| ()) }?;
     let task = park::with_current(|ctx| ctx.map(|ctx| ctx.task_arc()))?;
     if task.is_cancelled() {
         return None; // unwinding at shutdown: the readiness path fails at once
     }
     // SAFETY: `start` runs no user code and does not reach the worker; the buffer's
     // validity is forwarded from this function's contract.
-    let index = unsafe { park::worker()?.with_ring(|ring| ring.start(entry, task)) }?;
+    let index = unsafe { worker.with_ring(|ring| ring.start(entry, task)) }?;
     let kind = WaitKind::Socket { fd, write };
     let result = loop {
         let parked = park::park(kind, deadline);
