@@ -1,7 +1,7 @@
 //! Criterion benches of the driver alone, no server: the wire codec (encode a command,
 //! decode a reply, uncompressed and zstd-compressed) and whole operations against the fake
 //! peer (`src/fakepeer.rs`, on threads of this process), from a plain thread and from a
-//! runtime coroutine.
+//! runtime coroutine (on epoll, and on io_uring: `coroutine-uring`).
 //!
 //! `cargo bench` at the repository root runs these with the runtime's benches; one group
 //! alone: `cargo bench -p greenmongo-benchmarks --bench driver -- wire`. The comparison
@@ -104,6 +104,21 @@ fn fake_peer(c: &mut Criterion) {
     let co_client = rt
         .block_on(move || Client::with_uri_str(&owned))
         .expect("client in the runtime");
+    // The same on io_uring (`Builder::io_uring`): one connection, so each operation waits
+    // for its worker's round to submit it; where the kernel refuses io_uring, no row.
+    let ring = match Runtime::builder().worker_threads(1).io_uring(true).build() {
+        Ok(ring_rt) => {
+            let owned = uri.clone();
+            let ring_client = ring_rt
+                .block_on(move || Client::with_uri_str(&owned))
+                .expect("client in the io_uring runtime");
+            Some((ring_rt, ring_client))
+        }
+        Err(e) => {
+            eprintln!("fake peer/*/coroutine-uring skipped: {e}");
+            None
+        }
+    };
     let mut g = c.benchmark_group("fake peer");
     for (name, find) in [("find_one", true), ("insert_one", false)] {
         g.bench_function(BenchmarkId::new(name, "thread"), |b| {
@@ -115,6 +130,14 @@ fn fake_peer(c: &mut Criterion) {
                 rt.block_on(move || operations(&client, find, iters))
             })
         });
+        if let Some((ring_rt, ring_client)) = &ring {
+            g.bench_function(BenchmarkId::new(name, "coroutine-uring"), |b| {
+                b.iter_custom(|iters| {
+                    let client = ring_client.clone();
+                    ring_rt.block_on(move || operations(&client, find, iters))
+                })
+            });
+        }
     }
     g.finish();
 }

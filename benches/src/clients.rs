@@ -48,10 +48,12 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub fn connect(uri: &str) -> Clients {
+    /// `io_uring`: the greenmongo runtime's streams go through io_uring.
+    pub fn connect(uri: &str, io_uring: bool) -> Clients {
         let gm = greenmongo::Client::with_uri_str(uri).expect("greenmongo client");
         let gm_rt = Runtime::builder()
             .worker_threads(2)
+            .io_uring(io_uring)
             .build()
             .expect("greenmongo runtime");
         let owned = uri.to_string();

@@ -13,7 +13,8 @@
 //! `--ops-divisor D` (spec operations per iteration divided by D), `--ldjson-files N`,
 //! `--ldjson-iters N`, `--gridfs-files N`, `--gridfs-iters N` (multi-file GridFS tasks),
 //! `--sweep-secs S`,
-//! `--fake-peer-ops N`; `--profile TASK CLIENT` runs one spec task (index 0-6 in the
+//! `--fake-peer-ops N`; `--io-uring` puts greenmongo's runtime on io_uring
+//! (`Builder::io_uring`); `--profile TASK CLIENT` runs one spec task (index 0-6 in the
 //! tables' order) for one client (`gm-thread`, `gm-co`, `async`, `sync`) `--iters` times
 //! and prints nothing else (for `perf record`); `--sweep-cell find|insert co|tokio|threads|sync N`
 //! measures one sweep cell (`--sweep-secs`) and prints it on stderr. `--fake-peer FILE` is the fake peer's
@@ -61,9 +62,11 @@ struct Args {
     fake_peer_ops: usize,
     profile: Option<(usize, Driver)>,
     sweep_cell: Option<(sweep::Op, sweep::Mode, usize)>,
+    /// `--io-uring`: greenmongo's runtime reads and writes through io_uring.
+    io_uring: bool,
 }
 
-const USAGE: &str = "usage: greenmongo-benchmarks [--quick] [--no-spec] [--no-sweep] [--no-parallel] \
+const USAGE: &str = "usage: greenmongo-benchmarks [--quick] [--io-uring] [--no-spec] [--no-sweep] [--no-parallel] \
 [--no-gridfs] [--no-fake-peer] [--only spec|parallel|gridfs|fake-peer|sweep] [--iters N] \
 [--ops-divisor D] [--ldjson-files N] [--ldjson-iters N] [--gridfs-files N] [--gridfs-iters N] \
 [--sweep-secs S] [--fake-peer-ops N] [--profile TASK gm-thread|gm-co|async|sync] \
@@ -88,6 +91,7 @@ fn parse_args() -> Args {
         fake_peer_ops: 20_000,
         profile: None,
         sweep_cell: None,
+        io_uring: false,
     };
     let mut it = std::env::args().skip(1);
     let usage = || -> ! {
@@ -101,6 +105,7 @@ fn parse_args() -> Args {
         match a.as_str() {
             "--fake-peer" => fakepeer::serve(&it.next().unwrap_or_else(|| usage())),
             "--quick" => args.quick = true,
+            "--io-uring" => args.io_uring = true,
             "--no-spec" => args.spec = false,
             "--no-sweep" => args.sweep = false,
             "--no-parallel" => args.parallel = false,
@@ -181,9 +186,12 @@ fn main() {
     let sep = if base.contains('?') { '&' } else { '?' };
     let uri = format!("{base}{sep}{POOL}");
     eprintln!("connecting to {uri}");
-    let clients = Clients::connect(&uri);
+    let clients = Clients::connect(&uri, args.io_uring);
     let data = data::load_single_and_multi();
     let mut out = String::new();
+    if args.io_uring {
+        out.push_str("greenmongo's runtime ran on io_uring (`--io-uring`).\n\n");
+    }
     let mut targets = Vec::new();
     let mut plan = if args.quick {
         spec::Plan::QUICK
@@ -310,6 +318,7 @@ fn main() {
             POOL,
             if args.quick { 3 } else { 5 },
             args.fake_peer_ops,
+            args.io_uring,
         );
         write_overhead(&mut out, &rows, &mut targets);
     }

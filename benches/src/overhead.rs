@@ -75,13 +75,14 @@ pub fn run(
     uri_params: &str,
     iters: usize,
     ops: usize,
+    io_uring: bool,
 ) -> Vec<Row> {
     let mut reply = tweet.clone();
     reply.insert("_id", 1);
     let peer = FakePeer::spawn(&reply);
     let uri = format!("{}&{uri_params}", peer.uri());
     eprintln!("fake peer on port {} (child process)", peer.port);
-    let clients = Clients::connect(&uri);
+    let clients = Clients::connect(&uri, io_uring);
     let mut rows = Vec::new();
     for op in Op::ALL {
         let mut samples: Vec<(Vec<Duration>, Vec<Duration>)> = vec![Default::default(); 5];
