@@ -15,7 +15,7 @@ use std::{
 };
 
 use greenmongo_runtime::{
-    Runtime, coroutine,
+    Builder, Runtime, coroutine,
     net::{TcpListener, TcpStream, UnixStream},
     sync::WaitGroup,
     time::with_timeout,
@@ -23,11 +23,11 @@ use greenmongo_runtime::{
 
 /// A runtime with io_uring, or `None` (after saying why) where it is refused.
 fn runtime(workers: usize) -> Option<Runtime> {
-    match Runtime::builder()
-        .worker_threads(workers)
-        .io_uring(true)
-        .build()
-    {
+    build(Runtime::builder().worker_threads(workers).io_uring(true))
+}
+
+fn build(builder: Builder) -> Option<Runtime> {
+    match builder.build() {
         Ok(rt) => Some(rt),
         Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
             eprintln!("skipped: {e}");
@@ -193,4 +193,35 @@ fn a_runtime_shuts_down_with_reads_in_flight() {
     for mut peer in peers {
         let _ = peer.write_all(&[0xAB; 4096]);
     }
+}
+
+#[test]
+fn idle_spin_and_the_rings_work_together() {
+    // A spinning worker collects its ring's completions as it polls for readiness.
+    let Some(rt) = build(
+        Runtime::builder()
+            .worker_threads(2)
+            .io_uring(true)
+            .idle_spin(Duration::from_micros(50)),
+    ) else {
+        return;
+    };
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    let echo = rt.spawn(move || {
+        let mut buf = [0u8; 8];
+        for _ in 0..1_000 {
+            b.read_exact(&mut buf).unwrap();
+            b.write_all(&buf).unwrap();
+        }
+    });
+    let pings = rt.spawn(move || {
+        for i in 0..1_000u64 {
+            a.write_all(&i.to_le_bytes()).unwrap();
+            let mut back = [0u8; 8];
+            a.read_exact(&mut back).unwrap();
+            assert_eq!(u64::from_le_bytes(back), i);
+        }
+    });
+    pings.join().unwrap();
+    echo.join().unwrap();
 }
