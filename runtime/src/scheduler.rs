@@ -180,7 +180,8 @@ impl Builder {
     /// to the kernel in one `io_uring_enter`, which also collects the completions. A
     /// server with many busy connections makes far fewer system calls (a few per round
     /// instead of two or three per message) and skips epoll for them. A lone connection
-    /// gains nothing: its call waits for the end of the round. Plain threads and `may`
+    /// gains nothing (3–5% slower in the driver's fake-peer bench): its call waits for
+    /// the end of the round. Plain threads and `may`
     /// coroutines keep their blocking and readiness paths; accept, connect, `peek` and
     /// vectored calls stay on epoll. Timeouts work as on epoll: a call that times out
     /// cancels its operation, and returns the bytes it received if it completed first.

@@ -10,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use io_uring::{opcode, types};
 use mio::Token;
 
 use crate::park;
@@ -17,7 +18,6 @@ use crate::reactor::{self, Direction, IoState};
 use crate::scheduler::worker::{self, WorkerShared};
 use crate::sync::lock;
 use crate::uring;
-use io_uring::{opcode, types};
 
 /// `Read` and `Write` on `&$stream` and `$stream`, plus `AsRawFd`/`AsFd`, for a type with
 /// a `source: IoSource<_>` field: every call runs non-blocking and waits through the

@@ -273,7 +273,6 @@ pub(crate) struct Worker {
     ids: Cell<(u64, u64)>,
 }
 
-/// Runs `f` with this thread's worker, or returns `None` off the runtime.
 impl Worker {
     /// Runs `f` with this worker's ring; `None` if it has none.
     ///
@@ -286,6 +285,7 @@ impl Worker {
     }
 }
 
+/// Runs `f` with this thread's worker, or returns `None` off the runtime.
 pub(crate) fn with_worker<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
     park::worker().map(f)
 }
@@ -458,8 +458,8 @@ impl Worker {
     }
 
     /// Looks for work without sleeping until `since + idle_spin` (or the next timer): mail at
-    /// every turn; I/O readiness (`epoll_wait` with a zero timeout) and spawns to steal
-    /// every `SPIN_POLL`. `true` if some came.
+    /// every turn; I/O (`wait` with a zero timeout) and spawns to steal every `SPIN_POLL`.
+    /// `true` if some came.
     fn spin(
         &self,
         poll: &mut Poll,
