@@ -213,14 +213,21 @@ impl Ring {
         epoll_ready
     }
 
+    /// Waits for at least one completion and returns the coroutines whose operations
+    /// completed, for a coroutine that must not park (see `wait_completion`).
+    fn collect_one(&mut self) -> Vec<Arc<Task>> {
+        let _ = self.ring.submit_and_wait(1); // an error: the caller loops and asks again
+        self.reap();
+        std::mem::take(&mut self.woken)
+    }
+
     /// Cancels every operation in flight and collects all their completions, so that no
     /// buffer is written after this returns (before the worker unwinds its coroutines).
     pub(crate) fn cancel_all(&mut self) {
-        let waiting: Vec<usize> = (0..self.ops.len())
-            .filter(|&i| matches!(self.ops[i], Op::Waiting(_)))
-            .collect();
-        for &index in &waiting {
-            self.cancel(index);
+        for index in 0..self.ops.len() {
+            if matches!(self.ops[index], Op::Waiting(_)) {
+                self.cancel(index);
+            }
         }
         while self.ops.iter().any(|op| matches!(op, Op::Waiting(_))) {
             if let Err(e) = self.ring.submit_and_wait(1)
@@ -306,12 +313,9 @@ fn wait_completion(index: usize, kind: WaitKind) -> i32 {
         if park::park(kind, None).is_err() {
             // Cancelled at shutdown: cannot park; collect completions here (this is the
             // worker's thread, the ring's one submitter).
-            let woken = with_ring(|ring| {
-                let _ = ring.ring.submit_and_wait(1);
-                ring.reap();
-                std::mem::take(&mut ring.woken)
-            });
-            woken.into_iter().for_each(|t| t.unpark());
+            with_ring(Ring::collect_one)
+                .into_iter()
+                .for_each(|task| task.unpark());
         }
     };
     park::replace_deadline(deadline);

@@ -17,27 +17,8 @@ use greenmongo_runtime::{
 
 /// Rounds of ping-pong per connection, and the bytes of one message.
 const ROUNDS: usize = 4;
-const MESSAGE: usize = 64;
-
-fn message(conn: usize, round: usize) -> [u8; MESSAGE] {
-    let mut m = [0u8; MESSAGE];
-    for (i, b) in m.iter_mut().enumerate() {
-        *b = (conn.wrapping_mul(31) ^ round.wrapping_mul(7) ^ i) as u8;
-    }
-    m
-}
-
-/// Echo every message back until the peer closes.
-fn serve(mut conn: TcpStream) {
-    let mut buf = [0u8; MESSAGE];
-    loop {
-        match conn.read_exact(&mut buf) {
-            Ok(()) => conn.write_all(&buf).unwrap(),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return,
-            Err(e) => panic!("server read: {e}"),
-        }
-    }
-}
+const MESSAGE: usize = util::MESSAGE;
+use util::{message, serve};
 
 fn ping(addr: std::net::SocketAddr, id: usize) -> usize {
     let mut stream = TcpStream::connect(addr).unwrap();

@@ -37,10 +37,6 @@ fn build(builder: Builder) -> Option<Runtime> {
     }
 }
 
-fn message(conn: usize, round: usize) -> [u8; 64] {
-    std::array::from_fn(|i| (conn.wrapping_mul(31) ^ round.wrapping_mul(7) ^ i) as u8)
-}
-
 #[test]
 fn many_connections_ping_pong_through_the_rings() {
     util::raise_fd_limit();
@@ -52,17 +48,8 @@ fn many_connections_ping_pong_through_the_rings() {
         let addr = listener.local_addr().unwrap();
         let server = coroutine::spawn(move || {
             for _ in 0..CONNECTIONS {
-                let (mut conn, _) = listener.accept().unwrap();
-                coroutine::spawn(move || {
-                    let mut buf = [0u8; 64];
-                    loop {
-                        match conn.read_exact(&mut buf) {
-                            Ok(()) => conn.write_all(&buf).unwrap(),
-                            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return,
-                            Err(e) => panic!("server read: {e}"),
-                        }
-                    }
-                });
+                let (conn, _) = listener.accept().unwrap();
+                coroutine::spawn(move || util::serve(conn));
             }
         });
         let clients: Vec<_> = (0..CONNECTIONS)
@@ -71,9 +58,9 @@ fn many_connections_ping_pong_through_the_rings() {
                     let mut stream = TcpStream::connect(addr).unwrap();
                     stream.set_nodelay(true).unwrap();
                     for round in 0..ROUNDS {
-                        let sent = message(id, round);
+                        let sent = util::message(id, round);
                         stream.write_all(&sent).unwrap();
-                        let mut got = [0u8; 64];
+                        let mut got = [0u8; util::MESSAGE];
                         stream.read_exact(&mut got).unwrap();
                         assert_eq!(got, sent, "connection {id} round {round}");
                     }

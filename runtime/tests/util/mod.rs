@@ -1,9 +1,33 @@
 //! Helpers shared by the runtime's integration tests.
 #![allow(dead_code)] // each test file uses a different subset
 
-use std::{io, time::Duration};
+use std::{
+    io::{self, Read, Write},
+    time::Duration,
+};
 
-use greenmongo_runtime::Runtime;
+use greenmongo_runtime::{Runtime, net::TcpStream};
+
+/// The bytes of one ping-pong message.
+pub const MESSAGE: usize = 64;
+
+/// Message `round` of connection `conn`: different for every pair, so that a byte that
+/// lands in the wrong place or on the wrong connection shows.
+pub fn message(conn: usize, round: usize) -> [u8; MESSAGE] {
+    std::array::from_fn(|i| (conn.wrapping_mul(31) ^ round.wrapping_mul(7) ^ i) as u8)
+}
+
+/// Echoes every message back until the peer closes.
+pub fn serve(mut conn: TcpStream) {
+    let mut buf = [0u8; MESSAGE];
+    loop {
+        match conn.read_exact(&mut buf) {
+            Ok(()) => conn.write_all(&buf).unwrap(),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return,
+            Err(e) => panic!("server read: {e}"),
+        }
+    }
+}
 
 /// A runtime with `workers` workers; on io_uring when `GREENMONGO_TEST_IO_URING=1`, so
 /// that the whole suite also runs its streams through the rings (the test script runs
