@@ -1,13 +1,14 @@
 //! Where `coroutine::spawn` runs a coroutine: queued on the spawning worker, in order,
 //! taken by an idle worker while the spawning one is busy, and handed to a less loaded
-//! worker when the spawning one holds clearly more.
+//! worker when the spawning one holds clearly more. Spawns from a plain thread are made
+//! a round's worth at a time, so a flood of them does not starve running coroutines.
 
 mod util;
 
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     thread,
     time::{Duration, Instant},
@@ -134,5 +135,65 @@ fn spawns_spread_to_a_busy_worker_that_holds_fewer_coroutines() {
     assert!(
         (N * 35 / 100..=N * 65 / 100).contains(&on_busy),
         "{on_busy} of {N} spawns ran on the worker that was busy"
+    );
+}
+
+/// A plain thread floods a one-worker runtime with spawns while the worker is held, so
+/// that the whole flood waits in its inbox at once. A coroutine that yields in a loop
+/// then sees about one round's worth of the flood (the worker's budget, 128) start
+/// between two of its turns, not the whole flood: the worker makes the spawns that come
+/// from outside a round at a time instead of queueing all of them ahead of it. Counts,
+/// not times: nothing here depends on the machine's speed.
+#[test]
+fn a_flood_of_spawns_from_a_plain_thread_does_not_starve_running_coroutines() {
+    const FLOOD: usize = 20_000;
+    let rt = util::runtime(1);
+    let started = Arc::new(AtomicUsize::new(0));
+    let probe = {
+        let started = started.clone();
+        rt.spawn(move || {
+            let mut most_between_turns = 0;
+            loop {
+                let before = started.load(Ordering::SeqCst);
+                coroutine::yield_now();
+                let after = started.load(Ordering::SeqCst);
+                most_between_turns = most_between_turns.max(after - before);
+                if after == FLOOD {
+                    return most_between_turns;
+                }
+            }
+        })
+    };
+    let holding = Arc::new(AtomicBool::new(false));
+    let flooded = Arc::new(AtomicBool::new(false));
+    let hold = {
+        let (holding, flooded) = (holding.clone(), flooded.clone());
+        rt.spawn(move || {
+            holding.store(true, Ordering::SeqCst);
+            while !flooded.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+        })
+    };
+    while !holding.load(Ordering::SeqCst) {
+        thread::yield_now();
+    }
+    let flood: Vec<_> = (0..FLOOD)
+        .map(|_| {
+            let started = started.clone();
+            rt.spawn(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    flooded.store(true, Ordering::SeqCst);
+    hold.join().unwrap();
+    let most_between_turns = probe.join().unwrap();
+    for h in flood {
+        h.join().unwrap();
+    }
+    assert!(
+        most_between_turns <= 1_000,
+        "{most_between_turns} of {FLOOD} spawns started between two turns of a running coroutine"
     );
 }

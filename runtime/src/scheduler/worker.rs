@@ -256,6 +256,9 @@ pub(crate) struct Worker {
     pub(crate) shared: Arc<WorkerShared>,
     pub(crate) runtime: Arc<RuntimeShared>,
     run_queue: Local<VecDeque<usize>>,
+    /// Spawns from outside the runtime, made [`BUDGET`] per round (see
+    /// `Worker::make_incoming`).
+    incoming: Local<VecDeque<(Builder, LocalBody)>>,
     /// Pointers to the slots, into the chunks. Raw, not references, so that moving them
     /// (the `Vec` growing) asserts nothing about the slot a running coroutine is resumed
     /// through.
@@ -387,6 +390,7 @@ impl Worker {
             shared,
             runtime,
             run_queue: Local::new(VecDeque::new()),
+            incoming: Local::new(VecDeque::new()),
             slab: Local::new(Vec::new()),
             chunks: Local::new(Vec::new()),
             free_slots: Local::new(Vec::new()),
@@ -424,6 +428,7 @@ impl Worker {
         let mut spin = false;
         while !self.shared.shutdown.load(Ordering::Acquire) {
             self.drain_inbox();
+            self.make_incoming();
             for _ in 0..BUDGET {
                 // SAFETY: popping runs no user code.
                 match unsafe { self.run_queue.with(VecDeque::pop_front) } {
@@ -547,7 +552,29 @@ impl Worker {
 
     /// Nothing to run and no mail (timers aside).
     fn is_idle(&self) -> bool {
-        self.run_queue_is_empty() && !self.shared.has_mail.load(Ordering::Relaxed)
+        self.run_queue_is_empty()
+            && self.incoming_is_empty()
+            && !self.shared.has_mail.load(Ordering::Relaxed)
+    }
+
+    fn incoming_is_empty(&self) -> bool {
+        // SAFETY: reading the length runs no user code.
+        unsafe { self.incoming.with(|q| q.is_empty()) }
+    }
+
+    /// Makes up to [`BUDGET`] of the spawns that came from outside the runtime and queues
+    /// them. A plain thread can send spawns faster than they are made (a fresh stack's
+    /// first page fault alone is microseconds); made all at once, a flood of them would
+    /// sit in the run queue ahead of every coroutine woken meanwhile, for as long as the
+    /// flood takes to make and start. A round makes no more than it runs.
+    fn make_incoming(&self) {
+        for _ in 0..BUDGET {
+            // SAFETY: popping runs no user code.
+            let Some((builder, body)) = (unsafe { self.incoming.with(VecDeque::pop_front) }) else {
+                break;
+            };
+            self.spawn(builder, body);
+        }
     }
 
     #[inline]
@@ -567,7 +594,10 @@ impl Worker {
         let mut publish = Vec::new();
         for message in messages {
             match message {
-                Message::Spawn(builder, body) => self.spawn(builder, body.local()),
+                // SAFETY: pushing runs no user code.
+                Message::Spawn(builder, body) => unsafe {
+                    self.incoming.with(|q| q.push_back((builder, body.local())))
+                },
                 Message::StartPending => self.push_local(START_PENDING),
                 Message::Wake(task) => self.push_local(task.slot),
                 Message::Publish(reply) => publish.push(reply),
@@ -583,8 +613,7 @@ impl Worker {
 
     /// Zero when there is work; else until the next timer, announcing sleep in the inbox.
     fn poll_timeout(&self) -> Option<Duration> {
-        // SAFETY: reading the length runs no user code.
-        if unsafe { !self.run_queue.with(|q| q.is_empty()) } {
+        if !self.run_queue_is_empty() || !self.incoming_is_empty() {
             return Some(Duration::ZERO);
         }
         let mut inbox = lock(&self.shared.inbox);
@@ -951,6 +980,8 @@ impl Worker {
             mem::take(&mut inbox.messages)
         };
         drop(pending);
+        // SAFETY: taking the queue runs no user code; the closures drop outside.
+        drop(unsafe { self.incoming.with(mem::take) }); // joiners see "cancelled"
         let spawns = {
             let mut pending = lock(&self.shared.pending);
             pending.closed = true;
