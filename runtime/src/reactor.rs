@@ -27,7 +27,7 @@ use std::{
 use mio::{Interest, Registry, Token, event::Event, unix::SourceFd};
 
 use crate::park::{self, Unparker};
-use crate::sync::lock;
+use crate::sync::{WaitList, lock};
 use crate::task::WaitKind;
 
 /// Read or write.
@@ -69,8 +69,8 @@ struct IoInner {
     /// short read may have stopped at the end-of-stream mark with no later edge to come,
     /// so "drained" is never trusted again (tokio keeps its closed readiness too).
     closed: [bool; 2],
-    waiters: [Vec<(u64, Unparker)>; 2],
-    next_waiter: u64,
+    /// Per direction (a wait and its wake-up allocate nothing for the usual one waiter).
+    waiters: [WaitList; 2],
 }
 
 fn token(index: usize, generation: u32) -> Token {
@@ -187,15 +187,13 @@ impl IoState {
     }
 
     fn wake(&self, dir: Direction, closed: bool) {
-        let waiters = {
+        let mut waiters = {
             let mut inner = lock(&self.inner);
             inner.closed[dir as usize] |= closed;
             inner.ticks[dir as usize] = inner.ticks[dir as usize].wrapping_add(1);
-            std::mem::take(&mut inner.waiters[dir as usize])
+            inner.waiters[dir as usize].take_all()
         };
-        for (_, waiter) in waiters {
-            waiter.unpark();
-        }
+        waiters.notify_all();
     }
 
     /// Parks until the tick of `dir` moves past `observed` (or a spurious wake-up).
@@ -214,16 +212,13 @@ impl IoState {
             if inner.ticks[dir as usize] != observed {
                 return Ok(());
             }
-            inner.next_waiter += 1;
-            let id = inner.next_waiter;
-            inner.waiters[dir as usize].push((id, Unparker::current()));
-            id
+            inner.waiters[dir as usize].push(Unparker::current())
         };
         /// Removes the waiter on every exit, unwinding included.
         struct Unregister<'a>(&'a IoState, Direction, u64);
         impl Drop for Unregister<'_> {
             fn drop(&mut self) {
-                lock(&self.0.inner).waiters[self.1 as usize].retain(|(id, _)| *id != self.2);
+                lock(&self.0.inner).waiters[self.1 as usize].remove(self.2);
             }
         }
         let _unregister = Unregister(self, dir, id);

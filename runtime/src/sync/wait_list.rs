@@ -63,6 +63,17 @@ impl WaitList {
         }
     }
 
+    /// Moves every waiter to the returned list, for the caller to notify once it has
+    /// released its lock. Ids keep counting here: a later waiter must not take the id
+    /// of one moved out, which may still remove itself by that id.
+    pub(crate) fn take_all(&mut self) -> WaitList {
+        WaitList {
+            first: self.first.take(),
+            rest: std::mem::take(&mut self.rest),
+            next_id: self.next_id,
+        }
+    }
+
     pub(crate) fn notify_all(&mut self) {
         if let Some((_, unparker)) = self.first.take() {
             unparker.unpark();
