@@ -7,6 +7,10 @@
 //! reused: an iteration tells every client to go (one channel message each) and waits
 //! for all of them to report back, so it measures `CONNS * ROUNDS` round trips, reported
 //! by criterion as elements (round trips) per second. `TCP_NODELAY` is set on both ends.
+//!
+//! `cargo bench -p greenmongo-runtime --bench echo -- --fixed-work 5` runs the same
+//! set-ups without criterion: a fixed number of round trips per runtime, reporting CPU
+//! per round trip and cores kept busy besides the rate (see [`fixed_work`]).
 
 mod util;
 
@@ -16,10 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use criterion::{
-    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-    measurement::WallTime,
-};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group};
 
 const CONNS: usize = 1_000;
 const ROUNDS: usize = 20;
@@ -32,7 +33,7 @@ fn deep_backlog(fd: i32) {
     let _ = unsafe { libc::listen(fd, 4096) };
 }
 
-fn greenmongo(g: &mut BenchmarkGroup<'_, WallTime>, io_uring: bool) {
+fn greenmongo(measure: Measure<'_>, io_uring: bool) {
     use greenmongo_runtime::{
         Runtime, coroutine,
         net::{TcpListener, TcpStream},
@@ -93,19 +94,13 @@ fn greenmongo(g: &mut BenchmarkGroup<'_, WallTime>, io_uring: bool) {
     for _ in 0..CONNS {
         done_rx.recv().expect("client ready");
     }
-    g.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                for tx in &go {
-                    tx.send(ROUNDS).expect("go");
-                }
-                for _ in 0..CONNS {
-                    done_rx.recv().expect("done");
-                }
-            }
-            t.elapsed()
-        })
+    measure(name, &mut |rounds| {
+        for tx in &go {
+            tx.send(rounds).expect("go");
+        }
+        for _ in 0..CONNS {
+            done_rx.recv().expect("done");
+        }
     });
     drop(go);
     for c in clients {
@@ -113,7 +108,7 @@ fn greenmongo(g: &mut BenchmarkGroup<'_, WallTime>, io_uring: bool) {
     }
 }
 
-fn tokio_mt(g: &mut BenchmarkGroup<'_, WallTime>) {
+fn tokio_mt(measure: Measure<'_>) {
     use tokio::{
         io::{AsyncReadExt, AsyncWriteExt},
         net::{TcpListener, TcpStream},
@@ -169,19 +164,13 @@ fn tokio_mt(g: &mut BenchmarkGroup<'_, WallTime>) {
     for _ in 0..CONNS {
         done_rx.blocking_recv().expect("client ready");
     }
-    g.bench_function("tokio-mt", |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                for tx in &go {
-                    tx.send(ROUNDS).expect("go");
-                }
-                for _ in 0..CONNS {
-                    done_rx.blocking_recv().expect("done");
-                }
-            }
-            t.elapsed()
-        })
+    measure("tokio-mt", &mut |rounds| {
+        for tx in &go {
+            tx.send(rounds).expect("go");
+        }
+        for _ in 0..CONNS {
+            done_rx.blocking_recv().expect("done");
+        }
     });
     drop(go);
     rt.block_on(async {
@@ -191,7 +180,7 @@ fn tokio_mt(g: &mut BenchmarkGroup<'_, WallTime>) {
     });
 }
 
-fn may(g: &mut BenchmarkGroup<'_, WallTime>) {
+fn may(measure: Measure<'_>) {
     use may::{
         net::{TcpListener, TcpStream},
         sync::mpsc,
@@ -246,19 +235,13 @@ fn may(g: &mut BenchmarkGroup<'_, WallTime>) {
     for _ in 0..CONNS {
         done_rx.recv().expect("client ready");
     }
-    g.bench_function("may", |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                for tx in &go {
-                    tx.send(ROUNDS).expect("go");
-                }
-                for _ in 0..CONNS {
-                    done_rx.recv().expect("done");
-                }
-            }
-            t.elapsed()
-        })
+    measure("may", &mut |rounds| {
+        for tx in &go {
+            tx.send(rounds).expect("go");
+        }
+        for _ in 0..CONNS {
+            done_rx.recv().expect("done");
+        }
     });
     drop(go);
     for c in clients {
@@ -269,6 +252,18 @@ fn may(g: &mut BenchmarkGroup<'_, WallTime>) {
     let _ = server.join();
 }
 
+/// Runs the bursts of one runtime's set-up: called once per runtime with its name and a
+/// function that makes every client do `rounds` round trips and waits for all of them.
+type Measure<'a> = &'a mut dyn FnMut(&str, &mut dyn FnMut(usize));
+
+/// Each runtime in turn: set up, measured by `measure`, torn down.
+fn each_runtime(measure: Measure<'_>) {
+    greenmongo(measure, false);
+    greenmongo(measure, true);
+    tokio_mt(measure);
+    may(measure);
+}
+
 fn echo(c: &mut Criterion) {
     util::raise_fd_limit();
     let mut g = c.benchmark_group(format!("echo/{CONNS}conns_{MSG}B"));
@@ -277,11 +272,81 @@ fn echo(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    greenmongo(&mut g, false);
-    greenmongo(&mut g, true);
-    tokio_mt(&mut g);
-    may(&mut g);
+    each_runtime(&mut |name, burst| {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    burst(ROUNDS);
+                }
+                t.elapsed()
+            })
+        });
+    });
     g.finish();
+}
+
+/// Round trips per connection in one `--fixed-work` burst.
+const FIXED_ROUNDS: usize = 300;
+
+/// `--fixed-work N`: N runs, each setting up every runtime in turn and timing one burst
+/// of `FIXED_ROUNDS` round trips per connection after a warm-up burst; prints, per
+/// runtime, the medians of round trips per second, CPU per round trip (user + system,
+/// the whole process: `getrusage`) and cores kept busy (CPU time over wall time). Fixed
+/// work makes CPU per round trip comparable between runtimes, and the cores busy show a
+/// worker that sleeps while another has work (our coroutines never move once started).
+fn fixed_work(runs: usize) {
+    util::raise_fd_limit();
+    let mut rows: Vec<(String, Vec<[f64; 3]>)> = Vec::new();
+    for run in 1..=runs {
+        each_runtime(&mut |name, burst| {
+            burst(20);
+            let (cpu, wall) = (util::cpu_time(), Instant::now());
+            burst(FIXED_ROUNDS);
+            let (cpu, wall) = (util::cpu_time() - cpu, wall.elapsed());
+            let trips = (CONNS * FIXED_ROUNDS) as f64;
+            let row = [
+                trips / wall.as_secs_f64(),
+                cpu.as_secs_f64() * 1e6 / trips,
+                cpu.as_secs_f64() / wall.as_secs_f64(),
+            ];
+            println!(
+                "run {run} {name:16} {:>9.0} round trips/s {:>6.2} us CPU each {:>5.2} cores",
+                row[0], row[1], row[2]
+            );
+            match rows.iter_mut().find(|(n, _)| n == name) {
+                Some((_, runs)) => runs.push(row),
+                None => rows.push((name.to_owned(), vec![row])),
+            }
+        });
+    }
+    println!(
+        "\nmedians of {runs} runs ({CONNS} connections x {FIXED_ROUNDS} round trips of {MSG} B);"
+    );
+    println!("against tokio-mt: medians of the per-run ratios (rate: ours / its; CPU: its / ours)");
+    println!("runtime            round trips/s  CPU/round trip  cores busy  vs tokio: rate    CPU");
+    let tokio = rows
+        .iter()
+        .find(|(n, _)| n == "tokio-mt")
+        .map(|(_, r)| r.clone());
+    for (name, runs) in &rows {
+        let median = |f: &dyn Fn(usize, &[f64; 3]) -> f64| {
+            util::median(runs.iter().enumerate().map(|(k, r)| f(k, r)).collect())
+        };
+        let versus = |rate: bool| match &tokio {
+            Some(t) if rate => median(&|k, r| r[0] / t[k][0]),
+            Some(t) => median(&|k, r| t[k][1] / r[1]),
+            None => f64::NAN,
+        };
+        println!(
+            "{name:16} {:>15.0} {:>12.2} us {:>11.2} {:>13.2}x {:>6.2}x",
+            median(&|_, r| r[0]),
+            median(&|_, r| r[1]),
+            median(&|_, r| r[2]),
+            versus(true),
+            versus(false),
+        );
+    }
 }
 
 criterion_group! {
@@ -289,4 +354,13 @@ criterion_group! {
     config = util::micro();
     targets = echo
 }
-criterion_main!(benches);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--fixed-work") {
+        let runs = args.get(at + 1).and_then(|n| n.parse().ok()).unwrap_or(5);
+        return fixed_work(runs);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -37,6 +37,8 @@
 //! `cargo bench -p greenmongo-runtime --bench memory -- greenmongo/default/1000000
 //! greenmongo-in/default/1000000`.
 
+mod util;
+
 use std::{
     process::Command,
     sync::{
@@ -85,18 +87,6 @@ fn status_kib(field: &str) -> usize {
         .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
 }
 
-/// CPU time of this process so far (all threads, user and system).
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage writes one `rusage` through a valid pointer.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
 fn snapshot() -> (usize, usize) {
     (status_kib("VmRSS"), status_kib("VmPTE"))
 }
@@ -127,13 +117,13 @@ fn end_all<G>(
     gates: &[Arc<G>],
     open: impl Fn(&G),
 ) -> (Duration, Duration) {
-    let (t, cpu) = (Instant::now(), cpu_time());
+    let (t, cpu) = (Instant::now(), util::cpu_time());
     let len = gates.len();
     for i in 0..len {
         open(&gates[i * 7_919 % len]);
     }
     wait_for(n, ended, || 0);
-    (t.elapsed(), cpu_time() - cpu)
+    (t.elapsed(), util::cpu_time() - cpu)
 }
 
 /// Waits until `started + failed` reaches `n`, or 60 s. `failed` (a scan of every
@@ -178,7 +168,7 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
     let gates = gates(n, || Semaphore::new(0));
     let before = snapshot();
     let (started, ended) = counters();
-    let (t0, cpu0) = (Instant::now(), cpu_time());
+    let (t0, cpu0) = (Instant::now(), util::cpu_time());
     let handles: Vec<_> = (0..n)
         .map(|i| {
             let (started, ended, gate) = (started.clone(), ended.clone(), gates[i].clone());
@@ -196,7 +186,7 @@ fn greenmongo(n: usize, stack: usize) -> Outcome {
             0
         }
     });
-    let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
+    let (spawn_time, spawn_cpu) = (t0.elapsed(), util::cpu_time() - cpu0);
     // Every waiter has run; let the workers finish parking them.
     while rt.metrics().workers.iter().any(|w| w.runnable > 0) {
         std::thread::sleep(Duration::from_millis(5));
@@ -239,7 +229,7 @@ fn greenmongo_in(n: usize, stack: usize) -> Outcome {
     let halves = halves(&gates);
     let before = snapshot();
     let (started, ended) = counters();
-    let (t0, cpu0) = (Instant::now(), cpu_time());
+    let (t0, cpu0) = (Instant::now(), util::cpu_time());
     // From a plain thread, spawns go to the workers in turn: one spawner each.
     let spawners: Vec<_> = halves
         .into_iter()
@@ -270,7 +260,7 @@ fn greenmongo_in(n: usize, stack: usize) -> Outcome {
             0
         }
     });
-    let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
+    let (spawn_time, spawn_cpu) = (t0.elapsed(), util::cpu_time() - cpu0);
     while rt.metrics().workers.iter().any(|w| w.runnable > 0) {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -310,7 +300,7 @@ fn may(n: usize, stack: usize) -> Outcome {
     let gates = gates(n, may::sync::SyncFlag::new);
     let before = snapshot();
     let (started, ended) = counters();
-    let (t0, cpu0) = (Instant::now(), cpu_time());
+    let (t0, cpu0) = (Instant::now(), util::cpu_time());
     let mut handles = Vec::with_capacity(n);
     let mut error = None;
     // may panics when it cannot map a stack: caught below and reported. The default hook
@@ -347,7 +337,7 @@ fn may(n: usize, stack: usize) -> Outcome {
     std::panic::set_hook(hook);
     let spawned = handles.len();
     wait_for(spawned, &started, || 0);
-    let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
+    let (spawn_time, spawn_cpu) = (t0.elapsed(), util::cpu_time() - cpu0);
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     // After a failed spawn the process is out of memory mappings, and waking may's
@@ -381,7 +371,7 @@ fn tokio(n: usize) -> Outcome {
     let gates = gates(n, || tokio::sync::Semaphore::new(0));
     let before = snapshot();
     let (started, ended) = counters();
-    let (t0, cpu0) = (Instant::now(), cpu_time());
+    let (t0, cpu0) = (Instant::now(), util::cpu_time());
     let handles: Vec<_> = (0..n)
         .map(|i| {
             let (started, ended, gate) = (started.clone(), ended.clone(), gates[i].clone());
@@ -393,7 +383,7 @@ fn tokio(n: usize) -> Outcome {
         })
         .collect();
     wait_for(n, &started, || 0);
-    let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
+    let (spawn_time, spawn_cpu) = (t0.elapsed(), util::cpu_time() - cpu0);
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     let (end_time, end_cpu) = end_all(n, &ended, &gates, |g| g.add_permits(1));
@@ -425,7 +415,7 @@ fn tokio_in(n: usize) -> Outcome {
     let halves = halves(&gates);
     let before = snapshot();
     let (started, ended) = counters();
-    let (t0, cpu0) = (Instant::now(), cpu_time());
+    let (t0, cpu0) = (Instant::now(), util::cpu_time());
     let spawners: Vec<_> = halves
         .into_iter()
         .map(|half| {
@@ -449,7 +439,7 @@ fn tokio_in(n: usize) -> Outcome {
         .flat_map(|s| rt.block_on(s).expect("spawner"))
         .collect();
     wait_for(n, &started, || 0);
-    let (spawn_time, spawn_cpu) = (t0.elapsed(), cpu_time() - cpu0);
+    let (spawn_time, spawn_cpu) = (t0.elapsed(), util::cpu_time() - cpu0);
     std::thread::sleep(Duration::from_millis(100));
     let after = snapshot();
     let (end_time, end_cpu) = end_all(n, &ended, &gates, |g| g.add_permits(1));
@@ -472,7 +462,7 @@ fn tokio_in(n: usize) -> Outcome {
 fn first_touch(n: usize) -> Outcome {
     const SLOT: usize = 256 * KIB + 4 * KIB;
     let (rss0, pte0) = snapshot();
-    let (t, cpu) = (Instant::now(), cpu_time());
+    let (t, cpu) = (Instant::now(), util::cpu_time());
     let threads: Vec<_> = [n / 2, n - n / 2]
         .into_iter()
         .map(|slots| {
@@ -504,7 +494,7 @@ fn first_touch(n: usize) -> Outcome {
     for thread in threads {
         thread.join().expect("toucher");
     }
-    let (spawn_time, spawn_cpu) = (t.elapsed(), cpu_time() - cpu);
+    let (spawn_time, spawn_cpu) = (t.elapsed(), util::cpu_time() - cpu);
     let (rss1, pte1) = snapshot();
     Outcome {
         spawned: n,
