@@ -20,12 +20,17 @@ fn thread_name() -> String {
     thread::current().name().unwrap_or("?").to_owned()
 }
 
+/// While two or more spawns wait on a busy worker, a sleeping worker is woken to take
+/// them; the last one may be left alone in the queue, between the idle worker's steal
+/// and its sleep (a lone spawn wakes no one: its spawner usually starts it sooner than
+/// a wake-up would), so the test holds the spawner until all but one have started.
 #[test]
 fn an_idle_worker_takes_spawns_that_a_busy_worker_has_not_started() {
+    const SPAWNS: usize = 8;
     let rt = util::runtime(2);
     let (spawner, ran_on) = rt.block_on(|| {
         let started = Arc::new(AtomicUsize::new(0));
-        let handles: Vec<_> = (0..4)
+        let handles: Vec<_> = (0..SPAWNS)
             .map(|_| {
                 let started = started.clone();
                 coroutine::spawn(move || {
@@ -36,16 +41,22 @@ fn an_idle_worker_takes_spawns_that_a_busy_worker_has_not_started() {
             .collect();
         // Hold this worker without yielding: only the other worker can start them.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while started.load(Ordering::SeqCst) < 4 {
-            assert!(Instant::now() < deadline, "no idle worker took the spawns");
+        while started.load(Ordering::SeqCst) < SPAWNS - 1 {
+            assert!(
+                Instant::now() < deadline,
+                "no idle worker took the spawns: {} of {SPAWNS} started",
+                started.load(Ordering::SeqCst)
+            );
             std::hint::spin_loop();
         }
         let names: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
         (thread_name(), names)
     });
-    for name in &ran_on {
-        assert_ne!(name, &spawner, "started on the busy worker");
-    }
+    let elsewhere = ran_on.iter().filter(|name| **name != spawner).count();
+    assert!(
+        elsewhere >= SPAWNS - 1,
+        "only {elsewhere} of {SPAWNS} started on the idle worker"
+    );
 }
 
 #[test]

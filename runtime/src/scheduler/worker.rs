@@ -472,7 +472,7 @@ impl Worker {
         woken: &mut Vec<Arc<Task>>,
         since: Instant,
     ) -> bool {
-        // SAFETY: reading the first key runs no user code.
+        // SAFETY: reading the next deadline runs no user code.
         let timer = unsafe { self.timers.with(|t| t.next_deadline()) };
         let until = park::earliest(Some(since + self.runtime.idle_spin), timer).unwrap_or(since);
         let mut next_poll = since + SPIN_POLL;
@@ -623,7 +623,10 @@ impl Worker {
         inbox.sleeping = true;
         self.shared.sleeping_hint.store(true, Ordering::Relaxed);
         drop(inbox);
-        // SAFETY: reading the first key runs no user code.
+        if self.others_have_spawns() {
+            return Some(Duration::ZERO);
+        }
+        // SAFETY: reading the next deadline runs no user code.
         unsafe { self.timers.with(|t| t.next_deadline()) }
             .map(|d| d.saturating_duration_since(Instant::now()))
     }
@@ -719,6 +722,19 @@ impl Worker {
             .map(|w| (w, w.load()))
             .min_by_key(|&(_, load)| load)?;
         (mine > theirs + theirs / 8 + BALANCE_SLACK).then_some(other)
+    }
+
+    /// Whether another worker has spawns queued that this one could take: asked after
+    /// announcing sleep. A spawner reads the announcement after queuing a spawn under
+    /// its `pending` lock, which this takes after announcing: so either it saw the
+    /// announcement (and wakes this worker if spawns pile up) or this sees its spawn.
+    /// Without this, spawns queued between this worker's last steal and its sleep
+    /// waited for their busy spawner.
+    fn others_have_spawns(&self) -> bool {
+        self.runtime
+            .workers
+            .iter()
+            .any(|w| !Arc::ptr_eq(w, &self.shared) && !lock(&w.pending).spawns.is_empty())
     }
 
     /// Pokes one other worker that sleeps in `poll`, so that it takes pending spawns.
