@@ -6,7 +6,6 @@
 //! the deadline takes effect at the next wait.
 
 use std::{
-    collections::BTreeMap,
     io,
     sync::Arc,
     time::{Duration, Instant},
@@ -134,41 +133,9 @@ pub fn sleep(dur: Duration) -> io::Result<()> {
     }
 }
 
-/// Identifies an armed timer, to cancel it.
-pub(crate) type TimerKey = (Instant, u64);
+mod wheel;
 
-/// A worker's pending timers, ordered by deadline. Adding and cancelling are O(log n):
-/// cheap with a million pending.
-#[derive(Default)]
-pub(crate) struct Timers {
-    pending: BTreeMap<TimerKey, Arc<Task>>,
-    /// Tie-breaker, so equal deadlines stay distinct.
-    sequence: u64,
-}
+pub(crate) use wheel::TimerKey;
 
-impl Timers {
-    pub(crate) fn add(&mut self, deadline: Instant, task: Arc<Task>) -> TimerKey {
-        self.sequence += 1;
-        let key = (deadline, self.sequence);
-        self.pending.insert(key, task);
-        key
-    }
-
-    pub(crate) fn cancel(&mut self, key: TimerKey) {
-        self.pending.remove(&key);
-    }
-
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.pending.first_key_value().map(|(k, _)| k.0)
-    }
-
-    /// Removes and returns the task of the earliest timer due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Arc<Task>> {
-        let entry = self.pending.first_entry()?;
-        (entry.key().0 <= now).then(|| entry.remove())
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.pending.clear();
-    }
-}
+/// A worker's pending timers, each unparking its task when it fires.
+pub(crate) type Timers = wheel::Wheel<Arc<Task>>;
