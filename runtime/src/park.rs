@@ -250,9 +250,12 @@ fn park_coroutine(
     if task.is_cancelled() {
         return Err(cancelled());
     }
-    if deadline.is_some_and(|d| d <= Instant::now()) {
-        return Err(timed_out());
-    }
+    // The deadline is judged by the worker's clock, read once a round, not by reading
+    // the clock here: a deadline passed since then fires at the next round.
+    let timer = match deadline {
+        Some(d) => Some(worker::add_timer(d, ctx.task_arc()).ok_or_else(timed_out)?),
+        None => None,
+    };
     // What it waits on is set before it shows as parked, so a dump never sees a parked
     // coroutine waiting on nothing.
     task.set_wait(kind);
@@ -269,21 +272,20 @@ fn park_coroutine(
         // An unpark arrived while we ran (state NOTIFIED): consume it, don't sleep.
         task.set_wait(WaitKind::None);
         task.state.store(state::RUNNING, Ordering::Release);
+        if let Some(timer) = timer {
+            worker::cancel_timer(timer);
+        }
         return Ok(());
     }
-    let timer = deadline.map(|d| worker::add_timer(d, ctx.task_arc()));
     suspend(ctx);
     task.set_wait(WaitKind::None);
-    if let Some(timer) = timer {
-        worker::cancel_timer(timer);
-    }
+    // Only the worker fires timers, and not while this coroutine runs: a timer gone by
+    // now is one that fired, so its deadline has passed.
+    let fired = timer.is_some_and(|timer| !worker::cancel_timer(timer));
     if task.is_cancelled() {
         return Err(cancelled());
     }
-    match deadline {
-        Some(d) if d <= Instant::now() => Err(timed_out()),
-        _ => Ok(()),
-    }
+    if fired { Err(timed_out()) } else { Ok(()) }
 }
 
 /// Suspends the running coroutine, whose context `ctx` must be (checked), back to its

@@ -4,6 +4,10 @@
 //! lock, channel, sleep, join) fails with `io::ErrorKind::TimedOut` once the deadline has
 //! passed. Nested deadlines take the earliest. Code that does not wait is not interrupted:
 //! the deadline takes effect at the next wait.
+//!
+//! In a coroutine, timers count whole milliseconds: a sleep or a deadline ends at the
+//! first millisecond tick at or after it, never before it, and up to a millisecond late
+//! (as tokio's). Arming and disarming one costs the same with a million pending.
 
 use std::{
     io,

@@ -320,19 +320,22 @@ pub(crate) fn spawn_shared_here(builder: Builder, body: BodyRef) -> bool {
     with_worker(|w| w.spawn_shared(builder, body)).is_some()
 }
 
-/// Arms a timer of the current worker that unparks `task` at `deadline`.
-pub(crate) fn add_timer(deadline: Instant, task: Arc<Task>) -> TimerKey {
+/// Arms a timer of the current worker that unparks `task` at `deadline`; `None` if the
+/// worker's clock (read once a round) has already passed the deadline.
+pub(crate) fn add_timer(deadline: Instant, task: Arc<Task>) -> Option<TimerKey> {
     let w = park::worker().expect("a coroutine always runs on a worker");
-    // SAFETY: inserting into the timer map runs no user code.
+    // SAFETY: inserting into the timer wheel runs no user code (when the deadline has
+    // passed, the task's `Arc` is dropped: see `cancel_timer`).
     unsafe { w.timers.with(|t| t.add(deadline, task)) }
 }
 
-pub(crate) fn cancel_timer(key: TimerKey) {
-    if let Some(w) = park::worker() {
-        // SAFETY: removing from the timer map runs no user code (dropping a task's `Arc`
+/// Disarms a timer of the current worker; `false` if it had already fired.
+pub(crate) fn cancel_timer(key: TimerKey) -> bool {
+    park::worker().is_some_and(|w| {
+        // SAFETY: removing from the timer wheel runs no user code (dropping a task's `Arc`
         // frees its name at most: the worker keeps the task's `WorkerShared` alive).
         unsafe { w.timers.with(|t| t.cancel(key)) }
-    }
+    })
 }
 
 /// A run-queue entry that starts the oldest of the worker's pending spawns, if no idle

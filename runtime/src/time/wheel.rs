@@ -82,9 +82,15 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// Arms a timer that hands `value` out at `deadline` (rounded up to a tick).
-    pub(crate) fn add(&mut self, deadline: Instant, value: T) -> TimerKey {
+    /// Arms a timer that hands `value` out at `deadline` (rounded up to a tick); `None`
+    /// (and no timer) if the deadline's tick has already come by the wheel's clock, which
+    /// stands at the last [`pop_due`](Self::pop_due): callers learn that a deadline has
+    /// passed without reading the clock themselves.
+    pub(crate) fn add(&mut self, deadline: Instant, value: T) -> Option<TimerKey> {
         let tick = self.tick_at_or_after(deadline);
+        if tick <= self.elapsed {
+            return None;
+        }
         self.sequence += 1;
         let sequence = self.sequence;
         let entry = Entry {
@@ -108,11 +114,12 @@ impl<T> Wheel<T> {
         };
         self.len += 1;
         self.place(index);
-        TimerKey { index, sequence }
+        Some(TimerKey { index, sequence })
     }
 
-    /// Disarms the timer if it is still pending, dropping its value.
-    pub(crate) fn cancel(&mut self, key: TimerKey) {
+    /// Disarms the timer if it is still pending, dropping its value; `false` if it had
+    /// already fired (or been cancelled).
+    pub(crate) fn cancel(&mut self, key: TimerKey) -> bool {
         let live = self
             .entries
             .get(key.index as usize)
@@ -121,6 +128,7 @@ impl<T> Wheel<T> {
             self.unlink(key.index);
             drop(self.release(key.index));
         }
+        live
     }
 
     /// When the wheel next has timers to hand out: the earliest deadline's tick, or
@@ -312,7 +320,7 @@ mod tests {
         let origin = Instant::now();
         let mut wheel = Wheel::new(origin);
         let deadline = origin + 5 * MS + Duration::from_micros(300);
-        wheel.add(deadline, 1);
+        wheel.add(deadline, 1).expect("a deadline ahead");
         assert_eq!(wheel.next_deadline(), Some(origin + 6 * MS));
         assert_eq!(wheel.pop_due(deadline - Duration::from_micros(1)), None);
         assert_eq!(
@@ -324,13 +332,19 @@ mod tests {
     }
 
     #[test]
-    fn a_deadline_already_passed_is_due_at_once() {
+    fn a_deadline_the_wheel_has_reached_arms_nothing() {
         let origin = Instant::now();
         let mut wheel = Wheel::new(origin);
-        assert_eq!(wheel.pop_due(origin + 100 * MS), None);
-        wheel.add(origin + 40 * MS, 7);
-        assert_eq!(wheel.next_deadline(), Some(origin + 100 * MS));
-        assert_eq!(wheel.pop_due(origin + 100 * MS), Some(7));
+        assert_eq!(
+            wheel.pop_due(origin + 100 * MS + Duration::from_micros(500)),
+            None
+        );
+        assert_eq!(wheel.add(origin + 40 * MS, 1), None);
+        assert_eq!(wheel.add(origin + 100 * MS, 2), None);
+        let key = wheel.add(origin + 100 * MS + Duration::from_nanos(1), 3);
+        assert!(key.is_some(), "the next tick is ahead");
+        assert_eq!(wheel.next_deadline(), Some(origin + 101 * MS));
+        assert_eq!(wheel.pop_due(origin + 101 * MS), Some(3));
     }
 
     #[test]
@@ -344,7 +358,7 @@ mod tests {
             Duration::from_secs(86_400 * 400),
         ];
         for (i, d) in far.iter().enumerate() {
-            wheel.add(origin + *d, i as u64);
+            wheel.add(origin + *d, i as u64).expect("a deadline ahead");
         }
         for (i, d) in far.iter().enumerate() {
             // Waking at each `next_deadline` until the timer is due never fires it early.
@@ -367,13 +381,17 @@ mod tests {
     fn cancelling_a_fired_or_cancelled_timer_leaves_a_newer_one_in_its_entry() {
         let origin = Instant::now();
         let mut wheel = Wheel::new(origin);
-        let old = wheel.add(origin + MS, 1);
+        let old = wheel.add(origin + MS, 1).expect("a deadline ahead");
         assert_eq!(wheel.pop_due(origin + MS), Some(1));
-        let new = wheel.add(origin + 2 * MS, 2);
+        let new = wheel.add(origin + 2 * MS, 2).expect("a deadline ahead");
         assert_eq!(new.index, old.index, "the freed entry is reused");
-        wheel.cancel(old);
-        wheel.cancel(old);
+        assert!(!wheel.cancel(old), "it fired");
+        assert!(!wheel.cancel(old));
         assert_eq!(wheel.pop_due(origin + 2 * MS), Some(2));
+        let third = wheel.add(origin + 3 * MS, 3).expect("a deadline ahead");
+        assert!(wheel.cancel(third), "it was pending");
+        assert!(!wheel.cancel(third));
+        assert_eq!(wheel.pop_due(origin + 3 * MS), None);
     }
 
     #[test]
@@ -381,14 +399,15 @@ mod tests {
         let origin = Instant::now();
         let mut wheel = Wheel::new(origin);
         let keys: Vec<_> = (0..10_000)
-            .map(|i| wheel.add(origin + (i % 700) * MS, i as u64))
-            .collect();
+            .map(|i| wheel.add(origin + (1 + i % 700) * MS, u64::from(i)))
+            .collect::<Option<Vec<_>>>()
+            .expect("deadlines ahead");
         let stale = keys[0];
         for key in keys {
-            wheel.cancel(key);
+            assert!(wheel.cancel(key));
         }
         assert_eq!(wheel.entries.capacity(), 0);
-        let fresh = wheel.add(origin + MS, 1);
+        let fresh = wheel.add(origin + MS, 1).expect("a deadline ahead");
         assert_eq!(fresh.index, stale.index);
         wheel.cancel(stale);
         assert_eq!(wheel.pop_due(origin + MS), Some(1));
@@ -417,14 +436,17 @@ mod tests {
                         now + offset
                     };
                     value += 1;
-                    model.insert((deadline, value), wheel.add(deadline, value));
+                    match wheel.add(deadline, value) {
+                        Some(key) => drop(model.insert((deadline, value), key)),
+                        None => assert!(deadline <= now, "refused a deadline ahead"),
+                    }
                 }
                 4 | 5 => {
                     // Cancel one of the earliest, the likeliest to sit in a low slot.
                     let nth = (rng.next() % 64) as usize;
                     if let Some((&k, &key)) = model.iter().nth(nth) {
                         model.remove(&k);
-                        wheel.cancel(key);
+                        assert!(wheel.cancel(key), "a pending timer was gone");
                     }
                 }
                 _ => {
