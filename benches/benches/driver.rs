@@ -1,7 +1,8 @@
 //! Criterion benches of the driver alone, no server: the wire codec (encode a command,
 //! decode a reply, uncompressed and zstd-compressed) and whole operations against the fake
 //! peer (`src/fakepeer.rs`, on threads of this process), from a plain thread and from a
-//! runtime coroutine (on epoll, and on io_uring: `coroutine-uring`).
+//! runtime coroutine (on epoll, and on io_uring: `coroutine-uring`), and from a coroutine
+//! with `timeoutMS` set (`coroutine-timeoutMS`: every socket wait arms a timer).
 //!
 //! `cargo bench` at the repository root runs these with the runtime's benches; one group
 //! alone: `cargo bench -p greenmongo-benchmarks --bench driver -- wire`. The comparison
@@ -104,6 +105,11 @@ fn fake_peer(c: &mut Criterion) {
     let co_client = rt
         .block_on(move || Client::with_uri_str(&owned))
         .expect("client in the runtime");
+    // With `timeoutMS`, each operation's socket waits park under its deadline.
+    let timed_uri = format!("{uri}&timeoutMS=10000");
+    let timed_client = rt
+        .block_on(move || Client::with_uri_str(&timed_uri))
+        .expect("client with timeoutMS");
     // The same on io_uring (`Builder::io_uring`): one connection, so each operation waits
     // for its worker's round to submit it; where the kernel refuses io_uring, no row.
     let ring = match Runtime::builder().worker_threads(1).io_uring(true).build() {
@@ -127,6 +133,12 @@ fn fake_peer(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new(name, "coroutine"), |b| {
             b.iter_custom(|iters| {
                 let client = co_client.clone();
+                rt.block_on(move || operations(&client, find, iters))
+            })
+        });
+        g.bench_function(BenchmarkId::new(name, "coroutine-timeoutMS"), |b| {
+            b.iter_custom(|iters| {
+                let client = timed_client.clone();
                 rt.block_on(move || operations(&client, find, iters))
             })
         });
