@@ -169,11 +169,19 @@ fn oneshot_races_deliver_or_drop_every_value_exactly_once() {
         let (tx, rx) = oneshot::channel::<Tracked>();
         let value = Tracked(id, drops.clone());
         // Both sides start together (spinning, so no wait of the runtime's is involved).
+        // Past a short spin the side that came first yields its core: on a loaded machine
+        // the other side may not be running, and a spinner would keep it off the core.
         let start = Arc::new(AtomicU8::new(0));
         let meet = move || {
             start.fetch_add(1, Ordering::AcqRel);
+            let mut spins = 0u32;
             while start.load(Ordering::Acquire) < 2 {
-                std::hint::spin_loop();
+                spins += 1;
+                if spins < 1_000 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
             }
         };
         let meet_too = meet.clone();
