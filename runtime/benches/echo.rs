@@ -48,6 +48,8 @@ fn greenmongo(measure: Measure<'_>, io_uring: bool) {
     let rt = match Runtime::builder()
         .worker_threads(2)
         .io_uring(io_uring)
+        // Each row's workers under their own name, for `perf report --sort comm`.
+        .thread_name(name)
         .build()
     {
         Ok(rt) => rt,
